@@ -1,0 +1,77 @@
+"""Credwright: a training, certification and micro-credential portal."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import load_config
+
+APP_DIR = Path(__file__).resolve().parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(load_config(app.instance_path))
+    if test_config:
+        app.config.from_mapping(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        n = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    # Full pages live in templates/, fragments in partials/ ("partials/..." in includes).
+    app.jinja_loader = ChoiceLoader([
+        FileSystemLoader(APP_DIR / "templates"),
+        PrefixLoader({"partials": FileSystemLoader(APP_DIR / "partials")}),
+    ])
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from app import cli
+    from app.web import errors, security, templating
+
+    errors.init_app(app)
+    security.init_app(app)
+    templating.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from app import jobs, models  # noqa: F401  (models: every table registered)
+    from app.database import configure_engine
+    from app.extensions import csrf, db, htmx, limiter, login_manager, migrate, rq
+    from app.web import auth
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(app, db.engine)
+    migrate.init_app(app, db, directory=str(APP_DIR.parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    rq.init_app(app)
+    jobs.init_app(app)
+    login_manager.init_app(app)
+    auth.init_login_manager(login_manager)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.blueprints.admin.routes import bp as admin_bp
+    from app.blueprints.api.routes import bp as api_bp
+    from app.blueprints.auth.routes import bp as auth_bp
+    from app.blueprints.main.routes import bp as main_bp
+
+    for bp in (main_bp, auth_bp, admin_bp, api_bp):
+        app.register_blueprint(bp)

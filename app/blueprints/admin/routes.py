@@ -1,0 +1,245 @@
+"""Admin pages: dashboard, users, organizations and the audit trail.
+
+Tables follow one pattern: GET the list (full page, or the table fragment for htmx
+search and paging); POST a create row; GET /<id>/edit swaps a row into edit mode and
+POST /<id> saves it; a row with field errors comes back with status 422 and messages.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from sqlalchemy import func, select
+
+from app.blueprints.admin.forms import OrganizationForm, UserForm
+from app.extensions import db
+from app.models import AuditAction, AuditLog, Organization, Role, User
+from app.services import audit as audit_service
+from app.services import organizations as org_service
+from app.services import users as user_service
+from app.services.errors import ServiceError
+from app.services.pagination import clamp_page, paginate
+from app.web.auth import allow_roles, current_actor, guard_blueprint
+from app.web.htmx import fragment_only, render, wants_fragment
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+guard_blueprint(bp, [Role.ADMIN])
+
+USER_ROW = "partials/admin/users/row.html"
+USER_EDIT_ROW = "partials/admin/users/edit_row.html"
+ORG_ROW = "partials/admin/organizations/row.html"
+ORG_EDIT_ROW = "partials/admin/organizations/edit_row.html"
+
+
+def _page_size() -> int:
+    return current_app.config["PAGE_SIZE"]
+
+
+@bp.route("/")
+@allow_roles(Role.ADMIN, Role.MANAGER)
+def dashboard() -> Any:
+    counts = {
+        "users": db.session.scalar(select(func.count(User.id)).where(User.active.is_(True))),
+        "organizations": db.session.scalar(
+            select(func.count(Organization.id)).where(Organization.active.is_(True))),
+        "audit": db.session.scalar(select(func.count(AuditLog.id))),
+    }
+    return render("admin/dashboard.html", counts=counts)
+
+
+# --- Users ---------------------------------------------------------------------------
+
+def _user_list_context(editing_id: int | None = None, q: str | None = None,
+                       edit_form: UserForm | None = None) -> dict[str, Any]:
+    args = request.args
+    org_id = args.get("organization_id", type=int)
+    role = args.get("role", "") if args.get("role", "") in {r.value for r in Role} else ""
+    q = args.get("q", "") if q is None else q
+    filters = {"q": q, "role": role, "organization_id": org_id,
+               "status": args.get("status", "")}
+    page = paginate(
+        user_service.search_users(filters["q"], role=role, organization_id=org_id,
+                                  status=filters["status"]),
+        clamp_page(args.get("page")), _page_size(),
+    )
+    return {"page": page, "filters": filters, "editing_id": editing_id,
+            "organizations": org_service.all_organizations(),
+            "create_form": UserForm(formdata=None), "edit_form": edit_form}
+
+
+@bp.route("/users")
+def users() -> Any:
+    return render("admin/users.html", "partials/admin/users/table.html", **_user_list_context())
+
+
+@bp.route("/users", methods=["POST"])
+def create_user() -> Any:
+    form = UserForm()
+    if form.validate() and not form.password.data:
+        form.password.errors.append("Set an initial password.")
+    elif form.validate():
+        try:
+            user = user_service.create_user(current_actor(), **form.values())
+        except ServiceError as exc:
+            db.session.rollback()
+            form.add_service_error(exc)
+        else:
+            db.session.commit()
+            # The blank create row again, with the new user's row right under it.
+            return fragment_only("partials/admin/users/created.html", user=user,
+                                 create_form=UserForm(formdata=None))
+    return fragment_only(USER_EDIT_ROW, form=form, user=None, status=422)
+
+
+@bp.route("/users/<int:user_id>")
+def user_row(user_id: int) -> Any:
+    user = user_service.get_user(user_id)
+    if wants_fragment():
+        return fragment_only(USER_ROW, user=user)
+    return _users_page_showing(user)
+
+
+def _users_page_showing(user: User, editing: bool = False) -> Any:
+    # Without htmx, a row's URL shows the users page narrowed to that user.
+    edit_form = _edit_user_form(user) if editing else None
+    return render("admin/users.html", **_user_list_context(
+        editing_id=user.id if editing else None, q=user.email, edit_form=edit_form))
+
+
+def _edit_user_form(user: User) -> UserForm:
+    return UserForm(formdata=None, obj=user, role=user.role.value)
+
+
+@bp.route("/users/<int:user_id>/edit")
+def edit_user(user_id: int) -> Any:
+    user = user_service.get_user(user_id)
+    if not wants_fragment():
+        return _users_page_showing(user, editing=True)
+    return fragment_only(USER_EDIT_ROW, form=_edit_user_form(user), user=user)
+
+
+@bp.route("/users/<int:user_id>", methods=["POST"])
+def update_user(user_id: int) -> Any:
+    user = user_service.get_user(user_id)
+    form = UserForm()
+    if form.validate():
+        try:
+            user_service.update_user(user, current_actor(), **form.values())
+        except ServiceError as exc:
+            db.session.rollback()
+            form.add_service_error(exc)
+        else:
+            db.session.commit()
+            return fragment_only(USER_ROW, user=user)
+    return fragment_only(USER_EDIT_ROW, form=form, user=user, status=422)
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+def set_user_active(user_id: int) -> Any:
+    user = user_service.get_user(user_id)
+    active = request.form.get("active") == "1"
+    try:
+        user_service.set_user_active(user, active, current_actor())
+    except ServiceError as exc:
+        db.session.rollback()
+        return fragment_only(USER_ROW, user=user, row_error=exc.message, status=422)
+    db.session.commit()
+    return fragment_only(USER_ROW, user=user)
+
+
+# --- Organizations -------------------------------------------------------------------
+
+def _org_list_context() -> dict[str, Any]:
+    filters = {"q": request.args.get("q", ""), "status": request.args.get("status", "")}
+    page = paginate(org_service.search_organizations(filters["q"], filters["status"]),
+                    clamp_page(request.args.get("page")), _page_size(), rows=True)
+    return {"page": page, "filters": filters, "create_form": OrganizationForm(formdata=None)}
+
+
+def _member_count(org: Organization) -> int:
+    return db.session.scalar(select(func.count(User.id)).where(User.organization_id == org.id))
+
+
+@bp.route("/organizations")
+def organizations() -> Any:
+    return render("admin/organizations.html", "partials/admin/organizations/table.html",
+                  **_org_list_context())
+
+
+@bp.route("/organizations", methods=["POST"])
+def create_organization() -> Any:
+    form = OrganizationForm()
+    if form.validate():
+        try:
+            org = org_service.create_organization(current_actor(), **form.values())
+        except ServiceError as exc:
+            db.session.rollback()
+            form.add_service_error(exc)
+        else:
+            db.session.commit()
+            return fragment_only("partials/admin/organizations/created.html", org=org,
+                                 member_count=0, create_form=OrganizationForm(formdata=None))
+    return fragment_only(ORG_EDIT_ROW, form=form, org=None, status=422)
+
+
+@bp.route("/organizations/<int:org_id>")
+def organization_row(org_id: int) -> Any:
+    org = org_service.get_organization(org_id)
+    return render("admin/organization.html", ORG_ROW, org=org, member_count=_member_count(org))
+
+
+@bp.route("/organizations/<int:org_id>/edit")
+def edit_organization(org_id: int) -> Any:
+    org = org_service.get_organization(org_id)
+    form = OrganizationForm(obj=org)
+    return render("admin/organization.html", ORG_EDIT_ROW, org=org, form=form,
+                  member_count=_member_count(org), editing=True)
+
+
+@bp.route("/organizations/<int:org_id>", methods=["POST"])
+def update_organization(org_id: int) -> Any:
+    org = org_service.get_organization(org_id)
+    form = OrganizationForm()
+    if form.validate():
+        try:
+            org_service.update_organization(org, current_actor(), **form.values())
+        except ServiceError as exc:
+            db.session.rollback()
+            form.add_service_error(exc)
+        else:
+            db.session.commit()
+            return fragment_only(ORG_ROW, org=org, member_count=_member_count(org))
+    return fragment_only(ORG_EDIT_ROW, form=form, org=org, status=422)
+
+
+@bp.route("/organizations/<int:org_id>/active", methods=["POST"])
+def set_organization_active(org_id: int) -> Any:
+    org = org_service.get_organization(org_id)
+    org_service.set_organization_active(org, request.form.get("active") == "1", current_actor())
+    db.session.commit()
+    return fragment_only(ORG_ROW, org=org, member_count=_member_count(org))
+
+
+# --- Audit trail ---------------------------------------------------------------------
+
+def _parse_date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.route("/audit")
+def audit() -> Any:
+    args = request.args
+    filters = audit_service.AuditFilters(
+        actor=args.get("actor", ""), action=args.get("action", ""),
+        resource_type=args.get("resource_type", ""), resource_id=args.get("resource_id", ""),
+        date_from=_parse_date(args.get("from")), date_to=_parse_date(args.get("to")),
+    )
+    page = paginate(audit_service.search(filters), clamp_page(args.get("page")), _page_size())
+    return render("admin/audit.html", "partials/admin/audit/table.html", page=page,
+                  filters=filters, actions=[a.value for a in AuditAction],
+                  resource_types=audit_service.resource_types())

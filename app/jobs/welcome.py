@@ -1,0 +1,28 @@
+"""The welcome notification a new user finds in the portal."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.extensions import db, rq
+from app.models import Notification, NotificationType, User
+
+
+@rq.job
+def send_welcome_notification(user_id: int) -> dict:
+    """Create the user's welcome notification once, however often the job runs."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return {"user_id": user_id, "status": "skipped", "reason": "user is gone"}
+    key = f"welcome:{user_id}"
+    if db.session.scalar(select(Notification.id).where(Notification.dedupe_key == key)):
+        return {"user_id": user_id, "status": "already_sent"}
+    db.session.add(Notification(
+        user_id=user.id, type=NotificationType.WELCOME, dedupe_key=key,
+        title="Welcome to Credwright",
+        body=f"Hello {user.name}, your account is ready. Your learning, credentials and "
+             "certificates will appear on your page.",
+        link="/me",
+    ))
+    db.session.commit()
+    return {"user_id": user_id, "status": "created"}

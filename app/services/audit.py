@@ -1,0 +1,208 @@
+"""The audit trail: every write records a row here, chained by SHA-256 to the one before.
+
+The chain's tip lives in a one-row table that each writer updates *first*: on PostgreSQL
+the row lock, and on SQLite the write lock, serialize concurrent writers so two requests
+can never both chain onto the same row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Select, insert, select, update
+
+from app.extensions import db
+from app.models import AuditChainHead, AuditLog, User
+from app.models.base import utcnow
+from app.services.context import Actor
+
+GENESIS_HASH = "0" * 64
+HEAD_ID = 1
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
+    )
+
+
+def _content(row: AuditLog) -> dict[str, Any]:
+    return {
+        "seq": row.seq,
+        "actor_id": row.actor_id,
+        "actor_email": row.actor_email,
+        "action": row.action,
+        "resource_type": row.resource_type,
+        "resource_id": row.resource_id,
+        "changes": row.changes,
+        "ip_address": row.ip_address,
+        "created_at": row.created_at.isoformat(timespec="microseconds"),
+    }
+
+
+def compute_row_hash(prev_hash: str, row: AuditLog) -> str:
+    payload = prev_hash + "\n" + canonical_json(_content(row))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """{field: [old, new]} for the fields whose value differs."""
+    return {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+def snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in fields}
+
+
+def ensure_chain_head() -> None:
+    """Create the chain's tip row if it is missing (a new database or a wiped test one)."""
+    if db.session.get(AuditChainHead, HEAD_ID) is None:
+        db.session.add(AuditChainHead(id=HEAD_ID, last_seq=0, last_hash=GENESIS_HASH))
+        db.session.flush()
+
+
+def record(
+    actor: Actor,
+    action: str,
+    resource_type: str,
+    resource_id: Any = None,
+    changes: Mapping[str, Any] | None = None,
+    *,
+    actor_user: User | None = None,
+) -> AuditLog:
+    """Append one row to the trail (flushes; the caller's transaction commits it).
+
+    `actor_user` overrides the actor's user, for LOGIN_FAILED against a known account.
+    """
+    user = actor_user if actor_user is not None else actor.user
+    result = db.session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == HEAD_ID)
+        .values(last_seq=AuditChainHead.last_seq + 1)
+    )
+    if result.rowcount == 0:
+        db.session.execute(
+            insert(AuditChainHead).values(id=HEAD_ID, last_seq=1, last_hash=GENESIS_HASH)
+        )
+    seq, prev_hash = db.session.execute(
+        select(AuditChainHead.last_seq, AuditChainHead.last_hash).where(
+            AuditChainHead.id == HEAD_ID
+        )
+    ).one()
+
+    row = AuditLog(
+        seq=seq,
+        actor_id=user.id if user is not None else None,
+        actor_email=user.email if user is not None else None,
+        action=str(action),
+        resource_type=resource_type,
+        resource_id=None if resource_id is None else str(resource_id),
+        # Round-trip through JSON so what is hashed is exactly what the database returns.
+        changes=json.loads(canonical_json(dict(changes or {}))),
+        ip_address=actor.ip,
+        created_at=utcnow(),
+        prev_hash=prev_hash,
+    )
+    row.row_hash = compute_row_hash(prev_hash, row)
+    db.session.add(row)
+    db.session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == HEAD_ID)
+        .values(last_hash=row.row_hash)
+    )
+    db.session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    broken_id: int | None = None
+    broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify_chain(batch_size: int = 2000) -> ChainReport:
+    """Walk the trail in order and report the first row that breaks the chain."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    rows = db.session.scalars(
+        select(AuditLog).order_by(AuditLog.seq).execution_options(yield_per=batch_size)
+    )
+    for row in rows:
+        if row.seq != expected_seq:
+            return ChainReport(False, checked, row.id, row.seq,
+                               f"expected seq {expected_seq}, found {row.seq} (a row is missing)")
+        if row.prev_hash != expected_prev:
+            return ChainReport(False, checked, row.id, row.seq,
+                               "prev_hash does not match the previous row's hash")
+        if compute_row_hash(row.prev_hash, row) != row.row_hash:
+            return ChainReport(False, checked, row.id, row.seq,
+                               "row content does not match its hash (the row was edited)")
+        expected_prev = row.row_hash
+        expected_seq += 1
+        checked += 1
+    head = db.session.get(AuditChainHead, HEAD_ID)
+    if head is not None and (head.last_seq != checked or head.last_hash != expected_prev):
+        return ChainReport(False, checked, None, head.last_seq,
+                           f"the chain's tip says {head.last_seq} rows; {checked} were found "
+                           "(rows were removed from the end)")
+    return ChainReport(True, checked)
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    actor: str = ""
+    action: str = ""
+    resource_type: str = ""
+    resource_id: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def search(filters: AuditFilters) -> Select[tuple[AuditLog]]:
+    """The trail, newest first, narrowed by the given filters."""
+    stmt = select(AuditLog).order_by(AuditLog.seq.desc())
+    if filters.actor:
+        stmt = stmt.where(AuditLog.actor_email.contains(filters.actor.strip().lower(),
+                                                        autoescape=True))
+    if filters.action:
+        stmt = stmt.where(AuditLog.action == filters.action)
+    if filters.resource_type:
+        stmt = stmt.where(AuditLog.resource_type == filters.resource_type)
+    if filters.resource_id:
+        stmt = stmt.where(AuditLog.resource_id == filters.resource_id.strip())
+    if filters.date_from:
+        stmt = stmt.where(AuditLog.created_at >= _utc_midnight(filters.date_from))
+    if filters.date_to:
+        stmt = stmt.where(AuditLog.created_at < _utc_midnight(filters.date_to + timedelta(days=1)))
+    return stmt
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def resource_types() -> list[str]:
+    return list(db.session.scalars(select(AuditLog.resource_type).distinct().order_by(
+        AuditLog.resource_type)))

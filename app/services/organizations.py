@@ -1,0 +1,111 @@
+"""Organizations: the employers and clients whose staff use the portal."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import AuditAction, Organization, User
+from app.services import audit
+from app.services.context import Actor
+from app.services.errors import Conflict, NotFound
+
+AUDITED_FIELDS = (
+    "name", "slug", "active", "email_compliance_alerts", "email_system_alerts",
+    "sms_credential_alerts", "sms_critical_alerts",
+)
+SLUG_TAKEN = "Another organization already uses this slug."
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "org"
+
+
+def get_organization(org_id: int) -> Organization:
+    """Raises NotFound."""
+    org = db.session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("Organization not found.")
+    return org
+
+
+def _flush_unique_slug() -> None:
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:
+        raise Conflict(SLUG_TAKEN, fields={"slug": [SLUG_TAKEN]}) from exc
+
+
+def _slug_taken(slug: str, except_id: int | None = None) -> bool:
+    stmt = select(Organization.id).where(Organization.slug == slug)
+    if except_id is not None:
+        stmt = stmt.where(Organization.id != except_id)
+    return db.session.scalar(stmt) is not None
+
+
+def create_organization(actor: Actor, *, name: str, slug: str = "", **prefs: bool) -> Organization:
+    """Raises Conflict when the slug is taken."""
+    slug = slugify(slug or name)
+    if _slug_taken(slug):
+        raise Conflict(SLUG_TAKEN, fields={"slug": [SLUG_TAKEN]})
+    org = Organization(name=name.strip(), slug=slug, **prefs)
+    db.session.add(org)
+    _flush_unique_slug()
+    audit.record(actor, AuditAction.CREATE, "organization", org.id,
+                 audit.snapshot(org, AUDITED_FIELDS))
+    return org
+
+
+def update_organization(org: Organization, actor: Actor, **values: Any) -> Organization:
+    """Raises Conflict when the new slug is taken."""
+    before = audit.snapshot(org, AUDITED_FIELDS)
+    if "slug" in values:
+        values["slug"] = slugify(values["slug"] or values.get("name", org.name))
+        if _slug_taken(values["slug"], except_id=org.id):
+            raise Conflict(SLUG_TAKEN, fields={"slug": [SLUG_TAKEN]})
+    for field, value in values.items():
+        if field not in AUDITED_FIELDS or field == "active":
+            raise ValueError(f"update_organization cannot set {field!r}")
+        setattr(org, field, value.strip() if isinstance(value, str) else value)
+    _flush_unique_slug()
+    changes = audit.changes_between(before, audit.snapshot(org, AUDITED_FIELDS))
+    if changes:
+        audit.record(actor, AuditAction.UPDATE, "organization", org.id, changes)
+    return org
+
+
+def set_organization_active(org: Organization, active: bool, actor: Actor) -> Organization:
+    if org.active != active:
+        org.active = active
+        audit.record(actor, AuditAction.REACTIVATE if active else AuditAction.DEACTIVATE,
+                     "organization", org.id, {"active": [not active, active]})
+        db.session.flush()
+    return org
+
+
+def search_organizations(q: str = "", status: str = "") -> Select[Any]:
+    """Organizations with their member counts: rows of (Organization, member_count)."""
+    member_count = (
+        select(func.count(User.id)).where(User.organization_id == Organization.id)
+        .correlate(Organization).scalar_subquery()
+    )
+    stmt = select(Organization, member_count.label("member_count")).order_by(
+        Organization.name, Organization.id)
+    if q.strip():
+        pattern = q.strip().lower()
+        stmt = stmt.where(or_(func.lower(Organization.name).contains(pattern, autoescape=True),
+                              Organization.slug.contains(pattern, autoescape=True)))
+    if status == "active":
+        stmt = stmt.where(Organization.active.is_(True))
+    elif status == "inactive":
+        stmt = stmt.where(Organization.active.is_(False))
+    return stmt
+
+
+def all_organizations() -> list[Organization]:
+    return list(db.session.scalars(select(Organization).order_by(Organization.name)))

@@ -1,0 +1,178 @@
+"""Users: create, edit, deactivate, find."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import AuditAction, Organization, Role, User
+from app.services import audit
+from app.services.auth import end_sessions, hash_password, normalise_email
+from app.services.context import Actor
+from app.services.errors import Conflict, NotFound, ValidationFailed
+
+AUDITED_FIELDS = ("email", "name", "role", "organization_id", "active", "phone")
+EMAIL_TAKEN = "A user with this email already exists."
+
+
+def get_user(user_id: int) -> User:
+    """Raises NotFound."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    return user
+
+
+def _check_organization(role: Role, organization_id: int | None) -> None:
+    if organization_id is not None:
+        org = db.session.get(Organization, organization_id)
+        if org is None:
+            raise ValidationFailed("Unknown organization.",
+                                   fields={"organization_id": ["Choose an existing organization."]})
+    if role == Role.ORG_ADMIN and organization_id is None:
+        raise ValidationFailed(
+            "An organization admin needs an organization.",
+            fields={"organization_id": ["An organization admin needs an organization."]},
+        )
+
+
+def _flush_unique_email() -> None:
+    # A savepoint, so losing a race on the unique index leaves the outer transaction usable.
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:
+        raise Conflict(EMAIL_TAKEN, fields={"email": [EMAIL_TAKEN]}) from exc
+
+
+def _email_taken(email: str, except_id: int | None = None) -> bool:
+    stmt = select(User.id).where(func.lower(User.email) == email)
+    if except_id is not None:
+        stmt = stmt.where(User.id != except_id)
+    return db.session.scalar(stmt) is not None
+
+
+def create_user(
+    actor: Actor,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    organization_id: int | None = None,
+    password: str | None = None,
+    phone: str | None = None,
+) -> User:
+    """Raises ValidationFailed (bad organization for the role) or Conflict (email taken)."""
+    from app.jobs import enqueue_after_commit
+    from app.jobs.welcome import send_welcome_notification
+
+    email = normalise_email(email)
+    _check_organization(role, organization_id)
+    if _email_taken(email):
+        raise Conflict(EMAIL_TAKEN, fields={"email": [EMAIL_TAKEN]})
+    user = User(
+        email=email, name=name.strip(), role=role, organization_id=organization_id,
+        phone=phone or None, password_hash=hash_password(password) if password else None,
+    )
+    db.session.add(user)
+    _flush_unique_email()
+    audit.record(actor, AuditAction.CREATE, "user", user.id,
+                 audit.snapshot(user, AUDITED_FIELDS))
+    enqueue_after_commit(send_welcome_notification, user.id)
+    return user
+
+
+def update_user(user: User, actor: Actor, **values: Any) -> User:
+    """Change the given fields (those of AUDITED_FIELDS, and `password`).
+
+    Raises ValidationFailed or Conflict; an admin cannot take away their own admin role.
+    """
+    before = audit.snapshot(user, AUDITED_FIELDS)
+    if "email" in values:
+        values["email"] = normalise_email(values["email"])
+        if _email_taken(values["email"], except_id=user.id):
+            raise Conflict(EMAIL_TAKEN, fields={"email": [EMAIL_TAKEN]})
+    role = values.get("role", user.role)
+    organization_id = values.get("organization_id", user.organization_id)
+    _check_organization(role, organization_id)
+    if actor.user is not None and actor.user.id == user.id and role != user.role:
+        raise ValidationFailed("You cannot change your own role.",
+                               fields={"role": ["You cannot change your own role."]})
+    password = values.pop("password", None)
+    for field, value in values.items():
+        if field not in AUDITED_FIELDS or field == "active":
+            raise ValueError(f"update_user cannot set {field!r}")
+        setattr(user, field, value.strip() if isinstance(value, str) else value)
+    if password:
+        user.password_hash = hash_password(password)
+        end_sessions(user)
+    _flush_unique_email()
+    changes = audit.changes_between(before, audit.snapshot(user, AUDITED_FIELDS))
+    if password:
+        changes["password"] = ["***", "***"]
+    if changes:
+        audit.record(actor, AuditAction.UPDATE, "user", user.id, changes)
+    return user
+
+
+def set_user_active(user: User, active: bool, actor: Actor) -> User:
+    """Deactivate (which also ends their sessions) or reactivate a user.
+
+    Raises ValidationFailed when an admin tries to deactivate themselves.
+    """
+    if not active and actor.user is not None and actor.user.id == user.id:
+        raise ValidationFailed("You cannot deactivate your own account.")
+    if user.active == active:
+        return user
+    user.active = active
+    if not active:
+        end_sessions(user)
+    audit.record(actor, AuditAction.REACTIVATE if active else AuditAction.DEACTIVATE,
+                 "user", user.id, {"active": [not active, active]})
+    db.session.flush()
+    return user
+
+
+def search_users(
+    q: str = "",
+    *,
+    role: str = "",
+    organization_id: int | None = None,
+    status: str = "",
+) -> Select[tuple[User]]:
+    """Users matching a name/email fragment and filters, ordered by name."""
+    stmt = select(User).options(selectinload(User.organization)).order_by(User.name, User.id)
+    if q.strip():
+        pattern = q.strip().lower()
+        stmt = stmt.where(or_(func.lower(User.name).contains(pattern, autoescape=True),
+                              func.lower(User.email).contains(pattern, autoescape=True)))
+    if role:
+        stmt = stmt.where(User.role == Role(role))
+    if organization_id is not None:
+        stmt = stmt.where(User.organization_id == organization_id)
+    if status == "active":
+        stmt = stmt.where(User.active.is_(True))
+    elif status == "inactive":
+        stmt = stmt.where(User.active.is_(False))
+    return stmt
+
+
+def to_dict(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.value,
+        "organization": (
+            {"id": user.organization.id, "name": user.organization.name}
+            if user.organization else None
+        ),
+        "active": user.active,
+        "phone": user.phone,
+        "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
+        "created_at": user.created_at.isoformat(),
+    }

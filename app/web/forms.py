@@ -1,0 +1,89 @@
+"""Form plumbing: one WTForms class validates both the htmx pages and the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
+from wtforms import Field
+
+from app.services.errors import ServiceError, ValidationFailed
+
+
+class Form(FlaskForm):
+    """Base form. CSRF is checked once per request by CSRFProtect (form field or the
+    X-CSRFToken header htmx sends), so the form itself does not check it again."""
+
+    class Meta:
+        csrf = False
+
+    def add_service_error(self, error: ServiceError) -> None:
+        """Show a service's refusal on the fields it names, or on the form as a whole."""
+        placed = False
+        for name, messages in error.fields.items():
+            field: Field | None = getattr(self, name, None)
+            if field is not None:
+                field.errors = [*field.errors, *messages]  # type: ignore[list-item]
+                placed = True
+        if not placed:
+            self.form_errors.append(error.message)
+
+    @property
+    def all_errors(self) -> dict[str, list[str]]:
+        return {name: list(errs) for name, errs in self.errors.items() if errs}
+
+
+def _as_form_value(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, bool):
+        return ["y"] if value else []
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def validate_json(form_class: type[Form], payload: Any, *, partial: bool = False,
+                  **form_kwargs: Any) -> Form:
+    """Validate a JSON object with a page's form class; raise ValidationFailed (422).
+
+    With `partial` (PATCH), only the keys present are validated and returned in
+    `form.present`; unknown keys are refused rather than silently dropped.
+    """
+    if not isinstance(payload, dict):
+        raise ValidationFailed("The request body must be a JSON object.")
+    formdata = MultiDict()
+    for key, value in payload.items():
+        for item in _as_form_value(value):
+            formdata.add(key, item)
+    form = form_class(formdata=formdata, **form_kwargs)
+    known = set(form._fields)
+    unknown = sorted(set(payload) - known)
+    if unknown:
+        raise ValidationFailed("Unknown fields.", fields={k: ["Unknown field."] for k in unknown})
+    if partial:
+        for name in list(form._fields):
+            if name not in payload:
+                delattr(form, name)
+    form.present = [name for name in form._fields if name in payload or not partial]
+    if not form.validate():
+        raise ValidationFailed("Some fields are not valid.", fields=form.all_errors)
+    return form
+
+
+class EmailAddress:
+    """A syntactically valid address; deliverability is not checked (no DNS at run time).
+    The reserved `.test` domain is allowed so demo and staging logins can use it."""
+
+    def __init__(self, message: str = "Enter a valid email address.") -> None:
+        self.message = message
+
+    def __call__(self, form: Form, field: Field) -> None:
+        from email_validator import EmailNotValidError, validate_email
+        from wtforms.validators import ValidationError
+
+        try:
+            validate_email(field.data or "", check_deliverability=False, test_environment=True)
+        except EmailNotValidError as exc:
+            raise ValidationError(self.message) from exc
