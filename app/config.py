@@ -92,4 +92,5 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),
         "TESTING": app_env == "test",
+        "SQLITE_IMMEDIATE_OUTSIDE_REQUESTS": True,
     }

@@ -5,6 +5,8 @@ writers queue instead of failing, and explicit BEGINs. pysqlite's own transactio
 handling would let a SAVEPOINT's RELEASE commit the whole transaction; and a
 transaction that reads before it writes could lose the race for the write lock, so
 anything that may write (every non-GET request, jobs, commands) begins IMMEDIATE.
+(Tests turn that off for their own out-of-request sessions, which only read or
+commit at once, so a test never holds the write lock while it calls the app.)
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from sqlalchemy import Engine, event
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _begin_mode() -> str:
-    if has_request_context() and request.method in SAFE_METHODS:
-        return "BEGIN"
-    return "BEGIN IMMEDIATE"
+def _begin_mode(app: Flask) -> str:
+    if has_request_context():
+        return "BEGIN" if request.method in SAFE_METHODS else "BEGIN IMMEDIATE"
+    return "BEGIN IMMEDIATE" if app.config["SQLITE_IMMEDIATE_OUTSIDE_REQUESTS"] else "BEGIN"
 
 
 def configure_engine(app: Flask, engine: Engine) -> None:
@@ -40,4 +42,4 @@ def configure_engine(app: Flask, engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(_begin_mode())
+        connection.exec_driver_sql(_begin_mode(app))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db, rq
 from app.models import Notification, NotificationType, User
@@ -24,5 +25,10 @@ def send_welcome_notification(user_id: int) -> dict:
              "certificates will appear on your page.",
         link="/me",
     ))
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another run of this job created it between our check and our commit.
+        db.session.rollback()
+        return {"user_id": user_id, "status": "already_sent"}
     return {"user_id": user_id, "status": "created"}

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from app.models import Role
@@ -23,7 +30,7 @@ class UserForm(Form):
         InputRequired("Enter an email address."), Length(max=254),
         EmailAddress(),
     ])
-    role = SelectField("Role", choices=[(r.value, r.label) for r in Role],
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role],
                        default=Role.STAFF.value, validators=[InputRequired()])
     organization_id = SelectField("Organization", coerce=_org_id, validate_choice=True,
                                   validators=[Optional()])
@@ -38,8 +45,8 @@ class UserForm(Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.organization_id.choices = [(None, "— Internal —")] + [
-            (org.id, org.name) for org in all_organizations()
+        self.organization_id.choices = [SelectChoice(None, "— Internal —")] + [
+            SelectChoice(org.id, org.name) for org in all_organizations()
         ]
 
     def values(self) -> dict[str, object]:

@@ -36,10 +36,6 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-def home_for(user: Any) -> str:
-    return url_for("main.index")
-
-
 def _failed_login(response: Any) -> bool:
     # Only failed attempts count toward the limit; a success redirects.
     return response.status_code != 302

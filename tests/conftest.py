@@ -1,0 +1,253 @@
+"""Fixtures: an app on a freshly migrated database, clients per role, factories.
+
+The database is migrated once per test session with Alembic (the real migrations, not
+`create_all`), and emptied after every test. With DATABASE_URL pointing at PostgreSQL,
+each xdist worker gets a database of its own; with REDIS_URL, rate-limit counters live
+in Redis under a key prefix per test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import create_app, seed
+from app.extensions import db
+from app.models import Organization, Role, User
+from app.services import auth as auth_service
+
+PASSWORD = "correct-horse-battery"
+META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def _worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("DATABASE_URL", "")
+    if not configured.startswith("postgres"):
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    base = make_url(configured.replace("postgresql://", "postgresql+psycopg://", 1)
+                    if configured.startswith("postgresql://") else configured)
+    name = f"{base.database}_{_worker_id()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+    config = {
+        "APP_ENV": "test",
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-" + secrets.token_hex(8),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "RATELIMIT_KEY_PREFIX": "credwright-test-" + secrets.token_hex(6),
+        "SQLITE_IMMEDIATE_OUTSIDE_REQUESTS": False,
+        "JOBS_INLINE": True,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def migrated_database(database_url: str) -> str:
+    app = create_app(_test_config(database_url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return database_url
+
+
+def _empty_database() -> None:
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    seed.reference_data()
+    db.session.commit()
+
+
+@pytest.fixture
+def make_app(migrated_database: str) -> Iterator[Callable[..., Flask]]:
+    """Build an app on the migrated test database; extra config overrides the defaults."""
+    apps: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        app = create_app(_test_config(migrated_database, **overrides))
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    if apps:
+        with apps[0].app_context():
+            _empty_database()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+class Client(FlaskClient):
+    """A test client that sends the CSRF token like the pages do (X-CSRFToken header).
+
+    `auto_csrf = False` sends requests exactly as given, for CSRF tests.
+    """
+
+    auto_csrf = True
+
+    def csrf_token(self) -> str:
+        for path in ("/me", "/login"):
+            response = super().open(path, method="GET")
+            match = META_CSRF.search(response.get_data(as_text=True))
+            if match:
+                return match.group(1)
+        raise AssertionError("no page offered a CSRF token")
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        method = (kwargs.get("method") or "GET").upper()
+        headers = dict(kwargs.pop("headers", None) or {})
+        if (self.auto_csrf and method not in {"GET", "HEAD", "OPTIONS"}
+                and "X-CSRFToken" not in headers and "Authorization" not in headers):
+            headers["X-CSRFToken"] = self.csrf_token()
+        return super().open(*args, headers=headers, **kwargs)
+
+    def login(self, email: str, password: str = PASSWORD) -> Any:
+        response = self.post("/login", data={"email": email, "password": password})
+        assert response.status_code == 302, f"login as {email} failed: {response.status_code}"
+        return response
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    app.test_client_class = Client
+    return app.test_client()
+
+
+@pytest.fixture
+def new_client(app: Flask) -> Callable[[], Client]:
+    app.test_client_class = Client
+
+    def factory() -> Client:
+        return app.test_client()  # type: ignore[return-value]
+
+    return factory
+
+
+# --- factories ------------------------------------------------------------------------
+
+def _detached(obj: Any) -> Any:
+    db.session.refresh(obj)
+    db.session.expunge(obj)
+    return obj
+
+
+@pytest.fixture
+def make_org(app: Flask) -> Callable[..., Organization]:
+    counter = iter(range(1, 10_000))
+
+    def factory(name: str | None = None, **fields: Any) -> Organization:
+        n = next(counter)
+        with app.app_context():
+            org = Organization(name=name or f"Organization {n}",
+                               slug=fields.pop("slug", None) or f"org-{n}-{secrets.token_hex(3)}",
+                               **fields)
+            db.session.add(org)
+            db.session.commit()
+            return _detached(org)
+
+    return factory
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+    password_hash = auth_service.hash_password(PASSWORD)  # hashed once: argon2 is slow
+
+    def factory(role: Role = Role.STAFF, organization: Organization | None = None,
+                email: str | None = None, **fields: Any) -> User:
+        n = next(counter)
+        with app.app_context():
+            user = User(
+                email=email or f"{role.value}{n}-{secrets.token_hex(3)}@example.test",
+                name=fields.pop("name", f"{role.label} {n}"), role=role,
+                organization_id=organization.id if organization else None,
+                password_hash=password_hash, **fields,
+            )
+            db.session.add(user)
+            db.session.commit()
+            return _detached(user)
+
+    return factory
+
+
+@pytest.fixture
+def org(make_org: Callable[..., Organization]) -> Organization:
+    return make_org("Acme Roofing")
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., User]) -> User:
+    return make_user(Role.ADMIN, name="Ada Admin")
+
+
+@pytest.fixture
+def staff_user(make_user: Callable[..., User], org: Organization) -> User:
+    return make_user(Role.STAFF, org, name="Sam Staff")
+
+
+def _logged_in(new_client: Callable[[], Client], user: User) -> Client:
+    client = new_client()
+    client.login(user.email)
+    return client
+
+
+@pytest.fixture
+def admin_client(new_client: Callable[[], Client], admin_user: User) -> Client:
+    return _logged_in(new_client, admin_user)
+
+
+@pytest.fixture
+def manager_client(new_client: Callable[[], Client], make_user: Callable[..., User]) -> Client:
+    return _logged_in(new_client, make_user(Role.MANAGER))
+
+
+@pytest.fixture
+def org_admin_client(new_client: Callable[[], Client], make_user: Callable[..., User],
+                     org: Organization) -> Client:
+    return _logged_in(new_client, make_user(Role.ORG_ADMIN, org))
+
+
+@pytest.fixture
+def staff_client(new_client: Callable[[], Client], staff_user: User) -> Client:
+    return _logged_in(new_client, staff_user)
+
+
+HX = {"HX-Request": "true"}
