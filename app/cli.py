@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.extensions import db
 from app.services import audit as audit_service
@@ -18,6 +18,7 @@ audit_cli = AppGroup("audit", help="Check the audit trail.")
 
 
 @click.command("seed")
+@with_appcontext
 @click.option("--demo", is_flag=True, help="Also load the demo organization, logins and data.")
 def seed_command(demo: bool) -> None:
     """Load reference data (and, with --demo, demo data). Safe to run again."""

@@ -1,0 +1,85 @@
+"""/admin/organizations: inline create/edit rows, search, deactivate."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import AuditLog, Organization
+from tests.conftest import HX
+
+
+def test_full_page_and_fragment(admin_client, org):
+    page = admin_client.get("/admin/organizations")
+    assert page.status_code == 200 and "<html" in page.get_data(as_text=True)
+    assert org.name in page.get_data(as_text=True)
+    fragment = admin_client.get("/admin/organizations?q=acme", headers=HX).get_data(as_text=True)
+    assert fragment.strip().startswith('<div id="organizations-table">')
+    assert org.name in fragment
+
+
+def test_member_counts_are_shown(admin_client, org, make_user):
+    make_user(organization=org)
+    make_user(organization=org)
+    html = admin_client.get("/admin/organizations?q=acme", headers=HX).get_data(as_text=True)
+    row = html[html.index(f'id="org-{org.id}"'):]
+    assert "<td>2</td>" in row[:800]
+
+
+def test_create_with_derived_slug_and_audit(app, admin_client):
+    response = admin_client.post("/admin/organizations", headers=HX, data={
+        "name": "Ngāti Pōneke Roofing", "slug": "", "email_compliance_alerts": "y"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'id="org-new"' in html and "Ngāti Pōneke Roofing" in html
+    with app.app_context():
+        org = db.session.scalar(select(Organization).where(Organization.name.like("Ng%")))
+        assert org.slug == "ng-ti-p-neke-roofing"
+        assert org.email_compliance_alerts is True and org.sms_critical_alerts is False
+        assert db.session.scalar(select(AuditLog.action).where(
+            AuditLog.resource_type == "organization", AuditLog.resource_id == str(org.id))) == "CREATE"
+
+
+def test_duplicate_slug_is_refused_and_nothing_written(app, admin_client, org):
+    with app.app_context():
+        before = db.session.scalar(select(func.count(Organization.id)))
+    response = admin_client.post("/admin/organizations", headers=HX,
+                                 data={"name": "Another", "slug": org.slug})
+    assert response.status_code == 422
+    assert "Another organization already uses this slug." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Organization.id))) == before
+
+
+def test_bad_slug_and_missing_name(admin_client):
+    response = admin_client.post("/admin/organizations", headers=HX,
+                                 data={"name": "", "slug": "Not A Slug!"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Enter a name." in html and "Use lower-case letters, digits and dashes." in html
+
+
+def test_edit_row_and_save(app, admin_client, org):
+    edit = admin_client.get(f"/admin/organizations/{org.id}/edit", headers=HX)
+    assert f'id="org-{org.id}" class="editing"' in edit.get_data(as_text=True)
+    saved = admin_client.post(f"/admin/organizations/{org.id}", headers=HX, data={
+        "name": "Acme Roofing NZ", "slug": org.slug, "sms_critical_alerts": "y"})
+    assert saved.status_code == 200 and "Acme Roofing NZ" in saved.get_data(as_text=True)
+    with app.app_context():
+        stored = db.session.get(Organization, org.id)
+        assert stored.name == "Acme Roofing NZ" and stored.sms_critical_alerts is True
+        changes = db.session.scalar(select(AuditLog.changes).where(AuditLog.action == "UPDATE"))
+        assert changes["name"] == ["Acme Roofing", "Acme Roofing NZ"]
+
+
+def test_full_page_views_of_a_row(admin_client, org):
+    assert "<html" in admin_client.get(f"/admin/organizations/{org.id}").get_data(as_text=True)
+    assert "<html" in admin_client.get(f"/admin/organizations/{org.id}/edit").get_data(as_text=True)
+
+
+def test_deactivate(app, admin_client, org):
+    response = admin_client.post(f"/admin/organizations/{org.id}/active", data={"active": "0"},
+                                 headers=HX)
+    assert "Reactivate" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Organization, org.id).active is False

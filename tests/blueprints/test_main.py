@@ -1,0 +1,44 @@
+"""Landing redirects, /healthz, /me."""
+
+from __future__ import annotations
+
+from app.models import Role
+
+
+def test_home_sends_each_role_to_its_page(client, new_client, make_user, org):
+    assert "/login" in client.get("/").location
+    for role, target in [(Role.ADMIN, "/admin/"), (Role.MANAGER, "/admin/"),
+                         (Role.ORG_ADMIN, "/org"), (Role.STAFF, "/me")]:
+        c = new_client()
+        c.login(make_user(role, org if role == Role.ORG_ADMIN else None).email)
+        assert c.get("/").location == target
+
+
+def test_healthz_reports_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["checks"]["database"] == "ok"
+
+
+def test_healthz_reports_an_unreachable_redis(make_app):
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["redis"].startswith("error")
+
+
+def test_me_shows_the_welcome_notification(admin_client, new_client):
+    admin_client.post("/admin/users", headers={"HX-Request": "true"}, data={
+        "name": "New Learner", "email": "learner@example.test", "role": "staff",
+        "organization_id": "", "password": "long-enough-pw"})
+    learner = new_client()
+    learner.login("learner@example.test", "long-enough-pw")
+    page = learner.get("/me").get_data(as_text=True)
+    assert "Welcome to Credwright" in page and "New Learner" in page
+
+
+def test_nav_is_per_role(admin_client, staff_client):
+    admin_nav = admin_client.get("/me").get_data(as_text=True)
+    staff_nav = staff_client.get("/me").get_data(as_text=True)
+    assert 'href="/admin/users"' in admin_nav and 'href="/admin/audit"' in admin_nav
+    assert 'href="/admin/' not in staff_nav
