@@ -7,8 +7,6 @@ from datetime import date, timedelta
 from tests.conftest import HX
 
 
-
-
 def test_lists_entries_and_filters_by_action(admin_client, staff_client, staff_user, admin_user):
     page = admin_client.get("/admin/audit").get_data(as_text=True)
     assert "<html" in page and "LOGIN" in page and staff_user.email in page

@@ -37,7 +37,8 @@ def test_create_with_derived_slug_and_audit(app, admin_client):
         assert org.slug == "ng-ti-p-neke-roofing"
         assert org.email_compliance_alerts is True and org.sms_critical_alerts is False
         assert db.session.scalar(select(AuditLog.action).where(
-            AuditLog.resource_type == "organization", AuditLog.resource_id == str(org.id))) == "CREATE"
+            AuditLog.resource_type == "organization",
+            AuditLog.resource_id == str(org.id))) == "CREATE"
 
 
 def test_duplicate_slug_is_refused_and_nothing_written(app, admin_client, org):

@@ -152,7 +152,8 @@ def test_cancel_returns_the_display_row(admin_client, staff_user):
 
 
 def test_deactivate_and_reactivate(app, admin_client, staff_user):
-    off = admin_client.post(f"/admin/users/{staff_user.id}/active", data={"active": "0"}, headers=HX)
+    off = admin_client.post(f"/admin/users/{staff_user.id}/active", data={"active": "0"},
+                            headers=HX)
     assert off.status_code == 200 and "Reactivate" in off.get_data(as_text=True)
     on = admin_client.post(f"/admin/users/{staff_user.id}/active", data={"active": "1"}, headers=HX)
     assert "Deactivate" in on.get_data(as_text=True)

@@ -91,7 +91,8 @@ def test_password_change_logs_out_other_sessions(new_client, staff_user):
     laptop.login(staff_user.email)
     phone.login(staff_user.email)
     response = laptop.post("/account/password", data={
-        "current_password": PASSWORD, "password": "a-brand-new-pass", "confirm": "a-brand-new-pass"})
+        "current_password": PASSWORD, "password": "a-brand-new-pass",
+        "confirm": "a-brand-new-pass"})
     assert response.status_code == 302
     assert laptop.get("/me").status_code == 200  # this session stays
     assert phone.get("/me").status_code == 302  # the other is logged out

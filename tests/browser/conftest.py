@@ -1,0 +1,160 @@
+"""Browser fixtures: the test app on a live server, and headless Chromium through Playwright.
+
+The browser is Debian's chromium (/usr/bin/chromium, installed by `make chromium`), never
+Playwright's own download. When it is missing the browser tests FAIL rather than skip:
+a silently skipped browser test would hide breakage in CI.
+
+SQLite note: the server answers from its own threads while the test drives the browser,
+so test code must never hold a transaction open across page actions. The factories in
+tests/conftest.py create data in short-lived app contexts and commit at once; a test that
+reads the database itself should do it in a `with app.app_context():` block of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from tests.conftest import PASSWORD
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Without these, chromium on a machine with no internet stalls on background network calls.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DEFAULT_TIMEOUT_MS = 10_000
+VIEWPORT = {"width": 1366, "height": 900}
+
+
+def artifacts_dir(config: pytest.Config) -> Path:
+    path = config.rootpath / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def artifact_name(nodeid_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid_name)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    # Keep each phase's report on the item, so the page fixture knows whether the test failed.
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The test app served over HTTP from a background thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(
+            f"Browser tests need Debian's chromium at {CHROMIUM}, and it is missing. "
+            "Install it with `make chromium` (apt-get install chromium), or set "
+            "CHROMIUM_PATH. These tests fail rather than skip on purpose.",
+            pytrace=False,
+        )
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:  # pragma: no cover - depends on the environment
+        pytest.fail("Browser tests need the `playwright` package: make test-deps",
+                    pytrace=False)
+
+    expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page_errors() -> list[str]:
+    """JavaScript errors and console errors seen by `page` (failed HTTP statuses aside)."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest, page_errors: list[str]) -> Iterator[Any]:
+    """A page in a fresh browser context; a screenshot is saved if the test fails."""
+    context = browser.new_context(viewport=VIEWPORT, locale="en-NZ")
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: page_errors.append(f"pageerror: {exc}"))
+
+    def on_console(message: Any) -> None:
+        # A 403/422 answer is logged as "Failed to load resource"; tests check those
+        # statuses themselves. Anything else (CSP violations, script errors) is a fault.
+        if message.type == "error" and "Failed to load resource" not in message.text:
+            page_errors.append(f"console: {message.text} @ {message.location} on {page.url}")
+
+    page.on("console", on_console)
+    try:
+        yield page
+    finally:
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            path = artifacts_dir(request.config) / f"{artifact_name(request.node.name)}.png"
+            try:
+                page.screenshot(path=str(path), full_page=True, caret="initial")
+                print(f"\nscreenshot of the failed test: {path}")
+            except Exception as exc:  # a crashed page must not hide the real failure
+                print(f"\ncould not save a screenshot: {exc}")
+        context.close()
+
+
+@pytest.fixture
+def screenshot(page: Any, request: pytest.FixtureRequest) -> Callable[[str], Path]:
+    """Save a full-page screenshot as test-artifacts/<test name>-<label>.png.
+
+    caret="initial": Playwright's default (hide the caret) leaves `style=""` on inputs,
+    which htmx then copies while settling a swap, and the CSP rightly blocks that.
+    """
+
+    def take(label: str) -> Path:
+        name = artifact_name(f"{request.node.name}-{label}")
+        path = artifacts_dir(request.config) / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True, caret="initial")
+        return path
+
+    return take
+
+
+@pytest.fixture
+def log_in(page: Any, live_server: str) -> Callable[[str], None]:
+    """Log `page` in through the real login form."""
+    from playwright.sync_api import expect
+
+    def do(email: str, password: str = PASSWORD) -> None:
+        page.goto(f"{live_server}/login")
+        page.locator('input[name="email"]').fill(email)
+        page.locator('input[name="password"]').fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).not_to_have_url(re.compile(r"/login(\?|$)"))
+        expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+    return do
