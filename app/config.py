@@ -91,6 +91,9 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "PAGE_SIZE": int(env.get("PAGE_SIZE", 25)),
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),
+        # Uploaded files (evidence, PDFs): private, never under static/.
+        "STORAGE_DIR": env.get("STORAGE_DIR") or str(instance / "storage"),
+        "EVIDENCE_MAX_BYTES": int(env.get("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)),
         "TESTING": app_env == "test",
         "SQLITE_IMMEDIATE_OUTSIDE_REQUESTS": True,
     }

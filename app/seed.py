@@ -6,11 +6,21 @@ Later capabilities add their own demo data to `demo_data()`.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Organization, Role, User
-from app.services import audit
+from app.models import (
+    CredentialStatus,
+    MicroCredentialDefinition,
+    Organization,
+    Role,
+    StaffMicroCredential,
+    User,
+)
+from app.models.base import utcnow
+from app.services import audit, micro_credentials
 from app.services import organizations as org_service
 from app.services import users as user_service
 from app.services.auth import find_user_by_email
@@ -37,8 +47,9 @@ DEMO_PEOPLE = [
 
 
 def reference_data() -> None:
-    """What a new database must hold: the audit chain's tip row."""
+    """What every database must hold: the audit chain's tip row, the RANZ defaults."""
     audit.ensure_chain_head()
+    micro_credentials.ensure_default_definitions()
 
 
 def demo_data() -> int:
@@ -57,6 +68,76 @@ def demo_data() -> int:
             )
             created += 1
     db.session.flush()
+    created += _demo_micro_credentials(actor)
+    return created
+
+
+# A tiny but real PDF, so the demo's evidence link downloads something that opens.
+DEMO_EVIDENCE_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 144]/Contents 4 0 R"
+    b"/Resources<</Font<</F1 5 0 R>>>>>>endobj\n"
+    b"4 0 obj<</Length 58>>stream\nBT /F1 14 Tf 20 70 Td (Working at Heights - assessed) Tj ET\n"
+    b"endstream endobj\n5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+DEMO_DEFINITIONS = [
+    {"title": "Working at Heights", "level": 3, "issuing_body": "WorkSafe NZ",
+     "skill_standard": "US 23229", "validity_months": 24,
+     "requirements": "Practical assessment of harness, anchor and edge-protection use."},
+    {"title": "Asbestos Awareness", "level": 2, "issuing_body": "WorkSafe NZ",
+     "skill_standard": "US 29765", "validity_months": 12,
+     "requirements": "Identify asbestos-containing materials and the steps to take."},
+]
+
+# (email, definition title, status, days until expiry for awarded ones)
+DEMO_HOLDINGS = [
+    ("staff@demo.test", "Working at Heights", CredentialStatus.AWARDED, 25),
+    ("staff@demo.test", "Reclad/Reroofing Level 5", CredentialStatus.IN_TRAINING, None),
+    ("staff@demo.test", "Asbestos Awareness", CredentialStatus.AWARDED, 200),
+    ("tane@demo.test", "Working at Heights", CredentialStatus.AWARDED, 55),
+    ("tane@demo.test", "Compliance Practices Level 4", CredentialStatus.ASSESSMENT_PENDING, None),
+    ("zoe@demo.test", "Asbestos Awareness", CredentialStatus.EXPIRED, -12),
+    ("zoe@demo.test", "Working at Heights", CredentialStatus.AWARDED, 85),
+    ("li.wei@demo.test", "Repairs/Maintenance Level 5", CredentialStatus.NOT_STARTED, None),
+    ("priya@demo.test", "Asbestos Awareness", CredentialStatus.AWARDED, 320),
+]
+
+
+def _demo_micro_credentials(actor: Actor) -> int:
+    """Credentials in every state, some about to expire, one with evidence."""
+    created = 0
+    titles = {d.title: d for d in db.session.scalars(select(MicroCredentialDefinition))}
+    for values in DEMO_DEFINITIONS:
+        if values["title"] not in titles:
+            titles[values["title"]] = micro_credentials.create_definition(actor, **values)
+            created += 1
+    today = utcnow().date()
+    for email, title, status, days in DEMO_HOLDINGS:
+        user, definition = demo_user(email), titles[title]
+        exists = db.session.scalar(select(StaffMicroCredential.id).where(
+            StaffMicroCredential.user_id == user.id,
+            StaffMicroCredential.definition_id == definition.id))
+        if exists:
+            continue
+        (credential,) = micro_credentials.assign(definition, [user.id], actor)
+        created += 1
+        for step in micro_credentials.ORDER[1:micro_credentials.ORDER.index(status) + 1]:
+            if step == CredentialStatus.EXPIRED:
+                # Demo history: it expired `days` ago, so back-date the award.
+                credential.expiry_date = today + timedelta(days=days)
+                credential.awarded_at = utcnow() - timedelta(days=365 - days)
+                micro_credentials.change_status(credential, step, actor, today=today)
+            elif step == CredentialStatus.AWARDED:
+                expiry = today + timedelta(days=days if days and days > 0 else 365)
+                micro_credentials.change_status(credential, step, actor, expiry_date=expiry)
+            else:
+                micro_credentials.change_status(credential, step, actor)
+        if (email, title) == ("staff@demo.test", "Working at Heights"):
+            micro_credentials.attach_evidence(credential, "working-at-heights-assessment.pdf",
+                                              DEMO_EVIDENCE_PDF, actor)
     return created
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, utcnow
@@ -34,6 +35,9 @@ class Notification(Base):
     link: Mapped[str | None] = mapped_column(String(500))
     # Makes a job that may run twice create the notification once.
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # Which channels the preferences chose when it was raised: {"email": bool, "sms": bool,
+    # "org_email": bool, "org_sms": bool}; the delivery jobs send from this record.
+    delivery: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     read_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -44,3 +44,8 @@ class Conflict(ServiceError):
 class AuthenticationFailed(ServiceError):
     status = 401
     code = "authentication_failed"
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    code = "payload_too_large"

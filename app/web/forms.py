@@ -45,30 +45,34 @@ def _as_form_value(value: Any) -> list[str]:
 
 
 def validate_json(form_class: type[Form], payload: Any, *, partial: bool = False,
-                  **form_kwargs: Any) -> Form:
+                  aliases: dict[str, str] | None = None, **form_kwargs: Any) -> Form:
     """Validate a JSON object with a page's form class; raise ValidationFailed (422).
 
-    With `partial` (PATCH), only the keys present are validated and returned in
-    `form.present`; unknown keys are refused rather than silently dropped.
+    `aliases` maps the API's field names to the form's (and errors back again). With
+    `partial` (PATCH), only the keys present are validated and listed in
+    `form.present`. Unknown keys are refused rather than silently dropped.
     """
     if not isinstance(payload, dict):
         raise ValidationFailed("The request body must be a JSON object.")
+    aliases = aliases or {}
+    to_api = {field: name for name, field in aliases.items()}
+    renamed = {aliases.get(key, key): value for key, value in payload.items()}
     formdata = MultiDict()
-    for key, value in payload.items():
+    for key, value in renamed.items():
         for item in _as_form_value(value):
             formdata.add(key, item)
     form = form_class(formdata=formdata, **form_kwargs)
-    known = set(form._fields)
-    unknown = sorted(set(payload) - known)
+    unknown = sorted(to_api.get(k, k) for k in set(renamed) - set(form._fields))
     if unknown:
         raise ValidationFailed("Unknown fields.", fields={k: ["Unknown field."] for k in unknown})
     if partial:
         for name in list(form._fields):
-            if name not in payload:
+            if name not in renamed:
                 delattr(form, name)
-    form.present = [name for name in form._fields if name in payload or not partial]
+    form.present = [name for name in form._fields if name in renamed or not partial]
     if not form.validate():
-        raise ValidationFailed("Some fields are not valid.", fields=form.all_errors)
+        raise ValidationFailed("Some fields are not valid.", fields={
+            to_api.get(name, name): errors for name, errors in form.all_errors.items()})
     return form
 
 

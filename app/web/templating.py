@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, request, url_for
@@ -21,7 +21,7 @@ HTMX_CONFIG = json.dumps({
     "responseHandling": [
         {"code": "204", "swap": False},
         {"code": "[23]..", "swap": True},
-        {"code": "422", "swap": True},
+        {"code": "(409|413|422)", "swap": True},
         {"code": "[45]..", "swap": False, "error": True},
     ],
 }, separators=(",", ":"))
@@ -44,7 +44,22 @@ def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.strftime(fmt) + (" UTC" if "%H" in fmt else "")
 
 
+def expiry_title(credential: Any, today: date) -> str:
+    if credential.expiry_date is None:
+        return ""
+    days = (credential.expiry_date - today).days
+    if days < 0:
+        return f"Expired {-days} days ago"
+    if days == 0:
+        return "Expires today"
+    return f"Expires in {days} days"
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(HTMX_CONFIG=HTMX_CONFIG, Role=Role, url_with=url_with)
+    from app.services.micro_credentials import allowed_moves, expiry_band
+
+    app.jinja_env.globals.update(HTMX_CONFIG=HTMX_CONFIG, Role=Role, url_with=url_with,
+                                 expiry_band=expiry_band, expiry_title=expiry_title,
+                                 allowed_moves=allowed_moves)
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = lambda v: format_datetime(v, "%Y-%m-%d")

@@ -90,4 +90,7 @@ def update_user(user_id: int) -> Any:
     return jsonify(user_service.to_dict(user))
 
 
+# Route modules that add to admin_bp; imported here so they are registered with it.
+from app.blueprints.api import micro_credentials  # noqa: E402, F401
+
 bp.register_blueprint(admin_bp)

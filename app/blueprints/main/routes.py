@@ -10,9 +10,8 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import Notification, Role
-from app.services import users as user_service
-from app.services.pagination import clamp_page, paginate
-from app.web.auth import login_required_roles
+from app.models.base import utcnow
+from app.services import micro_credentials as mc
 from app.web.htmx import render
 
 bp = Blueprint("main", __name__)
@@ -20,7 +19,7 @@ bp = Blueprint("main", __name__)
 HOME_BY_ROLE = {
     Role.ADMIN: "admin.dashboard",
     Role.MANAGER: "admin.dashboard",
-    Role.ORG_ADMIN: "main.org",
+    Role.ORG_ADMIN: "org.matrix",
     Role.STAFF: "main.me",
 }
 
@@ -61,17 +60,5 @@ def me() -> Any:
         select(Notification).where(Notification.user_id == current_user.id)
         .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(20)
     ).all()
-    return render("main/me.html", notifications=notifications)
-
-
-@bp.route("/org")
-@login_required_roles(Role.ORG_ADMIN)
-def org() -> Any:
-    from flask import request
-
-    q = request.args.get("q", "")
-    page = paginate(
-        user_service.search_users(q, organization_id=current_user.organization_id),
-        clamp_page(request.args.get("page")), current_app.config["PAGE_SIZE"],
-    )
-    return render("main/org.html", "partials/main/org_staff.html", page=page, q=q)
+    return render("main/me.html", notifications=notifications,
+                  credentials=mc.credentials_of(current_user), today=utcnow().date())

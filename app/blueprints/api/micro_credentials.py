@@ -1,0 +1,63 @@
+"""/api/admin/micro-credentials: seed 001's contract, on the same services as the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+
+from app.blueprints.api.routes import admin_bp, json_body
+from app.blueprints.credentials.forms import DEFINITION_API_FIELDS, DefinitionForm
+from app.extensions import db
+from app.services import micro_credentials as mc
+from app.services.errors import ValidationFailed
+from app.web.auth import current_actor
+from app.web.forms import validate_json
+
+
+@admin_bp.route("/micro-credentials")
+def list_micro_credentials() -> Any:
+    rows = mc.list_definitions(request.args.get("q", ""))
+    return jsonify([mc.definition_to_api(d, count) for d, count in rows])
+
+
+@admin_bp.route("/micro-credentials", methods=["POST"])
+def create_micro_credential() -> Any:
+    payload = json_body()
+    _refuse_is_default(payload)
+    form = validate_json(DefinitionForm, payload, aliases=DEFINITION_API_FIELDS)
+    definition = mc.create_definition(current_actor(), **form.values())
+    db.session.commit()
+    return jsonify(mc.definition_to_api(definition, 0)), 201
+
+
+@admin_bp.route("/micro-credentials/<int:definition_id>")
+def get_micro_credential(definition_id: int) -> Any:
+    definition = mc.get_definition(definition_id)
+    return jsonify(mc.definition_to_api(definition, mc.assigned_count(definition),
+                                        mc.status_counts(definition)))
+
+
+@admin_bp.route("/micro-credentials/<int:definition_id>", methods=["PATCH"])
+def update_micro_credential(definition_id: int) -> Any:
+    definition = mc.get_definition(definition_id)
+    payload = json_body()
+    _refuse_is_default(payload)
+    form = validate_json(DefinitionForm, payload, partial=True, aliases=DEFINITION_API_FIELDS)
+    mc.update_definition(definition, current_actor(), **form.values())
+    db.session.commit()
+    return jsonify(mc.definition_to_api(definition, mc.assigned_count(definition)))
+
+
+@admin_bp.route("/micro-credentials/<int:definition_id>", methods=["DELETE"])
+def delete_micro_credential(definition_id: int) -> Any:
+    definition = mc.get_definition(definition_id)
+    mc.delete_definition(definition, current_actor())
+    db.session.commit()
+    return jsonify({"success": True})
+
+
+def _refuse_is_default(payload: Any) -> None:
+    if isinstance(payload, dict) and ("isDefault" in payload or "is_default" in payload):
+        raise ValidationFailed("isDefault cannot be set or changed.",
+                               fields={"isDefault": ["Only the built-in defaults are default."]})

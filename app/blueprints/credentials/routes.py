@@ -1,0 +1,226 @@
+"""Micro-credentials: the admin catalogue, a definition's staff, and evidence downloads."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, current_app, request
+from flask_login import current_user, login_required
+
+from app.blueprints.credentials.forms import DefinitionForm, EvidenceForm, StatusForm
+from app.extensions import db
+from app.models import CredentialStatus, Role
+from app.models.base import utcnow
+from app.services import micro_credentials as mc
+from app.services import organizations as org_service
+from app.services import storage
+from app.services.errors import ServiceError
+from app.services.pagination import clamp_page
+from app.web.auth import current_actor, guard_blueprint
+from app.web.htmx import fragment_only, render, wants_fragment
+
+bp = Blueprint("credentials", __name__, url_prefix="/admin/micro-credentials")
+guard_blueprint(bp, [Role.ADMIN])
+
+# Evidence is open to the holder and their org admin too, so it lives outside /admin.
+evidence_bp = Blueprint("evidence", __name__, url_prefix="/credentials")
+
+ROW = "partials/credentials/definition_row.html"
+EDIT_ROW = "partials/credentials/definition_edit_row.html"
+HOLDER_ROW = "partials/credentials/holder_row.html"
+
+
+def _today() -> date:
+    return utcnow().date()
+
+
+# --- Definitions ---------------------------------------------------------------------
+
+@bp.route("")
+def definitions() -> Any:
+    q = request.args.get("q", "")
+    return render("credentials/definitions.html", "partials/credentials/definitions_table.html",
+                  rows=mc.list_definitions(q), q=q, create_form=DefinitionForm(formdata=None))
+
+
+@bp.route("", methods=["POST"])
+def create_definition() -> Any:
+    form = DefinitionForm()
+    if form.validate():
+        definition = mc.create_definition(current_actor(), **form.values())
+        db.session.commit()
+        return fragment_only("partials/credentials/definition_created.html",
+                             definition=definition, assigned=0,
+                             create_form=DefinitionForm(formdata=None))
+    return fragment_only(EDIT_ROW, form=form, definition=None, status=422)
+
+
+@bp.route("/<int:definition_id>/row")
+def definition_row(definition_id: int) -> Any:
+    definition = mc.get_definition(definition_id)
+    if not wants_fragment():
+        return _definitions_page(q=definition.title)
+    return fragment_only(ROW, definition=definition, assigned=mc.assigned_count(definition))
+
+
+@bp.route("/<int:definition_id>/edit")
+def edit_definition(definition_id: int) -> Any:
+    definition = mc.get_definition(definition_id)
+    form = DefinitionForm(formdata=None, obj=definition)
+    if not wants_fragment():
+        return _definitions_page(q=definition.title, editing=definition.id, edit_form=form)
+    return fragment_only(EDIT_ROW, form=form, definition=definition,
+                         assigned=mc.assigned_count(definition))
+
+
+def _definitions_page(q: str, editing: int | None = None, edit_form: Any = None) -> Any:
+    return render("credentials/definitions.html", rows=mc.list_definitions(q), q=q,
+                  create_form=DefinitionForm(formdata=None), editing_id=editing,
+                  edit_form=edit_form)
+
+
+@bp.route("/<int:definition_id>", methods=["POST"])
+def update_definition(definition_id: int) -> Any:
+    definition = mc.get_definition(definition_id)
+    form = DefinitionForm()
+    if form.validate():
+        mc.update_definition(definition, current_actor(), **form.values())
+        db.session.commit()
+        return fragment_only(ROW, definition=definition, assigned=mc.assigned_count(definition))
+    return fragment_only(EDIT_ROW, form=form, definition=definition,
+                         assigned=mc.assigned_count(definition), status=422)
+
+
+@bp.route("/<int:definition_id>/delete", methods=["POST"])
+def delete_definition(definition_id: int) -> Any:
+    definition = mc.get_definition(definition_id)
+    try:
+        mc.delete_definition(definition, current_actor())
+    except ServiceError as exc:
+        db.session.rollback()
+        return fragment_only(ROW, definition=definition, assigned=mc.assigned_count(definition),
+                             row_error=exc.message, status=exc.status)
+    db.session.commit()
+    return fragment_only("partials/empty.html")
+
+
+# --- A definition's staff --------------------------------------------------------------
+
+def _holders_context(definition: Any) -> dict[str, Any]:
+    status = request.args.get("status", "")
+    q = request.args.get("q", "")
+    page = mc.holders(definition, status=status, q=q, page=clamp_page(request.args.get("page")),
+                      per_page=current_app.config["PAGE_SIZE"])
+    return {"definition": definition, "page": page, "status_filter": status, "q": q,
+            "today": _today(), "statuses": list(CredentialStatus)}
+
+
+@bp.route("/<int:definition_id>/staff")
+def staff(definition_id: int) -> Any:
+    definition = mc.get_definition(definition_id)
+    return render("credentials/staff.html", "partials/credentials/holders_table.html",
+                  counts=mc.status_counts(definition),
+                  organizations=org_service.all_organizations(), **_holders_context(definition))
+
+
+@bp.route("/<int:definition_id>/candidates")
+def candidates(definition_id: int) -> Any:
+    """The live staff search of the assign panel (htmx)."""
+    definition = mc.get_definition(definition_id)
+    org_id = request.args.get("organization_id", type=int)
+    rows = mc.assignable_staff(definition, request.args.get("q", ""), org_id)
+    return fragment_only("partials/credentials/candidates.html", definition=definition,
+                         rows=rows)
+
+
+@bp.route("/<int:definition_id>/assign", methods=["POST"])
+def assign(definition_id: int) -> Any:
+    definition = mc.get_definition(definition_id)
+    user_ids = [int(v) for v in request.form.getlist("user_ids") if v.isdigit()]
+    try:
+        created = mc.assign(definition, user_ids, current_actor(),
+                            notes=request.form.get("notes", "")[:1000])
+    except ServiceError as exc:
+        db.session.rollback()
+        return fragment_only("partials/credentials/assign_result.html", error=exc.message,
+                             status=exc.status)
+    db.session.commit()
+    response = fragment_only("partials/credentials/assign_result.html", assigned=len(created))
+    # The holders table and counts refresh themselves on this event.
+    response.headers["HX-Trigger"] = "credentials-assigned"
+    return response
+
+
+def _holder_row(credential: Any, form: StatusForm | None = None, error: str | None = None,
+                status: int = 200) -> Any:
+    return fragment_only(HOLDER_ROW, credential=credential, today=_today(),
+                         form=form or StatusForm(formdata=None), row_error=error, status=status)
+
+
+@bp.route("/credentials/<int:credential_id>")
+def holder_row(credential_id: int) -> Any:
+    credential = mc.get_credential(credential_id)
+    if not wants_fragment():
+        return render("credentials/staff.html", counts=mc.status_counts(credential.definition),
+                      organizations=org_service.all_organizations(),
+                      **_holders_context(credential.definition))
+    return _holder_row(credential)
+
+
+@bp.route("/credentials/<int:credential_id>/status", methods=["POST"])
+def change_status(credential_id: int) -> Any:
+    credential = mc.get_credential(credential_id)
+    form = StatusForm()
+    target = request.form.get("status", "")
+    if target not in CredentialStatus.__members__:
+        return _holder_row(credential, form, "Choose a status.", 422)
+    if not form.validate():
+        return _holder_row(credential, form, "Check the note and date.", 422)
+    try:
+        mc.change_status(credential, CredentialStatus(target), current_actor(),
+                         note=form.note.data, expiry_date=form.expiry_date.data)
+    except ServiceError as exc:
+        db.session.rollback()
+        form.add_service_error(exc)
+        return _holder_row(credential, form, exc.message, exc.status)
+    db.session.commit()
+    return _holder_row(credential)
+
+
+@bp.route("/credentials/<int:credential_id>/evidence", methods=["POST"])
+def upload_evidence(credential_id: int) -> Any:
+    credential = mc.get_credential(credential_id)
+    form = EvidenceForm()
+    upload = form.file.data
+    if upload is None or not getattr(upload, "filename", ""):
+        return _holder_row(credential, error="Choose a file to upload.", status=422)
+    try:
+        mc.attach_evidence(credential, upload.filename, upload.read(), current_actor())
+    except ServiceError as exc:
+        db.session.rollback()
+        return _holder_row(credential, error=exc.message, status=exc.status)
+    db.session.commit()
+    return _holder_row(credential)
+
+
+# --- Evidence download ---------------------------------------------------------------
+
+@evidence_bp.route("/<int:credential_id>/evidence")
+@login_required
+def download(credential_id: int) -> Any:
+    credential = mc.get_credential(credential_id)
+    # Someone who may not see it learns nothing, not even that it exists.
+    if not mc.can_see(current_user, credential) or not credential.evidence_key:
+        abort(404)
+    if not storage.exists(credential.evidence_key):
+        abort(404)
+    data = storage.read(credential.evidence_key)
+    name = credential.evidence_filename or "evidence"
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
+    response = Response(data, mimetype=credential.evidence_content_type)
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,87 @@
+"""/org: an organization's staff x credential matrix, with expiry warnings and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request
+from flask_login import current_user
+
+from app.extensions import db
+from app.models import CredentialStatus, Organization, Role
+from app.models.base import utcnow
+from app.services import micro_credentials as mc
+from app.services import organizations as org_service
+from app.services.pagination import clamp_page
+from app.web.auth import allow_roles, guard_blueprint
+from app.web.htmx import render
+
+bp = Blueprint("org", __name__, url_prefix="/org")
+guard_blueprint(bp, [Role.ORG_ADMIN])
+
+
+def _organization() -> Organization:
+    """An org admin sees their own organization; a platform admin may pick any."""
+    if current_user.role == Role.ADMIN:
+        org_id = request.args.get("organization_id", type=int)
+        org = db.session.get(Organization, org_id) if org_id else None
+        if org is None:
+            org = next(iter(org_service.all_organizations()), None)
+    else:
+        org = current_user.organization
+    if org is None:
+        abort(404)
+    return org
+
+
+def _filters() -> dict[str, Any]:
+    status = request.args.get("status", "")
+    return {"definition_id": request.args.get("definition_id", type=int),
+            "status": status if status in CredentialStatus.__members__ else "",
+            "q": request.args.get("q", "")}
+
+
+@bp.route("")
+@allow_roles(Role.ORG_ADMIN, Role.ADMIN)
+def matrix() -> Any:
+    org = _organization()
+    filters = _filters()
+    matrix = mc.org_matrix(org.id, page=clamp_page(request.args.get("page")),
+                           per_page=current_app.config["PAGE_SIZE"], **filters)
+    return render("org/matrix.html", "partials/org/matrix.html", org=org, matrix=matrix,
+                  filters=filters, today=utcnow().date(), statuses=list(CredentialStatus),
+                  all_definitions=[d for d, _ in mc.list_definitions()],
+                  organizations=(org_service.all_organizations()
+                                 if current_user.role == Role.ADMIN else []))
+
+
+def _csv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # A leading =, +, - or @ would run as a formula in a spreadsheet.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+@bp.route("/credentials.csv")
+@allow_roles(Role.ORG_ADMIN, Role.ADMIN)
+def export() -> Any:
+    org = _organization()
+    filters = _filters()
+    filters.pop("q")
+    today = utcnow().date()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["Name", "Email", "Credential", "Level", "Status", "Awarded",
+                     "Expires", "Days left"])
+    for name, email, title, level, status, awarded_at, expiry in db.session.execute(
+            mc.org_credentials_for_export(org.id, **filters)):
+        writer.writerow([_csv_cell(v) for v in (
+            name, email, title, level, status.label,
+            awarded_at.date().isoformat() if awarded_at else "",
+            expiry.isoformat() if expiry else "",
+            (expiry - today).days if expiry else "")])
+    response = Response(buffer.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{org.slug}-credentials-{today.isoformat()}.csv"')
+    return response
