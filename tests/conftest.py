@@ -42,7 +42,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     base = make_url(configured.replace("postgresql://", "postgresql+psycopg://", 1)
                     if configured.startswith("postgresql://") else configured)
-    name = f"{base.database}_{_worker_id()}"
+    # One database per pytest process (and xdist worker), so concurrent runs never meet.
+    name = f"{base.database}_{_worker_id()}_{os.getpid()}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -251,3 +252,45 @@ def staff_client(new_client: Callable[[], Client], staff_user: User) -> Client:
 
 
 HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def make_definition(app: Flask) -> Callable[..., Any]:
+    from app.models import MicroCredentialDefinition
+
+    counter = iter(range(1, 10_000))
+
+    def factory(title: str | None = None, **fields: Any) -> MicroCredentialDefinition:
+        n = next(counter)
+        values = {"level": 4, "issuing_body": "RANZ", **fields}
+        with app.app_context():
+            definition = MicroCredentialDefinition(title=title or f"Credential {n}", **values)
+            db.session.add(definition)
+            db.session.commit()
+            return _detached(definition)
+
+    return factory
+
+
+@pytest.fixture
+def make_credential(app: Flask) -> Callable[..., Any]:
+    """A staff credential, moved through the real service to the status asked for."""
+    from datetime import date
+
+    from app.models import CredentialStatus, MicroCredentialDefinition
+    from app.services import micro_credentials as mc
+    from app.services.context import Actor
+
+    def factory(definition: Any, user: User, status: CredentialStatus = CredentialStatus.NOT_STARTED,
+                expiry_date: date | None = None) -> Any:
+        with app.app_context():
+            (credential,) = mc.assign(db.session.get(MicroCredentialDefinition, definition.id),
+                                      [user.id], Actor.system())
+            for step in mc.ORDER[1:mc.ORDER.index(status) + 1]:
+                mc.change_status(credential, step, Actor.system(),
+                                 expiry_date=expiry_date if step == CredentialStatus.AWARDED
+                                 else None)
+            db.session.commit()
+            return _detached(credential)
+
+    return factory
