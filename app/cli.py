@@ -15,6 +15,7 @@ from app.services.context import Actor
 
 users_cli = AppGroup("users", help="Manage users and their API tokens.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
+credentials_cli = AppGroup("credentials", help="Micro-credential housekeeping.")
 
 
 @click.command("seed")
@@ -78,7 +79,18 @@ def verify() -> None:
     sys.exit(1)
 
 
+@credentials_cli.command("expire")
+@click.option("--date", "as_of", default=None, help="Expire as of this date (YYYY-MM-DD).")
+def expire_credentials(as_of: str | None) -> None:
+    """Move awarded credentials past their expiry date to EXPIRED (safe to re-run)."""
+    from app.jobs.credentials import expire_micro_credentials
+
+    result = expire_micro_credentials(as_of)
+    click.echo(f"Expired {result['expired']} credential(s) as of {result['as_of']}.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(credentials_cli)

@@ -55,3 +55,23 @@ def test_audit_verify_passes_then_fails_on_an_edited_row(app, staff_client):
     broken = runner.invoke(args=["audit", "verify"])
     assert broken.exit_code == 1
     assert f"id={first_id} seq=1" in broken.output
+
+
+def test_credentials_expire_command_is_idempotent(app, make_definition, make_user,
+                                                  make_credential):
+    from datetime import date, timedelta
+
+    from app.models import CredentialStatus, StaffMicroCredential
+
+    expiry = date.today() + timedelta(days=5)
+    credential = make_credential(make_definition(), make_user(), CredentialStatus.AWARDED,
+                                 expiry_date=expiry)
+    runner = app.test_cli_runner()
+    early = runner.invoke(args=["credentials", "expire", "--date", date.today().isoformat()])
+    assert early.exit_code == 0 and "Expired 0 credential(s)" in early.output
+    due = runner.invoke(args=["credentials", "expire", "--date", expiry.isoformat()])
+    assert "Expired 1 credential(s)" in due.output
+    again = runner.invoke(args=["credentials", "expire", "--date", expiry.isoformat()])
+    assert "Expired 0 credential(s)" in again.output
+    with app.app_context():
+        assert db.session.get(StaffMicroCredential, credential.id).status == CredentialStatus.EXPIRED
