@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, request, url_for
+from markupsafe import Markup, escape
 
 from app.models import Role
 
@@ -55,11 +56,20 @@ def expiry_title(credential: Any, today: date) -> str:
     return f"Expires in {days} days"
 
 
+def paragraphs(text: str | None) -> Markup:
+    """Plain text as HTML paragraphs: every character escaped, blank lines split them."""
+    blocks = [b.strip() for b in (text or "").replace("\r\n", "\n").split("\n\n")]
+    return Markup("".join(  # noqa: S704 - every block is escaped before joining
+        "<p>" + str(escape(b)).replace("\n", "<br>") + "</p>" for b in blocks if b))
+
+
 def init_app(app: Flask) -> None:
     from app.services.micro_credentials import allowed_moves, expiry_band
+    from app.services.training import percent_complete
 
     app.jinja_env.globals.update(HTMX_CONFIG=HTMX_CONFIG, Role=Role, url_with=url_with,
                                  expiry_band=expiry_band, expiry_title=expiry_title,
-                                 allowed_moves=allowed_moves)
+                                 allowed_moves=allowed_moves, percent_complete=percent_complete)
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.filters["date"] = lambda v: format_datetime(v, "%Y-%m-%d")

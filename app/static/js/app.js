@@ -7,6 +7,13 @@
   }
   document.addEventListener("htmx:configRequest", function (event) {
     event.detail.headers["X-CSRFToken"] = csrfToken();
+    // data-counter="name": send an increasing number (e.g. the next question's index).
+    var source = event.detail.elt;
+    if (source && source.hasAttribute("data-counter")) {
+      var next = parseInt(source.getAttribute("data-counter-next") || "0", 10);
+      event.detail.parameters[source.getAttribute("data-counter")] = next;
+      source.setAttribute("data-counter-next", String(next + 1));
+    }
   });
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;

@@ -1,0 +1,352 @@
+"""The training catalogue for managers and admins: tracks, courses, quizzes, learners,
+implementation projects and go-live readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, request, url_for
+from sqlalchemy import select
+
+from app.blueprints.training.forms import (
+    AssignmentForm,
+    CourseForm,
+    ProjectForm,
+    QuizForm,
+    TrackForm,
+)
+from app.extensions import db
+from app.models import (
+    CertificationTrack,
+    Enrolment,
+    ImplementationProject,
+    ProgressStatus,
+    Role,
+    User,
+)
+from app.services import organizations as org_service
+from app.services import training
+from app.services.errors import ServiceError
+from app.services.pagination import clamp_page, paginate
+from app.web.auth import current_actor, guard_blueprint
+from app.web.htmx import fragment_only, render, wants_fragment
+
+bp = Blueprint("training", __name__, url_prefix="/admin")
+guard_blueprint(bp, [Role.ADMIN, Role.MANAGER])
+
+TRACK_ROW = "partials/training/track_row.html"
+TRACK_EDIT_ROW = "partials/training/track_edit_row.html"
+COURSE_ROW = "partials/training/course_row.html"
+COURSE_EDIT_ROW = "partials/training/course_edit_row.html"
+
+
+def _page_size() -> int:
+    return current_app.config["PAGE_SIZE"]
+
+
+# --- Tracks --------------------------------------------------------------------------
+
+@bp.route("/tracks")
+def tracks() -> Any:
+    q = request.args.get("q", "")
+    page = paginate(training.search_tracks(q), clamp_page(request.args.get("page")), _page_size())
+    return render("training/tracks.html", "partials/training/tracks_table.html", page=page, q=q,
+                  create_form=TrackForm(formdata=None))
+
+
+@bp.route("/tracks", methods=["POST"])
+def create_track() -> Any:
+    form = TrackForm()
+    if form.validate():
+        track = training.create_track(current_actor(), **form.values())
+        db.session.commit()
+        return fragment_only("partials/training/track_created.html", track=track,
+                             create_form=TrackForm(formdata=None))
+    return fragment_only(TRACK_EDIT_ROW, form=form, track=None, status=422)
+
+
+@bp.route("/tracks/<int:track_id>/row")
+def track_row(track_id: int) -> Any:
+    track = training.get_track(track_id)
+    if not wants_fragment():
+        return redirect(url_for("training.track", track_id=track.id))
+    return fragment_only(TRACK_ROW, track=track)
+
+
+@bp.route("/tracks/<int:track_id>/edit")
+def edit_track(track_id: int) -> Any:
+    track = training.get_track(track_id)
+    form = TrackForm(formdata=None, obj=track, audience=track.audience.value,
+                     level=track.level.value)
+    if not wants_fragment():
+        return redirect(url_for("training.track", track_id=track.id))
+    return fragment_only(TRACK_EDIT_ROW, form=form, track=track)
+
+
+@bp.route("/tracks/<int:track_id>", methods=["POST"])
+def update_track(track_id: int) -> Any:
+    track = training.get_track(track_id)
+    form = TrackForm()
+    if form.validate():
+        training.update_track(track, current_actor(), **form.values())
+        db.session.commit()
+        return fragment_only(TRACK_ROW, track=track)
+    return fragment_only(TRACK_EDIT_ROW, form=form, track=track, status=422)
+
+
+@bp.route("/tracks/<int:track_id>/active", methods=["POST"])
+def set_track_active(track_id: int) -> Any:
+    track = training.get_track(track_id)
+    training.update_track(track, current_actor(), active=request.form.get("active") == "1")
+    db.session.commit()
+    return fragment_only(TRACK_ROW, track=track)
+
+
+@bp.route("/tracks/<int:track_id>/version", methods=["POST"])
+def bump_version(track_id: int) -> Any:
+    track = training.get_track(track_id)
+    major = request.form.get("part") == "major"
+    count = training.bump_version(track, current_actor(), major=major)
+    db.session.commit()
+    message = (f"Version {track.version}: {count} holder(s) must re-certify." if major
+               else f"Version {track.version}: holders stay certified.")
+    return fragment_only("partials/training/track_header.html", track=track, message=message)
+
+
+def _track_context(track: CertificationTrack) -> dict[str, Any]:
+    status = request.args.get("status", "")
+    q = request.args.get("q", "")
+    learners, done = training.track_learners(track, status=status, q=q,
+                                             page=clamp_page(request.args.get("page")),
+                                             per_page=_page_size())
+    return {"track": track, "summary": training.track_summary(track), "learners": learners,
+            "done": done, "required_count": sum(1 for c in track.courses if c.required),
+            "status_filter": status, "q": q, "statuses": list(ProgressStatus),
+            "course_form": CourseForm(formdata=None)}
+
+
+@bp.route("/tracks/<int:track_id>")
+def track(track_id: int) -> Any:
+    track = training.get_track(track_id)
+    return render("training/track.html", "partials/training/learners_table.html",
+                  **_track_context(track))
+
+
+@bp.route("/tracks/<int:track_id>/candidates")
+def candidates(track_id: int) -> Any:
+    track = training.get_track(track_id)
+    q = request.args.get("q", "").strip().lower()
+    enrolled = select(Enrolment.user_id).where(Enrolment.track_id == track.id)
+    stmt = (select(User).where(User.active.is_(True), User.id.not_in(enrolled))
+            .order_by(User.name).limit(50))
+    if q:
+        stmt = stmt.where(User.name.ilike(f"%{q}%") | User.email.ilike(f"%{q}%"))
+    return fragment_only("partials/training/candidates.html",
+                         users=list(db.session.scalars(stmt)))
+
+
+@bp.route("/tracks/<int:track_id>/enrol", methods=["POST"])
+def enrol(track_id: int) -> Any:
+    track = training.get_track(track_id)
+    ids = [int(v) for v in request.form.getlist("user_ids") if v.isdigit()]
+    if not ids:
+        return fragment_only("partials/credentials/assign_result.html",
+                             error="Choose at least one person.", status=422)
+    try:
+        count = training.enrol_many(track, ids, current_actor())
+    except ServiceError as exc:
+        db.session.rollback()
+        return fragment_only("partials/credentials/assign_result.html", error=exc.message,
+                             status=exc.status)
+    db.session.commit()
+    response = fragment_only("partials/training/enrol_result.html", count=count)
+    response.headers["HX-Trigger"] = "learners-changed"
+    return response
+
+
+# --- Courses -------------------------------------------------------------------------
+
+@bp.route("/tracks/<int:track_id>/courses", methods=["POST"])
+def create_course(track_id: int) -> Any:
+    track = training.get_track(track_id)
+    form = CourseForm()
+    if form.validate():
+        try:
+            training.create_course(track, current_actor(), **form.values())
+        except ServiceError as exc:
+            db.session.rollback()
+            form.add_service_error(exc)
+        else:
+            db.session.commit()
+            # The create row asked to replace itself; the whole table is fresher.
+            response = _courses_fragment(track)
+            response.headers["HX-Retarget"] = "#courses-table"
+            response.headers["HX-Reswap"] = "outerHTML"
+            return response
+    return fragment_only(COURSE_EDIT_ROW, form=form, course=None, track=track, status=422)
+
+
+def _courses_fragment(track: CertificationTrack) -> Any:
+    db.session.refresh(track)
+    return fragment_only("partials/training/courses_table.html", track=track,
+                         course_form=CourseForm(formdata=None))
+
+
+@bp.route("/courses/<int:course_id>/row")
+def course_row(course_id: int) -> Any:
+    course = training.get_course(course_id)
+    if not wants_fragment():
+        return redirect(url_for("training.track", track_id=course.track_id))
+    return fragment_only(COURSE_ROW, course=course)
+
+
+@bp.route("/courses/<int:course_id>/edit")
+def edit_course(course_id: int) -> Any:
+    course = training.get_course(course_id)
+    if not wants_fragment():
+        return redirect(url_for("training.track", track_id=course.track_id))
+    form = CourseForm(formdata=None, obj=course, content_type=course.content_type.value)
+    return fragment_only(COURSE_EDIT_ROW, form=form, course=course, track=course.track)
+
+
+@bp.route("/courses/<int:course_id>", methods=["POST"])
+def update_course(course_id: int) -> Any:
+    course = training.get_course(course_id)
+    form = CourseForm()
+    if form.validate():
+        try:
+            training.update_course(course, current_actor(), **form.values())
+        except ServiceError as exc:
+            db.session.rollback()
+            form.add_service_error(exc)
+        else:
+            db.session.commit()
+            return fragment_only(COURSE_ROW, course=course)
+    return fragment_only(COURSE_EDIT_ROW, form=form, course=course, track=course.track,
+                         status=422)
+
+
+@bp.route("/courses/<int:course_id>/move", methods=["POST"])
+def move_course(course_id: int) -> Any:
+    course = training.get_course(course_id)
+    training.move_course(course, -1 if request.form.get("direction") == "up" else 1,
+                         current_actor())
+    db.session.commit()
+    return _courses_fragment(course.track)
+
+
+# --- Quiz editor ---------------------------------------------------------------------
+
+@bp.route("/courses/<int:course_id>/quiz")
+def quiz(course_id: int) -> Any:
+    course = training.get_course(course_id)
+    form = QuizForm(formdata=None, passing_score=course.passing_score,
+                    attempt_limit=course.attempt_limit,
+                    questions=QuizForm.editor_data(course.questions or []))
+    return render("training/quiz_editor.html", course=course, form=form)
+
+
+@bp.route("/courses/<int:course_id>/quiz/question")
+def blank_question(course_id: int) -> Any:
+    training.get_course(course_id)
+    index = request.args.get("index", 0, type=int)
+    form = QuizForm(formdata=None, questions=[{"kind": "single", "options": ""}] * (index + 1))
+    return fragment_only("partials/training/question.html", entry=form.questions[index],
+                         number=index + 1, errors=[])
+
+
+@bp.route("/courses/<int:course_id>/quiz", methods=["POST"])
+def save_quiz(course_id: int) -> Any:
+    course = training.get_course(course_id)
+    form = QuizForm()
+    errors: dict[str, list[str]] = {}
+    if form.validate():
+        try:
+            training.save_quiz(course, form.question_dicts(), current_actor(),
+                               passing_score=form.passing_score.data,
+                               attempt_limit=form.attempt_limit.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            errors = exc.fields
+            form.form_errors.append(exc.message)
+        else:
+            db.session.commit()
+            saved = QuizForm(formdata=None, passing_score=course.passing_score,
+                             attempt_limit=course.attempt_limit,
+                             questions=QuizForm.editor_data(course.questions))
+            return render("training/quiz_editor.html", "partials/training/quiz_form.html",
+                          course=course, form=saved, saved=True)
+    return render("training/quiz_editor.html", "partials/training/quiz_form.html",
+                  course=course, form=form, errors=errors, status=422)
+
+
+# --- Projects ------------------------------------------------------------------------
+
+def _project_form() -> ProjectForm:
+    form = ProjectForm(formdata=None)
+    form.organization_id.choices = [(o.id, o.name) for o in org_service.all_organizations()]
+    return form
+
+
+@bp.route("/projects")
+def projects() -> Any:
+    stmt = select(ImplementationProject).order_by(ImplementationProject.go_live_date,
+                                                  ImplementationProject.name)
+    page = paginate(stmt, clamp_page(request.args.get("page")), _page_size())
+    return render("training/projects.html", page=page, form=_project_form())
+
+
+@bp.route("/projects", methods=["POST"])
+def create_project() -> Any:
+    form = ProjectForm()
+    form.organization_id.choices = [(o.id, o.name) for o in org_service.all_organizations()]
+    if form.validate():
+        project = training.create_project(current_actor(), name=form.name.data,
+                                          organization_id=form.organization_id.data,
+                                          go_live_date=form.go_live_date.data)
+        db.session.commit()
+        response = redirect(url_for("training.project", project_id=project.id))
+        if wants_fragment():
+            response.headers["HX-Redirect"] = url_for("training.project", project_id=project.id)
+        return response
+    return fragment_only("partials/training/project_form.html", form=form, status=422)
+
+
+def _assignment_form(submitted: bool = False) -> AssignmentForm:
+    form = AssignmentForm() if submitted else AssignmentForm(formdata=None)
+    form.track_id.choices = [(t.id, t.name) for t in db.session.scalars(
+        training.search_tracks(active=True))]
+    return form
+
+
+@bp.route("/projects/<int:project_id>")
+def project(project_id: int) -> Any:
+    project = training.get_project(project_id)
+    return render("training/project.html", "partials/training/project_status.html",
+                  project=project, readiness=training.project_status(project),
+                  form=_assignment_form())
+
+
+@bp.route("/projects/<int:project_id>/assignments", methods=["POST"])
+def assign(project_id: int) -> Any:
+    project = training.get_project(project_id)
+    form = _assignment_form(submitted=True)
+    code = 200
+    if form.validate():
+        try:
+            training.assign_training(
+                project, training.get_track(form.track_id.data), current_actor(),
+                target_role=form.target_role.data,
+                required_completions=form.required_completions.data,
+                due_date=form.due_date.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            form.add_service_error(exc)
+            code = exc.status
+        else:
+            db.session.commit()
+            form = _assignment_form()
+    else:
+        code = 422
+    return fragment_only("partials/training/project_status.html", project=project,
+                         readiness=training.project_status(project), form=form, status=code)
