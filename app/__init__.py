@@ -70,6 +70,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.blueprints.admin.routes import bp as admin_bp
     from app.blueprints.api.routes import bp as api_bp
+    from app.blueprints.api.training import bp as api_training_bp
     from app.blueprints.auth.routes import bp as auth_bp
     from app.blueprints.credentials.routes import bp as credentials_bp
     from app.blueprints.credentials.routes import evidence_bp
@@ -79,5 +80,5 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.training.routes import bp as training_bp
 
     for bp in (main_bp, auth_bp, admin_bp, credentials_bp, evidence_bp, org_bp, training_bp,
-               learn_bp, api_bp):
+               learn_bp, api_bp, api_training_bp):
         app.register_blueprint(bp)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -24,7 +24,11 @@ htmx = Htmx()
 
 def _client_address() -> str:
     # ProxyFix (see create_app) has already replaced remote_addr when proxies are trusted.
-    return get_remote_address() or request.remote_addr or "unknown"
+    # The app's own prefix is part of the key: Flask-Limiter keeps the first app's
+    # RATELIMIT_KEY_PREFIX for every later app, and apps sharing one Redis must not share
+    # counters (tests build many apps; several deployments may share a Redis).
+    address = get_remote_address() or request.remote_addr or "unknown"
+    return f"{current_app.config['RATELIMIT_KEY_PREFIX']}:{address}"
 
 
 limiter = Limiter(key_func=_client_address, default_limits=[])

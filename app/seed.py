@@ -12,15 +12,19 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import (
+    CertificationTrack,
+    ContentType,
     CredentialStatus,
     MicroCredentialDefinition,
     Organization,
     Role,
     StaffMicroCredential,
+    TrackAudience,
+    TrackLevel,
     User,
 )
 from app.models.base import utcnow
-from app.services import audit, micro_credentials
+from app.services import audit, micro_credentials, training
 from app.services import organizations as org_service
 from app.services import users as user_service
 from app.services.auth import find_user_by_email
@@ -69,6 +73,7 @@ def demo_data() -> int:
             created += 1
     db.session.flush()
     created += _demo_micro_credentials(actor)
+    created += _demo_training(actor, org)
     return created
 
 
@@ -139,6 +144,84 @@ def _demo_micro_credentials(actor: Actor) -> int:
             micro_credentials.attach_evidence(credential, "working-at-heights-assessment.pdf",
                                               DEMO_EVIDENCE_PDF, actor)
     return created
+
+
+DEMO_TRACK = "Roofing Compliance Essentials"
+DEMO_QUIZ = [
+    {"type": "single", "prompt": "Which document records the restricted building work you did?",
+     "options": ["Record of work", "Invoice", "Site diary"], "correct": [0],
+     "explanation": "A licensed building practitioner gives a record of work on completion."},
+    {"type": "multiple", "prompt": "Which of these need a building consent in most cases?",
+     "options": ["A full reroof in a different material", "Replacing a few damaged tiles",
+                 "Re-cladding the whole house"], "correct": [0, 2],
+     "explanation": "Like-for-like repairs are usually exempt; a change of material or a "
+                    "full reclad is not."},
+    {"type": "true_false", "prompt": "Edge protection is needed when working above 3 metres.",
+     "options": ["True", "False"], "correct": [0],
+     "explanation": "Falls from height are the most common serious injury in roofing."},
+    {"type": "single", "prompt": "Who signs off weathertightness at the final inspection?",
+     "options": ["The council's building inspector", "The roofer", "The homeowner"],
+     "correct": [0], "explanation": "The building consent authority inspects and signs off."},
+    {"type": "true_false", "prompt": "A producer statement replaces the council inspection.",
+     "options": ["True", "False"], "correct": [1],
+     "explanation": "It supports the inspection; it does not replace it."},
+]
+
+
+def _demo_training(actor: Actor, org: Organization) -> int:
+    """A track of three courses (one with a quiz), learners at every stage, a project."""
+    if db.session.scalar(select(CertificationTrack.id).where(
+            CertificationTrack.name == DEMO_TRACK)):
+        return 0
+    track = training.create_track(
+        actor, name=DEMO_TRACK, audience=TrackAudience.CLIENT_EMPLOYEE,
+        level=TrackLevel.FOUNDATION, active=True, required_for_go_live=True, estimated_hours=3,
+        validity_months=24,
+        description="What every roofer on a Demo Roofing job must know before go-live.")
+    intro = training.create_course(
+        track, actor, title="The Building Act in one hour", content_type=ContentType.TEXT,
+        estimated_minutes=60, required=True, has_exam=False,
+        content_body="Restricted building work must be carried out or supervised by a "
+        "licensed building practitioner.\n\nAt the end of the job, give the owner and the "
+        "council a record of work.\n\nWhen in doubt, ask the council before you start.")
+    training.create_course(
+        track, actor, title="Working at height (video)", content_type=ContentType.VIDEO,
+        content_url="https://www.worksafe.govt.nz/topic-and-industry/working-at-height/",
+        estimated_minutes=20, required=False, has_exam=False)
+    quiz = training.create_course(
+        track, actor, title="Compliance check", content_type=ContentType.TEXT,
+        content_body="Answer five questions. You need 80% to pass; three attempts.",
+        estimated_minutes=15, required=True, has_exam=True, passing_score=80, attempt_limit=3)
+    training.save_quiz(quiz, DEMO_QUIZ, actor)
+    training.create_track(
+        actor, name="Investigator Fundamentals", audience=TrackAudience.CLIENT_INVESTIGATOR,
+        level=TrackLevel.INTERMEDIATE, active=True, required_for_go_live=False,
+        estimated_hours=6, description="Running an investigation from report to close-out.")
+
+    learners = {email: demo_user(email) for email in (
+        "tane@demo.test", "zoe@demo.test", "li.wei@demo.test", "priya@demo.test")}
+    for user in learners.values():
+        training.enrol(user, track, actor)
+    db.session.flush()
+    # Tāne has finished; Zoë has read the intro; Li Wei failed the quiz once.
+    tane = training.find_enrolment(learners["tane@demo.test"].id, track.id)
+    training.complete_course(training.progress_for(tane, intro), Actor(learners["tane@demo.test"]))
+    answers = {q["id"]: q["correct"] for q in quiz.questions}
+    training.submit_quiz_attempt(training.progress_for(tane, quiz), answers,
+                                 Actor(learners["tane@demo.test"]))
+    zoe = training.find_enrolment(learners["zoe@demo.test"].id, track.id)
+    training.complete_course(training.progress_for(zoe, intro), Actor(learners["zoe@demo.test"]))
+    li = training.find_enrolment(learners["li.wei@demo.test"].id, track.id)
+    training.submit_quiz_attempt(training.progress_for(li, quiz), {},
+                                 Actor(learners["li.wei@demo.test"]))
+
+    project = training.create_project(actor, name="Demo Roofing go-live",
+                                      organization_id=org.id,
+                                      go_live_date=utcnow().date() + timedelta(days=45))
+    training.assign_training(project, track, actor, target_role="staff",
+                             required_completions=2,
+                             due_date=utcnow().date() + timedelta(days=30))
+    return 1
 
 
 def demo_user(email: str) -> User:

@@ -294,3 +294,57 @@ def make_credential(app: Flask) -> Callable[..., Any]:
             return _detached(credential)
 
     return factory
+
+
+QUIZ = [
+    {"type": "single", "prompt": "Q1", "options": ["right", "wrong"], "correct": [0],
+     "explanation": "Because one."},
+    {"type": "multiple", "prompt": "Q2", "options": ["a", "b", "c"], "correct": [0, 2],
+     "explanation": "a and c."},
+    {"type": "true_false", "prompt": "Q3", "options": ["True", "False"], "correct": [1],
+     "explanation": "It is false."},
+    {"type": "single", "prompt": "Q4", "options": ["x", "y"], "correct": [1], "explanation": ""},
+    {"type": "single", "prompt": "Q5", "options": ["m", "n"], "correct": [0], "explanation": ""},
+]
+
+
+@pytest.fixture
+def make_track(app: Flask) -> Callable[..., Any]:
+    """A track with a text course and, unless exam=False, a 5-question quiz course."""
+    from app.models import CertificationTrack, ContentType, TrackAudience
+    from app.services import training
+    from app.services.context import Actor
+
+    def factory(name: str = "Fundamentals", *, exam: bool = True, attempt_limit: int | None = 3,
+                **fields: Any) -> CertificationTrack:
+        with app.app_context():
+            actor = Actor.system()
+            track = training.create_track(actor, name=name, audience=fields.pop(
+                "audience", TrackAudience.CLIENT_EMPLOYEE), **fields)
+            training.create_course(track, actor, title="Reading", content_type=ContentType.TEXT,
+                                   content_body="Read me.", required=True)
+            if exam:
+                quiz = training.create_course(track, actor, title="Exam",
+                                              content_type=ContentType.TEXT,
+                                              content_body="Answer.", required=True,
+                                              has_exam=True, attempt_limit=attempt_limit)
+                training.save_quiz(quiz, QUIZ, actor)
+            db.session.commit()
+            track = db.session.get(CertificationTrack, track.id)
+            track.courses  # load them before detaching
+            for course in track.courses:
+                db.session.expunge(course)
+            db.session.expunge(track)
+            return track
+
+    return factory
+
+
+def answers_scoring(course: Any, correct_count: int) -> dict[str, list[int]]:
+    """Answers to a quiz course with exactly `correct_count` questions right."""
+    answers = {}
+    for i, q in enumerate(course.questions):
+        right = q["correct"]
+        answers[q["id"]] = right if i < correct_count else [
+            j for j in range(len(q["options"])) if j not in right][:1]
+    return answers

@@ -4,7 +4,6 @@ the lifecycle (approve, issue, revoke, reinstate, PDF, verification) builds on i
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import (
@@ -17,6 +16,8 @@ from app.models import (
 from app.models.base import utcnow
 from app.services import audit
 from app.services.context import Actor
+from app.services.errors import Conflict
+from app.services.persistence import flush_or_raise
 
 
 def live_certificate(recipient_id: int, course_id: int | None, track_id: int | None,
@@ -40,11 +41,9 @@ def request_completion(enrolment: Enrolment, actor: Actor) -> Certificate:
         recommended_at=utcnow(), progress_percent=100.0,
         notes=f"Completed version {enrolment.completed_version}.",
     )
-    db.session.add(certificate)
     try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError:
+        flush_or_raise(Conflict("A live certificate exists."), add=[certificate])
+    except Conflict:
         # Another request made it a moment ago; that one stands.
         return live_certificate(enrolment.user_id, None, enrolment.track_id,
                                 CertificateType.COMPLETION)  # type: ignore[return-value]

@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -30,6 +29,7 @@ from app.services.context import Actor
 from app.services.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from app.services.notifications import notify
 from app.services.pagination import Page, paginate
+from app.services.persistence import flush_or_raise
 
 S = CredentialStatus
 ORDER = [S.NOT_STARTED, S.IN_TRAINING, S.ASSESSMENT_PENDING, S.AWARDED, S.EXPIRED]
@@ -180,12 +180,9 @@ def delete_definition(definition: MicroCredentialDefinition, actor: Actor) -> No
                        "it cannot be deleted while assignments exist.")
     snapshot = audit.snapshot(definition, DEFINITION_FIELDS)
     definition_id = definition.id
-    db.session.delete(definition)
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError as exc:  # assigned by someone else a moment ago
-        raise Conflict("This credential was just assigned; it cannot be deleted.") from exc
+    # Someone may assign it between the count above and this delete.
+    flush_or_raise(Conflict("This credential was just assigned; it cannot be deleted."),
+                   delete=[definition])
     audit.record(actor, AuditAction.DELETE, "micro_credential_definition", definition_id,
                  snapshot)
 
@@ -259,13 +256,8 @@ def assign(definition: MicroCredentialDefinition, user_ids: Iterable[int], actor
             _already_has(holders, definition)]})
     created = [StaffMicroCredential(definition_id=definition.id, user_id=u.id,
                                     status=S.NOT_STARTED, notes=notes or None) for u in users]
-    db.session.add_all(created)
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError as exc:
-        raise Conflict("Someone just assigned this credential to one of these staff members; "
-                       "reload and try again.") from exc
+    flush_or_raise(Conflict("Someone just assigned this credential to one of these staff "
+                            "members; reload and try again."), add=created)
     for credential, user in zip(created, users, strict=True):
         audit.record(actor, AuditAction.MCRED_ASSIGN, "staff_micro_credential", credential.id,
                      {"definition_id": definition.id, "user_id": user.id,

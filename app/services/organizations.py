@@ -6,13 +6,13 @@ import re
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AuditAction, Organization, User
 from app.services import audit
 from app.services.context import Actor
 from app.services.errors import Conflict, NotFound
+from app.services.persistence import flush_or_raise
 
 AUDITED_FIELDS = (
     "name", "slug", "active", "email_compliance_alerts", "email_system_alerts",
@@ -33,12 +33,8 @@ def get_organization(org_id: int) -> Organization:
     return org
 
 
-def _flush_unique_slug() -> None:
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError as exc:
-        raise Conflict(SLUG_TAKEN, fields={"slug": [SLUG_TAKEN]}) from exc
+def _slug_conflict() -> Conflict:
+    return Conflict(SLUG_TAKEN, fields={"slug": [SLUG_TAKEN]})
 
 
 def _slug_taken(slug: str, except_id: int | None = None) -> bool:
@@ -52,10 +48,9 @@ def create_organization(actor: Actor, *, name: str, slug: str = "", **prefs: boo
     """Raises Conflict when the slug is taken."""
     slug = slugify(slug or name)
     if _slug_taken(slug):
-        raise Conflict(SLUG_TAKEN, fields={"slug": [SLUG_TAKEN]})
+        raise _slug_conflict()
     org = Organization(name=name.strip(), slug=slug, **prefs)
-    db.session.add(org)
-    _flush_unique_slug()
+    flush_or_raise(_slug_conflict(), add=[org])
     audit.record(actor, AuditAction.CREATE, "organization", org.id,
                  audit.snapshot(org, AUDITED_FIELDS))
     return org
@@ -67,12 +62,12 @@ def update_organization(org: Organization, actor: Actor, **values: Any) -> Organ
     if "slug" in values:
         values["slug"] = slugify(values["slug"] or values.get("name", org.name))
         if _slug_taken(values["slug"], except_id=org.id):
-            raise Conflict(SLUG_TAKEN, fields={"slug": [SLUG_TAKEN]})
+            raise _slug_conflict()
     for field, value in values.items():
         if field not in AUDITED_FIELDS or field == "active":
             raise ValueError(f"update_organization cannot set {field!r}")
         setattr(org, field, value.strip() if isinstance(value, str) else value)
-    _flush_unique_slug()
+    flush_or_raise(_slug_conflict())
     changes = audit.changes_between(before, audit.snapshot(org, AUDITED_FIELDS))
     if changes:
         audit.record(actor, AuditAction.UPDATE, "organization", org.id, changes)

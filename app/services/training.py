@@ -10,7 +10,6 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, case, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -36,6 +35,7 @@ from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.micro_credentials import add_months
 from app.services.notifications import notify
 from app.services.pagination import Page, paginate
+from app.services.persistence import flush_or_raise
 
 P = ProgressStatus
 TRACK_FIELDS = ("name", "description", "audience", "level", "active", "required_for_go_live",
@@ -72,6 +72,11 @@ def search_tracks(q: str = "", *, active: bool | None = None,
     if audience:
         stmt = stmt.where(CertificationTrack.audience == audience)
     return stmt
+
+
+def track_choices() -> list[tuple[int, str]]:
+    """Active tracks as (id, name), for pickers."""
+    return [(t.id, t.name) for t in db.session.scalars(search_tracks(active=True))]
 
 
 def _set_fields(obj: Any, allowed: Sequence[str], values: dict[str, Any]) -> None:
@@ -378,12 +383,8 @@ def enrol(user: User, track: CertificationTrack, actor: Actor) -> Enrolment:
         raise Conflict(f"{user.name} is already enrolled in {track.name}.")
     enrolment = Enrolment(user_id=user.id, track_id=track.id, status=P.NOT_STARTED)
     enrolment.course_progress = [CourseProgress(course_id=c.id) for c in track.courses]
-    db.session.add(enrolment)
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"{user.name} is already enrolled in {track.name}.") from exc
+    flush_or_raise(Conflict(f"{user.name} is already enrolled in {track.name}."),
+                   add=[enrolment])
     audit.record(actor, AuditAction.CREATE, "enrolment", enrolment.id,
                  {"user_id": user.id, "track_id": track.id})
     if actor.user is None or actor.user.id != user.id:
@@ -484,12 +485,8 @@ def submit_quiz_attempt(progress: CourseProgress, answers: dict[str, Any], actor
         score=result.score, passed=result.passed, wrong_question_ids=result.wrong,
         started_at=started_at, submitted_at=now,
     )
-    db.session.add(attempt)
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError as exc:
-        raise Conflict("This attempt was already submitted. Reload to see the result.") from exc
+    flush_or_raise(Conflict("This attempt was already submitted. Reload to see the result."),
+                   add=[attempt])
     # Counting with the database's own value keeps two racing requests honest.
     db.session.execute(update(CourseProgress).where(CourseProgress.id == progress.id)
                        .values(exam_attempts=CourseProgress.exam_attempts + 1))
@@ -667,13 +664,9 @@ def assign_training(project: ImplementationProject, track: CertificationTrack, a
     assignment = TrainingAssignment(project_id=project.id, track_id=track.id,
                                     target_role=target_role,
                                     required_completions=required_completions, due_date=due_date)
-    db.session.add(assignment)
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"{track.name} is already assigned to this project for that role.",
-                       fields={"track_id": ["Already assigned for that role."]}) from exc
+    flush_or_raise(Conflict(f"{track.name} is already assigned to this project for that role.",
+                            fields={"track_id": ["Already assigned for that role."]}),
+                   add=[assignment])
     audit.record(actor, AuditAction.CREATE, "training_assignment", assignment.id,
                  {"project_id": project.id, "track_id": track.id, "target_role": target_role,
                   "required_completions": required_completions, "due_date": due_date})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -14,6 +13,7 @@ from app.services import audit
 from app.services.auth import end_sessions, hash_password, normalise_email
 from app.services.context import Actor
 from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.persistence import flush_or_raise
 
 AUDITED_FIELDS = ("email", "name", "role", "organization_id", "active", "phone")
 EMAIL_TAKEN = "A user with this email already exists."
@@ -40,13 +40,8 @@ def _check_organization(role: Role, organization_id: int | None) -> None:
         )
 
 
-def _flush_unique_email() -> None:
-    # A savepoint, so losing a race on the unique index leaves the outer transaction usable.
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError as exc:
-        raise Conflict(EMAIL_TAKEN, fields={"email": [EMAIL_TAKEN]}) from exc
+def _email_conflict() -> Conflict:
+    return Conflict(EMAIL_TAKEN, fields={"email": [EMAIL_TAKEN]})
 
 
 def _email_taken(email: str, except_id: int | None = None) -> bool:
@@ -73,13 +68,12 @@ def create_user(
     email = normalise_email(email)
     _check_organization(role, organization_id)
     if _email_taken(email):
-        raise Conflict(EMAIL_TAKEN, fields={"email": [EMAIL_TAKEN]})
+        raise _email_conflict()
     user = User(
         email=email, name=name.strip(), role=role, organization_id=organization_id,
         phone=phone or None, password_hash=hash_password(password) if password else None,
     )
-    db.session.add(user)
-    _flush_unique_email()
+    flush_or_raise(_email_conflict(), add=[user])
     audit.record(actor, AuditAction.CREATE, "user", user.id,
                  audit.snapshot(user, AUDITED_FIELDS))
     enqueue_after_commit(send_welcome_notification, user.id)
@@ -95,7 +89,7 @@ def update_user(user: User, actor: Actor, **values: Any) -> User:
     if "email" in values:
         values["email"] = normalise_email(values["email"])
         if _email_taken(values["email"], except_id=user.id):
-            raise Conflict(EMAIL_TAKEN, fields={"email": [EMAIL_TAKEN]})
+            raise _email_conflict()
     role = values.get("role", user.role)
     organization_id = values.get("organization_id", user.organization_id)
     _check_organization(role, organization_id)
@@ -110,7 +104,7 @@ def update_user(user: User, actor: Actor, **values: Any) -> User:
     if password:
         user.password_hash = hash_password(password)
         end_sessions(user)
-    _flush_unique_email()
+    flush_or_raise(_email_conflict())
     changes = audit.changes_between(before, audit.snapshot(user, AUDITED_FIELDS))
     if password:
         changes["password"] = ["***", "***"]

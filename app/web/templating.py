@@ -19,6 +19,8 @@ HTMX_CONFIG = json.dumps({
     "selfRequestsOnly": True,
     "historyCacheSize": 0,
     "refreshOnHistoryMiss": True,
+    # Not "style": settling it would copy inline styles, which the CSP refuses.
+    "attributesToSettle": ["class", "width", "height"],
     "responseHandling": [
         {"code": "204", "swap": False},
         {"code": "[23]..", "swap": True},

@@ -110,15 +110,17 @@ def page(browser: Any, request: pytest.FixtureRequest, page_errors: list[str]) -
         # A 403/422 answer is logged as "Failed to load resource"; tests check those
         # statuses themselves. Anything else (CSP violations, script errors) is a fault.
         if message.type == "error" and "Failed to load resource" not in message.text:
-            page_errors.append(f"console: {message.text} @ {message.location} on {page.url}")
+            source = message.location.get("url", "") if message.location else ""
+            page_errors.append(f"console: {message.text} (from {source}, on {page.url})")
 
     page.on("console", on_console)
     try:
         yield page
     finally:
         report = getattr(request.node, "rep_call", None)
+        path = artifacts_dir(request.config) / f"{artifact_name(request.node.name)}.png"
+        path.unlink(missing_ok=True)  # a failure screenshot from an earlier run misleads
         if report is not None and report.failed:
-            path = artifacts_dir(request.config) / f"{artifact_name(request.node.name)}.png"
             try:
                 page.screenshot(path=str(path), full_page=True, caret="initial")
                 print(f"\nscreenshot of the failed test: {path}")

@@ -128,8 +128,8 @@ def test_concurrent_assignments_make_one_credential(make_app, make_definition, m
     barrier = threading.Barrier(4)
 
     def attempt():
+        barrier.wait(timeout=30)
         with app.app_context():
-            barrier.wait()
             try:
                 mc.assign(db.session.get(MicroCredentialDefinition, definition.id), [user.id],
                           _system())

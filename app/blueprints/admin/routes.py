@@ -77,9 +77,10 @@ def users() -> Any:
 @bp.route("/users", methods=["POST"])
 def create_user() -> Any:
     form = UserForm()
-    if form.validate() and not form.password.data:
+    valid = form.validate()
+    if valid and not form.password.data:
         form.password.errors.append("Set an initial password.")
-    elif form.validate():
+    elif valid:
         try:
             user = user_service.create_user(current_actor(), **form.values())
         except ServiceError as exc:

@@ -154,3 +154,7 @@ class AssignmentForm(Form):
         InputRequired("How many people must complete it?"),
         NumberRange(min=1, max=100_000, message="At least 1.")])
     due_date = DateField("Due", validators=[Optional()])
+
+    def __init__(self, *args: Any, track_choices: list[Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.track_id.choices = track_choices or []

@@ -313,10 +313,10 @@ def create_project() -> Any:
 
 
 def _assignment_form(submitted: bool = False) -> AssignmentForm:
-    form = AssignmentForm() if submitted else AssignmentForm(formdata=None)
-    form.track_id.choices = [(t.id, t.name) for t in db.session.scalars(
-        training.search_tracks(active=True))]
-    return form
+    choices = training.track_choices()
+    if submitted:
+        return AssignmentForm(track_choices=choices)
+    return AssignmentForm(formdata=None, track_choices=choices)
 
 
 @bp.route("/projects/<int:project_id>")
