@@ -331,7 +331,7 @@ def make_track(app: Flask) -> Callable[..., Any]:
                 training.save_quiz(quiz, QUIZ, actor)
             db.session.commit()
             track = db.session.get(CertificationTrack, track.id)
-            track.courses  # load them before detaching
+            _ = track.courses  # load them before detaching
             for course in track.courses:
                 db.session.expunge(course)
             db.session.expunge(track)

@@ -98,9 +98,8 @@ def page_errors() -> list[str]:
     return []
 
 
-@pytest.fixture
-def page(browser: Any, request: pytest.FixtureRequest, page_errors: list[str]) -> Iterator[Any]:
-    """A page in a fresh browser context; a screenshot is saved if the test fails."""
+def _open_page(browser: Any, page_errors: list[str]) -> Any:
+    """A page in a fresh browser context (its own cookies) that reports its errors."""
     context = browser.new_context(viewport=VIEWPORT, locale="en-NZ")
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     page = context.new_page()
@@ -114,49 +113,88 @@ def page(browser: Any, request: pytest.FixtureRequest, page_errors: list[str]) -
             page_errors.append(f"console: {message.text} (from {source}, on {page.url})")
 
     page.on("console", on_console)
-    try:
-        yield page
-    finally:
-        report = getattr(request.node, "rep_call", None)
-        path = artifacts_dir(request.config) / f"{artifact_name(request.node.name)}.png"
-        path.unlink(missing_ok=True)  # a failure screenshot from an earlier run misleads
-        if report is not None and report.failed:
-            try:
-                page.screenshot(path=str(path), full_page=True, caret="initial")
-                print(f"\nscreenshot of the failed test: {path}")
-            except Exception as exc:  # a crashed page must not hide the real failure
-                print(f"\ncould not save a screenshot: {exc}")
-        context.close()
+    return page
+
+
+def _screenshot_if_failed(page: Any, request: pytest.FixtureRequest, suffix: str = "") -> None:
+    report = getattr(request.node, "rep_call", None)
+    path = artifacts_dir(request.config) / f"{artifact_name(request.node.name + suffix)}.png"
+    path.unlink(missing_ok=True)  # a failure screenshot from an earlier run misleads
+    if report is not None and report.failed:
+        try:
+            page.screenshot(path=str(path), full_page=True, caret="initial")
+            print(f"\nscreenshot of the failed test: {path}")
+        except Exception as exc:  # a crashed page must not hide the real failure
+            print(f"\ncould not save a screenshot: {exc}")
 
 
 @pytest.fixture
-def screenshot(page: Any, request: pytest.FixtureRequest) -> Callable[[str], Path]:
+def page(browser: Any, request: pytest.FixtureRequest, page_errors: list[str]) -> Iterator[Any]:
+    """A page in a fresh browser context; a screenshot is saved if the test fails."""
+    page = _open_page(browser, page_errors)
+    try:
+        yield page
+    finally:
+        _screenshot_if_failed(page, request)
+        page.context.close()
+
+
+@pytest.fixture
+def new_page(browser: Any, request: pytest.FixtureRequest,
+             page_errors: list[str]) -> Iterator[Callable[[], Any]]:
+    """Pages in further fresh browser contexts (another person logged in at once).
+
+    Their errors go to the same `page_errors`; each saves a screenshot if the test fails.
+    """
+    pages: list[Any] = []
+
+    def factory() -> Any:
+        pages.append(_open_page(browser, page_errors))
+        return pages[-1]
+
+    try:
+        yield factory
+    finally:
+        for n, extra in enumerate(pages, start=2):
+            _screenshot_if_failed(extra, request, suffix=f"-page{n}")
+            extra.context.close()
+
+
+@pytest.fixture
+def screenshot(page: Any, request: pytest.FixtureRequest) -> Callable[..., Path]:
     """Save a full-page screenshot as test-artifacts/<test name>-<label>.png.
 
     caret="initial": Playwright's default (hide the caret) leaves `style=""` on inputs,
     which htmx then copies while settling a swap, and the CSP rightly blocks that.
     """
 
-    def take(label: str) -> Path:
+    def take(label: str, on: Any = None) -> Path:
+        """`on`: another page (from `new_page`) to photograph instead of `page`."""
         name = artifact_name(f"{request.node.name}-{label}")
         path = artifacts_dir(request.config) / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True, caret="initial")
+        (on or page).screenshot(path=str(path), full_page=True, caret="initial")
         return path
 
     return take
 
 
-@pytest.fixture
-def log_in(page: Any, live_server: str) -> Callable[[str], None]:
-    """Log `page` in through the real login form."""
+def log_in_page(page: Any, base_url: str, email: str, password: str = PASSWORD) -> None:
+    """Log a page in through the real login form."""
     from playwright.sync_api import expect
 
+    page.goto(f"{base_url}/login")
+    page.locator('input[name="email"]').fill(email)
+    page.locator('input[name="password"]').fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).not_to_have_url(re.compile(r"/login(\?|$)"))
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+@pytest.fixture
+def log_in(page: Any, live_server: str) -> Callable[..., None]:
+    """Log `page` in through the real login form."""
+
     def do(email: str, password: str = PASSWORD) -> None:
-        page.goto(f"{live_server}/login")
-        page.locator('input[name="email"]').fill(email)
-        page.locator('input[name="password"]').fill(password)
-        page.get_by_role("button", name="Log in").click()
-        expect(page).not_to_have_url(re.compile(r"/login(\?|$)"))
-        expect(page.get_by_role("button", name="Log out")).to_be_visible()
+        log_in_page(page, live_server, email, password)
 
     return do
