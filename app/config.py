@@ -90,6 +90,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", 0)),
         "PAGE_SIZE": int(env.get("PAGE_SIZE", 25)),
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # The organization named as issuer on certificates and in Open Badges.
+        "ISSUER_NAME": env.get("ISSUER_NAME", "Credwright"),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),
         # Uploaded files (evidence, PDFs): private, never under static/.
         "STORAGE_DIR": env.get("STORAGE_DIR") or str(instance / "storage"),

@@ -4,8 +4,14 @@ from app.models.audit import AuditAction, AuditChainHead, AuditLog
 from app.models.certificates import (
     LIVE_STATUSES,
     Certificate,
+    CertificateCounter,
+    CertificateExport,
     CertificateStatus,
     CertificateType,
+    CertificateVerification,
+    CourseSession,
+    SessionAttendance,
+    SigningKey,
 )
 from app.models.credentials import (
     CredentialStatus,
@@ -31,6 +37,12 @@ from app.models.users import ApiToken, Organization, Role, User
 __all__ = [
     "LIVE_STATUSES",
     "Certificate",
+    "CertificateCounter",
+    "CertificateExport",
+    "CertificateVerification",
+    "CourseSession",
+    "SessionAttendance",
+    "SigningKey",
     "CertificateStatus",
     "CertificateType",
     "CertificationTrack",

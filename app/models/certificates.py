@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, utcnow
@@ -79,8 +79,13 @@ class Certificate(Base):
     # What the certificate says, frozen at issue (names, titles, version, dates, issuer).
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     pdf_key: Mapped[str | None] = mapped_column(String(100))
-    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64), index=True)  # PDF upload check
+    # Random public id of /verify/<id> (192 bits), and the short code printed on the PDF
+    # for the type-it-in check; both given at issue, neither derived from the number.
     verification_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    verification_code: Mapped[str | None] = mapped_column(String(16))
+    # The Open Badges 3.0 credential, signed (VC-JWT) at issue with the then-current key.
+    credential_jws: Mapped[str | None] = mapped_column(Text)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id",
                                                                  ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -97,3 +102,95 @@ class Certificate(Base):
     def make_live_key(recipient_id: int, course_id: int | None, track_id: int | None,
                       type_: CertificateType) -> str:
         return f"{recipient_id}:{course_id or '-'}:{track_id or '-'}:{type_.value}"
+
+
+class CertificateCounter(Base):
+    """The last number given in a year; updating it first serializes issuers, and a
+    rolled-back issue gives its number back, so numbers have no gaps."""
+
+    __tablename__ = "certificate_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class SigningKey(Base):
+    """An Ed25519 key that signs verification answers and credentials. The newest
+    unretired key signs; retired keys stay published so what they signed still verifies."""
+
+    __tablename__ = "signing_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # PKCS#8 PEM, encrypted with a key derived from SECRET_KEY (Fernet).
+    private_key_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+
+
+class CertificateVerification(Base):
+    """When a certificate was checked, and how; the holder sees these on /me."""
+
+    __tablename__ = "certificate_verifications"
+    __table_args__ = (Index("ix_certificate_verifications_certificate_id_verified_at",
+                            "certificate_id", "verified_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))  # page, json, code, pdf
+    verified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CourseSession(Base):
+    """A taught session of a course, run by an instructor (an active TEACHING holder)."""
+
+    __tablename__ = "course_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"),
+                                           index=True)
+    instructor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"),
+                                               index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime]
+    location: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    course: Mapped[Course] = relationship()
+    instructor: Mapped[User] = relationship()
+    attendance: Mapped[list[SessionAttendance]] = relationship(
+        back_populates="session", cascade="all, delete-orphan")
+
+
+class SessionAttendance(Base):
+    __tablename__ = "session_attendance"
+    __table_args__ = (UniqueConstraint("session_id", "user_id"),
+                      Index("ix_session_attendance_user_id", "user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("course_sessions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    attended: Mapped[bool] = mapped_column(default=False)
+    rating: Mapped[int | None]  # 1-5, given by the learner
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    session: Mapped[CourseSession] = relationship(back_populates="attendance")
+    user: Mapped[User] = relationship()
+
+
+class CertificateExport(Base):
+    """A bulk download (ZIP of PDFs) built by a job."""
+
+    __tablename__ = "certificate_exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id",
+                                                                   ondelete="SET NULL"))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued, ready, failed
+    certificate_count: Mapped[int | None]
+    storage_key: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

@@ -58,6 +58,7 @@ class User(UserMixin, Base):
     __tablename__ = "users"
     __table_args__ = (
         Index("ix_users_organization_id_role", "organization_id", "role"),
+        Index("ix_users_name_id", "name", "id"),  # the lists' order: paging without a sort
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -203,6 +203,19 @@ def _utc_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+# What the services record; a fixed list, not a DISTINCT over the whole trail.
+RESOURCE_TYPES = sorted([
+    "api_token", "certificate", "course", "course_progress", "course_session", "enrolment",
+    "micro_credential_definition", "organization", "project", "session_attendance",
+    "staff_micro_credential", "track", "training_assignment", "user",
+])
+
+
 def resource_types() -> list[str]:
-    return list(db.session.scalars(select(AuditLog.resource_type).distinct().order_by(
-        AuditLog.resource_type)))
+    return RESOURCE_TYPES
+
+
+def row_count() -> int:
+    """Rows in the trail, from the chain's tip (no COUNT over the table)."""
+    head = db.session.get(AuditChainHead, HEAD_ID)
+    return head.last_seq if head is not None else 0

@@ -102,5 +102,11 @@ def search_organizations(q: str = "", status: str = "") -> Select[Any]:
     return stmt
 
 
+def organization_choices() -> list[tuple[int, str]]:
+    """(id, name) of every organization, by name: for pickers, without loading rows."""
+    return [(row[0], row[1]) for row in db.session.execute(
+        select(Organization.id, Organization.name).order_by(Organization.name))]
+
+
 def all_organizations() -> list[Organization]:
     return list(db.session.scalars(select(Organization).order_by(Organization.name)))

@@ -142,8 +142,9 @@ def search_users(
     stmt = select(User).options(selectinload(User.organization)).order_by(User.name, User.id)
     if q.strip():
         pattern = q.strip().lower()
+        # Emails are stored lower-cased, so only the name needs lower().
         stmt = stmt.where(or_(func.lower(User.name).contains(pattern, autoescape=True),
-                              func.lower(User.email).contains(pattern, autoescape=True)))
+                              User.email.contains(pattern, autoescape=True)))
     if role:
         stmt = stmt.where(User.role == Role(role))
     if organization_id is not None:

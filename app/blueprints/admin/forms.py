@@ -14,7 +14,7 @@ from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from app.models import Role
 from app.services.auth import MIN_PASSWORD_LENGTH
-from app.services.organizations import all_organizations
+from app.services.organizations import organization_choices
 from app.web.forms import EmailAddress, Form
 
 
@@ -43,10 +43,13 @@ class UserForm(Form):
                            message=f"Use at least {MIN_PASSWORD_LENGTH} characters."),
     ])
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: object, organizations: list[tuple[int, str]] | None = None,
+                 **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        if organizations is None:
+            organizations = organization_choices()
         self.organization_id.choices = [SelectChoice(None, "— Internal —")] + [
-            SelectChoice(org.id, org.name) for org in all_organizations()
+            SelectChoice(org_id, name) for org_id, name in organizations
         ]
 
     def values(self) -> dict[str, object]:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from app.blueprints.admin.forms import OrganizationForm, UserForm
 from app.extensions import db
-from app.models import AuditAction, AuditLog, Organization, Role, User
+from app.models import AuditAction, Organization, Role, User
 from app.services import audit as audit_service
 from app.services import organizations as org_service
 from app.services import users as user_service
@@ -44,7 +44,7 @@ def dashboard() -> Any:
         "users": db.session.scalar(select(func.count(User.id)).where(User.active.is_(True))),
         "organizations": db.session.scalar(
             select(func.count(Organization.id)).where(Organization.active.is_(True))),
-        "audit": db.session.scalar(select(func.count(AuditLog.id))),
+        "audit": audit_service.row_count(),
     }
     return render("admin/dashboard.html", counts=counts)
 
@@ -64,9 +64,12 @@ def _user_list_context(editing_id: int | None = None, q: str | None = None,
                                   status=filters["status"]),
         clamp_page(args.get("page")), _page_size(),
     )
+    # One (id, name) list serves the filter and the create row's picker.
+    organizations = org_service.organization_choices()
     return {"page": page, "filters": filters, "editing_id": editing_id,
-            "organizations": org_service.all_organizations(),
-            "create_form": UserForm(formdata=None), "edit_form": edit_form}
+            "organizations": organizations,
+            "create_form": UserForm(formdata=None, organizations=organizations),
+            "edit_form": edit_form}
 
 
 @bp.route("/users")
