@@ -72,13 +72,16 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.api.routes import bp as api_bp
     from app.blueprints.api.training import bp as api_training_bp
     from app.blueprints.auth.routes import bp as auth_bp
+    from app.blueprints.certificates.routes import bp as certificates_bp
     from app.blueprints.credentials.routes import bp as credentials_bp
     from app.blueprints.credentials.routes import evidence_bp
     from app.blueprints.learn.routes import bp as learn_bp
     from app.blueprints.main.routes import bp as main_bp
     from app.blueprints.org.routes import bp as org_bp
+    from app.blueprints.teach.routes import bp as teach_bp
     from app.blueprints.training.routes import bp as training_bp
+    from app.blueprints.verify.routes import bp as verify_bp
 
     for bp in (main_bp, auth_bp, admin_bp, credentials_bp, evidence_bp, org_bp, training_bp,
-               learn_bp, api_bp, api_training_bp):
+               learn_bp, certificates_bp, teach_bp, api_bp, api_training_bp, verify_bp):
         app.register_blueprint(bp)

@@ -16,6 +16,7 @@ from app.services.context import Actor
 users_cli = AppGroup("users", help="Manage users and their API tokens.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 credentials_cli = AppGroup("credentials", help="Micro-credential housekeeping.")
+keys_cli = AppGroup("keys", help="Signing keys of certificates and verification answers.")
 
 
 @click.command("seed")
@@ -89,8 +90,32 @@ def expire_credentials(as_of: str | None) -> None:
     click.echo(f"Expired {result['expired']} credential(s) as of {result['as_of']}.")
 
 
+@keys_cli.command("rotate")
+def rotate_keys() -> None:
+    """Make a new signing key; the old one is retired but stays published (JWKS)."""
+    from app.services import signing
+
+    key = signing.rotate_key()
+    db.session.commit()
+    click.echo(f"New signing key {key.kid}; earlier keys retired, still published.")
+
+
+@keys_cli.command("list")
+def list_keys() -> None:
+    """Every signing key, oldest first: kid, created, retired (or CURRENT)."""
+    from app.services import signing
+
+    current = signing.current_key()
+    for key in signing.all_keys():
+        state = ("CURRENT" if current is not None and key.id == current.id
+                 else f"retired {key.retired_at:%Y-%m-%d %H:%M} UTC" if key.retired_at
+                 else "unretired")
+        click.echo(f"{key.kid}  created {key.created_at:%Y-%m-%d %H:%M} UTC  {state}")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(credentials_cli)
+    app.cli.add_command(keys_cli)

@@ -1,6 +1,7 @@
 """Bulk, realistic benchmark data, fast: SQLAlchemy core inserts of lists of dicts.
 
     python -m bench.generate --users 20000 --orgs 200 --audit 100000 \
+        [--large-org 2000] [--definitions 200 --credentials 50000] [--enrolments 20000] \
         [--database-url URL] [--migrate] [--reset] [--demo] [--seed 42]
 
 The database must already be migrated (or pass --migrate). Generated people are
@@ -8,9 +9,10 @@ recognisable by their email domain (``*.bench.example``); when the database alre
 holds some, the command refuses unless --reset is given, which empties *every* table
 (demo data included; add --demo to load it again).
 
-One small function per domain (`generate_people`, `generate_audit`, ...), each taking a
-connection inside a transaction and returning what later domains need, so benchmarks
-for micro-credentials and certificates can add `generate_<domain>()` and a CLI flag.
+One small function per domain (`generate_people`, `generate_audit`,
+`generate_micro_credentials`, `generate_training`, ...), each taking a connection inside
+a transaction and returning what later domains need; a new domain adds
+`generate_<domain>()` and a CLI flag.
 
 Shortcuts that keep it fast, and why they are safe:
 - every generated user gets the same argon2 hash (of --password, default
@@ -31,6 +33,7 @@ import secrets
 import sys
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -154,11 +157,18 @@ def is_migrated(engine: Engine) -> bool:
 
 def generated_counts(conn: Connection) -> dict[str, int]:
     """How much generated data the database already holds, per domain."""
-    from app.models import User
+    from app.models import Enrolment, MicroCredentialDefinition, User
 
     return {
         "users": conn.scalar(select(func.count(User.id)).where(
             User.email.like(f"%{GENERATED_EMAIL_SUFFIX}"))) or 0,
+        "micro_credential_definitions": conn.scalar(
+            select(func.count(MicroCredentialDefinition.id)).where(
+                MicroCredentialDefinition.skill_standard.like(f"%{GENERATED_STANDARD_MARK}")))
+        or 0,
+        "enrolments": conn.scalar(
+            select(func.count(Enrolment.id)).join(User, User.id == Enrolment.user_id).where(
+                User.email.like(f"%{GENERATED_EMAIL_SUFFIX}"))) or 0,
     }
 
 
@@ -189,6 +199,8 @@ class People:
     user_ids: list[int]
     users: int
     organizations: int
+    # With `large_org_users`: the organization that got them (the first one created).
+    large_organization_id: int | None = None
 
 
 def _organization_names(rng: random.Random, count: int) -> list[str]:
@@ -226,10 +238,14 @@ def generate_people(
     now: datetime,
     batch_size: int = DEFAULT_BATCH_SIZE,
     internal_share: float = 0.01,
+    large_org_users: int = 0,
 ) -> People:
     """`orgs` organizations and `users` people: ~1% internal admins and managers, the rest
     spread over the organizations (~users/orgs each, ±50%), about 3% of them org admins
-    and the rest staff; 5% inactive, 60% with a phone, 70% logged in recently."""
+    and the rest staff; 5% inactive, 60% with a phone, 70% logged in recently.
+
+    `large_org_users` > 0 gives the first organization (always active) that many people
+    and spreads the rest over the others: one big customer, to stress per-org pages."""
     from app.models import Organization, Role, User
 
     two_years_ago = now - timedelta(days=730)
@@ -237,10 +253,11 @@ def generate_people(
     names = _organization_names(rng, orgs)
     for i, name in enumerate(names, start=1):
         created = random_time(rng, two_years_ago, now - timedelta(days=30))
+        active = rng.random() > 0.03
         org_rows.append({
             "name": name,
             "slug": f"{ascii_slug(name)[:70]}-{i:04d}",
-            "active": rng.random() > 0.03,
+            "active": active or (i == 1 and large_org_users > 0),
             "email_compliance_alerts": rng.random() > 0.1,
             "email_system_alerts": rng.random() > 0.2,
             "sms_credential_alerts": rng.random() < 0.3,
@@ -254,6 +271,8 @@ def generate_people(
     for chunk in batched([{"s": s} for s in slugs], 500):
         org_ids += conn.scalars(select(Organization.id).where(
             Organization.slug.in_([c["s"] for c in chunk]))).all()
+    if large_org_users > 0:
+        org_ids.sort()  # creation order: the first organization is the large one
     slug_by_id = dict(conn.execute(select(Organization.id, Organization.slug).where(
         Organization.id.in_(org_ids))).all()) if orgs else {}
 
@@ -264,7 +283,12 @@ def generate_people(
     people: list[tuple[Role, int | None]] = [
         (Role.ADMIN if rng.random() < 0.2 else Role.MANAGER, None) for _ in range(internal)
     ]
-    for org_id, size in zip(org_ids, _split(users - internal, len(org_ids), rng), strict=True):
+    if large_org_users > 0 and org_ids:
+        large = min(large_org_users, users - internal)
+        sizes = [large, *_split(users - internal - large, len(org_ids) - 1, rng)]
+    else:
+        sizes = _split(users - internal, len(org_ids), rng)
+    for org_id, size in zip(org_ids, sizes, strict=True):
         admins = max(1, round(size * 0.03)) if size else 0
         people += [(Role.ORG_ADMIN, org_id)] * admins + [(Role.STAFF, org_id)] * (size - admins)
     rng.shuffle(people)
@@ -296,7 +320,8 @@ def generate_people(
     user_ids = list(conn.scalars(select(User.id).where(
         User.email.like(f"%{GENERATED_EMAIL_SUFFIX}")).order_by(User.id)))
     return People(organization_ids=org_ids, user_ids=user_ids, users=len(user_rows),
-                  organizations=len(org_rows))
+                  organizations=len(org_rows),
+                  large_organization_id=org_ids[0] if large_org_users > 0 and org_ids else None)
 
 
 # One audit event: (weight, builder(rng, actor, users, orgs) -> row fields).
@@ -426,6 +451,473 @@ def generate_audit(
     return rows
 
 
+# --- Micro-credentials -------------------------------------------------------------------
+
+# Generated definitions carry this in their skill standard ("US 23456 (bench)"), and
+# generated tracks end their description with GENERATED_TRACK_NOTE.
+GENERATED_STANDARD_MARK = "(bench)"
+GENERATED_TRACK_NOTE = "Generated for benchmarks."
+
+SKILLS = [
+    "Working at Heights", "Scaffolding Inspection", "Asbestos Removal", "Confined Space Entry",
+    "Temporary Traffic Management", "Crane Operation", "Electrical Safety", "First Aid",
+    "Fall Arrest Rescue", "Roof Membrane Installation", "Metal Roofing", "Long-run Roofing",
+    "Membrane Waterproofing", "Gutter and Spouting", "Solar Panel Mounting", "Chainsaw Safety",
+    "Forklift Operation", "Elevating Work Platforms", "Hazardous Substances", "Welding Safety",
+    "Hot Works Permit", "Excavation Safety", "Trench Shoring", "Site Supervision",
+    "Quality Assurance", "Weathertightness", "Building Consent Practice", "Fire Stopping",
+    "Lead Paint Removal", "Dust and Silica Control", "Manual Handling", "Noise Management",
+    "Heavy Vehicle Loading", "Rigging and Dogging", "Concrete Placement", "Steel Fixing",
+    "Glazing Safety", "Insulation Installation", "Plumbing Compliance", "Drainage Installation",
+]
+ISSUING_BODIES = ["WorkSafe NZ", "RANZ", "NZQA", "Site Safe", "BCITO", "Connexis",
+                  "Te Pūkenga", "Skills Org", "EWRB", "HERA"]
+# Status shares of generated staff credentials.
+CREDENTIAL_STATUS_WEIGHTS = {"NOT_STARTED": 10, "IN_TRAINING": 14, "ASSESSMENT_PENDING": 8,
+                             "AWARDED": 56, "EXPIRED": 12}
+
+
+@dataclass
+class MicroCredentials:
+    definition_ids: list[int]
+    definitions: int
+    credentials: int
+    by_status: dict[str, int]
+    expiring: dict[str, int]  # awarded ones by band: overdue, 30, 60, 90
+
+
+def _definition_rows(rng: random.Random, count: int, now: datetime) -> list[dict[str, Any]]:
+    combos = [(skill, level) for skill in SKILLS for level in range(1, 11)]
+    rng.shuffle(combos)
+    rows = []
+    for i in range(count):
+        skill, level = combos[i % len(combos)]
+        title = f"{skill} Level {level}"
+        if i >= len(combos):
+            title += f" No. {i // len(combos) + 1}"
+        created = random_time(rng, now - timedelta(days=900), now - timedelta(days=60))
+        rows.append({
+            "title": title,
+            "level": level,
+            "skill_standard": f"US {rng.randint(10000, 33999)} {GENERATED_STANDARD_MARK}",
+            "issuing_body": rng.choice(ISSUING_BODIES),
+            "requirements": (f"Assessment of {skill.lower()} at level {level}: practical "
+                             "observation on site and a written test."
+                             if rng.random() < 0.8 else None),
+            "is_default": False,
+            "validity_months": rng.choice([None, 12, 24, 24, 36, 60]),
+            "created_at": created,
+            "updated_at": created,
+        })
+    return rows
+
+
+def generate_micro_credentials(
+    conn: Connection,
+    *,
+    definitions: int = 200,
+    credentials: int = 50_000,
+    rng: random.Random,
+    now: datetime,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    catalogue: tuple[int, int] = (10, 30),
+    large_catalogue: int = 50,
+    large_organization_id: int | None = None,
+) -> MicroCredentials:
+    """`definitions` definitions (levels 1-10, a mix of issuers and validity periods) and
+    `credentials` staff credentials over the generated staff and org admins, unique per
+    (definition, person).
+
+    Each organization uses a catalogue of `catalogue` (min, max) definitions (the large
+    organization `large_catalogue`), some more popular than others; a credential is a
+    random person and a definition from their organization's catalogue. Statuses follow
+    CREDENTIAL_STATUS_WEIGHTS; awarded ones with a validity period expire on the award
+    date plus that period, so that about 6% each expire within 30, 31-60 and 61-90 days
+    and 2% are past their date but not yet marked EXPIRED (the nightly job's work);
+    EXPIRED ones expired 1-400 days ago.
+    """
+    from app.models import (
+        CredentialStatus,
+        MicroCredentialDefinition,
+        Role,
+        StaffMicroCredential,
+        User,
+    )
+    from app.services.micro_credentials import add_months
+
+    if definitions <= 0:
+        return MicroCredentials([], 0, 0, {}, {})
+    def_rows = _definition_rows(rng, definitions, now)
+    insert_rows(conn, MicroCredentialDefinition.__table__, def_rows, batch_size)
+    defs = conn.execute(select(MicroCredentialDefinition.id,
+                               MicroCredentialDefinition.validity_months)
+                        .where(MicroCredentialDefinition.skill_standard.like(
+                            f"%{GENERATED_STANDARD_MARK}"))
+                        .order_by(MicroCredentialDefinition.id)).all()
+    validity = {d.id: d.validity_months for d in defs}
+    def_ids = [d.id for d in defs]
+
+    holders = conn.execute(select(User.id, User.organization_id).where(
+        User.role.in_([Role.STAFF, Role.ORG_ADMIN]), User.organization_id.is_not(None),
+        User.email.like(f"%{GENERATED_EMAIL_SUFFIX}")).order_by(User.id)).all()
+    if credentials > 0 and not holders:
+        raise SystemExit("generate_micro_credentials needs staff: generate people first")
+    admins = list(conn.scalars(select(User.id).where(User.role == Role.ADMIN))) or [None]
+
+    # Each organization's catalogue, most popular first; popularity is global too.
+    popular = def_ids[:]
+    rng.shuffle(popular)
+    global_weights = [1 / (rank + 1) ** 0.5 for rank in range(len(popular))]
+    catalogues: dict[int, list[int]] = {}
+    for org_id in sorted({h.organization_id for h in holders}):
+        size = large_catalogue if org_id == large_organization_id else rng.randint(*catalogue)
+        size = min(size, len(popular))
+        chosen: list[int] = []
+        seen: set[int] = set()
+        while len(chosen) < size:
+            pick = rng.choices(popular, global_weights)[0]
+            if pick not in seen:
+                seen.add(pick)
+                chosen.append(pick)
+        catalogues[org_id] = chosen
+    in_catalogue_weights = {n: [1 / (j + 1) ** 0.7 for j in range(n)]
+                            for n in {len(c) for c in catalogues.values()}}
+
+    status_names = list(CREDENTIAL_STATUS_WEIGHTS)
+    status_weights = list(CREDENTIAL_STATUS_WEIGHTS.values())
+    today = now.date()
+    taken: set[tuple[int, int]] = set()
+    rows: list[dict[str, Any]] = []
+    by_status: Counter[str] = Counter()
+    expiring: Counter[str] = Counter()
+    tries = 0
+    while len(rows) < credentials and tries < credentials * 5:
+        tries += 1
+        user_id, org_id = rng.choice(holders)
+        cat = catalogues[org_id]
+        def_id = rng.choices(cat, in_catalogue_weights[len(cat)])[0]
+        if (def_id, user_id) in taken:
+            continue
+        taken.add((def_id, user_id))
+        months = validity[def_id]
+        status = rng.choices(status_names, status_weights)[0]
+        if status == "EXPIRED" and months is None:
+            status = "AWARDED"  # a credential without a validity period never expires
+        created = random_time(rng, now - timedelta(days=1100), now - timedelta(days=2))
+        awarded_at = expiry = None
+        if status == "AWARDED":
+            if months is None:
+                awarded_at = random_time(rng, created, now)
+            else:
+                band = rng.random()
+                if band < 0.02:
+                    days, expiring["overdue"] = -rng.randint(1, 20), expiring["overdue"] + 1
+                elif band < 0.08:
+                    days, expiring["30"] = rng.randint(1, 30), expiring["30"] + 1
+                elif band < 0.14:
+                    days, expiring["60"] = rng.randint(31, 60), expiring["60"] + 1
+                elif band < 0.20:
+                    days, expiring["90"] = rng.randint(61, 90), expiring["90"] + 1
+                else:
+                    days = rng.randint(91, max(91, months * 30 - 1))
+                expiry = today + timedelta(days=days)
+                awarded_at = datetime.combine(add_months(expiry, -months), now.timetz()) \
+                    - timedelta(seconds=rng.randint(0, 86_000))
+        elif status == "EXPIRED":
+            expiry = today - timedelta(days=rng.randint(1, 400))
+            awarded_at = datetime.combine(add_months(expiry, -months), now.timetz())
+        if awarded_at is not None:
+            created = min(created, awarded_at - timedelta(days=rng.randint(7, 120)))
+        by_status[status] += 1
+        rows.append({
+            "definition_id": def_id,
+            "user_id": user_id,
+            "status": CredentialStatus(status),
+            "awarded_at": awarded_at,
+            "awarded_by_id": rng.choice(admins) if awarded_at is not None else None,
+            "expiry_date": expiry,
+            "notes": "Booked on the next assessment day." if rng.random() < 0.05 else None,
+            "created_at": created,
+            "updated_at": awarded_at or created,
+        })
+    insert_rows(conn, StaffMicroCredential.__table__, rows, batch_size)
+    return MicroCredentials(definition_ids=def_ids, definitions=len(def_ids),
+                            credentials=len(rows), by_status=dict(by_status),
+                            expiring=dict(expiring))
+
+
+# --- Training ------------------------------------------------------------------------
+
+# (name, audience, level, validity months, enrolment share, quiz attempt limit). The first
+# (largest) track's quiz has no attempt limit: a benchmark can submit it again and again.
+TRACKS = [
+    ("Site Safety Passport", "CLIENT_EMPLOYEE", "FOUNDATION", 24, 0.50, None),
+    ("Roofing Compliance Advanced", "CLIENT_EMPLOYEE", "ADVANCED", 36, 0.25, 3),
+    ("Investigations in Practice", "CLIENT_INVESTIGATOR", "INTERMEDIATE", None, 0.15, 3),
+    ("Running Credwright for Your Organisation", "CLIENT_ADMIN", "FOUNDATION", 12, 0.10, 5),
+    ("Internal Onboarding", "INTERNAL", "FOUNDATION", None, 0.05, 3),
+    ("Advanced Investigations", "CLIENT_INVESTIGATOR", "ADVANCED", 24, 0.05, 3),
+]
+QUIZ_QUESTIONS = 10
+PASSING_SCORE = 80
+# Status shares of generated enrolments.
+ENROLMENT_STATUS_WEIGHTS = {"NOT_STARTED": 20, "IN_PROGRESS": 40, "COMPLETED": 33, "FAILED": 7}
+
+
+@dataclass
+class Training:
+    track_ids: list[int]
+    quiz_course_ids: dict[int, int]  # track id -> its quiz course id
+    courses: int
+    enrolments: int
+    course_progress: int
+    quiz_attempts: int
+    by_status: dict[str, int]
+
+
+def quiz_questions(rng: random.Random, topic: str, count: int = QUIZ_QUESTIONS
+                   ) -> list[dict[str, Any]]:
+    """`count` questions in the app's shape: {"id", "type", "prompt", "options",
+    "correct", "explanation"} (as training.validate_questions leaves them)."""
+    questions = []
+    for n in range(1, count + 1):
+        kind = rng.choices(["single", "multiple", "true_false"], [6, 2, 2])[0]
+        if kind == "true_false":
+            options = ["True", "False"]
+            correct = [rng.randint(0, 1)]
+        else:
+            options = [f"{topic}: option {chr(65 + i)} for question {n}"
+                       for i in range(rng.randint(3, 5))]
+            k = rng.randint(2, len(options) - 1) if kind == "multiple" else 1
+            correct = sorted(rng.sample(range(len(options)), k))
+        questions.append({
+            "id": f"{rng.getrandbits(32):08x}",
+            "type": kind,
+            "prompt": f"{topic}, question {n}: which of these is right on a real site?",
+            "options": options,
+            "correct": correct,
+            "explanation": f"See section {n} of the {topic} course notes.",
+        })
+    return questions
+
+
+def _wrong_answer(rng: random.Random, question: dict[str, Any]) -> list[int]:
+    others = [i for i in range(len(question["options"])) if [i] != question["correct"]]
+    return [rng.choice(others)]
+
+
+def generate_training(
+    conn: Connection,
+    *,
+    enrolments: int = 20_000,
+    tracks: int = 4,
+    rng: random.Random,
+    now: datetime,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Training:
+    """`tracks` certification tracks (at most len(TRACKS)) of 3-5 courses, the last of
+    each a required quiz course with QUIZ_QUESTIONS questions (pass mark 80%), and
+    `enrolments` enrolments of active generated staff and org admins, shared out as
+    TRACKS says (the first track gets about half), with a progress row per course (as
+    `training.enrol` makes them), statuses after ENROLMENT_STATUS_WEIGHTS and consistent
+    course progress, and quiz attempts (1-3 per learner who took the quiz, the last one
+    passing for a completion; a FAILED enrolment used up its attempts). No audit rows,
+    notifications or certificates are written for them."""
+    from app.models import (
+        CertificationTrack,
+        ContentType,
+        Course,
+        CourseProgress,
+        Enrolment,
+        ProgressStatus,
+        QuizAttempt,
+        Role,
+        TrackAudience,
+        TrackLevel,
+        User,
+    )
+    from app.services.micro_credentials import add_months
+
+    P = ProgressStatus
+    if enrolments <= 0 or tracks <= 0:
+        return Training([], {}, 0, 0, 0, 0, {})
+    specs = TRACKS[:max(1, min(tracks, len(TRACKS)))]
+    created = now - timedelta(days=700)
+    track_rows = [{
+        "name": name, "description": f"{name}: what every learner needs. {GENERATED_TRACK_NOTE}",
+        "audience": TrackAudience(audience), "level": TrackLevel(level),
+        "version_major": 1, "version_minor": 0, "active": True,
+        "required_for_go_live": i == 0, "estimated_hours": rng.randint(2, 12),
+        "validity_months": months, "created_at": created, "updated_at": created,
+    } for i, (name, audience, level, months, _, _) in enumerate(specs)]
+    insert_rows(conn, CertificationTrack.__table__, track_rows, batch_size)
+    track_ids = list(conn.scalars(select(CertificationTrack.id).where(
+        CertificationTrack.description.like(f"%{GENERATED_TRACK_NOTE}"))
+        .order_by(CertificationTrack.id)))
+
+    # Courses: 2-4 content courses (one may be optional) then the quiz course.
+    course_rows = []
+    quizzes: dict[int, list[dict[str, Any]]] = {}
+    for track_id, (name, _, _, _, _, limit) in zip(track_ids, specs, strict=True):
+        n_content = rng.randint(2, 4)
+        for order in range(1, n_content + 1):
+            video = rng.random() < 0.4
+            course_rows.append({
+                "track_id": track_id, "title": f"{name}: part {order}",
+                "description": "Read, watch, then mark it done.",
+                "content_type": ContentType.VIDEO if video else ContentType.TEXT,
+                "content_url": "https://example.com/training/video" if video else None,
+                "content_body": None if video else "The course text.\n\nSecond paragraph.",
+                "estimated_minutes": rng.choice([10, 15, 20, 30, 45]),
+                "sort_order": order, "required": not (order == 2 and rng.random() < 0.3),
+                "has_exam": False, "passing_score": PASSING_SCORE, "questions": [],
+                "attempt_limit": None, "created_at": created, "updated_at": created,
+            })
+        questions = quiz_questions(rng, name)
+        quizzes[track_id] = questions
+        course_rows.append({
+            "track_id": track_id, "title": f"{name}: final quiz",
+            "description": f"{len(questions)} questions; {PASSING_SCORE}% to pass.",
+            "content_type": ContentType.TEXT, "content_url": None,
+            "content_body": "Answer every question, then submit.", "estimated_minutes": 20,
+            "sort_order": n_content + 1, "required": True, "has_exam": True,
+            "passing_score": PASSING_SCORE, "questions": questions, "attempt_limit": limit,
+            "created_at": created, "updated_at": created,
+        })
+    insert_rows(conn, Course.__table__, course_rows, batch_size)
+    course_info = conn.execute(select(Course.id, Course.track_id, Course.required,
+                                      Course.has_exam, Course.attempt_limit)
+                               .where(Course.track_id.in_(track_ids))
+                               .order_by(Course.track_id, Course.sort_order)).all()
+    courses_of: dict[int, list[Any]] = {t: [] for t in track_ids}
+    for c in course_info:
+        courses_of[c.track_id].append(c)
+    quiz_course = {t: next(c.id for c in cs if c.has_exam) for t, cs in courses_of.items()}
+
+    learners = list(conn.scalars(select(User.id).where(
+        User.role.in_([Role.STAFF, Role.ORG_ADMIN]), User.active.is_(True),
+        User.email.like(f"%{GENERATED_EMAIL_SUFFIX}")).order_by(User.id)))
+    if not learners:
+        raise SystemExit("generate_training needs staff: generate people first")
+    shares = [spec[4] for spec in specs]
+    counts = [min(len(learners), int(enrolments * s / sum(shares))) for s in shares]
+    counts[0] = min(len(learners), counts[0] + enrolments - sum(counts))
+
+    names = list(ENROLMENT_STATUS_WEIGHTS)
+    weights = list(ENROLMENT_STATUS_WEIGHTS.values())
+    enrol_rows: list[dict[str, Any]] = []
+    plan: dict[tuple[int, int], str] = {}
+    for track_id, spec, count in zip(track_ids, specs, counts, strict=True):
+        months, limit = spec[3], spec[5]
+        for user_id in rng.sample(learners, count):
+            status = rng.choices(names, weights)[0]
+            if status == "FAILED" and limit is None:
+                status = "IN_PROGRESS"  # no limit: a learner can always try again
+            enrolled = random_time(rng, now - timedelta(days=540), now - timedelta(days=1))
+            started = (random_time(rng, enrolled, now) if status != "NOT_STARTED" else None)
+            completed = (random_time(rng, started, now)
+                         if status == "COMPLETED" and started else None)
+            plan[(user_id, track_id)] = status
+            enrol_rows.append({
+                "user_id": user_id, "track_id": track_id, "status": P(status),
+                "started_at": started, "completed_at": completed,
+                "completed_version": "1.0" if completed else None,
+                "expires_at": add_months(completed.date(), months)
+                              if completed and months else None,
+                "created_at": enrolled, "updated_at": completed or started or enrolled,
+            })
+    insert_rows(conn, Enrolment.__table__, enrol_rows, batch_size)
+    enrolled_rows = conn.execute(select(Enrolment.id, Enrolment.user_id, Enrolment.track_id,
+                                        Enrolment.started_at, Enrolment.completed_at)
+                                 .where(Enrolment.track_id.in_(track_ids))).all()
+
+    # Course progress, one row per course, consistent with the enrolment's status.
+    progress_rows: list[dict[str, Any]] = []
+    attempts_plan: dict[tuple[int, int], tuple[int, bool]] = {}  # (enrolment, course)
+    for e in enrolled_rows:
+        status = plan.get((e.user_id, e.track_id))
+        if status is None:
+            continue  # not ours (a demo enrolment)
+        cs = courses_of[e.track_id]
+        content = [c for c in cs if not c.has_exam]
+        if status == "IN_PROGRESS":
+            done_content = rng.randint(0, len(content))
+        else:
+            done_content = len(content) if status in ("COMPLETED", "FAILED") else 0
+        start = e.started_at or now
+        end = e.completed_at or now
+        for index, c in enumerate(cs):
+            row = {"enrolment_id": e.id, "course_id": c.id, "status": P.NOT_STARTED,
+                   "started_at": None, "completed_at": None, "exam_score": None,
+                   "exam_attempts": 0, "attempt_cycle": 0, "created_at": e.started_at or now,
+                   "updated_at": e.completed_at or e.started_at or now}
+            if not c.has_exam:
+                if index < done_content and (c.required or rng.random() < 0.5):
+                    row.update(status=P.COMPLETED, started_at=start,
+                               completed_at=random_time(rng, start, end))
+                elif index == done_content and status == "IN_PROGRESS":
+                    row.update(status=P.IN_PROGRESS, started_at=start)
+            else:
+                limit = c.attempt_limit
+                if status == "COMPLETED":
+                    n = rng.choices([1, 2, 3], [70, 22, 8])[0]
+                    n = min(n, limit or n)
+                    row.update(status=P.COMPLETED, started_at=start, completed_at=end,
+                               exam_score=float(rng.choice([80, 90, 90, 100])),
+                               exam_attempts=n)
+                    attempts_plan[(e.id, c.id)] = (n, True)
+                elif status == "FAILED":
+                    row.update(status=P.FAILED, started_at=start,
+                               exam_score=float(rng.choice([40, 50, 60, 70])),
+                               exam_attempts=limit or 3)
+                    attempts_plan[(e.id, c.id)] = (limit or 3, False)
+                elif status == "IN_PROGRESS" and done_content == len(content) \
+                        and rng.random() < 0.6:
+                    n = rng.randint(1, 2 if limit is None else max(1, min(2, limit - 1)))
+                    row.update(status=P.IN_PROGRESS, started_at=start,
+                               exam_score=float(rng.choice([30, 50, 60, 70])), exam_attempts=n)
+                    attempts_plan[(e.id, c.id)] = (n, False)
+            progress_rows.append(row)
+    insert_rows(conn, CourseProgress.__table__, progress_rows, batch_size)
+
+    # Quiz attempts for the progress rows that took the quiz.
+    quiz_ids = list(quiz_course.values())
+    track_of_course = {c.id: c.track_id for c in course_info}
+    attempt_rows: list[dict[str, Any]] = []
+    for pid, enrolment_id, course_id, best, started in conn.execute(
+            select(CourseProgress.id, CourseProgress.enrolment_id, CourseProgress.course_id,
+                   CourseProgress.exam_score, CourseProgress.started_at)
+            .where(CourseProgress.course_id.in_(quiz_ids), CourseProgress.exam_attempts > 0)):
+        planned = attempts_plan.get((enrolment_id, course_id))
+        if planned is None:
+            continue
+        n, passed_last = planned
+        questions = quizzes[track_of_course[course_id]]
+        when = started or now
+        for number in range(1, n + 1):
+            passed = passed_last and number == n
+            lower = [v for v in (30.0, 40.0, 50.0, 60.0, 70.0) if v <= best] or [best]
+            score = best if number == n else rng.choice(lower)
+            wrong_n = round(len(questions) * (100 - score) / 100)
+            wrong = {q["id"] for q in rng.sample(questions, wrong_n)}
+            when = when + timedelta(minutes=rng.randint(5, 4000))
+            attempt_rows.append({
+                "course_progress_id": pid, "cycle": 0, "attempt_number": number,
+                "track_version": "1.0",
+                "answers": {q["id"]: (_wrong_answer(rng, q) if q["id"] in wrong
+                                      else q["correct"]) for q in questions},
+                "score": score, "passed": passed,
+                "wrong_question_ids": [q["id"] for q in questions if q["id"] in wrong],
+                "started_at": when - timedelta(minutes=rng.randint(3, 25)),
+                "submitted_at": min(when, now),
+            })
+    insert_rows(conn, QuizAttempt.__table__, attempt_rows, batch_size)
+    return Training(track_ids=track_ids, quiz_course_ids=quiz_course, courses=len(course_rows),
+                    enrolments=len(enrol_rows), course_progress=len(progress_rows),
+                    quiz_attempts=len(attempt_rows),
+                    by_status=dict(Counter(plan.values())))
+
+
 # --- CLI -----------------------------------------------------------------------------
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -434,6 +926,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=20000, help="people to create")
     parser.add_argument("--orgs", type=int, default=200, help="organizations to create")
     parser.add_argument("--audit", type=int, default=100000, help="audit rows to append")
+    parser.add_argument("--large-org", type=int, default=0, metavar="N",
+                        help="give the first organization N people (one big customer)")
+    parser.add_argument("--definitions", type=int, default=0,
+                        help="micro-credential definitions to create (0: none)")
+    parser.add_argument("--credentials", type=int, default=0,
+                        help="staff micro-credentials to create (needs --definitions)")
+    parser.add_argument("--enrolments", type=int, default=0,
+                        help="training enrolments to create, with courses, progress and "
+                             "quiz attempts (0: none)")
+    parser.add_argument("--tracks", type=int, default=4,
+                        help=f"certification tracks for --enrolments (1-{len(TRACKS)})")
     parser.add_argument("--database-url", default=None,
                         help="default: $DATABASE_URL, else the app's SQLite file")
     parser.add_argument("--migrate", action="store_true",
@@ -449,9 +952,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-analyze", action="store_true",
                         help="skip ANALYZE after loading (PostgreSQL)")
     args = parser.parse_args(argv)
-    for name in ("users", "orgs", "audit"):
+    for name in ("users", "orgs", "audit", "large_org", "definitions", "credentials",
+                 "enrolments"):
         if getattr(args, name) < 0:
-            parser.error(f"--{name} must be >= 0")
+            parser.error(f"--{name.replace('_', '-')} must be >= 0")
+    if args.credentials and not args.definitions:
+        parser.error("--credentials needs --definitions")
+    if not 1 <= args.tracks <= len(TRACKS):
+        parser.error(f"--tracks must be 1..{len(TRACKS)}")
     return args
 
 
@@ -499,20 +1007,53 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 engine.begin() as conn:
             people = generate_people(conn, users=args.users, orgs=args.orgs, rng=rng,
                                      password_hash=password_hash, now=now,
-                                     batch_size=args.batch_size)
+                                     batch_size=args.batch_size,
+                                     large_org_users=args.large_org)
         with timings.step(f"audit ({args.audit} rows)"), engine.begin() as conn:
             audit_rows = generate_audit(conn, rows=args.audit, rng=rng, now=now,
                                         batch_size=args.batch_size)
+        creds = None
+        if args.definitions:
+            with timings.step(f"micro-credentials ({args.credentials})"), \
+                    engine.begin() as conn:
+                creds = generate_micro_credentials(
+                    conn, definitions=args.definitions, credentials=args.credentials,
+                    rng=rng, now=now, batch_size=args.batch_size,
+                    large_organization_id=people.large_organization_id)
+        train = None
+        if args.enrolments:
+            with timings.step(f"training ({args.enrolments} enrolments)"), \
+                    engine.begin() as conn:
+                train = generate_training(conn, enrolments=args.enrolments, tracks=args.tracks,
+                                          rng=rng, now=now, batch_size=args.batch_size)
         if engine.dialect.name == "postgresql" and not args.no_analyze:
             with timings.step("analyze"), engine.connect() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
         engine.dispose()
 
     total = sum(timings.steps.values())
-    print(f"Done in {total:.2f} s: {people.organizations} organizations, {people.users} users "
-          f"(password {args.password!r}), {audit_rows} audit rows.", flush=True)
+    extra = ""
+    if creds is not None:
+        extra += (f", {creds.definitions} micro-credential definitions, {creds.credentials} "
+                  f"staff credentials {creds.by_status}, awarded and expiring "
+                  f"{creds.expiring}")
+    if train is not None:
+        extra += (f", {len(train.track_ids)} tracks ({train.courses} courses), "
+                  f"{train.enrolments} enrolments {train.by_status}, "
+                  f"{train.course_progress} course progress rows, "
+                  f"{train.quiz_attempts} quiz attempts")
+    large = (f" (organization {people.large_organization_id} has {args.large_org})"
+             if people.large_organization_id else "")
+    print(f"Done in {total:.2f} s: {people.organizations} organizations{large}, "
+          f"{people.users} users (password {args.password!r}), {audit_rows} audit rows"
+          f"{extra}.", flush=True)
     return {"organizations": people.organizations, "users": people.users,
-            "audit_rows": audit_rows, "timings": timings.steps}
+            "large_organization_id": people.large_organization_id,
+            "audit_rows": audit_rows,
+            "micro_credentials": None if creds is None else vars(creds) | {
+                "definition_ids": None},
+            "training": None if train is None else vars(train),
+            "timings": timings.steps}
 
 
 if __name__ == "__main__":

@@ -184,8 +184,15 @@ def run_load(
     expect_text: str | None = None,
     max_seconds: float = 120.0,
     timeout: float = 30.0,
+    method: str = "GET",
+    variants: Sequence[tuple[dict[str, str], str | None]] | None = None,
 ) -> LoadResult:
-    """Send `requests` GETs to `url` from `concurrency` threads; stop at `max_seconds`."""
+    """Send `requests` GETs to `url` from `concurrency` threads; stop at `max_seconds`.
+
+    `method` and `variants` make it a write load: request number k (0-based, in the order
+    they are handed out) adds `variants[k % len(variants)]`'s headers (e.g. another
+    person's Cookie and X-CSRFToken) to the common ones and sends its body, so many
+    users can take turns, one request each."""
     if not 1 <= requests <= MAX_REQUESTS:
         raise LoadError(f"requests must be 1..{MAX_REQUESTS}")
     if not 1 <= concurrency <= MAX_CONCURRENCY:
@@ -198,8 +205,11 @@ def run_load(
         base_headers["Cookie"] = cookie
     needle = expect_text.encode("utf-8") if expect_text else None
 
+    if method not in ("GET", "POST"):
+        raise LoadError("method must be GET or POST")
     lock = threading.Lock()
     remaining = [requests]
+    issued = [0]
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
     error_samples: list[str] = []
@@ -209,24 +219,31 @@ def run_load(
     deadline = start + max_seconds
     stop = threading.Event()
 
-    def take() -> bool:
+    def take() -> int | None:
+        """The number of the next request to send, or None when done."""
         with lock:
             if remaining[0] <= 0 or stop.is_set():
-                return False
+                return None
             remaining[0] -= 1
-            return True
+            issued[0] += 1
+            return issued[0] - 1
 
     def worker() -> None:
         conn = _connection(target, timeout)
         try:
-            while take():
+            while (number := take()) is not None:
                 if time.perf_counter() > deadline:
                     stop.set()
                     return
+                headers, payload = base_headers, None
+                if variants:
+                    extra, payload = variants[number % len(variants)]
+                    headers = {**base_headers, **extra}
                 t0 = time.perf_counter()
                 problem = None
                 try:
-                    status, _, body = request_once(conn, "GET", target.path, base_headers)
+                    status, _, body = request_once(conn, method, target.path, headers,
+                                                   payload)
                     key = str(status)
                     if status != expect_status:
                         problem = f"status {status}"

@@ -348,3 +348,24 @@ def answers_scoring(course: Any, correct_count: int) -> dict[str, list[int]]:
         answers[q["id"]] = right if i < correct_count else [
             j for j in range(len(q["options"])) if j not in right][:1]
     return answers
+
+
+@pytest.fixture
+def issue(app: Flask) -> Callable[..., Any]:
+    """Issue a certificate through the service (the PDF job runs inline on commit)."""
+    from app.models import CertificateType, CertificationTrack, Course
+    from app.services import certificates
+    from app.services.context import Actor
+
+    def factory(recipient: User, *, track: Any = None, course: Any = None,
+                type_: CertificateType = CertificateType.COMPLETION, actor: Any = None) -> Any:
+        with app.app_context():
+            certificate = certificates.issue_certificate(
+                actor or Actor.system(), recipient=db.session.get(User, recipient.id),
+                type_=type_,
+                track=db.session.get(CertificationTrack, track.id) if track else None,
+                course=db.session.get(Course, course.id) if course else None)
+            db.session.commit()
+            return _detached(certificate)
+
+    return factory

@@ -551,6 +551,16 @@ def verifications_of(user_id: int, limit: int = 20) -> list[tuple[Certificate, A
     return [(row[0], row[1]) for row in rows]
 
 
+def sessions_to_rate(user_id: int) -> list[CourseSession]:
+    """Sessions the user attended and has not rated yet."""
+    return list(db.session.scalars(
+        select(CourseSession).join(SessionAttendance)
+        .options(selectinload(CourseSession.instructor))
+        .where(SessionAttendance.user_id == user_id, SessionAttendance.attended.is_(True),
+               SessionAttendance.rating.is_(None))
+        .order_by(CourseSession.starts_at.desc()).limit(20)))
+
+
 def to_api(certificate: Certificate) -> dict[str, Any]:
     from flask import url_for
 

@@ -68,10 +68,12 @@ def paragraphs(text: str | None) -> Markup:
 def init_app(app: Flask) -> None:
     from app.services.micro_credentials import allowed_moves, expiry_band
     from app.services.training import percent_complete
+    from app.web.htmx import wants_fragment
 
     app.jinja_env.globals.update(HTMX_CONFIG=HTMX_CONFIG, Role=Role, url_with=url_with,
                                  expiry_band=expiry_band, expiry_title=expiry_title,
-                                 allowed_moves=allowed_moves, percent_complete=percent_complete)
+                                 allowed_moves=allowed_moves, percent_complete=percent_complete,
+                                 wants_fragment=wants_fragment)
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.filters["date"] = lambda v: format_datetime(v, "%Y-%m-%d")

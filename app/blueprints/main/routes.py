@@ -64,4 +64,6 @@ def me() -> Any:
     return render("main/me.html", notifications=notifications,
                   credentials=mc.credentials_of(current_user), today=utcnow().date(),
                   enrolments=training.learner_enrolments(current_user),
-                  certificates=certificates.certificates_of(current_user.id))
+                  certificates=certificates.certificates_of(current_user.id),
+                  verifications=certificates.verifications_of(current_user.id),
+                  sessions_to_rate=certificates.sessions_to_rate(current_user.id))

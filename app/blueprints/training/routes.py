@@ -308,6 +308,9 @@ def create_project() -> Any:
         response = redirect(url_for("training.project", project_id=project.id))
         if wants_fragment():
             response.headers["HX-Redirect"] = url_for("training.project", project_id=project.id)
+            # Not a 302 for htmx: the XHR would follow it and swap the project page's
+            # fragment into the form; htmx only sees HX-Redirect on the final response.
+            response.status_code = 204
         return response
     return fragment_only("partials/training/project_form.html", form=form, status=422)
 

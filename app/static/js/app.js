@@ -17,22 +17,38 @@
   });
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
+    var source = event.detail.elt;
+    var labelled = source && source.closest ? source.closest("[data-error-message]") : null;
     var text = status === 403 ? "You are not allowed to do that."
       : status === 404 ? "That item no longer exists. Reload the page."
       : status === 429 ? "Too many requests. Wait a minute and try again."
+      : labelled ? labelled.getAttribute("data-error-message")
       : "Something went wrong (" + status + "). Please try again.";
-    showFlash(text, "error");
+    showFlash(text, "error", labelled ? event.detail.requestConfig : null);
   });
   document.addEventListener("htmx:sendError", function () {
     showFlash("The server could not be reached. Check your connection.", "error");
   });
-  function showFlash(text, category) {
+  // A failed request named by data-error-message gets a Retry that sends it again.
+  function showFlash(text, category, retry) {
     var box = document.getElementById("flashes");
     if (!box) { return; }
     var p = document.createElement("p");
     p.className = "flash flash-" + category;
     p.setAttribute("role", "alert");
-    p.textContent = text;
+    p.textContent = text + " ";
+    if (retry && window.htmx) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary outline nav-button";
+      button.textContent = "Retry";
+      button.addEventListener("click", function () {
+        box.replaceChildren();
+        window.htmx.ajax(retry.verb.toUpperCase(), retry.path,
+          { source: retry.elt, target: retry.target });
+      });
+      p.appendChild(button);
+    }
     box.replaceChildren(p);
   }
   // Confirmation for destructive buttons, without hx-confirm's inline handler.

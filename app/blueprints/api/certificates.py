@@ -1,0 +1,102 @@
+"""/api/admin/certificates: seed 004's contract, on the same services as the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, jsonify, request
+
+from app.blueprints.api.routes import admin_bp, json_body, page_args, page_json
+from app.blueprints.certificates.forms import IssueForm, ReasonForm
+from app.blueprints.certificates.routes import filters_from_args, issue_from_form, pdf_response
+from app.extensions import db
+from app.services import certificates as cert_service
+from app.services import storage
+from app.services.errors import ValidationFailed
+from app.web.auth import current_actor
+from app.web.forms import validate_json
+
+
+@admin_bp.route("/certificates")
+def list_certificates() -> Any:
+    filters = filters_from_args()
+    if not request.args.get("status"):
+        filters = cert_service.CertificateFilters(**{**filters.__dict__, "status": ""})
+    page = cert_service.find(filters, *page_args())
+    return jsonify(page_json(page, [cert_service.to_api(c) for c in page.items]))
+
+
+@admin_bp.route("/certificates/pending")
+def pending_certificates() -> Any:
+    stmt = cert_service.search(cert_service.CertificateFilters(status="pending"))
+    return jsonify({"certificates": [cert_service.pending_to_api(c)
+                                     for c in db.session.scalars(stmt.limit(500))]})
+
+
+@admin_bp.route("/certificates/<int:certificate_id>")
+def get_certificate(certificate_id: int) -> Any:
+    return jsonify(cert_service.to_api(cert_service.get_certificate(certificate_id)))
+
+
+@admin_bp.route("/certificates", methods=["POST"])
+def issue_certificate() -> Any:
+    payload = json_body()
+    if isinstance(payload, dict) and isinstance(payload.get("type"), str):
+        payload["type"] = payload["type"].upper()  # the seed sends 'completion'
+    form = validate_json(IssueForm, payload)
+    certificate = issue_from_form(form)
+    db.session.commit()
+    return jsonify(cert_service.to_api(certificate)), 201
+
+
+def _reason_form() -> ReasonForm:
+    return validate_json(ReasonForm, json_body(), partial=True)
+
+
+@admin_bp.route("/certificates/<int:certificate_id>/approve", methods=["POST"])
+def approve_certificate(certificate_id: int) -> Any:
+    certificate = cert_service.get_certificate(certificate_id)
+    payload = request.get_json(silent=True) or {}
+    cert_service.approve(certificate, current_actor(),
+                         notify_recipient=payload.get("notify", True) is not False)
+    db.session.commit()
+    return jsonify(cert_service.to_api(certificate))
+
+
+@admin_bp.route("/certificates/<int:certificate_id>/reject", methods=["POST"])
+def reject_certificate(certificate_id: int) -> Any:
+    certificate = cert_service.get_certificate(certificate_id)
+    form = _reason_form()
+    cert_service.reject(certificate, current_actor(), form.reason.data if "reason" in
+                        form.present else "")
+    db.session.commit()
+    return jsonify(cert_service.to_api(certificate))
+
+
+@admin_bp.route("/certificates/<int:certificate_id>/revoke", methods=["POST"])
+def revoke_certificate(certificate_id: int) -> Any:
+    certificate = cert_service.get_certificate(certificate_id)
+    form = _reason_form()
+    if "reason" not in form.present:
+        raise ValidationFailed("Give a reason for revoking.",
+                               fields={"reason": ["Give a reason for revoking."]})
+    category = form.category.data if "category" in form.present else "other"
+    cert_service.revoke(certificate, current_actor(), form.reason.data, category)
+    db.session.commit()
+    return jsonify(cert_service.to_api(certificate))
+
+
+@admin_bp.route("/certificates/<int:certificate_id>/reinstate", methods=["POST"])
+def reinstate_certificate(certificate_id: int) -> Any:
+    certificate = cert_service.get_certificate(certificate_id)
+    cert_service.reinstate(certificate, current_actor())
+    db.session.commit()
+    return jsonify(cert_service.to_api(certificate))
+
+
+@admin_bp.route("/certificates/<int:certificate_id>/pdf")
+def certificate_pdf(certificate_id: int) -> Any:
+    certificate = cert_service.get_certificate(certificate_id)
+    if not certificate.pdf_key or not storage.exists(certificate.pdf_key):
+        abort(404)
+    return pdf_response(certificate)

@@ -1,0 +1,252 @@
+"""/admin/certificates: tabs, filters, detail panel, issue, approve/reject, revoke,
+reinstate, re-issue, PDFs and bulk ZIP exports (seed 004)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request
+from sqlalchemy import select
+
+from app.blueprints.certificates.forms import IssueForm, ReasonForm
+from app.extensions import db
+from app.models import (
+    CertificateExport,
+    CertificateType,
+    CertificationTrack,
+    Course,
+    Role,
+)
+from app.models.base import utcnow
+from app.services import certificates as cert_service
+from app.services import storage
+from app.services import users as user_service
+from app.services.errors import ServiceError
+from app.services.pagination import clamp_page
+from app.web.auth import current_actor, guard_blueprint
+from app.web.htmx import fragment_only, render, wants_fragment
+
+bp = Blueprint("certificates", __name__, url_prefix="/admin/certificates")
+guard_blueprint(bp, [Role.ADMIN])
+
+TABS = ("pending", "issued", "revoked")
+DETAIL = "partials/certificates/detail.html"
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def filters_from_args() -> cert_service.CertificateFilters:
+    args = request.args
+    tab = args.get("status", "pending").lower()
+    return cert_service.CertificateFilters(
+        status=tab if tab in TABS else "pending", q=args.get("q", ""),
+        course_id=args.get("course_id", type=int), track_id=args.get("track_id", type=int),
+        user_id=args.get("user_id", type=int), type=args.get("type", ""),
+        date_from=_date(args.get("from")), date_to=_date(args.get("to")))
+
+
+def _courses() -> list[Course]:
+    return list(db.session.scalars(select(Course).join(Course.track).order_by(
+        CertificationTrack.name, Course.sort_order)))
+
+
+def _list_context() -> dict[str, Any]:
+    filters = filters_from_args()
+    page = cert_service.find(filters, clamp_page(request.args.get("page")),
+                             current_app.config["PAGE_SIZE"])
+    return {"filters": filters, "page": page, "tab": filters.status, "today": utcnow().date(),
+            "pending_count": cert_service.pending_count(), "types": list(CertificateType)}
+
+
+@bp.route("")
+def index() -> Any:
+    return render("certificates/index.html", "partials/certificates/list.html",
+                  courses=_courses(), **_list_context())
+
+
+@bp.route("/<int:certificate_id>")
+def detail(certificate_id: int) -> Any:
+    certificate = cert_service.get_certificate(certificate_id)
+    context = {"certificate": certificate, "today": utcnow().date(),
+               "reason_form": ReasonForm(formdata=None)}
+    if not wants_fragment():
+        return render("certificates/index.html", courses=_courses(), **_list_context(),
+                      **context)
+    return fragment_only(DETAIL, **context)
+
+
+def _after_action(certificate: Any, error: ServiceError | None = None,
+                  form: ReasonForm | None = None) -> Any:
+    """The detail panel again; the list refreshes itself on the event."""
+    response = fragment_only(DETAIL, certificate=certificate, today=utcnow().date(),
+                             reason_form=form or ReasonForm(formdata=None),
+                             error=error.message if error else None,
+                             status=error.status if error else 200)
+    if error is None:
+        response.headers["HX-Trigger"] = "certificates-changed"
+    return response
+
+
+def _act(certificate_id: int, action: Any) -> Any:
+    certificate = cert_service.get_certificate(certificate_id)
+    form = ReasonForm()
+    try:
+        action(certificate, form)
+    except ServiceError as exc:
+        db.session.rollback()
+        form.add_service_error(exc)
+        return _after_action(cert_service.get_certificate(certificate_id), exc, form)
+    db.session.commit()
+    return _after_action(certificate)
+
+
+@bp.route("/<int:certificate_id>/approve", methods=["POST"])
+def approve(certificate_id: int) -> Any:
+    return _act(certificate_id, lambda c, f: cert_service.approve(
+        c, current_actor(), notify_recipient=request.form.get("notify", "1") == "1"))
+
+
+@bp.route("/<int:certificate_id>/reject", methods=["POST"])
+def reject(certificate_id: int) -> Any:
+    return _act(certificate_id, lambda c, f: cert_service.reject(c, current_actor(),
+                                                                 f.reason.data or ""))
+
+
+@bp.route("/<int:certificate_id>/revoke", methods=["POST"])
+def revoke(certificate_id: int) -> Any:
+    return _act(certificate_id, lambda c, f: cert_service.revoke(
+        c, current_actor(), f.reason.data or "", f.category.data or "other"))
+
+
+@bp.route("/<int:certificate_id>/reinstate", methods=["POST"])
+def reinstate(certificate_id: int) -> Any:
+    return _act(certificate_id, lambda c, f: cert_service.reinstate(c, current_actor()))
+
+
+@bp.route("/<int:certificate_id>/reissue", methods=["POST"])
+def reissue(certificate_id: int) -> Any:
+    certificate = cert_service.get_certificate(certificate_id)
+    try:
+        replacement = cert_service.reissue(certificate, current_actor())
+    except ServiceError as exc:
+        db.session.rollback()
+        return _after_action(cert_service.get_certificate(certificate_id), exc)
+    db.session.commit()
+    return _after_action(replacement)
+
+
+@bp.route("/<int:certificate_id>/pdf")
+def pdf(certificate_id: int) -> Any:
+    certificate = cert_service.get_certificate(certificate_id)
+    if not certificate.pdf_key or not storage.exists(certificate.pdf_key):
+        abort(404)
+    return pdf_response(certificate)
+
+
+def pdf_response(certificate: Any) -> Response:
+    response = Response(storage.read(certificate.pdf_key), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{certificate.number}.pdf"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- Issue ---------------------------------------------------------------------------
+
+@bp.route("/new")
+def new() -> Any:
+    form = IssueForm(formdata=None, user_id=request.args.get("user_id", type=int),
+                     course_id=request.args.get("course_id", type=int))
+    return fragment_only("partials/certificates/issue_modal.html", form=form,
+                         courses=_courses(), recipient=_recipient(form.user_id.data))
+
+
+def _recipient(user_id: int | None) -> Any:
+    if not user_id:
+        return None
+    try:
+        return user_service.get_user(user_id)
+    except ServiceError:
+        return None
+
+
+@bp.route("/recipients")
+def recipients() -> Any:
+    """The issue modal's live recipient search: the same service as GET /api/admin/users."""
+    q = request.args.get("q", "")
+    users = list(db.session.scalars(user_service.search_users(q, status="active").limit(10))) \
+        if q.strip() else []
+    return fragment_only("partials/certificates/recipients.html", users=users, q=q)
+
+
+@bp.route("", methods=["POST"])
+def issue() -> Any:
+    form = IssueForm()
+    if form.validate():
+        try:
+            certificate = issue_from_form(form)
+        except ServiceError as exc:
+            db.session.rollback()
+            form.add_service_error(exc)
+        else:
+            db.session.commit()
+            response = fragment_only("partials/certificates/issued.html", certificate=certificate)
+            response.headers["HX-Trigger"] = "certificates-changed"
+            return response
+    code = 409 if any("already has" in e for e in form.form_errors + form.user_id.errors) else 422
+    return fragment_only("partials/certificates/issue_modal.html", form=form, courses=_courses(),
+                         recipient=_recipient(form.user_id.data), status=code)
+
+
+def issue_from_form(form: IssueForm) -> Any:
+    """Shared by the modal and POST /api/admin/certificates."""
+    from app.services import training
+
+    course = training.get_course(form.course_id.data) if form.course_id.data else None
+    track = training.get_track(form.track_id.data) if form.track_id.data else None
+    return cert_service.issue_certificate(
+        current_actor(), recipient=user_service.get_user(form.user_id.data),
+        type_=CertificateType(form.type.data), course=course, track=track,
+        notes=form.notes.data, notify_recipient=bool(form.notify.data),
+        issued_on=form.issued_on.data)
+
+
+# --- Bulk export ---------------------------------------------------------------------
+
+@bp.route("/export", methods=["POST"])
+def export() -> Any:
+    from app.jobs import enqueue_after_commit
+    from app.jobs.certificates import build_certificate_export
+
+    filters = filters_from_args()
+    job = CertificateExport(requested_by_id=current_actor().user.id, filters={
+        k: (v.isoformat() if isinstance(v, date) else v)
+        for k, v in filters.__dict__.items() if v not in (None, "")})
+    db.session.add(job)
+    db.session.flush()
+    enqueue_after_commit(build_certificate_export, job.id)
+    db.session.commit()
+    return fragment_only("partials/certificates/export.html", export=job)
+
+
+@bp.route("/exports/<int:export_id>")
+def export_status(export_id: int) -> Any:
+    job = db.session.get(CertificateExport, export_id) or abort(404)
+    return fragment_only("partials/certificates/export.html", export=job)
+
+
+@bp.route("/exports/<int:export_id>/download")
+def export_download(export_id: int) -> Any:
+    job = db.session.get(CertificateExport, export_id)
+    if job is None or job.status != "ready" or not job.storage_key:
+        abort(404)
+    response = Response(storage.read(job.storage_key), mimetype="application/zip")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="certificates-{job.created_at:%Y%m%d-%H%M}.zip"')
+    return response
+

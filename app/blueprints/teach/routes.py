@@ -1,0 +1,139 @@
+"""/teach: instructors (active TEACHING certificate holders) run course sessions, mark
+attendance and recommend certificates; learners rate the sessions they attended."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import (
+    CertificateType,
+    Course,
+    CourseSession,
+    Enrolment,
+    SessionAttendance,
+    User,
+)
+from app.models.base import utcnow
+from app.services import certificates as cert_service
+from app.services import training
+from app.services import users as user_service
+from app.services.errors import ServiceError
+from app.web.auth import current_actor
+from app.web.htmx import fragment_only, render
+
+bp = Blueprint("teach", __name__, url_prefix="/teach")
+
+
+@bp.before_request
+@login_required
+def _logged_in() -> None:
+    return None
+
+
+def _taught(course_id: int) -> Course:
+    course = training.get_course(course_id)
+    if not cert_service.is_instructor(current_user, course):
+        abort(403)
+    return course
+
+
+def _session(session_id: int) -> CourseSession:
+    session = db.session.get(CourseSession, session_id)
+    if session is None or session.instructor_id != current_user.id:
+        abort(404)
+    return session
+
+
+@bp.route("")
+def index() -> Any:
+    courses = cert_service.taught_courses(current_user)
+    sessions = list(db.session.scalars(
+        select(CourseSession).where(CourseSession.instructor_id == current_user.id)
+        .order_by(CourseSession.starts_at.desc()).limit(50)))
+    return render("teach/index.html", courses=courses, sessions=sessions)
+
+
+@bp.route("/courses/<int:course_id>/sessions", methods=["POST"])
+def create_session(course_id: int) -> Any:
+    course = _taught(course_id)
+    try:
+        starts_at = datetime.fromisoformat(request.form.get("starts_at", "")).replace(
+            tzinfo=utcnow().tzinfo)
+    except ValueError:
+        flash("Give the session's date and time.", "warning")
+        return redirect(url_for("teach.index"))
+    session = cert_service.create_session(current_actor(), course,
+                                          title=request.form.get("title", "")[:200],
+                                          starts_at=starts_at,
+                                          location=request.form.get("location", "")[:200])
+    db.session.commit()
+    return redirect(url_for("teach.session", session_id=session.id))
+
+
+def _learners(session: CourseSession) -> list[tuple[User, SessionAttendance | None, Any]]:
+    """The course's learners (enrolled in its track) with their attendance and any live
+    certificate for the course."""
+    users = list(db.session.scalars(
+        select(User).join(Enrolment, Enrolment.user_id == User.id)
+        .where(Enrolment.track_id == session.course.track_id, User.id != session.instructor_id)
+        .order_by(User.name)))
+    attendance = {a.user_id: a for a in session.attendance}
+    return [(u, attendance.get(u.id), cert_service.live_certificate(
+        u.id, session.course_id, None, CertificateType.COMPLETION)) for u in users]
+
+
+@bp.route("/sessions/<int:session_id>")
+def session(session_id: int) -> Any:
+    session = _session(session_id)
+    return render("teach/session.html", session=session, learners=_learners(session))
+
+
+@bp.route("/sessions/<int:session_id>/attendance", methods=["POST"])
+def attendance(session_id: int) -> Any:
+    session = _session(session_id)
+    learner = user_service.get_user(request.form.get("user_id", type=int) or 0)
+    cert_service.mark_attendance(current_actor(), session, learner,
+                                 request.form.get("attended") == "1")
+    db.session.commit()
+    row = next(r for r in _learners(session) if r[0].id == learner.id)
+    return fragment_only("partials/teach/learner_row.html", session=session, row=row)
+
+
+@bp.route("/sessions/<int:session_id>/recommend", methods=["POST"])
+def recommend(session_id: int) -> Any:
+    session = _session(session_id)
+    learner = user_service.get_user(request.form.get("user_id", type=int) or 0)
+    error = None
+    try:
+        cert_service.recommend(current_actor(), session.course, learner,
+                               notes=request.form.get("notes", "")[:1000])
+    except ServiceError as exc:
+        db.session.rollback()
+        error = exc.message
+    else:
+        db.session.commit()
+    row = next(r for r in _learners(session) if r[0].id == learner.id)
+    return fragment_only("partials/teach/learner_row.html", session=session, row=row,
+                         error=error, status=409 if error else 200)
+
+
+@bp.route("/sessions/<int:session_id>/rate", methods=["POST"])
+def rate(session_id: int) -> Any:
+    """A learner rates a session they attended (1-5)."""
+    session = db.session.get(CourseSession, session_id) or abort(404)
+    try:
+        cert_service.rate_session(current_actor(), session,
+                                  request.form.get("rating", type=int) or 0)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+    else:
+        db.session.commit()
+        flash("Thank you for rating the session.", "success")
+    return redirect(url_for("main.me"))

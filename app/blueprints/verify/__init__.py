@@ -1,0 +1,1 @@
+"""Public certificate verification: /verify pages, signed JSON answers and the JWKS."""

@@ -1,0 +1,310 @@
+"""Ed25519 signing keys, compact JWS (EdDSA), and the Open Badges 3.0 credential.
+
+Keys live in `signing_keys`: the public half as a JWK, the private half as PKCS#8 PEM
+encrypted with Fernet under a key derived from SECRET_KEY (HKDF-SHA256, info
+b"credwright signing keys"). The newest unretired key signs; `rotate_key()` retires it
+(it stays in `jwks()`, so everything it signed still verifies) and makes a new one.
+A key's `kid` is its RFC 7638 JWK thumbprint.
+
+Keys are made lazily: `ensure_key()` creates the first one when none exists, and
+`sign()` / `sign_open_badge()` call it. Services here flush; the caller commits.
+
+If SECRET_KEY changes, the stored private keys can no longer be decrypted (signing
+raises `SigningKeyUnavailable`); `flask --app wsgi keys rotate` then makes a new key
+under the new secret, and the old public keys stay published for verification.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+
+import jwt
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+from jwt.algorithms import OKPAlgorithm
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Certificate, SigningKey
+from app.models.base import utcnow
+
+ALGORITHM = "EdDSA"
+HKDF_INFO = b"credwright signing keys"
+# The `typ` of the signed answers of /verify/<id>?format=json (RFC 8725 explicit
+# typing: an answer can never be passed off as a credential, whose typ is "JWT").
+VERIFICATION_TYP = "credwright-verification+jwt"
+OB_CONTEXT = ["https://www.w3.org/ns/credentials/v2",
+              "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
+_PUBLIC_JWK_FIELDS = ("kty", "crv", "x")
+
+
+class SigningError(Exception):
+    """Base class: a token could not be verified, or nothing could be signed."""
+
+
+class MalformedToken(SigningError):
+    """Not a compact JWS we could parse (or not EdDSA)."""
+
+
+class UnknownKey(SigningError):
+    """The header's kid is none of our keys, current or retired."""
+
+
+class BadSignature(SigningError):
+    """The signature does not match the header and payload under that key."""
+
+
+class ExpiredToken(SigningError):
+    """Signed by us, but outside its nbf/exp window."""
+
+
+class SigningKeyUnavailable(SigningError):
+    """The current private key cannot be decrypted (SECRET_KEY changed?)."""
+
+
+# --- Keys ----------------------------------------------------------------------------
+
+def _fernet(secret_key: str) -> Fernet:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=HKDF_INFO).derive(secret_key.encode("utf-8"))
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def _thumbprint(public_jwk: dict[str, Any]) -> str:
+    """RFC 7638: SHA-256 of the required members, sorted, no whitespace."""
+    canonical = json.dumps({k: public_jwk[k] for k in ("crv", "kty", "x")},
+                           separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _new_key() -> SigningKey:
+    private = Ed25519PrivateKey.generate()
+    raw = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
+    public_jwk = {k: raw[k] for k in _PUBLIC_JWK_FIELDS}
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    encrypted = _fernet(current_app.config["SECRET_KEY"]).encrypt(pem).decode("ascii")
+    return SigningKey(kid=_thumbprint(public_jwk), public_jwk=public_jwk,
+                      private_key_encrypted=encrypted, created_at=utcnow())
+
+
+def current_key() -> SigningKey | None:
+    """The newest unretired key (None before the first is made)."""
+    return db.session.scalar(select(SigningKey).where(SigningKey.retired_at.is_(None))
+                             .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
+                             .limit(1))
+
+
+def ensure_key() -> SigningKey:
+    """The current key, creating the first one if there is none."""
+    key = current_key()
+    if key is None:
+        key = _new_key()
+        db.session.add(key)
+        db.session.flush()
+    return key
+
+
+def rotate_key() -> SigningKey:
+    """Retire every unretired key (still published) and make a new current one."""
+    now = utcnow()
+    for old in db.session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
+        old.retired_at = now
+    key = _new_key()
+    db.session.add(key)
+    db.session.flush()
+    return key
+
+
+def all_keys() -> list[SigningKey]:
+    """Every key, oldest first."""
+    return list(db.session.scalars(select(SigningKey).order_by(SigningKey.created_at,
+                                                               SigningKey.id)))
+
+
+def public_jwk(key: SigningKey) -> dict[str, Any]:
+    """The published form of a key: only the public members, never "d"."""
+    return {"kid": key.kid, **{k: key.public_jwk[k] for k in _PUBLIC_JWK_FIELDS},
+            "alg": ALGORITHM, "use": "sig"}
+
+
+def jwks() -> dict[str, list[dict[str, Any]]]:
+    """Every key, current and retired, newest first (the signing key leads)."""
+    return {"keys": [public_jwk(k) for k in reversed(all_keys())]}
+
+
+@lru_cache(maxsize=32)
+def _load_private(secret_key: str, encrypted: str) -> Ed25519PrivateKey:
+    try:
+        pem = _fernet(secret_key).decrypt(encrypted.encode("ascii"))
+    except InvalidToken as exc:
+        raise SigningKeyUnavailable(
+            "The signing key cannot be decrypted with this SECRET_KEY; "
+            "run `flask --app wsgi keys rotate` to make a new one.") from exc
+    private = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(private, Ed25519PrivateKey):  # pragma: no cover - we only store these
+        raise SigningKeyUnavailable("The stored signing key is not Ed25519.")
+    return private
+
+
+def private_key(key: SigningKey) -> Ed25519PrivateKey:
+    return _load_private(current_app.config["SECRET_KEY"], key.private_key_encrypted)
+
+
+# --- JWS -----------------------------------------------------------------------------
+
+def sign(payload: dict[str, Any], typ: str = "JWT") -> str:
+    """A compact JWS of `payload`, header {"alg": "EdDSA", "kid", "typ"}, current key."""
+    key = ensure_key()
+    return jwt.encode(payload, private_key(key), algorithm=ALGORITHM,
+                      headers={"alg": ALGORITHM, "kid": key.kid, "typ": typ})
+
+
+def verify(token: str, *, check_times: bool = True) -> dict[str, Any]:
+    """The payload of a JWS we signed, with any of our keys (current or retired).
+
+    Raises MalformedToken, UnknownKey, BadSignature, and (with `check_times`, when the
+    payload has exp/nbf outside now) ExpiredToken; all are SigningError.
+    """
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise MalformedToken("Not a compact JWS (three dot-separated parts).")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.DecodeError as exc:
+        raise MalformedToken(f"Unreadable JWS header: {exc}") from exc
+    if header.get("alg") != ALGORITHM:
+        raise MalformedToken(f"Unexpected algorithm {header.get('alg')!r}; only EdDSA.")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise UnknownKey("The JWS header names no key (kid).")
+    key = db.session.scalar(select(SigningKey).where(SigningKey.kid == kid))
+    if key is None:
+        raise UnknownKey(f"No signing key with kid {kid!r}.")
+    public = jwt.PyJWK(public_jwk(key))
+    options = {} if check_times else {"verify_exp": False, "verify_nbf": False,
+                                      "verify_iat": False}
+    try:
+        return jwt.decode(token, public, algorithms=[ALGORITHM], options=options)
+    except jwt.InvalidSignatureError as exc:
+        raise BadSignature("The signature does not match.") from exc
+    except (jwt.ExpiredSignatureError, jwt.ImmatureSignatureError) as exc:
+        raise ExpiredToken(str(exc)) from exc
+    except jwt.DecodeError as exc:
+        raise MalformedToken(f"Unreadable JWS: {exc}") from exc
+    except jwt.InvalidTokenError as exc:
+        raise MalformedToken(f"Invalid JWS: {exc}") from exc
+
+
+def sign_verification(answer: dict[str, Any]) -> str:
+    """The signed form of a public verification answer (typ VERIFICATION_TYP)."""
+    return sign(answer, typ=VERIFICATION_TYP)
+
+
+# --- Open Badges 3.0 -----------------------------------------------------------------
+
+def base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+
+
+def verify_url(certificate: Certificate) -> str:
+    """The public page of a certificate (the route `verify.certificate`), absolute."""
+    return f"{base_url()}/verify/{certificate.verification_id}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _end_of(day: date) -> datetime:
+    """A certificate is valid through its expiry date: until the next midnight UTC."""
+    return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=UTC)
+
+
+_CRITERIA = {
+    "COMPLETION": "Completed every required course of {what}{version}.",
+    "MASTERY": "Demonstrated mastery of {what}{version}, assessed by {issuer}.",
+    "TEACHING": "Approved by {issuer} to teach {what}{version}.",
+}
+
+
+def _achievement(certificate: Certificate, snap: dict[str, Any]) -> dict[str, Any]:
+    kind = snap.get("subject_kind") or "track"
+    subject_id = certificate.course_id if kind == "course" else certificate.track_id
+    version = f" (version {snap['version']})" if snap.get("version") else ""
+    what = f"the {kind} \u201c{snap.get('subject', '')}\u201d"
+    type_ = snap.get("type") or certificate.type.value
+    label = snap.get("type_label") or certificate.type.label
+    achievement_uri = f"{base_url()}/achievements/{kind}/{subject_id}/{type_.lower()}"
+    return {
+        "id": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, achievement_uri)}",
+        "type": ["Achievement"],
+        "achievementType": "Certificate",
+        "name": snap.get("subject", ""),
+        "description": f"{label} certificate for {what}{version}, issued by "
+                       f"{snap.get('issuer', '')}.",
+        "criteria": {"narrative": _CRITERIA.get(type_, _CRITERIA["COMPLETION"]).format(
+            what=what, version=version, issuer=snap.get("issuer", ""))},
+        **({"version": str(snap["version"])} if snap.get("version") else {}),
+    }
+
+
+def _identifier(certificate: Certificate) -> list[dict[str, Any]]:
+    """The recipient's email, salted and hashed (OB 3.0 IdentityObject): a verifier who
+    knows the holder's address can match it; nobody can read it."""
+    salt = secrets.token_hex(8)
+    email = (certificate.recipient.email or "").strip().lower()
+    digest = hashlib.sha256((email + salt).encode("utf-8")).hexdigest()
+    return [{"type": "IdentityObject", "identityType": "emailAddress", "hashed": True,
+             "identityHash": f"sha256${digest}", "salt": salt}]
+
+
+def open_badge_payload(certificate: Certificate) -> dict[str, Any]:
+    """The VC-JWT claims of the certificate's OpenBadgeCredential, from its snapshot."""
+    snap = certificate.snapshot or {}
+    issued_at = certificate.issued_at or utcnow()
+    credential_id = verify_url(certificate)
+    subject_id = "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                              f"{base_url()}/users/{certificate.recipient_id}"))
+    issuer = {"id": base_url(), "type": ["Profile"], "name": snap.get("issuer")
+              or current_app.config["ISSUER_NAME"]}
+    vc: dict[str, Any] = {
+        "@context": list(OB_CONTEXT),
+        "id": credential_id,
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "name": f"{snap.get('subject', '')} \u2014 {snap.get('type_label', '')} certificate",
+        "issuer": issuer,
+        "validFrom": _iso(issued_at),
+        "credentialSubject": {
+            "id": subject_id,
+            "type": ["AchievementSubject"],
+            "name": snap.get("recipient_name", ""),
+            "identifier": _identifier(certificate),
+            "achievement": _achievement(certificate, snap),
+        },
+    }
+    claims: dict[str, Any] = {"iss": issuer["id"], "sub": subject_id,
+                              "nbf": int(issued_at.timestamp()), "jti": credential_id}
+    if certificate.expires_at is not None:
+        until = _end_of(certificate.expires_at)
+        vc["validUntil"] = _iso(until)
+        claims["exp"] = int(until.timestamp())
+    claims["vc"] = vc
+    return claims
+
+
+def sign_open_badge(certificate: Certificate) -> str:
+    """The certificate's OpenBadgeCredential as a VC-JWT, signed with the current key
+    (made first if there is none). Called at issue; the result goes in credential_jws."""
+    ensure_key()
+    return sign(open_badge_payload(certificate), typ="JWT")

@@ -1,0 +1,84 @@
+"""/api/admin/certificates: seed 004's contract."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.extensions import db
+from app.models import Certificate, CertificateStatus, CertificateType, User
+from app.services import auth as auth_service
+from app.services.context import Actor
+
+BASE = "/api/admin/certificates"
+
+
+@pytest.fixture
+def api(app, admin_user):
+    with app.app_context():
+        _, token = auth_service.create_api_token(db.session.get(User, admin_user.id), "t",
+                                                 Actor.system())
+        db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_issue_then_list_get_revoke_reinstate(client, api, make_user, make_track):
+    track = make_track()
+    learner = make_user(name="Aroha Api")
+    issued = client.post(BASE, headers=api, json={
+        "user_id": learner.id, "course_id": track.courses[0].id, "type": "completion",
+        "notes": "API", "notify": False})
+    assert issued.status_code == 201, issued.get_json()
+    body = issued.get_json()
+    assert body["number"].startswith("CERT-") and body["status"] == "ISSUED"
+    assert body["recipient"]["name"] == "Aroha Api" and body["verify_url"].startswith("http")
+    assert set(body) >= {"id", "number", "type", "status", "recipient", "course", "issued_at",
+                         "verify_url"}
+    duplicate = client.post(BASE, headers=api, json={
+        "user_id": learner.id, "course_id": track.courses[0].id, "type": "completion"})
+    assert duplicate.status_code == 409
+    assert duplicate.get_json()["error"]["message"] == "User already has this certificate"
+    listed = client.get(f"{BASE}?q=aroha&status=issued&type=completion", headers=api).get_json()
+    assert listed["pagination"]["total"] == 1
+    one = client.get(f"{BASE}/{body['id']}", headers=api).get_json()
+    assert one["number"] == body["number"]
+    no_reason = client.post(f"{BASE}/{body['id']}/revoke", headers=api, json={})
+    assert no_reason.status_code == 422
+    revoked = client.post(f"{BASE}/{body['id']}/revoke", headers=api,
+                          json={"reason": "Wrong course", "category": "issued_in_error"})
+    assert revoked.get_json()["status"] == "REVOKED"
+    assert revoked.get_json()["revocation"]["category"] == "issued_in_error"
+    assert client.post(f"{BASE}/{body['id']}/reinstate", headers=api).get_json()[
+        "status"] == "ISSUED"
+    pdf = client.get(f"{BASE}/{body['id']}/pdf", headers=api)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+
+
+def test_pending_shape_approve_and_reject(app, client, api, make_user, make_track):
+    track = make_track()
+    with app.app_context():
+        rows = [Certificate(type=CertificateType.TEACHING, status=CertificateStatus.PENDING,
+                            recipient_id=make_user().id, course_id=track.courses[0].id,
+                            average_rating=4.5, sessions_attended=3) for _ in range(2)]
+        db.session.add_all(rows)
+        db.session.commit()
+        ids = [r.id for r in rows]
+    pending = client.get(f"{BASE}/pending", headers=api).get_json()["certificates"]
+    assert len(pending) == 2
+    first = pending[0]
+    assert set(first) == {"id", "type", "recipient", "course", "recommended_by",
+                          "recommended_at", "supporting"}
+    assert first["type"] == "teaching" and first["supporting"]["avg_rating"] == 4.5
+    assert set(first["recipient"]) == {"id", "name", "avatar"}
+    approved = client.post(f"{BASE}/{ids[0]}/approve", headers=api, json={"notify": False})
+    assert approved.get_json()["status"] == "ISSUED"
+    assert client.post(f"{BASE}/{ids[0]}/approve", headers=api).status_code == 422
+    assert client.post(f"{BASE}/{ids[1]}/reject", headers=api, json={}).status_code == 422
+    assert client.post(f"{BASE}/{ids[1]}/reject", headers=api,
+                       json={"reason": "No"}).get_json()["status"] == "REJECTED"
+
+
+def test_validation_and_404(client, api):
+    bad = client.post(BASE, headers=api, json={"user_id": "x", "type": "gold"})
+    assert bad.status_code == 422 and {"user_id", "type"} <= set(bad.get_json()["error"]["fields"])
+    assert client.get(f"{BASE}/999999", headers=api).status_code == 404
+    assert client.get(f"{BASE}/999999/pdf", headers=api).status_code == 404

@@ -1,0 +1,127 @@
+"""/admin/certificates: tabs, filters, detail panel, issue modal and actions."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Certificate, CertificateStatus, CertificateType
+from tests.conftest import HX
+
+S = CertificateStatus
+
+
+def _pending(app, user, track):
+    with app.app_context():
+        certificate = Certificate(type=CertificateType.COMPLETION, status=S.PENDING,
+                                  recipient_id=user.id, track_id=track.id,
+                                  live_key=Certificate.make_live_key(
+                                      user.id, None, track.id, CertificateType.COMPLETION),
+                                  progress_percent=100.0, sessions_attended=2)
+        db.session.add(certificate)
+        db.session.commit()
+        return certificate.id
+
+
+def test_page_tabs_and_fragments(app, admin_client, make_user, make_track, issue):
+    track = make_track()
+    waiting = make_user(name="Waiting Wiremu")
+    _pending(app, waiting, track)
+    issued = issue(make_user(name="Issued Ihaia"), track=track)
+    page = admin_client.get("/admin/certificates")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Certificate Management" in html
+    assert "1 pending" in html and "Waiting Wiremu" in html and "Issued Ihaia" not in html
+    assert "Progress 100% · Sessions attended 2" in html
+    tab = admin_client.get("/admin/certificates?status=issued", headers=HX)
+    fragment = tab.get_data(as_text=True)
+    assert fragment.strip().startswith('<div id="certificates-list">')
+    assert "Issued Ihaia" in fragment and issued.number in fragment
+    assert 'hx-swap-oob="true"' in fragment  # the pending count refreshes too
+    assert "HX-Request" in tab.headers["Vary"]
+    assert "Issued Ihaia" not in admin_client.get("/admin/certificates?status=issued&q=zzz",
+                                                  headers=HX).get_data(as_text=True)
+
+
+def test_detail_panel_and_pdf(app, admin_client, make_user, make_track, issue):
+    certificate = issue(make_user(name="Zoë Brontë"), track=make_track())
+    panel = admin_client.get(f"/admin/certificates/{certificate.id}", headers=HX)
+    html = panel.get_data(as_text=True)
+    assert 'id="certificate-detail"' in html and "Zoë Brontë" in html
+    assert certificate.verification_code in html and "Revoke" in html
+    full = admin_client.get(f"/admin/certificates/{certificate.id}")
+    assert "<html" in full.get_data(as_text=True)
+    pdf = admin_client.get(f"/admin/certificates/{certificate.id}/pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+def test_approve_and_reject_from_the_page(app, admin_client, make_user, make_track):
+    track = make_track()
+    first, second = _pending(app, make_user(), track), _pending(app, make_user(), make_track("B"))
+    approved = admin_client.post(f"/admin/certificates/{first}/approve", headers=HX)
+    assert approved.status_code == 200 and approved.headers["HX-Trigger"] == "certificates-changed"
+    assert "CERT-" in approved.get_data(as_text=True)
+    no_reason = admin_client.post(f"/admin/certificates/{second}/reject", headers=HX, data={})
+    assert no_reason.status_code == 422
+    rejected = admin_client.post(f"/admin/certificates/{second}/reject", headers=HX,
+                                 data={"reason": "Evidence missing"})
+    assert rejected.status_code == 200 and "Evidence missing" in rejected.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Certificate, first).status == S.ISSUED
+        assert db.session.get(Certificate, second).status == S.REJECTED
+
+
+def test_revoke_needs_a_reason_then_reinstate(app, admin_client, make_user, make_track, issue):
+    certificate = issue(make_user(), track=make_track())
+    url = f"/admin/certificates/{certificate.id}"
+    refused = admin_client.post(f"{url}/revoke", headers=HX, data={"reason": ""})
+    assert refused.status_code == 422 and "Give a reason" in refused.get_data(as_text=True)
+    revoked = admin_client.post(f"{url}/revoke", headers=HX,
+                                data={"reason": "Assessment was copied", "category": "misconduct"})
+    assert revoked.status_code == 200 and "Reinstate" in revoked.get_data(as_text=True)
+    reinstated = admin_client.post(f"{url}/reinstate", headers=HX)
+    assert reinstated.status_code == 200 and "Revoke" in reinstated.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Certificate, certificate.id).status == S.ISSUED
+
+
+def test_issue_modal_search_and_duplicate(app, admin_client, make_user, make_track):
+    track = make_track()
+    course = track.courses[0]
+    learner = make_user(name="Ngaio Marsh")
+    modal = admin_client.get("/admin/certificates/new", headers=HX)
+    assert "<dialog open" in modal.get_data(as_text=True)
+    found = admin_client.get("/admin/certificates/recipients?q=ngaio", headers=HX)
+    assert "Ngaio Marsh" in found.get_data(as_text=True)
+    data = {"user_id": str(learner.id), "course_id": str(course.id), "type": "MASTERY",
+            "notes": "Assessed on site", "notify": "y"}
+    issued = admin_client.post("/admin/certificates", headers=HX, data=data)
+    assert issued.status_code == 200 and "Certificate issued" in issued.get_data(as_text=True)
+    again = admin_client.post("/admin/certificates", headers=HX, data=data)
+    assert again.status_code == 409
+    assert "User already has this certificate" in again.get_data(as_text=True)
+    missing = admin_client.post("/admin/certificates", headers=HX, data={"type": "MASTERY"})
+    assert missing.status_code == 422 and "Choose the recipient." in missing.get_data(as_text=True)
+    with app.app_context():
+        assert len(db.session.scalars(select(Certificate)).all()) == 1
+
+
+def test_bulk_export_zip(app, admin_client, make_user, make_track, issue):
+    track = make_track()
+    for _ in range(2):
+        issue(make_user(), track=track)
+    started = admin_client.post("/admin/certificates/export?status=issued", headers=HX)
+    assert started.status_code == 200
+    html = started.get_data(as_text=True)
+    assert "Download ZIP (2 certificates)" in html  # built inline: jobs run inline in tests
+    with app.app_context():
+        from app.models import CertificateExport
+
+        export = db.session.scalar(select(CertificateExport))
+    download = admin_client.get(f"/admin/certificates/exports/{export.id}/download")
+    assert download.status_code == 200 and download.data[:2] == b"PK"
+
+
+def test_staff_and_managers_are_refused(staff_client, manager_client):
+    assert staff_client.get("/admin/certificates").status_code == 403
+    assert manager_client.get("/admin/certificates").status_code == 403
