@@ -12,6 +12,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import (
+    Certificate,
+    CertificateStatus,
+    CertificateType,
     CertificationTrack,
     ContentType,
     CredentialStatus,
@@ -24,7 +27,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.services import audit, micro_credentials, training
+from app.services import audit, certificates, micro_credentials, training
 from app.services import organizations as org_service
 from app.services import users as user_service
 from app.services.auth import find_user_by_email
@@ -74,6 +77,7 @@ def demo_data() -> int:
     db.session.flush()
     created += _demo_micro_credentials(actor)
     created += _demo_training(actor, org)
+    created += _demo_certificates(actor)
     return created
 
 
@@ -221,6 +225,48 @@ def _demo_training(actor: Actor, org: Organization) -> int:
     training.assign_training(project, track, actor, target_role="staff",
                              required_completions=2,
                              due_date=utcnow().date() + timedelta(days=30))
+    return 1
+
+
+def _demo_certificates(actor: Actor) -> int:
+    """Certificates in every state, an instructor with a rated session, a recommendation."""
+    if db.session.scalar(select(Certificate.id).where(Certificate.number.is_not(None))):
+        return 0
+    admin = Actor(demo_user("admin@demo.test"))
+    track = db.session.scalar(select(CertificationTrack).where(
+        CertificationTrack.name == DEMO_TRACK))
+    intro, _video, quiz = track.courses
+    mere, sam = demo_user("manager@demo.test"), demo_user("staff@demo.test")
+    zoe, li, priya = (demo_user("zoe@demo.test"), demo_user("li.wei@demo.test"),
+                      demo_user("priya@demo.test"))
+
+    # Mere teaches the intro course: a teaching certificate makes her its instructor.
+    certificates.issue_certificate(admin, recipient=mere, type_=CertificateType.TEACHING,
+                                   course=intro, notes="Vetted by the training lead.")
+    session = certificates.create_session(Actor(mere), intro, title="Building Act workshop",
+                                          starts_at=utcnow() - timedelta(days=3),
+                                          location="Demo Roofing yard")
+    for learner, rating in ((zoe, 5), (li, 4)):
+        certificates.mark_attendance(Actor(mere), session, learner, True)
+        certificates.rate_session(Actor(learner), session, rating)
+    certificates.recommend(Actor(mere), intro, zoe, notes="Led the group exercise well.")
+
+    # Tāne's completion (requested when he finished the track) is approved.
+    tane_pending = certificates.live_certificate(demo_user("tane@demo.test").id, None, track.id,
+                                                 CertificateType.COMPLETION)
+    if tane_pending is not None and tane_pending.status == CertificateStatus.PENDING:
+        certificates.approve(tane_pending, admin)
+    certificates.issue_certificate(admin, recipient=sam, type_=CertificateType.COMPLETION,
+                                   course=intro)
+    # One that has expired: issued 25 months ago on a 24-month track.
+    certificates.issue_certificate(admin, recipient=priya, type_=CertificateType.COMPLETION,
+                                   track=track, issued_on=utcnow().date() - timedelta(days=760))
+    revoked = certificates.issue_certificate(admin, recipient=li, type_=CertificateType.MASTERY,
+                                             course=quiz)
+    certificates.revoke(revoked, admin, "Issued before the assessment was marked.",
+                        "issued_in_error", notify_recipient=False)
+    rejected = certificates.recommend(Actor(mere), intro, li, notes="Attended one session.")
+    certificates.reject(rejected, admin, "Needs to finish the course first.")
     return 1
 
 

@@ -14,7 +14,7 @@ from dataclasses import fields
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from app.extensions import db, rq
 from app.models import Certificate, CertificateExport, CertificateStatus
@@ -193,6 +193,8 @@ def build_certificate_export(export_id: int) -> dict[str, Any]:
     if export.status == "ready" and export.storage_key and storage.exists(export.storage_key):
         return {"export_id": export_id, "status": "already_ready",
                 "certificate_count": export.certificate_count, "key": export.storage_key}
+    # A ready export whose file was lost is built again, and may be claimed again.
+    lost_key = export.storage_key if export.status == "ready" else None
     try:
         built = _build(export)
     except Exception as exc:
@@ -209,9 +211,11 @@ def build_certificate_export(export_id: int) -> dict[str, Any]:
         db.session.commit()
         return {"export_id": export_id, "status": "failed", "error": message}
     key, _sha256 = storage.save(built["data"], "exports")
+    claimable = (CertificateExport.status != "ready") if lost_key is None else or_(
+        CertificateExport.status != "ready", CertificateExport.storage_key == lost_key)
     claimed = db.session.execute(
         update(CertificateExport)
-        .where(CertificateExport.id == export_id, CertificateExport.status != "ready")
+        .where(CertificateExport.id == export_id, claimable)
         .values(status="ready", certificate_count=built["count"], storage_key=key,
                 error=None, finished_at=utcnow())
         .execution_options(synchronize_session=False)).rowcount
