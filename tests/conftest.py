@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +29,8 @@ from app.models import Organization, Role, User
 from app.services import auth as auth_service
 
 PASSWORD = "correct-horse-battery"
+# Uploaded files and PDFs of the whole test session, never the developer's instance/.
+_STORAGE_DIR = Path(tempfile.mkdtemp(prefix="credwright-test-storage-"))
 META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
@@ -64,6 +68,7 @@ def _test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "SQLITE_IMMEDIATE_OUTSIDE_REQUESTS": False,
         "JOBS_INLINE": True,
         "SERVER_NAME": None,
+        "STORAGE_DIR": str(_STORAGE_DIR),
     }
     config.update(overrides)
     return config

@@ -277,6 +277,17 @@ def test_an_export_is_built_once(app, make_user, make_track):
     assert len(_stored_files(app, "exports")) == 1
 
 
+def test_a_ready_export_whose_file_was_lost_is_built_again(app, make_user, make_track):
+    _issue(app, make_user(), make_track())
+    export_id = _export(app)
+    _, export = _build(app, export_id)
+    with app.app_context():
+        storage.path_for(export.storage_key).unlink()
+    result, rebuilt = _build(app, export_id)
+    assert result["status"] == "ready" and rebuilt.storage_key != export.storage_key
+    assert rebuilt.certificate_count == 1 and len(_zip(app, rebuilt).namelist()) == 1
+
+
 def test_an_export_of_nothing_is_ready_with_zero(app, make_user, make_track):
     result, export = _build(app, _export(app))  # no certificates at all
     assert result["status"] == "ready" and export.status == "ready"

@@ -23,16 +23,18 @@ log = logging.getLogger(__name__)
 _PENDING = "credwright_pending_jobs"
 
 
-def enqueue_after_commit(job: JobWrapper, *args: Any) -> None:
-    db.session.info.setdefault(_PENDING, []).append((job, args))
+def enqueue_after_commit(job: JobWrapper, *args: Any, **options: Any) -> None:
+    """Queue `job(*args)` once the transaction commits. `options` go to RQ's enqueue
+    (job_timeout, retry, ...) and are ignored inline."""
+    db.session.info.setdefault(_PENDING, []).append((job, args, options))
 
 
-def run_job(job: JobWrapper, *args: Any) -> Any:
+def run_job(job: JobWrapper, *args: Any, **options: Any) -> Any:
     """Queue the job now (Redis) or run it inline in its own app context."""
     app = current_app._get_current_object()
     if app.config["JOBS_INLINE"]:
         return _run_inline(app, job, args)
-    return job.enqueue(*args)
+    return job.enqueue(*args, **options)
 
 
 def _run_inline(app: Flask, job: JobWrapper, args: tuple[Any, ...]) -> Any:
@@ -52,8 +54,8 @@ def _after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return
     pending = session.info.pop(_PENDING, None)
-    for job, args in pending or ():
-        run_job(job, *args)
+    for job, args, options in pending or ():
+        run_job(job, *args, **options)
 
 
 def _after_rollback(session: Session) -> None:

@@ -195,6 +195,8 @@ def build_certificate_export(export_id: int) -> dict[str, Any]:
                 "certificate_count": export.certificate_count, "key": export.storage_key}
     # A ready export whose file was lost is built again, and may be claimed again.
     lost_key = export.storage_key if export.status == "ready" else None
+    claimable = (CertificateExport.status != "ready") if lost_key is None else or_(
+        CertificateExport.status != "ready", CertificateExport.storage_key == lost_key)
     try:
         built = _build(export)
     except Exception as exc:
@@ -205,14 +207,12 @@ def build_certificate_export(export_id: int) -> dict[str, Any]:
             f"The export could not be built ({type(exc).__name__}: {exc}).")
         db.session.execute(
             update(CertificateExport)
-            .where(CertificateExport.id == export_id, CertificateExport.status != "ready")
-            .values(status="failed", error=message[:2000], finished_at=utcnow())
+            .where(CertificateExport.id == export_id, claimable)
+            .values(status="failed", storage_key=None, error=message[:2000], finished_at=utcnow())
             .execution_options(synchronize_session=False))
         db.session.commit()
         return {"export_id": export_id, "status": "failed", "error": message}
     key, _sha256 = storage.save(built["data"], "exports")
-    claimable = (CertificateExport.status != "ready") if lost_key is None else or_(
-        CertificateExport.status != "ready", CertificateExport.storage_key == lost_key)
     claimed = db.session.execute(
         update(CertificateExport)
         .where(CertificateExport.id == export_id, claimable)

@@ -166,8 +166,21 @@ def answer_for(certificate: Certificate | None) -> dict[str, Any]:
 
 
 def _record(certificate: Certificate | None, channel: str) -> None:
-    if certificate is not None and request.method != "HEAD":
-        certificates.record_verification(certificate, channel)
+    """Record a check of `certificate` and commit everything (a first signing key too).
+
+    GET requests begin SQLite transactions deferred (app/database.py), and one that has
+    read cannot reliably become a writer under concurrency ("database is locked" at
+    once, whatever the busy timeout). So the reading transaction ends first (the
+    certificate is detached so the commit does not expire it), and the INSERT opens a
+    transaction of its own, which waits its turn for the write lock.
+    """
+    if certificate is None or request.method == "HEAD":
+        db.session.commit()
+        return
+    db.session.expunge(certificate)
+    db.session.commit()
+    certificates.record_verification(certificate, channel)
+    db.session.commit()
 
 
 def _wants_json() -> bool:
@@ -202,19 +215,17 @@ def certificate(verification_id: str) -> Any:
     found = by_verification_id(verification_id)
     as_json = _wants_json()
     answer = answer_for(found)
-    _record(found, "json" if as_json else "page")
     status = 404 if found is None else 200
     if as_json:
         body = {**answer, "jws": signing.sign_verification(answer)}
-        db.session.commit()  # the verification row, and a first key if one was just made
+        _record(found, "json")
         response = jsonify(body)
         response.status_code = status
         response.headers["Cache-Control"] = "no-store"
-        response.vary.add("Accept")
-        return response
-    db.session.commit()
-    response = render("verify/certificate.html", status=status,
-                      **_context(found, result=answer))
+    else:
+        context = _context(found, result=answer)
+        _record(found, "page")
+        response = render("verify/certificate.html", status=status, **context)
     response.vary.add("Accept")
     return response
 
@@ -233,9 +244,8 @@ def lookup() -> Any:
         return _lookup_page(code_form, pdf_form, error="Enter both the certificate number "
                             "and the verification code.", status=422, check="code")
     found = by_number_and_code(code_form.number.data, code_form.code.data)
-    _record(found, "code")
     result = answer_for(found)
-    db.session.commit()
+    _record(found, "code")
     return _lookup_page(code_form, pdf_form, found, result=result, check="code")
 
 
@@ -248,9 +258,8 @@ def _check_pdf(code_form: CodeLookupForm, pdf_form: PdfCheckForm) -> Any:
     if len(data) > PDF_MAX_BYTES:
         return _too_large()
     found = by_pdf_sha256(hashlib.sha256(data).hexdigest())
-    _record(found, "pdf")
     result = answer_for(found)
-    db.session.commit()
+    _record(found, "pdf")
     return _lookup_page(code_form, pdf_form, found, result=result, check="pdf",
                         pdf_match=found is not None)
 
