@@ -12,6 +12,8 @@ run: deps static migrate seed  ## Install, migrate, load demo data and serve on 
 	@echo "Serving Credwright on http://127.0.0.1:5000 (jobs run inline; Ctrl-C stops)"
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
+# Two workers: the machine has two cores. PYTEST_ARGS="-n 0 -x" for a serial run.
+PYTEST_ARGS ?= -n 2
 test: test-deps static chromium  ## Install what the tests need and run the whole suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -26,7 +26,10 @@ def seed_command(demo: bool) -> None:
     """Load reference data (and, with --demo, demo data). Safe to run again."""
     from app import seed
 
+    from app.services import signing
+
     seed.reference_data()
+    signing.ensure_key()  # made lazily too; creating it here makes the JWKS ready at once
     if demo:
         created = seed.demo_data()
         db.session.commit()

@@ -86,6 +86,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "credwright"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "5 per minute"),
+        "VERIFY_RATE_LIMIT": env.get("VERIFY_RATE_LIMIT", "60 per minute"),
+        "VERIFY_LOOKUP_RATE_LIMIT": env.get("VERIFY_LOOKUP_RATE_LIMIT", "10 per minute"),
         # Set when the app runs behind a proxy that sets X-Forwarded-For (count of proxies).
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", 0)),
         "PAGE_SIZE": int(env.get("PAGE_SIZE", 25)),

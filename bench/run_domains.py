@@ -6,7 +6,7 @@
 
 Like `bench.run_foundation` (whose database, process and CPU helpers it uses):
 1. a fresh database (a new SQLite file under bench/results/, or DROP/CREATE of
-   `credwright_bench`), `flask db upgrade`, `flask seed --demo`, then `python -m
+   `credwright_domains_bench`), `flask db upgrade`, `flask seed --demo`, then `python -m
    bench.generate` with 20,000 people in 200 organizations, the first of them a large
    customer of 2,000 (`--large-org`), and per subcommand 200 micro-credential definitions
    with 50,000 staff credentials and/or 20,000 training enrolments (with course progress
@@ -57,6 +57,8 @@ from bench.http_load import (
     LoadError,
     Target,
     _connection,
+    _cookies_from,
+    cookie_header,
     free_port,
     login,
     request_once,
@@ -85,6 +87,8 @@ from bench.run_foundation import (
     wait_until_idle,
 )
 
+# Not run_foundation's credwright_bench: the two benchmarks may run at the same time.
+DOMAINS_POSTGRES_URL = DEFAULT_POSTGRES_URL.rsplit("/", 1)[0] + "/credwright_domains_bench"
 LEARNER_PASSWORD = "bench-password"
 FAILING_RIGHT = 6  # of 10: 60%, under the pass mark of 80%
 PASSERS = 12  # learners one quiz short of completing the track (one submission each)
@@ -458,11 +462,13 @@ def measure_queries(env: dict[str, str], t: Targets, probes: Sequence[Probe],
 
 # --- HTTP ------------------------------------------------------------------------------
 
-def csrf_for(base: str, cookie: str, path: str) -> str:
+def csrf_for(base: str, cookie: str, path: str) -> tuple[str, str]:
+    """The CSRF token of a logged-in session, from a page's meta tag, and the Cookie
+    header to send with it (the page stores the token in the session: a new cookie)."""
     target = Target.parse(base + path)
     conn = _connection(target, 30.0)
     try:
-        status, _, body = request_once(conn, "GET", target.path, {
+        status, headers, body = request_once(conn, "GET", target.path, {
             "User-Agent": USER_AGENT, "Host": f"{target.host}:{target.port}",
             "Cookie": cookie})
     finally:
@@ -470,7 +476,9 @@ def csrf_for(base: str, cookie: str, path: str) -> str:
     match = META_CSRF.search(body.decode("utf-8", "replace"))
     if status != 200 or not match:
         raise LoadError(f"GET {path} answered {status} without a csrf-token")
-    return match.group(1)
+    jar = dict(part.split("=", 1) for part in cookie.split("; ") if "=" in part)
+    _cookies_from(headers, jar)
+    return match.group(1), cookie_header(jar)
 
 
 def learner_variants(base: str, emails: Sequence[str], t: Targets, right: int
@@ -478,8 +486,8 @@ def learner_variants(base: str, emails: Sequence[str], t: Targets, right: int
     """Each learner logged in, with the CSRF token of their session and the form body."""
     variants = []
     for email in emails:
-        cookie = login(base, email, LEARNER_PASSWORD)
-        token = csrf_for(base, cookie, f"/learn/courses/{t.quiz_course}")
+        token, cookie = csrf_for(base, login(base, email, LEARNER_PASSWORD),
+                                 f"/learn/courses/{t.quiz_course}")
         body = urlencode([*quiz_form(t.questions, right), ("csrf_token", token)])
         variants.append(({"Cookie": cookie, "X-CSRFToken": token, "HX-Request": "true",
                           "Content-Type": "application/x-www-form-urlencoded"}, body))
@@ -587,8 +595,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=["credentials", "training", "all"])
     p.add_argument("--database", choices=["sqlite", "postgres"], required=True)
-    p.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL",
-                                                            DEFAULT_POSTGRES_URL),
+    p.add_argument("--postgres-url", default=os.environ.get("BENCH_DOMAINS_POSTGRES_URL",
+                                                            DOMAINS_POSTGRES_URL),
                    help="a database this run may DROP and CREATE (its name contains 'bench')")
     p.add_argument("--users", type=int, default=20000)
     p.add_argument("--orgs", type=int, default=200)
@@ -599,11 +607,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--enrolments", type=int, default=20000)
     p.add_argument("--learners", type=int, default=40,
                    help="learners taking turns at the quiz under load")
-    p.add_argument("--requests", type=int, default=1000, help="per page and concurrency")
+    p.add_argument("--requests", type=int, default=500, help="per page and concurrency")
     p.add_argument("--warmup", type=int, default=30, help="per run, not counted")
     p.add_argument("--concurrency", type=_int_list, default=[2, 8],
                    help="comma-separated, e.g. 2,8 (2 = one request per worker)")
-    p.add_argument("--max-seconds", type=float, default=30.0,
+    p.add_argument("--max-seconds", type=float, default=20.0,
                    help="time limit per run (the run stops early and says so)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--port", type=int, default=0, help="default: a free port")

@@ -62,7 +62,8 @@ def _test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
     config = {
         "APP_ENV": "test",
         "TESTING": True,
-        "SECRET_KEY": "test-secret-" + secrets.token_hex(8),
+        # One key for the session: signing keys in the database are encrypted with it.
+        "SECRET_KEY": "credwright-test-secret-key",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_KEY_PREFIX": "credwright-test-" + secrets.token_hex(6),
         "SQLITE_IMMEDIATE_OUTSIDE_REQUESTS": False,

@@ -705,7 +705,8 @@ class ProjectStatus:
 
     @property
     def ready(self) -> bool:
-        return not self.blocking
+        # Nothing assigned is not "ready": no one has checked what go-live needs.
+        return bool(self.assignments) and not self.blocking
 
 
 def project_status(project: ImplementationProject, as_of: date | None = None) -> ProjectStatus:

@@ -125,6 +125,13 @@ def staff(definition_id: int) -> Any:
                   organizations=org_service.all_organizations(), **_holders_context(definition))
 
 
+@bp.route("/<int:definition_id>/counts")
+def status_counts(definition_id: int) -> Any:
+    definition = mc.get_definition(definition_id)
+    return fragment_only("partials/credentials/status_counts.html", definition=definition,
+                         counts=mc.status_counts(definition), statuses=list(CredentialStatus))
+
+
 @bp.route("/<int:definition_id>/candidates")
 def candidates(definition_id: int) -> Any:
     """The live staff search of the assign panel (htmx)."""
@@ -186,7 +193,9 @@ def change_status(credential_id: int) -> Any:
         form.add_service_error(exc)
         return _holder_row(credential, form, exc.message, exc.status)
     db.session.commit()
-    return _holder_row(credential)
+    response = _holder_row(credential)
+    response.headers["HX-Trigger"] = "credentials-changed"
+    return response
 
 
 @bp.route("/credentials/<int:credential_id>/evidence", methods=["POST"])
