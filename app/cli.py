@@ -25,7 +25,6 @@ keys_cli = AppGroup("keys", help="Signing keys of certificates and verification 
 def seed_command(demo: bool) -> None:
     """Load reference data (and, with --demo, demo data). Safe to run again."""
     from app import seed
-
     from app.services import signing
 
     seed.reference_data()
