@@ -125,3 +125,16 @@ def test_bulk_export_zip(app, admin_client, make_user, make_track, issue):
 def test_staff_and_managers_are_refused(staff_client, manager_client):
     assert staff_client.get("/admin/certificates").status_code == 403
     assert manager_client.get("/admin/certificates").status_code == 403
+
+
+def test_links_in_from_users_and_courses(app, admin_client, make_user, make_track, issue):
+    track = make_track()
+    learner = make_user(name="Linked Learner")
+    issue(learner, course=track.courses[0])
+    users = admin_client.get("/admin/users?q=linked", headers=HX).get_data(as_text=True)
+    assert f"/admin/certificates?user_id={learner.id}&amp;status=issued" in users
+    course_page = admin_client.get(f"/admin/tracks/{track.id}").get_data(as_text=True)
+    assert f"/admin/certificates?course_id={track.courses[0].id}&amp;status=issued" in course_page
+    filtered = admin_client.get(f"/admin/certificates?user_id={learner.id}&status=issued",
+                                headers=HX).get_data(as_text=True)
+    assert "Linked Learner" in filtered
