@@ -375,3 +375,18 @@ def issue(app: Flask) -> Callable[..., Any]:
             return _detached(certificate)
 
     return factory
+
+
+@pytest.fixture
+def bearer(app: Flask) -> Callable[[User], dict[str, str]]:
+    """Authorization headers with a fresh personal API token for the user."""
+    from app.services.context import Actor
+
+    def make(user: User) -> dict[str, str]:
+        with app.app_context():
+            _, token = auth_service.create_api_token(db.session.get(User, user.id), "test",
+                                                     Actor.system())
+            db.session.commit()
+        return {"Authorization": f"Bearer {token}"}
+
+    return make

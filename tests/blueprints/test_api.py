@@ -12,20 +12,8 @@ from app.services.context import Actor
 
 
 @pytest.fixture
-def token_for(app):
-    def make(user: User) -> dict[str, str]:
-        with app.app_context():
-            _, plaintext = auth_service.create_api_token(db.session.get(User, user.id), "test",
-                                                         Actor.system())
-            db.session.commit()
-        return {"Authorization": f"Bearer {plaintext}"}
-
-    return make
-
-
-@pytest.fixture
-def admin_auth(token_for, admin_user):
-    return token_for(admin_user)
+def admin_auth(bearer, admin_user):
+    return bearer(admin_user)
 
 
 def test_bearer_token_authenticates(client, admin_auth, admin_user):
@@ -34,11 +22,11 @@ def test_bearer_token_authenticates(client, admin_auth, admin_user):
     assert response.get_json()["email"] == admin_user.email
 
 
-def test_bad_missing_and_revoked_tokens_get_401(app, client, token_for, staff_user):
+def test_bad_missing_and_revoked_tokens_get_401(app, client, bearer, staff_user):
     assert client.get("/api/me").status_code == 401
     assert client.get("/api/me", headers={"Authorization": "Bearer cw_nope"}).status_code == 401
     assert client.get("/api/me", headers={"Authorization": "Basic abc"}).status_code == 401
-    headers = token_for(staff_user)
+    headers = bearer(staff_user)
     with app.app_context():
         token = db.session.scalar(select(auth_service.ApiToken))
         auth_service.revoke_api_token(token, Actor.system())
@@ -54,8 +42,8 @@ def test_a_token_does_not_log_into_the_html_pages(client, admin_auth):
     assert response.status_code == 302 and "/login" in response.location
 
 
-def test_staff_token_is_forbidden_from_admin_api(client, token_for, staff_user):
-    response = client.get("/api/admin/users", headers=token_for(staff_user))
+def test_staff_token_is_forbidden_from_admin_api(client, bearer, staff_user):
+    response = client.get("/api/admin/users", headers=bearer(staff_user))
     assert response.status_code == 403
     assert response.get_json()["error"]["code"] == "forbidden"
 

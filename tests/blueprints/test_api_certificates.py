@@ -5,20 +5,14 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import db
-from app.models import Certificate, CertificateStatus, CertificateType, User
-from app.services import auth as auth_service
-from app.services.context import Actor
+from app.models import Certificate, CertificateStatus, CertificateType
 
 BASE = "/api/admin/certificates"
 
 
 @pytest.fixture
-def api(app, admin_user):
-    with app.app_context():
-        _, token = auth_service.create_api_token(db.session.get(User, admin_user.id), "t",
-                                                 Actor.system())
-        db.session.commit()
-    return {"Authorization": f"Bearer {token}"}
+def api(admin_user, bearer):
+    return bearer(admin_user)
 
 
 def test_issue_then_list_get_revoke_reinstate(client, api, make_user, make_track):

@@ -6,20 +6,14 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import CredentialStatus, MicroCredentialDefinition, User
-from app.services import auth as auth_service
-from app.services.context import Actor
+from app.models import CredentialStatus, MicroCredentialDefinition
 
 BASE = "/api/admin/micro-credentials"
 
 
 @pytest.fixture
-def api(app, client, admin_user):
-    with app.app_context():
-        _, token = auth_service.create_api_token(db.session.get(User, admin_user.id), "t",
-                                                 Actor.system())
-        db.session.commit()
-    headers = {"Authorization": f"Bearer {token}"}
+def api(app, client, admin_user, bearer):
+    headers = bearer(admin_user)
 
     class Api:
         def get(self, path="", **kw):

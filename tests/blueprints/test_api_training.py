@@ -5,24 +5,11 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import db
-from app.models import Course, Role, User
-from app.services import auth as auth_service
+from app.models import Course, Role
 from app.services.context import Actor
 from tests.conftest import answers_scoring
 
 BASE = "/api/v1/internal/training"
-
-
-@pytest.fixture
-def bearer(app):
-    def make(user):
-        with app.app_context():
-            _, token = auth_service.create_api_token(db.session.get(User, user.id), "t",
-                                                     Actor.system())
-            db.session.commit()
-        return {"Authorization": f"Bearer {token}"}
-
-    return make
 
 
 @pytest.fixture
