@@ -30,14 +30,17 @@ HTMX_CONFIG = json.dumps({
 }, separators=(",", ":"))
 
 
-def url_with(**changes: Any) -> str:
-    """The current URL with some query arguments changed (None removes one)."""
+def url_with(_endpoint: str | None = None, **changes: Any) -> str:
+    """The current URL with some query arguments changed (None removes one); with
+    `_endpoint`, the same arguments on another page (a list shown inside a detail page)."""
     args = request.args.to_dict()
     for key, value in changes.items():
         if value is None or value == "":
             args.pop(key, None)
         else:
             args[key] = value
+    if _endpoint is not None:
+        return url_for(_endpoint, **args)
     return url_for(request.endpoint or "main.index", **(request.view_args or {}), **args)
 
 

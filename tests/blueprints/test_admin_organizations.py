@@ -74,8 +74,11 @@ def test_edit_row_and_save(app, admin_client, org):
 
 
 def test_full_page_views_of_a_row(admin_client, org):
-    assert "<html" in admin_client.get(f"/admin/organizations/{org.id}").get_data(as_text=True)
-    assert "<html" in admin_client.get(f"/admin/organizations/{org.id}/edit").get_data(as_text=True)
+    for path in (f"/admin/organizations/{org.id}", f"/admin/organizations/{org.id}/edit"):
+        response = admin_client.get(path)
+        assert response.status_code == 200
+        assert "<html" in response.get_data(as_text=True) and org.name in response.get_data(
+            as_text=True)
 
 
 def test_deactivate(app, admin_client, org):

@@ -50,7 +50,8 @@ def test_detail_panel_and_pdf(app, admin_client, make_user, make_track, issue):
     assert 'id="certificate-detail"' in html and "Zoë Brontë" in html
     assert certificate.verification_code in html and "Revoke" in html
     full = admin_client.get(f"/admin/certificates/{certificate.id}")
-    assert "<html" in full.get_data(as_text=True)
+    assert full.status_code == 200 and "<html" in full.get_data(as_text=True)
+    assert 'id="certificate-detail"' in full.get_data(as_text=True)
     pdf = admin_client.get(f"/admin/certificates/{certificate.id}/pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
 

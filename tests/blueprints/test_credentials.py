@@ -70,7 +70,8 @@ def test_edit_row_and_save(app, admin_client, make_definition):
     edit = admin_client.get(f"/admin/micro-credentials/{definition.id}/edit", headers=HX)
     assert f'id="definition-{definition.id}" class="editing"' in edit.get_data(as_text=True)
     full = admin_client.get(f"/admin/micro-credentials/{definition.id}/edit")
-    assert "<html" in full.get_data(as_text=True)
+    assert full.status_code == 200 and "<html" in full.get_data(as_text=True)
+    assert f'id="definition-{definition.id}" class="editing"' in full.get_data(as_text=True)
     saved = admin_client.post(f"/admin/micro-credentials/{definition.id}", headers=HX,
                               data={**VALID, "title": "New title"})
     assert saved.status_code == 200 and "New title" in saved.get_data(as_text=True)

@@ -76,8 +76,8 @@ def detail(certificate_id: int) -> Any:
     context = {"certificate": certificate, "today": utcnow().date(),
                "reason_form": ReasonForm(formdata=None)}
     if not wants_fragment():
-        return render("certificates/index.html", courses=_courses(), **_list_context(),
-                      **context)
+        return render("certificates/index.html", courses=_courses(),
+                      **{**_list_context(), **context})
     return fragment_only(DETAIL, **context)
 
 
