@@ -918,6 +918,465 @@ def generate_training(
                     by_status=dict(Counter(plan.values())))
 
 
+# --- Certificates --------------------------------------------------------------------
+
+# Generated certificate tracks end their description with this (not GENERATED_TRACK_NOTE,
+# so generate_training's lookups never pick them up).
+GENERATED_CERT_TRACK_NOTE = "Generated for the certificate benchmark."
+# (track name, validity months, course titles). With 20,000 people, 1,000,000 certificates
+# is ~50 each: the catalogue must offer enough (subject, type) pairs for one live
+# certificate per person, subject and type.
+CERT_TRACKS = [
+    ("Site Safety Passport", 24, ["Hazard identification", "Site induction",
+                                  "Incident reporting", "Safe work method statements",
+                                  "Emergency procedures"]),
+    ("Roofing Compliance Essentials", 24, ["The Building Act", "Working at height",
+                                           "Roof membranes", "Flashings and penetrations",
+                                           "Records of work"]),
+    ("Scaffolding Inspection", 12, ["Scaffold types", "Tagging and handover",
+                                    "Load classes", "Ties and bracing", "Inspection records"]),
+    ("Temporary Traffic Management", 36, ["Traffic management plans", "Signs and devices",
+                                          "Stop/go operation", "Mobile closures",
+                                          "Site audits"]),
+    ("Asbestos Awareness", 12, ["Where asbestos hides", "Licensed removal",
+                                "Air monitoring", "Decontamination", "Waste disposal"]),
+    ("Confined Space Entry", 24, ["Permits", "Gas testing", "Ventilation",
+                                  "Rescue planning", "Standby duties"]),
+    ("Electrical Safety on Site", 36, ["Isolation and lock-out", "Portable appliances",
+                                       "Overhead lines", "Underground services",
+                                       "Residual current devices"]),
+    ("First Aid at Work", 24, ["Primary survey", "CPR and AED", "Bleeding and shock",
+                               "Burns and fractures", "Incident records"]),
+    ("Plant and Machinery", None, ["Pre-start checks", "Excavator basics",
+                                   "Telehandler basics", "Exclusion zones",
+                                   "Refuelling safely"]),
+    ("Site Supervision", None, ["Toolbox talks", "Subcontractor management",
+                                "Quality assurance", "Consent inspections",
+                                "Close-out and handover"]),
+    ("Investigations in Practice", None, ["Evidence handling", "Interviewing",
+                                          "Root cause analysis", "Writing findings",
+                                          "Corrective actions"]),
+    ("Hazardous Substances", 36, ["Safety data sheets", "Storage and segregation",
+                                  "Spill response", "Exposure monitoring",
+                                  "Certified handlers"]),
+]
+CERT_STATUS_WEIGHTS = {"ISSUED": 95.0, "REVOKED": 2.8, "PENDING": 1.4, "REJECTED": 0.8}
+CERT_TYPE_WEIGHTS = {"COMPLETION": 70, "MASTERY": 20, "TEACHING": 10}
+CERT_MAX_PER_YEAR = 99_999  # CERT-YYYY-NNNNN: five digits a year
+CERT_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # as certificates.new_verification_code
+# base32's alphabet (A-Z, 2-7) onto Crockford's, for codes made from random bytes.
+_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CERT_CODE_ALPHABET.encode())
+CERT_COPY_COLUMNS = (
+    "number", "type", "status", "recipient_id", "course_id", "track_id", "live_key",
+    "issued_at", "issued_by_id", "expires_at", "recommended_by_id", "recommended_at", "notes",
+    "progress_percent", "sessions_attended", "average_rating", "rejection_reason",
+    "revocation_reason", "revocation_category", "revoked_at", "revoked_by_id", "snapshot",
+    "verification_id", "verification_code", "created_at", "updated_at",
+)
+_REVOCATIONS = [("issued_in_error", "Issued before the assessment was marked.", 35),
+                ("requirements_not_met", "The practical assessment was not signed off.", 25),
+                ("superseded", "Re-issued with current details.", 30),
+                ("misconduct", "Assessment evidence was not the learner's own.", 4),
+                ("other", "Withdrawn at the employer's request.", 6)]
+_REJECTIONS = ["Needs to finish the course first.", "Attendance below the minimum.",
+               "Assessment evidence missing.", "Duplicate request."]
+
+
+@dataclass
+class Certificates:
+    certificates: int
+    track_ids: list[int]
+    course_ids: list[int]
+    by_status: dict[str, int]
+    by_type: dict[str, int]
+    numbered_by_year: dict[int, int]  # numbers given per year (CERT-YYYY-00001...)
+    recipients: int
+    timings: dict[str, float]
+
+
+def _certificate_catalogue(conn: Connection, rng: random.Random, now: datetime,
+                           tracks: int, batch_size: int) -> list[dict[str, Any]]:
+    """`tracks` generated tracks of 5 courses each; [{id, name, version, validity,
+    courses: [(id, title)]}]."""
+    from app.models import CertificationTrack, ContentType, Course, TrackAudience, TrackLevel
+
+    specs = CERT_TRACKS[:max(1, min(tracks, len(CERT_TRACKS)))]
+    created = now - timedelta(days=365 * 12)
+    insert_rows(conn, CertificationTrack.__table__, [{
+        "name": name, "description": f"{name}. {GENERATED_CERT_TRACK_NOTE}",
+        "audience": TrackAudience.CLIENT_EMPLOYEE, "level": TrackLevel.FOUNDATION,
+        "version_major": rng.randint(1, 3), "version_minor": rng.randint(0, 4), "active": True,
+        "required_for_go_live": False, "estimated_hours": rng.randint(2, 12),
+        "validity_months": months, "created_at": created, "updated_at": created,
+    } for name, months, _ in specs], batch_size)
+    rows = conn.execute(select(CertificationTrack.id, CertificationTrack.name,
+                               CertificationTrack.version_major,
+                               CertificationTrack.version_minor,
+                               CertificationTrack.validity_months)
+                        .where(CertificationTrack.description.like(
+                            f"%{GENERATED_CERT_TRACK_NOTE}"))
+                        .order_by(CertificationTrack.id)).all()
+    course_rows = []
+    for track, (_, _, titles) in zip(rows, specs, strict=True):
+        for order, title in enumerate(titles, start=1):
+            course_rows.append({
+                "track_id": track.id, "title": title, "description": f"{track.name}: {title}.",
+                "content_type": ContentType.TEXT, "content_url": None,
+                "content_body": "The course text.", "estimated_minutes": 30,
+                "sort_order": order, "required": True, "has_exam": False,
+                "passing_score": 80, "questions": [], "attempt_limit": None,
+                "created_at": created, "updated_at": created})
+    insert_rows(conn, Course.__table__, course_rows, batch_size)
+    courses: dict[int, list[tuple[int, str]]] = {t.id: [] for t in rows}
+    for cid, tid, title in conn.execute(select(Course.id, Course.track_id, Course.title)
+                                        .where(Course.track_id.in_(list(courses)))
+                                        .order_by(Course.track_id, Course.sort_order)):
+        courses[tid].append((cid, title))
+    return [{"id": t.id, "name": t.name, "version": f"{t.version_major}.{t.version_minor}",
+             "validity": t.validity_months, "courses": courses[t.id]} for t in rows]
+
+
+def _certificate_years(numbered: int, existing: dict[int, int], now: datetime
+                       ) -> dict[int, int]:
+    """How many numbers to give in each year, ending this year (part of it elapsed), with
+    mild growth, and never more than CERT_MAX_PER_YEAR in a year (counting `existing`)."""
+    elapsed = (now - datetime(now.year, 1, 1, tzinfo=now.tzinfo)) / timedelta(days=365)
+    years = 3
+    while True:
+        first = now.year - years + 1
+        weights = {y: (1 + 0.08 * (y - first)) * (elapsed if y == now.year else 1.0)
+                   for y in range(first, now.year + 1)}
+        total = sum(weights.values())
+        plan = {y: int(numbered * w / total) for y, w in weights.items()}
+        for i in range(numbered - sum(plan.values())):
+            plan[first + i % years] += 1
+        if all(n + existing.get(y, 0) <= CERT_MAX_PER_YEAR for y, n in plan.items()):
+            return plan
+        years += 1
+
+
+def _pg_detach_indexes(conn: Connection, table: str) -> list[str]:
+    """Drop `table`'s unique constraints and secondary indexes (not its primary key);
+    returns the statements that put them back as they were. Building an index once
+    after a bulk load is several times faster than updating it row by row."""
+    constraints = conn.execute(text(
+        "select conname, pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = cast(:t as regclass) and contype = 'u' order by conname"),
+        {"t": table}).all()
+    restore = [f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}'
+               for name, definition in constraints]
+    for name, _ in constraints:
+        conn.execute(text(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"'))
+    indexes = conn.execute(text(
+        "select i.relname, pg_get_indexdef(i.oid) from pg_index x "
+        "join pg_class i on i.oid = x.indexrelid "
+        "where x.indrelid = cast(:t as regclass) and not x.indisprimary "
+        "and not exists (select 1 from pg_constraint c where c.conindid = i.oid) "
+        "order by i.relname"), {"t": table}).all()
+    restore += [definition for _, definition in indexes]
+    for name, _ in indexes:
+        conn.execute(text(f'DROP INDEX "{name}"'))
+    return restore
+
+
+def _pg_orphans(conn: Connection, table: str) -> dict[str, int]:
+    """Rows of `table` whose single-column foreign keys point nowhere, per constraint:
+    the triggers' check, done once for the whole table."""
+    fks = conn.execute(text(
+        "select c.conname, a.attname, r.relname, ra.attname from pg_constraint c "
+        "join pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1] "
+        "join pg_class r on r.oid = c.confrelid "
+        "join pg_attribute ra on ra.attrelid = c.confrelid and ra.attnum = c.confkey[1] "
+        "where c.conrelid = cast(:t as regclass) and c.contype = 'f' "
+        "and cardinality(c.conkey) = 1"), {"t": table}).all()
+    out = {}
+    for name, column, ref_table, ref_column in fks:
+        # Names from the catalogue, not from input.
+        query = (f'select count(*) from "{table}" t where t."{column}" is not null and '  # noqa: S608
+                 f'not exists (select 1 from "{ref_table}" r where r."{ref_column}" = '
+                 f't."{column}")')
+        out[name] = conn.scalar(text(query)) or 0
+    return out
+
+
+def generate_certificates(
+    conn: Connection,
+    *,
+    count: int,
+    rng: random.Random,
+    now: datetime,
+    tracks: int = len(CERT_TRACKS),
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    issuer: str = "Credwright",
+    analyze: bool = True,
+    fast: bool = True,
+) -> Certificates:
+    """`count` certificates of the generated staff and org admins, over `tracks` generated
+    tracks of 5 courses (COMPLETION of a track or a course, MASTERY and TEACHING of a
+    course), as the app would have left them:
+
+    - statuses after CERT_STATUS_WEIGHTS (mostly ISSUED; REVOKED with a category and
+      reason, PENDING recommendations of the last 60 days, REJECTED with a reason);
+    - issued and revoked ones have a number CERT-YYYY-NNNNN, unique and gapless per year
+      in issue order, continuing `certificate_counters` (which is moved on to match),
+      over as many years (ending now) as keep every year under 100,000 numbers; an
+      issue date, an expiry from the track's validity, a random verification id
+      (`secrets.token_urlsafe(24)`), a verification code and the snapshot `_snapshot()`
+      writes at issue;
+    - `live_key` set for PENDING and ISSUED only; each person's certificates are for
+      distinct (subject, type) pairs, so it is unique;
+    - rows are inserted in creation order (ids follow time, as in production).
+
+    Not filled: `credential_jws` (an Ed25519 signature each, ~80 us: 80 s per million
+    here), `pdf_key`/`pdf_sha256` (no PDFs are rendered). On PostgreSQL the rows go in
+    with COPY, and `ANALYZE certificates` runs at the end (`analyze`). With `fast` (the
+    default) it also, inside the same transaction, drops the table's unique constraints
+    and secondary indexes and builds them again after the COPY, and, when connected as a
+    superuser, skips the per-row foreign-key triggers (`session_replication_role =
+    replica`) and checks every foreign key once for the whole table afterwards instead
+    (an orphan raises, rolling everything back). Python's cyclic GC is paused while the
+    rows are built (a million tuples would otherwise be traversed again and again)."""
+    with _gc_paused():
+        return _generate_certificates(conn, count=count, rng=rng, now=now, tracks=tracks,
+                                      batch_size=batch_size, issuer=issuer, analyze=analyze,
+                                      fast=fast)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _generate_certificates(conn: Connection, *, count: int, rng: random.Random, now: datetime,
+                           tracks: int, batch_size: int, issuer: str, analyze: bool,
+                           fast: bool) -> Certificates:
+    from base64 import b32encode
+
+    from app.models import Certificate, CertificateCounter, Role, User
+    from app.services.micro_credentials import add_months
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    catalogue = _certificate_catalogue(conn, rng, now, tracks, batch_size)
+    holders = conn.execute(select(User.id, User.name).where(
+        User.role.in_([Role.STAFF, Role.ORG_ADMIN]),
+        User.email.like(f"%{GENERATED_EMAIL_SUFFIX}")).order_by(User.id)).all()
+    if count > 0 and not holders:
+        raise SystemExit("generate_certificates needs staff: generate people first")
+    admins = conn.execute(select(User.id, User.name).where(User.role == Role.ADMIN)
+                          .order_by(User.id)).all()
+    if not admins:
+        raise SystemExit("generate_certificates needs an admin (seed or generate people)")
+
+    # (kind, subject id, track) pairs per type: a track's completion, or a course's.
+    subjects: dict[str, list[tuple[str, int, dict[str, Any], str]]] = {
+        "COMPLETION": [("track", t["id"], t, t["name"]) for t in catalogue],
+        "MASTERY": [], "TEACHING": []}
+    for t in catalogue:
+        for cid, title in t["courses"]:
+            for type_ in subjects:
+                subjects[type_].append(("course", cid, t, title))
+    type_names = list(CERT_TYPE_WEIGHTS)
+    type_weights = list(CERT_TYPE_WEIGHTS.values())
+    capacity = {k: len(v) for k, v in subjects.items()}
+    if count > len(holders) * sum(capacity.values()) * 0.8:
+        raise SystemExit(f"{count} certificates is too many for {len(holders)} people and "
+                         f"{len(catalogue)} tracks (one live certificate per subject/type)")
+
+    # How many of each type each person holds: lognormal sizes, capped per type.
+    sizes = [rng.lognormvariate(0, 0.5) for _ in holders]
+    scale = count / sum(sizes)
+    per_person = [[0, 0, 0] for _ in holders]
+    placed = 0
+    for i, size in enumerate(sizes):
+        for t in rng.choices(range(3), type_weights, k=int(size * scale)):
+            if per_person[i][t] < capacity[type_names[t]]:
+                per_person[i][t] += 1
+                placed += 1
+    while placed < count:
+        i, t = rng.randrange(len(holders)), rng.choices(range(3), type_weights)[0]
+        if per_person[i][t] < capacity[type_names[t]]:
+            per_person[i][t] += 1
+            placed += 1
+
+    status_names = list(CERT_STATUS_WEIGHTS)
+    statuses = iter(rng.choices(status_names, list(CERT_STATUS_WEIGHTS.values()), k=count))
+    plan: list[tuple[int, str, tuple[str, int, dict[str, Any], str], str]] = []
+    for (user_id, _name), counts in zip(holders, per_person, strict=True):
+        for type_, n in zip(type_names, counts, strict=True):
+            if n:
+                for subject in rng.sample(subjects[type_], n):
+                    plan.append((user_id, type_, subject, next(statuses)))
+    rng.shuffle(plan)
+    names = dict(holders)
+    by_status = Counter(p[3] for p in plan)
+    numbered = by_status["ISSUED"] + by_status["REVOKED"]
+
+    # Issue moments and numbers: per year, sorted times get 1, 2, 3... after the counter.
+    existing = dict(conn.execute(select(CertificateCounter.year,
+                                        CertificateCounter.last_number)).all())
+    years = _certificate_years(numbered, existing, now)
+    naive_now = now.astimezone(UTC).replace(tzinfo=None)
+    stamps: list[tuple[datetime, str]] = []
+    last_number: dict[int, int] = {}
+    for year, n in years.items():
+        start = datetime(year, 1, 1)
+        span = (min(datetime(year + 1, 1, 1), naive_now) - start).total_seconds()
+        moments = sorted(start + timedelta(seconds=rng.uniform(0, span)) for _ in range(n))
+        base = existing.get(year, 0)
+        stamps += [(m, f"CERT-{year}-{base + k:05d}") for k, m in enumerate(moments, 1)]
+        last_number[year] = base + n
+    rng.shuffle(stamps)
+    stamp_iter = iter(stamps)
+    timings["plan"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    rows: list[tuple[Any, ...]] = []
+    dumps = json.dumps
+    token = secrets.token_urlsafe
+    choices = rng.choices
+    randbytes = rng.randbytes
+    revocations = [r[:2] for r in _REVOCATIONS]
+    revocation_weights = [r[2] for r in _REVOCATIONS]
+    span_all = (naive_now - datetime(min(years), 1, 1)).total_seconds()
+    for user_id, type_, (kind, subject_id, track, title), status in plan:
+        course_id = subject_id if kind == "course" else None
+        track_id = subject_id if kind == "track" else None
+        live_key = (f"{user_id}:{course_id or '-'}:{track_id or '-'}:{type_}"
+                    if status in ("ISSUED", "PENDING") else None)
+        number = issued_at = issued_by = expires = rec_at = rec_by = None
+        verification_id = code = revoked_at = revoked_by = category = reason = None
+        rejection = notes = progress = None
+        snapshot: dict[str, Any] = {}
+        if status in ("ISSUED", "REVOKED"):
+            issued_at, number = next(stamp_iter)
+            admin_id, admin_name = admins[rng.randrange(len(admins))]
+            issued_by = admin_id
+            if track["validity"]:
+                expires = add_months(issued_at.date(), track["validity"])
+            created = issued_at
+            if rng.random() < 0.4:  # recommended or requested first, then approved
+                rec_at = issued_at - timedelta(seconds=rng.uniform(3600, 14 * 86400))
+                created = rec_at
+                progress = 100.0
+                if kind == "track":
+                    notes = f"Completed version {track['version']}."
+            verification_id = token(24)
+            code = b32encode(randbytes(7))[:10].translate(_CROCKFORD).decode()
+            code = f"{code[:5]}-{code[5:]}"
+            snapshot = {
+                "number": number, "recipient_name": names[user_id], "type": type_,
+                "type_label": type_.title(), "subject": title, "subject_kind": kind,
+                "track": track["name"], "version": track["version"],
+                "issued_on": issued_at.date().isoformat(),
+                "expires_on": expires.isoformat() if expires else None,
+                "issuer": issuer, "issued_by": admin_name,
+            }
+            updated = issued_at
+            if status == "REVOKED":
+                category, reason = choices(revocations, revocation_weights)[0]
+                revoked_at = min(naive_now, issued_at + timedelta(
+                    seconds=rng.uniform(3600, 400 * 86400)))
+                revoked_by = admin_id
+                updated = revoked_at
+        else:
+            if status == "PENDING":
+                rec_at = naive_now - timedelta(seconds=rng.uniform(600, 60 * 86400))
+            else:
+                rec_at = datetime(min(years), 1, 1) + timedelta(
+                    seconds=rng.uniform(0, span_all))
+                rejection = rng.choice(_REJECTIONS)
+            created = rec_at
+            updated = rec_at if status == "PENDING" else min(
+                naive_now, rec_at + timedelta(days=rng.randint(1, 10)))
+            progress = 100.0 if kind == "track" else float(rng.choice([50, 100, 100]))
+            notes = "Led the group exercise well." if rng.random() < 0.3 else None
+            rec_by = admins[rng.randrange(len(admins))][0] if kind == "course" else None
+        rows.append((number, type_, status, user_id, course_id, track_id, live_key, issued_at,
+                     issued_by, expires, rec_by, rec_at, notes, progress,
+                     None if rec_by is None else rng.randint(1, 4), None, rejection, reason,
+                     category, revoked_at, revoked_by, dumps(snapshot), verification_id,
+                     code, created, updated))
+    created_index = CERT_COPY_COLUMNS.index("created_at")
+    rows.sort(key=lambda r: r[created_index])
+    timings["build rows"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    table = Certificate.__table__
+    if conn.dialect.name == "postgresql":
+        restore: list[str] = []
+        replica = False
+        if fast:
+            restore = _pg_detach_indexes(conn, "certificates")
+            if conn.scalar(text("select rolsuper from pg_roles where rolname = current_user")):
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+                replica = True
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        columns = ", ".join(CERT_COPY_COLUMNS)
+        with cursor.copy(f"COPY certificates ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.close()
+        timings["copy"] = time.perf_counter() - t0
+        if replica:
+            t1 = time.perf_counter()
+            conn.execute(text("SET LOCAL session_replication_role = origin"))
+            orphans = {k: v for k, v in _pg_orphans(conn, "certificates").items() if v}
+            if orphans:
+                raise RuntimeError(f"generated certificates break foreign keys: {orphans}")
+            timings["foreign key check"] = time.perf_counter() - t1
+        if restore:
+            t1 = time.perf_counter()
+            conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+            for statement in restore:
+                conn.execute(text(statement))
+            timings["indexes"] = time.perf_counter() - t1
+    else:
+        datetime_columns = {i for i, c in enumerate(CERT_COPY_COLUMNS)
+                            if c in ("issued_at", "recommended_at", "revoked_at",
+                                     "created_at", "updated_at")}
+        snapshot_index = CERT_COPY_COLUMNS.index("snapshot")
+
+        def as_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+            out = dict(zip(CERT_COPY_COLUMNS, row, strict=True))
+            for i in datetime_columns:
+                if row[i] is not None:
+                    out[CERT_COPY_COLUMNS[i]] = row[i].replace(tzinfo=UTC)
+            out["snapshot"] = json.loads(row[snapshot_index])
+            return out
+
+        for start in range(0, len(rows), batch_size):
+            conn.execute(insert(table), [as_dict(r) for r in rows[start:start + batch_size]])
+        timings["insert"] = time.perf_counter() - t0
+    del rows
+
+    counters = CertificateCounter.__table__
+    for year, last in last_number.items():
+        if year in existing:
+            conn.execute(update(counters).where(counters.c.year == year)
+                         .values(last_number=last))
+        else:
+            conn.execute(insert(counters).values(year=year, last_number=last))
+    if analyze and conn.dialect.name == "postgresql":
+        t0 = time.perf_counter()
+        conn.execute(text("ANALYZE certificates"))
+        timings["analyze"] = time.perf_counter() - t0
+    return Certificates(
+        certificates=len(plan), track_ids=[t["id"] for t in catalogue],
+        course_ids=[c[0] for t in catalogue for c in t["courses"]],
+        by_status=dict(by_status), by_type=dict(Counter(p[1] for p in plan)),
+        numbered_by_year=years, recipients=sum(1 for c in per_person if sum(c)),
+        timings={k: round(v, 2) for k, v in timings.items()})
+
+
 # --- CLI -----------------------------------------------------------------------------
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -243,7 +243,8 @@ def quiz_form(questions: Sequence[dict[str, Any]], right: int) -> list[tuple[str
 class Probe:
     name: str
     path: str
-    who: str = "admin"  # admin | org_admin | failing | passing (a new learner each time)
+    # admin | org_admin | failing | passing (a new learner each time) | anonymous
+    who: str = "admin"
     method: str = "GET"
     htmx: bool = False
     deep_page: int | None = None
@@ -261,6 +262,12 @@ class Probe:
     @property
     def headers(self) -> dict[str, str]:
         return {"HX-Request": "true"} if self.htmx else {}
+
+
+# Anonymous /login, no SQL: the cost of the framework, and a yardstick for the machine's
+# own noise (its latency on an idle box: median 8 ms, p95 11 ms at c=8, see run_foundation).
+CONTROL = Probe("GET /login (anonymous, control)", "/login", who="anonymous", row_mark=r"$^",
+                expect_text="csrf-token")
 
 
 def credential_probes(t: Targets) -> list[Probe]:
@@ -349,7 +356,8 @@ def measure_queries(env: dict[str, str], t: Targets, probes: Sequence[Probe],
     passers = iter(t.passing)
     for size in page_sizes:
         app = create_app({"PAGE_SIZE": size, "RATELIMIT_ENABLED": False})
-        clients: dict[str, Any] = {"admin": _client_login(app, ADMIN_EMAIL, ADMIN_PASSWORD)}
+        clients: dict[str, Any] = {"admin": _client_login(app, ADMIN_EMAIL, ADMIN_PASSWORD),
+                                   "anonymous": app.test_client()}
         if t.org_admin:
             clients["org_admin"] = _client_login(app, t.org_admin, LEARNER_PASSWORD)
         course_page = f"/learn/courses/{t.quiz_course}"
@@ -518,7 +526,8 @@ def measure_http(args: argparse.Namespace, env: dict[str, str], url: str, t: Tar
                 if probe.method == "POST":
                     opts.update(method="POST", variants=failing, expect_status=200)
                 else:
-                    opts.update(cookie=cookie, headers=probe.headers)
+                    opts.update(cookie=None if probe.who == "anonymous" else cookie,
+                                headers=probe.headers)
                 if args.warmup:
                     run_load(base + probe.path, requests=args.warmup,
                              **{**opts, "max_seconds": min(10.0, args.max_seconds)})
@@ -664,8 +673,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         log(f"targets: {json.dumps(targets.data, ensure_ascii=False)}")
         if training and len(targets.failing) < args.learners:
             log(f"WARNING: only {len(targets.failing)} learners can take the quiz")
-        probes = (credential_probes(targets) if credentials else []) + \
-                 (training_probes(targets) if training else [])
+        probes = [CONTROL, *(credential_probes(targets) if credentials else []),
+                  *(training_probes(targets) if training else [])]
 
         log("counting SQL per page in-process (PAGE_SIZE 25 and 100)")
         t0 = time.perf_counter()

@@ -48,7 +48,8 @@ class StaffMicroCredential(Base):
     __tablename__ = "staff_micro_credentials"
     __table_args__ = (
         UniqueConstraint("definition_id", "user_id"),  # one per staff member per definition
-        Index("ix_staff_micro_credentials_user_id", "user_id"),
+        # Covering for "which definitions do these people hold" (the /org matrix columns).
+        Index("ix_staff_micro_credentials_user_id_definition_id", "user_id", "definition_id"),
         Index("ix_staff_micro_credentials_status_expiry_date", "status", "expiry_date"),
     )
 

@@ -59,6 +59,8 @@ class User(UserMixin, Base):
     __table_args__ = (
         Index("ix_users_organization_id_role", "organization_id", "role"),
         Index("ix_users_name_id", "name", "id"),  # the lists' order: paging without a sort
+        # An organization's people in the lists' order: the /org matrix pages without a sort.
+        Index("ix_users_organization_id_name_id", "organization_id", "name", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from math import ceil
 from typing import Any
 
 from sqlalchemy import Select, case, func, or_, select, update
@@ -34,7 +35,7 @@ from app.services.context import Actor
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.micro_credentials import add_months
 from app.services.notifications import notify
-from app.services.pagination import Page, paginate
+from app.services.pagination import MAX_PER_PAGE, Page
 from app.services.persistence import flush_or_raise
 
 P = ProgressStatus
@@ -600,16 +601,34 @@ def track_summary(track: CertificationTrack) -> TrackSummary:
 
 def track_learners(track: CertificationTrack, *, status: str = "", q: str = "", page: int = 1,
                    per_page: int = 25) -> tuple[Page[Any], dict[int, int]]:
-    """A page of (enrolment, user) rows and each enrolment's completed required courses."""
-    stmt = (select(Enrolment, User).join(User, User.id == Enrolment.user_id)
-            .where(Enrolment.track_id == track.id).order_by(User.name, Enrolment.id))
+    """A page of (enrolment, user) rows and each enrolment's completed required courses.
+
+    The count needs the users only when searching; the page is chosen among the users in
+    name order (ix_users_name_id) that have an enrolment (the (user_id, track_id) unique
+    index), so neither database sorts the track's whole list of full rows."""
+    enrolled = select(Enrolment.id).where(Enrolment.user_id == User.id,
+                                          Enrolment.track_id == track.id)
+    count = select(func.count()).select_from(Enrolment).where(Enrolment.track_id == track.id)
     if status in P.__members__:
-        stmt = stmt.where(Enrolment.status == P(status))
+        enrolled = enrolled.where(Enrolment.status == P(status))
+        count = count.where(Enrolment.status == P(status))
+    people = select(User.id).where(enrolled.exists())
     if q.strip():
         pattern = q.strip().lower()
-        stmt = stmt.where(or_(func.lower(User.name).contains(pattern, autoescape=True),
-                              func.lower(User.email).contains(pattern, autoescape=True)))
-    page_rows = paginate(stmt, page, per_page, rows=True)
+        match = or_(func.lower(User.name).contains(pattern, autoescape=True),
+                    func.lower(User.email).contains(pattern, autoescape=True))
+        people = people.where(match)
+        count = count.join(User, User.id == Enrolment.user_id).where(match)
+    total = db.session.scalar(count) or 0
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = min(max(1, page), max(1, ceil(total / per_page)))
+    chosen = (people.order_by(User.name, User.id).limit(per_page)
+              .offset((page - 1) * per_page).correlate(None))
+    items = list(db.session.execute(
+        select(Enrolment, User).join(User, User.id == Enrolment.user_id)
+        .where(Enrolment.track_id == track.id, User.id.in_(chosen))
+        .order_by(User.name, User.id)).all())
+    page_rows: Page[Any] = Page(items=items, page=page, per_page=per_page, total=total)
     ids = [row[0].id for row in page_rows.items]
     done: dict[int, int] = {}
     if ids:

@@ -41,8 +41,10 @@ def _today() -> date:
 @bp.route("")
 def definitions() -> Any:
     q = request.args.get("q", "")
+    page = mc.definitions_page(q, clamp_page(request.args.get("page")),
+                               current_app.config["PAGE_SIZE"])
     return render("credentials/definitions.html", "partials/credentials/definitions_table.html",
-                  rows=mc.list_definitions(q), q=q, create_form=DefinitionForm(formdata=None))
+                  rows=page.items, page=page, q=q, create_form=DefinitionForm(formdata=None))
 
 
 @bp.route("", methods=["POST"])

@@ -52,8 +52,8 @@ def matrix() -> Any:
                            per_page=current_app.config["PAGE_SIZE"], **filters)
     return render("org/matrix.html", "partials/org/matrix.html", org=org, matrix=matrix,
                   filters=filters, today=utcnow().date(), statuses=list(CredentialStatus),
-                  all_definitions=[d for d, _ in mc.list_definitions()],
-                  organizations=(org_service.all_organizations()
+                  all_definitions=mc.definition_choices(),
+                  organizations=(org_service.organization_choices()
                                  if current_user.role == Role.ADMIN else []))
 
 
