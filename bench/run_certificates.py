@@ -396,7 +396,8 @@ def admin_loads(server: Gunicorn, db_url: str, pages: Sequence[AdminPage],
                 "expect_text": page.expect_text, "max_seconds": args.admin_max_seconds,
                 "headers": {"Accept": "application/json"} if page.api else {}}
         if args.warmup:
-            run_load(base + page.path, requests=min(5, args.admin_requests),
+            run_load(base + page.path, requests=min(2 * args.admin_concurrency,
+                                                    args.admin_requests),
                      **{**opts, "max_seconds": 10.0})
         result = timed_load(server, base + page.path, db_url, None,
                             requests=args.admin_requests, **opts)
@@ -478,7 +479,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--max-seconds", type=float, default=60.0, help="time limit per run")
     p.add_argument("--admin-requests", type=int, default=300, help="per admin page")
     p.add_argument("--admin-concurrency", type=int, default=2)
-    p.add_argument("--admin-max-seconds", type=float, default=20.0)
+    p.add_argument("--admin-max-seconds", type=float, default=15.0,
+                   help="time limit per admin page (the run stops early and says so)")
     p.add_argument("--repeats", type=int, default=15, help="in-process requests per page")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--deep-page", type=int, default=200)
@@ -557,7 +559,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     servers: list[Gunicorn] = []
     try:
         if args.reuse:
-            # The kept database's signing key is sealed with the earlier run's SECRET_KEY.
+            # A patched --app-dir may bring migrations; the kept database's signing key is
+            # sealed with the earlier run's SECRET_KEY, so this run makes its own.
+            run_in("migrate", [*flask, "db", "upgrade"], app_env, timings, app_dir)
             run_in("keys rotate", [*flask, "keys", "rotate"], app_env, timings, app_dir)
             data = existing_data(url)
             log(f"reusing {data['certificates']:,} certificates: {data['by_status']}")
