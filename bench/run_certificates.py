@@ -2,6 +2,12 @@
 
     python -m bench.run_certificates --database postgres [--certificates 1000000]
     python -m bench.run_certificates --database postgres --certificates 200000 --keep
+    python -m bench.run_certificates --database postgres --reuse --app-dir /tmp/patched
+
+`--reuse` measures the database a `--keep` run left (no new data; it runs `flask db
+upgrade` and `flask keys rotate` first); `--app-dir` serves and measures another
+checkout's app (e.g. a copy with a fix applied), so a fix can be A/B-tested on the same
+million rows without touching this one. See bench/README.md, "Certificates".
 
 Steps (each timed):
 1. a fresh PostgreSQL database (`DROP DATABASE ... WITH (FORCE)` + `CREATE DATABASE`; its
