@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal_column, select
 
 from app.extensions import db
 
@@ -21,6 +21,8 @@ class Page(Generic[T]):
     page: int
     per_page: int
     total: int
+    # True when counting stopped at paginate's count_limit: there are more than `total`.
+    total_capped: bool = False
 
     @property
     def pages(self) -> int:
@@ -32,7 +34,7 @@ class Page(Generic[T]):
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.page < self.pages or self.total_capped
 
     @property
     def first_index(self) -> int:
@@ -51,12 +53,28 @@ def clamp_page(value: Any, default: int = 1) -> int:
     return max(1, page)
 
 
-def paginate(stmt: Select[Any], page: int, per_page: int, *, rows: bool = False) -> Page[Any]:
-    """One page of `stmt`: its scalars, or whole rows when it selects several columns."""
+def paginate(stmt: Select[Any], page: int, per_page: int, *, rows: bool = False,
+             count_limit: int | None = None) -> Page[Any]:
+    """One page of `stmt`: its scalars, or whole rows when it selects several columns.
+
+    With `count_limit`, counting stops after max(count_limit, the rows up to this page)
+    rows, and the page says so (`total_capped`): counting a million rows costs more than
+    showing 25."""
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    pages = max(1, ceil((total or 0) / per_page))
-    page = min(max(1, page), pages)
+    page = max(1, page)
+    capped = False
+    if count_limit is None:
+        total = db.session.scalar(select(func.count()).select_from(
+            stmt.order_by(None).subquery())) or 0
+    else:
+        limit = max(count_limit, page * per_page) + 1
+        ids = stmt.order_by(None).with_only_columns(literal_column("1"),
+                                                    maintain_column_froms=True).limit(limit)
+        total = db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+        if total == limit:
+            total, capped = limit - 1, True
+    pages = max(1, ceil(total / per_page))
+    page = min(page, pages)
     paged = stmt.limit(per_page).offset((page - 1) * per_page)
     items = list(db.session.execute(paged).all() if rows else db.session.scalars(paged))
-    return Page(items=items, page=page, per_page=per_page, total=total or 0)
+    return Page(items=items, page=page, per_page=per_page, total=total, total_capped=capped)

@@ -21,8 +21,10 @@ import hashlib
 import json
 import secrets
 import uuid
+import weakref
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from time import monotonic
 from typing import Any
 
 import jwt
@@ -118,6 +120,7 @@ def ensure_key() -> SigningKey:
 
 def rotate_key() -> SigningKey:
     """Retire every unretired key (still published) and make a new current one."""
+    _key_cache.pop(db.engine, None)
     now = utcnow()
     for old in db.session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
         old.retired_at = now
@@ -164,11 +167,32 @@ def private_key(key: SigningKey) -> Ed25519PrivateKey:
 
 # --- JWS -----------------------------------------------------------------------------
 
+# The current key, per engine, for KEY_CACHE_SECONDS: /verify/<id>?format=json signs every
+# answer, and the key only changes when it is rotated (the old one stays published, so
+# an answer signed with it in the meantime still verifies).
+KEY_CACHE_SECONDS = 60.0
+_key_cache: weakref.WeakKeyDictionary[Any, tuple[float, str, str]] = weakref.WeakKeyDictionary()
+
+
+def _signing_key() -> tuple[str, Ed25519PrivateKey]:
+    engine = db.engine
+    now = monotonic()
+    cached = _key_cache.get(engine)
+    if cached is None or cached[0] < now:
+        key = current_key()
+        if key is None:  # made now, uncommitted: not cached until it is stored
+            key = ensure_key()
+            return key.kid, private_key(key)
+        cached = (now + KEY_CACHE_SECONDS, key.kid, key.private_key_encrypted)
+        _key_cache[engine] = cached
+    return cached[1], _load_private(current_app.config["SECRET_KEY"], cached[2])
+
+
 def sign(payload: dict[str, Any], typ: str = "JWT") -> str:
     """A compact JWS of `payload`, header {"alg": "EdDSA", "kid", "typ"}, current key."""
-    key = ensure_key()
-    return jwt.encode(payload, private_key(key), algorithm=ALGORITHM,
-                      headers={"alg": ALGORITHM, "kid": key.kid, "typ": typ})
+    kid, private = _signing_key()
+    return jwt.encode(payload, private, algorithm=ALGORITHM,
+                      headers={"alg": ALGORITHM, "kid": kid, "typ": typ})
 
 
 def verify(token: str, *, check_times: bool = True) -> dict[str, Any]:

@@ -39,7 +39,9 @@ def page_args() -> tuple[int, int]:
 
 def page_json(page: Any, items: list[Any]) -> dict[str, Any]:
     return {"data": items, "pagination": {"page": page.page, "limit": page.per_page,
-                                          "total": page.total, "pages": page.pages}}
+                                          "total": page.total, "pages": page.pages,
+                                          **({"total_capped": True} if page.total_capped
+                                             else {})}}
 
 
 @bp.route("/me")

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request, send_file
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from app.blueprints.certificates.forms import IssueForm, ReasonForm
 from app.extensions import db
@@ -52,7 +53,8 @@ def filters_from_args() -> cert_service.CertificateFilters:
 
 
 def _courses() -> list[Course]:
-    return list(db.session.scalars(select(Course).join(Course.track).order_by(
+    return list(db.session.scalars(select(Course).join(Course.track)
+                                   .options(contains_eager(Course.track)).order_by(
         CertificationTrack.name, Course.sort_order)))
 
 
