@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from rq import Retry
 
 from app.extensions import db
 from app.services import audit as audit_service
@@ -17,6 +18,7 @@ users_cli = AppGroup("users", help="Manage users and their API tokens.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 credentials_cli = AppGroup("credentials", help="Micro-credential housekeeping.")
 keys_cli = AppGroup("keys", help="Signing keys of certificates and verification answers.")
+jobs_cli = AppGroup("jobs", help="Scheduled jobs: the daily sweep.")
 
 
 @click.command("seed")
@@ -115,7 +117,42 @@ def list_keys() -> None:
         click.echo(f"{key.kid}  created {key.created_at:%Y-%m-%d %H:%M} UTC  {state}")
 
 
+@jobs_cli.command("sweep")
+@click.option("--date", "as_of", default=None, help="Sweep as of this date (YYYY-MM-DD); "
+              "default today (UTC).")
+@click.option("--dry-run", is_flag=True, help="List what would be sent; change nothing.")
+@click.option("--enqueue", is_flag=True, help="Put the sweep on the RQ queue instead of "
+              "running it here (needs REDIS_URL).")
+def sweep_command(as_of: str | None, dry_run: bool, enqueue: bool) -> None:
+    """The daily sweep: expiries, 90/60/30-day expiry reminders, training due/overdue.
+
+    Safe to run again or at the same time as another: each reminder goes out once."""
+    from datetime import date
+
+    from app.jobs import sweep
+    from app.models.base import utcnow
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else utcnow().date()
+    except ValueError as exc:
+        raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from exc
+    if enqueue:
+        if current_app.config["JOBS_INLINE"]:
+            raise click.UsageError("--enqueue needs REDIS_URL (a queue and a worker).")
+        job = sweep.daily_sweep.enqueue(day.isoformat(), job_timeout=3600,
+                                        retry=Retry(max=3, interval=[60, 300, 900]))
+        click.echo(f"queued sweep as of {day}: job {job.id}")
+        return
+    results = sweep.run(day, dry_run=dry_run)
+    for result in results:
+        for line in result.lines:
+            click.echo(f"{result.name:<22} {line}")
+    total = sum(r.sent for r in results)
+    click.echo(f"{'would send' if dry_run else 'sent'}: {total}")
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(seed_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)

@@ -100,4 +100,24 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "EVIDENCE_MAX_BYTES": int(env.get("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)),
         "TESTING": app_env == "test",
         "SQLITE_IMMEDIATE_OUTSIDE_REQUESTS": True,
+        # Email over SMTP; with no MAIL_SERVER, emails are written to the log instead.
+        "MAIL_SERVER": env.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(env.get("MAIL_PORT", 587 if _bool(env.get("MAIL_USE_TLS"), False)
+                                 else 25)),
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS"), False),  # STARTTLS
+        "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL"), False),  # SMTPS (port 465)
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "Credwright <no-reply@localhost>"),
+        "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT", 15)),
+        # SMS: an HTTP POST of {"to", "from", "message"} (JSON) to the gateway; with no
+        # SMS_GATEWAY_URL, SMS are written to the log instead.
+        "SMS_GATEWAY_URL": env.get("SMS_GATEWAY_URL") or None,
+        "SMS_GATEWAY_TOKEN": env.get("SMS_GATEWAY_TOKEN") or None,  # sent as a Bearer token
+        "SMS_SENDER": env.get("SMS_SENDER", "Credwright"),
+        "SMS_TIMEOUT": float(env.get("SMS_TIMEOUT", 10)),
+        # A failed delivery job is retried after these many seconds, then given up.
+        "DELIVERY_RETRY_INTERVALS": [int(x) for x in env.get(
+            "DELIVERY_RETRY_INTERVALS", "30,300,1800").split(",") if x.strip()],
+        "NOTIFICATION_POLL_SECONDS": int(env.get("NOTIFICATION_POLL_SECONDS", 30)),
     }

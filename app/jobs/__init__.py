@@ -21,12 +21,23 @@ from app.extensions import db
 log = logging.getLogger(__name__)
 
 _PENDING = "credwright_pending_jobs"
+_BATCHED = "credwright_batched_jobs"
 
 
 def enqueue_after_commit(job: JobWrapper, *args: Any, **options: Any) -> None:
     """Queue `job(*args)` once the transaction commits. `options` go to RQ's enqueue
     (job_timeout, retry, ...) and are ignored inline."""
     db.session.info.setdefault(_PENDING, []).append((job, args, options))
+
+
+def enqueue_batched_after_commit(job: JobWrapper, items: list[Any], batch_size: int,
+                                 **options: Any) -> None:
+    """Queue `job(batch)` for `items` in batches of `batch_size` once the transaction
+    commits: items added by several calls in one transaction share batches (a sweep
+    that raises 10,000 notifications queues 200 jobs, not 10,000)."""
+    batched = db.session.info.setdefault(_BATCHED, {})
+    entry = batched.setdefault(job, ([], batch_size, options))
+    entry[0].extend(items)
 
 
 def run_job(job: JobWrapper, *args: Any, **options: Any) -> Any:
@@ -56,10 +67,15 @@ def _after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     for job, args, options in pending or ():
         run_job(job, *args, **options)
+    batched = session.info.pop(_BATCHED, None)
+    for job, (items, size, options) in (batched or {}).items():
+        for start in range(0, len(items), size):
+            run_job(job, items[start:start + size], **options)
 
 
 def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_BATCHED, None)
 
 
 def init_app(app: Flask) -> None:

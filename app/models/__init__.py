@@ -18,7 +18,16 @@ from app.models.credentials import (
     MicroCredentialDefinition,
     StaffMicroCredential,
 )
-from app.models.notifications import Notification, NotificationType
+from app.models.notifications import (
+    Audience,
+    DeliveryChannel,
+    DeliveryStatus,
+    Notification,
+    NotificationDelivery,
+    NotificationType,
+    ReminderClaim,
+    SweepRun,
+)
 from app.models.training import (
     CertificationTrack,
     ContentType,
@@ -35,6 +44,12 @@ from app.models.training import (
 from app.models.users import ApiToken, Organization, Role, User
 
 __all__ = [
+    "Audience",
+    "DeliveryChannel",
+    "DeliveryStatus",
+    "NotificationDelivery",
+    "ReminderClaim",
+    "SweepRun",
     "LIVE_STATUSES",
     "Certificate",
     "CertificateCounter",

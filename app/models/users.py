@@ -79,6 +79,8 @@ class User(UserMixin, Base):
     # Seed 001's personal notification preferences.
     email_compliance: Mapped[bool] = mapped_column(default=True)
     sms_critical: Mapped[bool] = mapped_column(default=False)
+    # Training and certificate news (assignments, completions, certificates) by email.
+    email_training: Mapped[bool] = mapped_column(default=True)
     # Part of the login cookie; rotating it on logout or a password change kills old cookies.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     last_login_at: Mapped[datetime | None]

@@ -1,63 +1,329 @@
-"""Raising notifications, with the delivery channels each type maps to (seed 001's table).
+"""Notifications: raising them, choosing their channels, reading them.
 
-Each type names a user email preference, a user SMS preference, an organization email
-preference and an organization SMS preference; None means "always send" on that
-channel. The in-app notification is always created; the plan of which other channels
-apply is recorded on it for the delivery jobs.
+Every type maps to four preferences (seed 001's table, extended to every type): a user
+email preference, a user SMS preference, an organization email preference and an
+organization SMS preference. ALWAYS (seed 001's null) sends on that channel whatever
+the settings; NEVER means the type is not sent on it.
+
+Which side decides depends on the audience:
+- SELF, a notification about the recipient: the recipient's own preferences;
+- ORG, a notification to an org admin about one of their staff: the organization's
+  preferences (what the organization wants its admins told).
+The in-app notification is always created. Each chosen channel gets a
+NotificationDelivery row, sent by the `send_deliveries` job after the transaction
+commits; SMS only when the recipient has a phone number, nothing for inactive people.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
-from app.models import Notification, NotificationType, User
+from app.models import (
+    Audience,
+    AuditAction,
+    DeliveryChannel,
+    DeliveryStatus,
+    Notification,
+    NotificationDelivery,
+    NotificationType,
+    Organization,
+    Role,
+    User,
+)
+from app.models.base import utcnow
+from app.services import audit
+from app.services.context import Actor
+from app.services.errors import NotFound
+from app.services.pagination import Page, paginate
+
+
+class _Never:
+    def __repr__(self) -> str:
+        return "NEVER"
+
+
+ALWAYS: Final = None
+NEVER: Final = _Never()
+Pref = str | None | _Never
 
 
 @dataclass(frozen=True)
 class ChannelPrefs:
-    user_email: str | None
-    user_sms: str | None
-    org_email: str | None
-    org_sms: str | None
+    user_email: Pref
+    user_sms: Pref
+    org_email: Pref
+    org_sms: Pref
 
 
-# Attribute names on User (user_*) and Organization (org_*). None: always send.
+T = NotificationType
+# Attribute names on User (user_*) and Organization (org_*). The first two rows are
+# seed 001's; the others follow them (compliance matters go with compliance settings,
+# news with training/system settings, SMS only for what cannot wait).
 PREFERENCES: dict[NotificationType, ChannelPrefs] = {
-    NotificationType.CREDENTIAL_EXPIRY: ChannelPrefs(
+    T.CREDENTIAL_EXPIRY: ChannelPrefs(
         "email_compliance", "sms_critical", "email_compliance_alerts", "sms_credential_alerts"),
-    NotificationType.CREDENTIAL_STATUS_CHANGE: ChannelPrefs(
-        None, "sms_critical", "email_system_alerts", "sms_critical_alerts"),
+    T.CREDENTIAL_STATUS_CHANGE: ChannelPrefs(
+        ALWAYS, "sms_critical", "email_system_alerts", "sms_critical_alerts"),
+    T.RECERTIFICATION_REQUIRED: ChannelPrefs(
+        "email_compliance", "sms_critical", "email_compliance_alerts", "sms_credential_alerts"),
+    T.CERTIFICATE_REVOKED: ChannelPrefs(
+        ALWAYS, "sms_critical", "email_compliance_alerts", "sms_critical_alerts"),
+    T.CERTIFICATE_ISSUED: ChannelPrefs(
+        "email_training", NEVER, "email_system_alerts", NEVER),
+    T.CERTIFICATE_PENDING: ChannelPrefs(
+        "email_training", NEVER, "email_system_alerts", NEVER),
+    T.TRAINING_ASSIGNED: ChannelPrefs(
+        "email_training", NEVER, "email_system_alerts", NEVER),
+    T.TRAINING_DUE: ChannelPrefs(
+        "email_training", "sms_critical", "email_compliance_alerts", "sms_critical_alerts"),
+    T.TRAINING_COMPLETED: ChannelPrefs(
+        "email_training", NEVER, "email_system_alerts", NEVER),
+    T.WELCOME: ChannelPrefs(ALWAYS, NEVER, NEVER, NEVER),
 }
 
+# The settings people and org admins can change, with their labels (for the forms).
+USER_PREFERENCES: dict[str, str] = {
+    "email_compliance": "Email me about expiring and expired credentials",
+    "email_training": "Email me about training, quizzes and certificates",
+    "sms_critical": "Text me about urgent matters (expiries, revocations, overdue training)",
+}
+ORG_PREFERENCES: dict[str, str] = {
+    "email_compliance_alerts": "Email org admins compliance alerts (expiring credentials, "
+                               "overdue training)",
+    "email_system_alerts": "Email org admins about staff status changes and certificates",
+    "sms_credential_alerts": "Text org admins when a staff credential is about to expire",
+    "sms_critical_alerts": "Text org admins critical alerts (revocations, expiries, "
+                           "overdue training)",
+}
 
-def delivery_plan(user: User, type_: NotificationType) -> dict[str, bool]:
-    """Which channels the user's and their organization's preferences allow."""
-    prefs = PREFERENCES.get(type_)
-    if prefs is None:
-        return {"email": False, "sms": False, "org_email": False, "org_sms": False}
+BATCH_SIZE = 50  # deliveries per send_deliveries job
 
-    def allowed(owner: object | None, attribute: str | None) -> bool:
-        if owner is None:
-            return False
-        return True if attribute is None else bool(getattr(owner, attribute))
 
-    org = user.organization
-    return {
-        "email": allowed(user, prefs.user_email),
-        "sms": allowed(user, prefs.user_sms) and bool(user.phone),
-        "org_email": allowed(org, prefs.org_email),
-        "org_sms": allowed(org, prefs.org_sms),
-    }
+def _allowed(owner: Any, pref: Pref) -> bool:
+    if pref is NEVER or owner is None:
+        return False
+    return True if pref is None else bool(getattr(owner, str(pref)))
+
+
+def delivery_plan(user: Any, type_: NotificationType,
+                  audience: Audience = Audience.SELF, organization: Any = None) -> dict[str, Any]:
+    """The channels a notification of `type_` to `user` goes out on.
+
+    `user` needs active, email, phone and the user preference attributes; for the ORG
+    audience `organization` (default: the user's) needs the org preference attributes.
+    """
+    prefs = PREFERENCES[NotificationType(type_)]
+    if audience == Audience.ORG:
+        owner = organization if organization is not None else user.organization
+        email, sms = _allowed(owner, prefs.org_email), _allowed(owner, prefs.org_sms)
+    else:
+        email, sms = _allowed(user, prefs.user_email), _allowed(user, prefs.user_sms)
+    active = bool(user.active)
+    return {"audience": str(audience), "email": email and active and bool(user.email),
+            "sms": sms and active and bool(user.phone)}
+
+
+def _deliveries_for(notification_id: int, plan: dict[str, Any], email: str | None,
+                    phone: str | None) -> list[dict[str, Any]]:
+    now = utcnow()
+    rows = []
+    if plan.get("email") and email:
+        rows.append({"notification_id": notification_id, "channel": DeliveryChannel.EMAIL,
+                     "address": email})
+    if plan.get("sms") and phone:
+        rows.append({"notification_id": notification_id, "channel": DeliveryChannel.SMS,
+                     "address": phone})
+    for row in rows:
+        row.update(status=DeliveryStatus.QUEUED, attempts=0, created_at=now, updated_at=now)
+    return rows
+
+
+def _queue(delivery_rows: list[dict[str, Any]]) -> None:
+    """Insert delivery rows and send them once the transaction commits."""
+    if not delivery_rows:
+        return
+    ids = list(db.session.scalars(insert(NotificationDelivery).returning(
+        NotificationDelivery.id, sort_by_parameter_order=True), delivery_rows))
+    schedule_sending(ids)
+
+
+def schedule_sending(delivery_ids: Sequence[int]) -> None:
+    """Send these deliveries after commit, in jobs of BATCH_SIZE, retried with backoff."""
+    from flask import current_app
+    from rq import Retry
+
+    from app.jobs import enqueue_batched_after_commit
+    from app.jobs.notifications import send_deliveries
+
+    intervals = current_app.config["DELIVERY_RETRY_INTERVALS"]
+    options: dict[str, Any] = {"job_timeout": 600}
+    if intervals:
+        options["retry"] = Retry(max=len(intervals), interval=intervals)
+    enqueue_batched_after_commit(send_deliveries, list(delivery_ids), BATCH_SIZE, **options)
 
 
 def notify(user: User, type_: NotificationType, title: str, body: str = "",
-           link: str | None = None, dedupe_key: str | None = None) -> Notification:
-    """Create an in-app notification and record how it is to be delivered (flushes)."""
-    notification = Notification(
-        user_id=user.id, type=type_, title=title[:200], body=body, link=link,
-        dedupe_key=dedupe_key, delivery=delivery_plan(user, type_),
-    )
+           link: str | None = None, dedupe_key: str | None = None,
+           audience: Audience = Audience.SELF) -> Notification:
+    """Create an in-app notification and queue its email/SMS deliveries (flushes)."""
+    plan = delivery_plan(user, type_, audience)
+    notification = Notification(user_id=user.id, type=type_, title=title[:200], body=body,
+                                link=link, dedupe_key=dedupe_key, delivery=plan)
     db.session.add(notification)
     db.session.flush()
+    _queue(_deliveries_for(notification.id, plan, user.email, user.phone))
     return notification
+
+
+def org_admins(organization_id: int | None, *, exclude: int | None = None) -> list[User]:
+    """The active org admins of an organization (none for internal staff)."""
+    if organization_id is None:
+        return []
+    stmt = select(User).where(User.organization_id == organization_id,
+                              User.role == Role.ORG_ADMIN, User.active.is_(True))
+    if exclude is not None:
+        stmt = stmt.where(User.id != exclude)
+    return list(db.session.scalars(stmt.order_by(User.id)))
+
+
+def notify_org_admins(about: User, type_: NotificationType, title: str, body: str = "",
+                      link: str | None = "/org",
+                      dedupe_key: str | None = None) -> list[Notification]:
+    """Tell the org admins of `about`'s organization (ORG audience; flushes)."""
+    return [notify(admin, type_, title, body, link,
+                   f"{dedupe_key}:org:{admin.id}" if dedupe_key else None, Audience.ORG)
+            for admin in org_admins(about.organization_id, exclude=about.id)]
+
+
+# --- many at once (the daily sweep) ---------------------------------------------------
+
+@dataclass(frozen=True)
+class NewNotification:
+    user_id: int
+    type: NotificationType
+    title: str
+    body: str
+    link: str | None
+    dedupe_key: str
+    audience: Audience = Audience.SELF
+
+
+def raise_many(items: Sequence[NewNotification]) -> list[int]:
+    """Create many notifications and their deliveries in a few statements (flushes).
+
+    Preferences are read for all recipients in one query; rows go in with multi-row
+    INSERT ... RETURNING. Returns the notification ids, in the order of `items`.
+    """
+    if not items:
+        return []
+    recipients: dict[int, Any] = {}
+    user_ids = sorted({item.user_id for item in items})
+    org = aliased(Organization)
+    for start in range(0, len(user_ids), 5000):
+        chunk = user_ids[start:start + 5000]
+        for row in db.session.execute(
+                select(User.id, User.active, User.email, User.phone, User.email_compliance,
+                       User.email_training, User.sms_critical,
+                       org.email_compliance_alerts, org.email_system_alerts,
+                       org.sms_credential_alerts, org.sms_critical_alerts)
+                .outerjoin(org, org.id == User.organization_id)
+                .where(User.id.in_(chunk))):
+            recipients[row.id] = row
+    now = utcnow()
+    rows, plans = [], []
+    for item in items:
+        person = recipients[item.user_id]
+        has_org = person.email_system_alerts is not None
+        plan = delivery_plan(person, item.type, item.audience,
+                             organization=person if has_org else None)
+        if item.audience == Audience.ORG and not has_org:
+            plan.update(email=False, sms=False)
+        plans.append(plan)
+        rows.append({"user_id": item.user_id, "type": item.type, "title": item.title[:200],
+                     "body": item.body, "link": item.link, "dedupe_key": item.dedupe_key,
+                     "delivery": plan, "created_at": now})
+    ids = list(db.session.scalars(insert(Notification).returning(
+        Notification.id, sort_by_parameter_order=True), rows))
+    deliveries = []
+    for notification_id, item, plan in zip(ids, items, plans, strict=True):
+        person = recipients[item.user_id]
+        deliveries.extend(_deliveries_for(notification_id, plan, person.email, person.phone))
+    _queue(deliveries)
+    return ids
+
+
+# --- reading ----------------------------------------------------------------------------
+
+def unread_count(user: User) -> int:
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+
+
+def list_for(user: User, page: int, per_page: int, unread_only: bool = False) -> Page[Any]:
+    """The user's notifications, newest first."""
+    stmt = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return paginate(stmt.order_by(Notification.id.desc()), page, per_page)
+
+
+def get_own(user: User, notification_id: int) -> Notification:
+    """The user's own notification. Raises NotFound for anyone else's."""
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.user_id != user.id:
+        raise NotFound("Notification not found.")
+    return notification
+
+
+def mark_read(user: User, notification_id: int) -> Notification:
+    """Mark one of the user's notifications read (again is a no-op). Raises NotFound."""
+    notification = get_own(user, notification_id)
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        db.session.flush()
+    return notification
+
+
+def mark_all_read(user: User) -> int:
+    """Mark every unread notification of the user read; returns how many."""
+    result = db.session.execute(
+        update(Notification).where(Notification.user_id == user.id,
+                                   Notification.read_at.is_(None))
+        .values(read_at=utcnow()).execution_options(synchronize_session=False))
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def _apply(owner: Any, values: dict[str, Any], names: Iterable[str]) -> dict[str, list[Any]]:
+    changes: dict[str, list[Any]] = {}
+    for name in names:
+        if name in values and values[name] != getattr(owner, name):
+            changes[name] = [getattr(owner, name), values[name]]
+            setattr(owner, name, values[name])
+    return changes
+
+
+def update_user_preferences(user: User, values: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Set the user's own preference flags and phone (audited UPDATE when something
+    changed). Returns {name: [old, new]}."""
+    changes = _apply(user, values, [*USER_PREFERENCES, "phone"])
+    if changes:
+        db.session.flush()
+        audit.record(actor, AuditAction.UPDATE, "user", user.id, changes)
+    return changes
+
+
+def update_org_preferences(organization: Organization, values: dict[str, Any],
+                           actor: Actor) -> dict[str, Any]:
+    """Set an organization's alert preferences (audited UPDATE when something changed).
+    Returns {name: [old, new]}."""
+    changes = _apply(organization, values, ORG_PREFERENCES)
+    if changes:
+        db.session.flush()
+        audit.record(actor, AuditAction.UPDATE, "organization", organization.id, changes)
+    return changes

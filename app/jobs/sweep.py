@@ -1,0 +1,73 @@
+"""The daily sweep job (see app/services/sweep.py for what it does and why it is once-only).
+
+Scheduled with RQ's cron (`flask --app wsgi rq cron`, 02:30 UTC daily), or by the
+system's cron calling `flask --app wsgi jobs sweep` (see README).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from app.extensions import db, rq
+from app.models import SweepRun
+from app.models.base import utcnow
+from app.services import sweep
+
+log = logging.getLogger(__name__)
+CRON = "30 2 * * *"
+
+
+def run(as_of: date, *, dry_run: bool = False) -> list[sweep.PhaseResult]:
+    """Run every phase as of a date. For real: each phase commits (its claims and
+    notifications together), and the run is recorded in sweep_runs. Dry run: the same
+    work in one transaction, rolled back, so it lists exactly what a run would send."""
+    results: list[sweep.PhaseResult] = []
+    if dry_run:
+        try:
+            for phase in sweep.PHASES:
+                results.append(phase(as_of))
+        finally:
+            db.session.rollback()
+        return results
+    record = SweepRun(as_of=as_of)
+    db.session.add(record)
+    db.session.commit()
+    try:
+        for phase in sweep.PHASES:
+            result = phase(as_of)
+            db.session.commit()
+            results.append(result)
+    except Exception as exc:
+        db.session.rollback()
+        _finish(record.id, results, error=f"{type(exc).__name__}: {exc}")
+        raise
+    _finish(record.id, results)
+    return results
+
+
+def _finish(run_id: int, results: list[sweep.PhaseResult], error: str | None = None) -> None:
+    record = db.session.get(SweepRun, run_id)
+    if record is None:
+        return
+    record.status = "failed" if error else "done"
+    record.error = error
+    record.counts = {r.name: {"items": r.items, "sent": r.sent} for r in results}
+    record.sent = sum(r.sent for r in results)
+    record.finished_at = utcnow()
+    db.session.commit()
+
+
+@rq.job
+def daily_sweep(as_of: str | None = None) -> dict[str, Any]:
+    """The sweep as of a date (ISO; default today, UTC). Idempotent: a second run, a
+    concurrent one or a retry after a crash sends nothing twice."""
+    day = date.fromisoformat(as_of) if as_of else utcnow().date()
+    results = run(day)
+    summary = {r.name: {"items": r.items, "sent": r.sent} for r in results}
+    log.info("sweep as of %s: %s", day, summary)
+    return {"as_of": day.isoformat(), "sent": sum(r.sent for r in results), **summary}
+
+
+daily_sweep.cron_register(CRON)

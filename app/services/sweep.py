@@ -1,0 +1,355 @@
+"""The daily sweep: expiries, expiry reminders and training-due reminders, each once.
+
+Phases, each its own verb (the job commits after each one):
+- expire: AWARDED micro-credentials whose expiry date has come -> EXPIRED (audited
+  MCRED_EXPIRE, CREDENTIAL_STATUS_CHANGE to the holder and their org admins);
+- credential_reminders / certificate_reminders: CREDENTIAL_EXPIRY 90, 60 and 30 days
+  before an awarded micro-credential or an issued certificate expires, to the holder
+  and their org admins;
+- training_reminders: TRAINING_DUE 7 days before an implementation project's training
+  assignment is due and once it is overdue, to the org admins (when the assignment
+  still lacks completions) and to the org's learners still working on the track.
+
+Exactly once: a reminder is claimed by inserting its key into reminder_claims with
+INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING, in the transaction that raises
+its notifications. A second sweep (after, or at the same time on PostgreSQL, where the
+insert waits for the other transaction and then skips its keys) claims nothing twice.
+Only the band an item is in today is claimed (30 if <= 30 days left, else 60 if <= 60,
+else 90), so a sweep that missed days sends the latest reminder, not the ones it
+missed. The key holds the expiry (or due) date: a renewed credential is reminded again.
+Everything is set-based: one statement per phase claims, one reads the details, and
+notifications.raise_many writes the rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.extensions import db
+from app.models import (
+    Audience,
+    Certificate,
+    CertificateStatus,
+    CertificationTrack,
+    CredentialStatus,
+    Enrolment,
+    ImplementationProject,
+    MicroCredentialDefinition,
+    NotificationType,
+    ProgressStatus,
+    ReminderClaim,
+    Role,
+    StaffMicroCredential,
+    TrainingAssignment,
+    User,
+)
+from app.models.base import utcnow
+from app.services import micro_credentials as mc
+from app.services.context import Actor
+from app.services.notifications import NewNotification, raise_many
+
+EXPIRY_THRESHOLDS = (90, 60, 30)
+DUE_SOON_DAYS = 7
+CHUNK = 5000  # ids per IN (...) list
+
+
+@dataclass
+class PhaseResult:
+    """What one phase did: notification ids raised and a line per notification."""
+
+    name: str
+    sent: int = 0  # notifications raised
+    lines: list[str] = field(default_factory=list)
+    items: int = 0  # credentials expired, or reminders claimed
+
+
+def _insert(table: Any) -> Any:
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _claim(select_stmt: Any) -> list[Any]:
+    """Insert the (key, kind, item_id, threshold, as_of, created_at) rows of
+    `select_stmt`, skipping keys already claimed; returns (key, item_id, threshold) of
+    the rows this transaction claimed."""
+    columns = ["key", "kind", "item_id", "threshold", "as_of", "created_at"]
+    stmt = (_insert(ReminderClaim.__table__).from_select(columns, select_stmt)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(ReminderClaim.key, ReminderClaim.item_id, ReminderClaim.threshold))
+    return list(db.session.execute(stmt).all())
+
+
+def _band(expiry: Any, as_of: date) -> Any:
+    """The reminder band (as text) of an expiry date within 90 days of `as_of`."""
+    thirty, sixty = (as_of + timedelta(days=d) for d in (30, 60))
+    return case((expiry <= thirty, literal("30")), (expiry <= sixty, literal("60")),
+                else_=literal("90"))
+
+
+def _key(*parts: Any) -> Any:
+    expr: Any = None
+    for part in parts:
+        piece = part if isinstance(part, str) else cast(part, String)
+        piece = literal(piece) if isinstance(piece, str) else piece
+        expr = piece if expr is None else expr + literal(":") + piece
+    return expr
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+
+
+def _org_admins(org_ids: set[int]) -> dict[int, list[int]]:
+    """Active org admins by organization."""
+    admins: dict[int, list[int]] = defaultdict(list)
+    ids = sorted(org_ids)
+    for chunk in _chunks(ids):
+        for org_id, user_id in db.session.execute(
+                select(User.organization_id, User.id)
+                .where(User.organization_id.in_(chunk), User.role == Role.ORG_ADMIN,
+                       User.active.is_(True)).order_by(User.id)):
+            admins[org_id].append(user_id)
+    return admins
+
+
+def _as_of(as_of: date) -> Any:
+    return literal(as_of, ReminderClaim.as_of.type)
+
+
+def _now() -> Any:
+    return literal(utcnow(), ReminderClaim.created_at.type)
+
+
+def _days(n: str) -> str:
+    return f"{n} days"
+
+
+# --- phases ---------------------------------------------------------------------------
+
+def expire(as_of: date) -> PhaseResult:
+    """AWARDED -> EXPIRED for credentials whose date has come; the holder is told (by
+    change_status) and so are their org admins. Safe to run again."""
+    result = PhaseResult("expire")
+    expired = mc.expire_due(as_of, Actor.system())  # each tells its holder
+    result.items = len(expired)
+    if not expired:
+        return result
+    rows = []
+    for chunk in _chunks(expired):
+        rows.extend(db.session.execute(
+            select(StaffMicroCredential.id, StaffMicroCredential.expiry_date, User.id.label("uid"),
+                   User.name, User.organization_id, MicroCredentialDefinition.title)
+            .join(User, User.id == StaffMicroCredential.user_id)
+            .join(MicroCredentialDefinition)
+            .where(StaffMicroCredential.id.in_(chunk))).all())
+    admins = _org_admins({r.organization_id for r in rows if r.organization_id})
+    items = []
+    for r in sorted(rows, key=lambda r: r.id):
+        result.lines.append(f"expired  credential #{r.id} {r.title} of {r.name} "
+                            f"(expiry {r.expiry_date}) -> holder")
+        for admin_id in admins.get(r.organization_id, []):
+            if admin_id == r.uid:
+                continue
+            items.append(NewNotification(
+                admin_id, NotificationType.CREDENTIAL_STATUS_CHANGE,
+                f"{r.name}: {r.title} expired",
+                f"{r.name}'s {r.title} credential expired on {r.expiry_date:%d %B %Y}.", "/org",
+                f"expired:{r.id}:{r.expiry_date}:org:{admin_id}", Audience.ORG))
+            result.lines.append(f"expired  credential #{r.id} {r.title} of {r.name} "
+                                f"-> org admin #{admin_id}")
+    result.sent = len(expired) + len(raise_many(items))
+    return result
+
+
+def credential_reminders(as_of: date) -> PhaseResult:
+    """CREDENTIAL_EXPIRY for awarded micro-credentials expiring within 90 days."""
+    result = PhaseResult("credential_reminders")
+    expiry = StaffMicroCredential.expiry_date
+    band = _band(expiry, as_of)
+    source = (select(_key("mcred", StaffMicroCredential.id, expiry, band), literal("mcred"),
+                     StaffMicroCredential.id, band, _as_of(as_of), _now())
+              .where(StaffMicroCredential.status == CredentialStatus.AWARDED,
+                     expiry > as_of, expiry <= as_of + timedelta(days=90)))
+    claimed = _claim(source)
+    result.items = len(claimed)
+    if not claimed:
+        return result
+    band_of = {c.item_id: c.threshold for c in claimed}
+    rows = []
+    for chunk in _chunks(sorted(band_of)):
+        rows.extend(db.session.execute(
+            select(StaffMicroCredential.id, StaffMicroCredential.expiry_date,
+                   User.id.label("uid"), User.name, User.organization_id,
+                   MicroCredentialDefinition.title)
+            .join(User, User.id == StaffMicroCredential.user_id)
+            .join(MicroCredentialDefinition)
+            .where(StaffMicroCredential.id.in_(chunk))).all())
+    admins = _org_admins({r.organization_id for r in rows if r.organization_id})
+    items = []
+    for r in sorted(rows, key=lambda r: r.id):
+        days = band_of[r.id]
+        key = f"mcred:{r.id}:{r.expiry_date}:{days}"
+        when = f"{r.expiry_date:%d %B %Y}"
+        items.append(NewNotification(
+            r.uid, NotificationType.CREDENTIAL_EXPIRY, f"{r.title} expires within {_days(days)}",
+            f"Your {r.title} credential expires on {when}. Arrange renewal before then.",
+            "/me", key))
+        result.lines.append(f"{days:>3}-day  credential #{r.id} {r.title} of {r.name} "
+                            f"(expires {r.expiry_date}) -> holder")
+        for admin_id in admins.get(r.organization_id, []):
+            if admin_id == r.uid:
+                continue
+            items.append(NewNotification(
+                admin_id, NotificationType.CREDENTIAL_EXPIRY,
+                f"{r.name}: {r.title} expires within {_days(days)}",
+                f"{r.name}'s {r.title} credential expires on {when}.", "/org",
+                f"{key}:org:{admin_id}", Audience.ORG))
+            result.lines.append(f"{days:>3}-day  credential #{r.id} {r.title} of {r.name} "
+                                f"-> org admin #{admin_id}")
+    result.sent = len(raise_many(items))
+    return result
+
+
+def certificate_reminders(as_of: date) -> PhaseResult:
+    """CREDENTIAL_EXPIRY for issued certificates expiring within 90 days."""
+    result = PhaseResult("certificate_reminders")
+    expiry = Certificate.expires_at
+    band = _band(expiry, as_of)
+    source = (select(_key("cert", Certificate.id, expiry, band), literal("cert"),
+                     Certificate.id, band, _as_of(as_of), _now())
+              .where(Certificate.status == CertificateStatus.ISSUED,
+                     expiry > as_of, expiry <= as_of + timedelta(days=90)))
+    claimed = _claim(source)
+    result.items = len(claimed)
+    if not claimed:
+        return result
+    band_of = {c.item_id: c.threshold for c in claimed}
+    rows = []
+    for chunk in _chunks(sorted(band_of)):
+        rows.extend(db.session.execute(
+            select(Certificate.id, Certificate.number, Certificate.expires_at,
+                   Certificate.snapshot, User.id.label("uid"), User.name,
+                   User.organization_id)
+            .join(User, User.id == Certificate.recipient_id)
+            .where(Certificate.id.in_(chunk))).all())
+    admins = _org_admins({r.organization_id for r in rows if r.organization_id})
+    items = []
+    for r in sorted(rows, key=lambda r: r.id):
+        days = band_of[r.id]
+        key = f"cert:{r.id}:{r.expires_at}:{days}"
+        subject = (r.snapshot or {}).get("subject") or r.number
+        when = f"{r.expires_at:%d %B %Y}"
+        items.append(NewNotification(
+            r.uid, NotificationType.CREDENTIAL_EXPIRY,
+            f"Certificate {r.number} expires within {_days(days)}",
+            f"Your {subject} certificate ({r.number}) expires on {when}. Re-certify before "
+            "then to stay current.", "/me", key))
+        result.lines.append(f"{days:>3}-day  certificate {r.number} {subject} of {r.name} "
+                            f"(expires {r.expires_at}) -> holder")
+        for admin_id in admins.get(r.organization_id, []):
+            if admin_id == r.uid:
+                continue
+            items.append(NewNotification(
+                admin_id, NotificationType.CREDENTIAL_EXPIRY,
+                f"{r.name}: certificate {r.number} expires within {_days(days)}",
+                f"{r.name}'s {subject} certificate ({r.number}) expires on {when}.", "/org",
+                f"{key}:org:{admin_id}", Audience.ORG))
+            result.lines.append(f"{days:>3}-day  certificate {r.number} {subject} of {r.name} "
+                                f"-> org admin #{admin_id}")
+    result.sent = len(raise_many(items))
+    return result
+
+
+def _due_band(due: Any, as_of: date) -> Any:
+    return case((due < as_of, literal("overdue")), else_=literal("7"))
+
+
+def training_reminders(as_of: date) -> PhaseResult:
+    """TRAINING_DUE for project assignments due within 7 days, or overdue."""
+    result = PhaseResult("training_reminders")
+    due = TrainingAssignment.due_date
+    band = _due_band(due, as_of)
+    open_assignment = and_(due.is_not(None), due <= as_of + timedelta(days=DUE_SOON_DAYS))
+    role_matches = or_(TrainingAssignment.target_role == "any",
+                       cast(User.role, String) == TrainingAssignment.target_role)
+    # Learners of the org (with the assignment's role) enrolled on the track, not done.
+    learners = (select(_key("assign", TrainingAssignment.id, due, band, "user", User.id),
+                       literal("assign_user"), TrainingAssignment.id, band, _as_of(as_of), _now())
+                .join(ImplementationProject,
+                      ImplementationProject.id == TrainingAssignment.project_id)
+                .join(User, User.organization_id == ImplementationProject.organization_id)
+                .join(Enrolment, and_(Enrolment.user_id == User.id,
+                                      Enrolment.track_id == TrainingAssignment.track_id))
+                .where(open_assignment, role_matches, User.active.is_(True),
+                       Enrolment.status != ProgressStatus.COMPLETED))
+    assignments = list(db.session.execute(
+        select(TrainingAssignment, ImplementationProject, CertificationTrack)
+        .join(ImplementationProject, ImplementationProject.id == TrainingAssignment.project_id)
+        .join(CertificationTrack, CertificationTrack.id == TrainingAssignment.track_id)
+        .where(open_assignment).order_by(TrainingAssignment.id)).all())
+    if not assignments:
+        return result
+    # The org admins hear about an assignment that still lacks completions valid on its
+    # due date; one claim per assignment and band.
+    short = []
+    for assignment, project, _track in assignments:
+        done = db.session.scalar(
+            select(func.count()).select_from(Enrolment).join(User, User.id == Enrolment.user_id)
+            .where(Enrolment.track_id == assignment.track_id,
+                   Enrolment.status == ProgressStatus.COMPLETED,
+                   User.organization_id == project.organization_id,
+                   true() if assignment.target_role == "any"
+                   else cast(User.role, String) == assignment.target_role,
+                   or_(Enrolment.expires_at.is_(None),
+                       Enrolment.expires_at >= assignment.due_date)))
+        if (done or 0) < assignment.required_completions:
+            short.append(assignment.id)
+    org_source = (select(_key("assign", TrainingAssignment.id, due, band, "org"),
+                         literal("assign_org"), TrainingAssignment.id, band, _as_of(as_of), _now())
+                  .where(TrainingAssignment.id.in_(short or [-1])))
+    claimed_org = _claim(org_source)
+    claimed_users = _claim(learners)
+    result.items = len(claimed_org) + len(claimed_users)
+    by_id = {a.id: (a, p, t) for a, p, t in assignments}
+    items = []
+    admins = _org_admins({p.organization_id for _, p, _ in assignments})
+
+    def wording(assignment: TrainingAssignment, threshold: str) -> str:
+        if threshold == "overdue":
+            return f"was due on {assignment.due_date:%d %B %Y}"
+        return f"is due on {assignment.due_date:%d %B %Y}"
+
+    for claim in sorted(claimed_org, key=lambda c: c.item_id):
+        assignment, project, track = by_id[claim.item_id]
+        state = "overdue" if claim.threshold == "overdue" else "due within 7 days"
+        for admin_id in admins.get(project.organization_id, []):
+            items.append(NewNotification(
+                admin_id, NotificationType.TRAINING_DUE, f"{track.name} training {state}",
+                f"{project.name}: {assignment.required_completions} completion(s) of "
+                f"{track.name} {wording(assignment, claim.threshold)} and are not all in yet.",
+                "/org", f"{claim.key}:{admin_id}", Audience.ORG))
+            result.lines.append(f"{claim.threshold:>7}  assignment #{assignment.id} {track.name} "
+                                f"({project.name}) -> org admin #{admin_id}")
+    user_claims = sorted(claimed_users, key=lambda c: c.key)
+    for claim in user_claims:
+        assignment, project, track = by_id[claim.item_id]
+        user_id = int(claim.key.rsplit(":", 1)[1])
+        state = "overdue" if claim.threshold == "overdue" else "due within 7 days"
+        items.append(NewNotification(
+            user_id, NotificationType.TRAINING_DUE, f"{track.name} training {state}",
+            f"Your {track.name} training for {project.name} "
+            f"{wording(assignment, claim.threshold)}.",
+            f"/learn/tracks/{track.id}", claim.key))
+        result.lines.append(f"{claim.threshold:>7}  assignment #{assignment.id} {track.name} "
+                            f"({project.name}) -> learner #{user_id}")
+    result.sent = len(raise_many(items))
+    return result
+
+
+PHASES = (expire, credential_reminders, certificate_reminders, training_reminders)
