@@ -87,14 +87,17 @@ def send_sms(to: str, text: str) -> str:
     if not config["SMS_GATEWAY_URL"]:
         log.info("SMS (no SMS_GATEWAY_URL) to %s: %s", to, text)
         return LOGGED
+    url = config["SMS_GATEWAY_URL"]
+    if not url.startswith(("http://", "https://")):  # never file:// or other schemes
+        raise DeliveryError("SMS_GATEWAY_URL must be an http(s) URL")
     headers = {"Content-Type": "application/json"}
     if config["SMS_GATEWAY_TOKEN"]:
         headers["Authorization"] = f"Bearer {config['SMS_GATEWAY_TOKEN']}"
     body = json.dumps({"to": to, "from": config["SMS_SENDER"], "message": text}).encode()
-    request = urllib.request.Request(config["SMS_GATEWAY_URL"], data=body, headers=headers,
+    request = urllib.request.Request(url, data=body, headers=headers,  # noqa: S310 (checked)
                                      method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=config["SMS_TIMEOUT"]) as response:  # noqa: S310 (configured URL)
+        with urllib.request.urlopen(request, timeout=config["SMS_TIMEOUT"]) as response:  # noqa: S310
             response.read()
     except urllib.error.HTTPError as exc:
         raise DeliveryError(f"SMS gateway answered {exc.code}") from exc
