@@ -78,11 +78,13 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.credentials.routes import evidence_bp
     from app.blueprints.learn.routes import bp as learn_bp
     from app.blueprints.main.routes import bp as main_bp
+    from app.blueprints.notifications.routes import bp as notifications_bp
     from app.blueprints.org.routes import bp as org_bp
     from app.blueprints.teach.routes import bp as teach_bp
     from app.blueprints.training.routes import bp as training_bp
     from app.blueprints.verify.routes import bp as verify_bp
 
     for bp in (main_bp, auth_bp, admin_bp, credentials_bp, evidence_bp, org_bp, training_bp,
-               learn_bp, certificates_bp, teach_bp, api_bp, api_training_bp, verify_bp):
+               learn_bp, certificates_bp, teach_bp, api_bp, api_training_bp, verify_bp,
+               notifications_bp):
         app.register_blueprint(bp)

@@ -75,6 +75,9 @@ def demo_data() -> int:
             )
             created += 1
     db.session.flush()
+    staff = demo_user("staff@demo.test")
+    if staff.phone is None:  # texts for urgent matters, to show the SMS channel
+        staff.phone, staff.sms_critical = "+64 21 555 0101", True
     created += _demo_micro_credentials(actor)
     created += _demo_training(actor, org)
     created += _demo_certificates(actor)
@@ -112,6 +115,11 @@ DEMO_HOLDINGS = [
     ("zoe@demo.test", "Working at Heights", CredentialStatus.AWARDED, 85),
     ("li.wei@demo.test", "Repairs/Maintenance Level 5", CredentialStatus.NOT_STARTED, None),
     ("priya@demo.test", "Asbestos Awareness", CredentialStatus.AWARDED, 320),
+    # More falling due over the coming year, for the daily sweep's 90/60/30-day reminders.
+    ("zoe@demo.test", "Repairs/Maintenance Level 5", CredentialStatus.AWARDED, 6),
+    ("priya@demo.test", "Working at Heights", CredentialStatus.AWARDED, 100),
+    ("li.wei@demo.test", "Working at Heights", CredentialStatus.AWARDED, 150),
+    ("tane@demo.test", "Asbestos Awareness", CredentialStatus.AWARDED, 270),
 ]
 
 
@@ -261,6 +269,11 @@ def _demo_certificates(actor: Actor) -> int:
     # One that has expired: issued 25 months ago on a 24-month track.
     certificates.issue_certificate(admin, recipient=priya, type_=CertificateType.COMPLETION,
                                    track=track, issued_on=utcnow().date() - timedelta(days=760))
+    # Two that fall due this year (24-month track): in about 40 and 190 days.
+    for learner, age_days in ((zoe, 690), (li, 540)):
+        certificates.issue_certificate(admin, recipient=learner, type_=CertificateType.COMPLETION,
+                                       track=track, issued_on=utcnow().date()
+                                       - timedelta(days=age_days))
     revoked = certificates.issue_certificate(admin, recipient=li, type_=CertificateType.MASTERY,
                                              course=quiz)
     certificates.revoke(revoked, admin, "Issued before the assessment was marked.",

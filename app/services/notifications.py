@@ -102,6 +102,28 @@ ORG_PREFERENCES: dict[str, str] = {
                            "overdue training)",
 }
 
+SHORT_LABELS = {
+    "email_compliance": "if compliance emails are on",
+    "email_training": "if training emails are on",
+    "sms_critical": "if urgent texts are on",
+    "email_compliance_alerts": "if compliance alerts are on",
+    "email_system_alerts": "if status emails are on",
+    "sms_credential_alerts": "if expiry texts are on",
+    "sms_critical_alerts": "if critical texts are on",
+}
+
+
+def preference_table(audience: Audience) -> list[tuple[str, str, str]]:
+    """(type label, email rule, SMS rule) for every type, as the settings pages show it."""
+    def rule(pref: Pref) -> str:
+        return ("Always" if pref is None else "Never" if pref is NEVER
+                else SHORT_LABELS[str(pref)].capitalize())
+
+    org = audience == Audience.ORG
+    return [(type_.label, rule(p.org_email if org else p.user_email),
+             rule(p.org_sms if org else p.user_sms)) for type_, p in PREFERENCES.items()]
+
+
 BATCH_SIZE = 50  # deliveries per send_deliveries job
 
 

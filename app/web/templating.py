@@ -68,6 +68,15 @@ def paragraphs(text: str | None) -> Markup:
         "<p>" + str(escape(b)).replace("\n", "<br>") + "</p>" for b in blocks if b))
 
 
+def unread_notifications() -> int:
+    """The bell's count for the logged-in user (0 when nobody is)."""
+    from flask_login import current_user
+
+    from app.services.notifications import unread_count
+
+    return unread_count(current_user) if current_user.is_authenticated else 0
+
+
 def init_app(app: Flask) -> None:
     from app.services.micro_credentials import allowed_moves, expiry_band
     from app.services.training import percent_complete
@@ -76,7 +85,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(HTMX_CONFIG=HTMX_CONFIG, Role=Role, url_with=url_with,
                                  expiry_band=expiry_band, expiry_title=expiry_title,
                                  allowed_moves=allowed_moves, percent_complete=percent_complete,
-                                 wants_fragment=wants_fragment)
+                                 wants_fragment=wants_fragment,
+                                 unread_notifications=unread_notifications)
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.filters["date"] = lambda v: format_datetime(v, "%Y-%m-%d")

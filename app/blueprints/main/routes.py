@@ -59,7 +59,7 @@ def healthz() -> Any:
 def me() -> Any:
     notifications = db.session.scalars(
         select(Notification).where(Notification.user_id == current_user.id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(20)
+        .order_by(Notification.id.desc()).limit(5)
     ).all()
     return render("main/me.html", notifications=notifications,
                   credentials=mc.credentials_of(current_user), today=utcnow().date(),

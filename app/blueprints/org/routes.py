@@ -6,16 +6,18 @@ import csv
 import io
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
+from app.blueprints.notifications.forms import OrgPreferencesForm
 from app.extensions import db
-from app.models import CredentialStatus, Organization, Role
+from app.models import Audience, CredentialStatus, Organization, Role
 from app.models.base import utcnow
 from app.services import micro_credentials as mc
+from app.services import notifications
 from app.services import organizations as org_service
 from app.services.pagination import clamp_page
-from app.web.auth import allow_roles, guard_blueprint
+from app.web.auth import allow_roles, current_actor, guard_blueprint
 from app.web.htmx import render
 
 bp = Blueprint("org", __name__, url_prefix="/org")
@@ -85,3 +87,32 @@ def export() -> Any:
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{org.slug}-credentials-{today.isoformat()}.csv"')
     return response
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@allow_roles(Role.ORG_ADMIN, Role.ADMIN)
+def preferences() -> Any:
+    """What the organization's admins are sent about its staff, by email and text."""
+    org = _organization()
+    form = OrgPreferencesForm(obj=org)
+    saved, status = False, 200
+    action = url_for("org.preferences", organization_id=org.id
+                     if current_user.role == Role.ADMIN else None)
+    if request.method == "POST":
+        if form.validate():
+            notifications.update_org_preferences(
+                org, {name: form[name].data for name in notifications.ORG_PREFERENCES},
+                current_actor())
+            db.session.commit()
+            if not request.headers.get("HX-Request"):
+                flash("Organization preferences saved.", "success")
+                return redirect(action)
+            saved = True
+        else:
+            status = 422
+    return render("notifications/preferences.html",
+                  "partials/notifications/preferences_form.html", status=status, form=form,
+                  saved=saved, names=list(notifications.ORG_PREFERENCES),
+                  table=notifications.preference_table(Audience.ORG), action=action,
+                  heading=f"{org.name}: alert preferences", legend="Send our org admins",
+                  intro="What this organization's admins hear about their staff.")

@@ -15,7 +15,22 @@
       source.setAttribute("data-counter-next", String(next + 1));
     }
   });
+  // Polls (the bell) wait while the tab is hidden, and catch up when it is shown again.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var source = event.detail.elt;
+    if (document.hidden && source && source.hasAttribute("data-quiet")) { event.preventDefault(); }
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && window.htmx && document.getElementById("bell")) {
+      window.htmx.trigger(document.body, "bell:refresh");
+    }
+  });
+  function quiet(event) {
+    var source = event.detail.elt;
+    return source && source.hasAttribute && source.hasAttribute("data-quiet");
+  }
   document.addEventListener("htmx:responseError", function (event) {
+    if (quiet(event)) { return; }  // a failed poll is retried by the next one
     var status = event.detail.xhr.status;
     var source = event.detail.elt;
     var labelled = source && source.closest ? source.closest("[data-error-message]") : null;
@@ -26,7 +41,8 @@
       : "Something went wrong (" + status + "). Please try again.";
     showFlash(text, "error", labelled ? event.detail.requestConfig : null);
   });
-  document.addEventListener("htmx:sendError", function () {
+  document.addEventListener("htmx:sendError", function (event) {
+    if (quiet(event)) { return; }
     showFlash("The server could not be reached. Check your connection.", "error");
   });
   // A failed request named by data-error-message gets a Retry that sends it again.

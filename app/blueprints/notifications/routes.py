@@ -1,0 +1,125 @@
+"""A person's notifications: the bell, the list, read marks, and their preferences.
+
+    GET  /me/notifications                  the list (?unread=1), newest first
+    GET  /me/notifications/bell             the bell fragment (polled by htmx; 286 stops
+                                            polling once the visitor is logged out)
+    POST /me/notifications/<id>/read        mark one read -> its row
+    POST /me/notifications/read-all         mark all read -> the list
+    GET  /me/notifications/<id>/open        mark read and go to its link
+    GET|POST /me/preferences                email/SMS preferences and phone number
+
+Only ever the current user's own notifications: another person's id is a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from app.blueprints.notifications.forms import UserPreferencesForm
+from app.extensions import db
+from app.models import Audience, NotificationType
+from app.services import notifications as service
+from app.services.errors import NotFound
+from app.services.pagination import clamp_page
+from app.web.auth import current_actor
+from app.web.htmx import fragment_only, render
+
+bp = Blueprint("notifications", __name__, url_prefix="/me")
+STOP_POLLING = 286  # htmx stops an `every` trigger on this status
+
+ROW = "partials/notifications/row.html"
+LIST = "partials/notifications/list.html"
+
+
+def _changed(response: Response) -> Response:
+    """Tell the page's bell to refresh itself (it listens for bell:refresh)."""
+    response.headers["HX-Trigger"] = "bell:refresh"
+    return response
+
+
+def _list_context() -> dict[str, Any]:
+    unread_only = request.args.get("unread") == "1"
+    page = service.list_for(current_user, clamp_page(request.args.get("page")),
+                            current_app.config["PAGE_SIZE"], unread_only=unread_only)
+    return {"page": page, "unread_only": unread_only,
+            "unread": service.unread_count(current_user), "types": NotificationType}
+
+
+@bp.route("/notifications")
+@login_required
+def index() -> Any:
+    return render("notifications/index.html", LIST, **_list_context())
+
+
+@bp.route("/notifications/bell")
+def bell() -> Any:
+    if not current_user.is_authenticated:
+        return Response("", status=STOP_POLLING)
+    return fragment_only("partials/notifications/bell.html",
+                         unread=service.unread_count(current_user))
+
+
+@bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
+@login_required
+def read(notification_id: int) -> Any:
+    try:
+        notification = service.mark_read(current_user, notification_id)
+    except NotFound:
+        abort(404)
+    db.session.commit()
+    if request.headers.get("HX-Request"):
+        return _changed(fragment_only(ROW, n=notification))
+    return redirect(url_for("notifications.index"))
+
+
+@bp.route("/notifications/read-all", methods=["POST"])
+@login_required
+def read_all() -> Any:
+    count = service.mark_all_read(current_user)
+    db.session.commit()
+    if request.headers.get("HX-Request"):
+        return _changed(fragment_only(LIST, **_list_context()))
+    flash(f"Marked {count} notification(s) read.", "success")
+    return redirect(url_for("notifications.index"))
+
+
+@bp.route("/notifications/<int:notification_id>/open")
+@login_required
+def open_link(notification_id: int) -> Any:
+    try:
+        notification = service.mark_read(current_user, notification_id)
+    except NotFound:
+        abort(404)
+    db.session.commit()
+    link = notification.link or ""
+    # Only paths inside the portal: a stored link never sends anyone elsewhere.
+    target = link if link.startswith("/") and not link.startswith("//") else None
+    return redirect(target or url_for("notifications.index"))
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@login_required
+def preferences() -> Any:
+    form = UserPreferencesForm(obj=current_user)
+    saved, status = False, 200
+    if request.method == "POST":
+        if form.validate():
+            values = {name: form[name].data for name in service.USER_PREFERENCES}
+            values["phone"] = (form.phone.data or "").strip() or None
+            service.update_user_preferences(current_user, values, current_actor())
+            db.session.commit()
+            if not request.headers.get("HX-Request"):
+                flash("Preferences saved.", "success")
+                return redirect(url_for("notifications.preferences"))
+            saved = True
+        else:
+            status = 422
+    return render("notifications/preferences.html", "partials/notifications/preferences_form.html",
+                  status=status, form=form, saved=saved, names=list(service.USER_PREFERENCES),
+                  table=service.preference_table(Audience.SELF),
+                  action=url_for("notifications.preferences"),
+                  heading="Notification preferences", legend="Send me",
+                  intro="Your own email and text message settings.")
