@@ -140,7 +140,7 @@ def sweep_command(as_of: str | None, dry_run: bool, enqueue: bool) -> None:
         if current_app.config["JOBS_INLINE"]:
             raise click.UsageError("--enqueue needs REDIS_URL (a queue and a worker).")
         job = sweep.daily_sweep.enqueue(day.isoformat(), job_timeout=3600,
-                                        retry=Retry(max=3, interval=[60, 300, 900]))
+                                        retry=Retry(**sweep.SWEEP_RETRY))
         click.echo(f"queued sweep as of {day}: job {job.id}")
         return
     results = sweep.run(day, dry_run=dry_run)

@@ -89,3 +89,28 @@ def test_a_real_rq_worker_runs_the_queued_job(make_app, migrated_database, make_
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert _notifications(app, user_id) == 1
+
+
+def test_cron_starts_the_daily_sweep_with_retries(app):
+    """RQ's cron runs start_daily_sweep, which queues the sweep with a retry policy
+    (here the queue is synchronous, so the sweep runs and records itself)."""
+    from app.jobs.sweep import CRON, SWEEP_RETRY, daily_sweep, start_daily_sweep
+    from app.models import SweepRun
+
+    registered = [item for item in rq._cron_job_data if item["cron"] == CRON]
+    assert [item["func"].__name__ for item in registered] == ["start_daily_sweep"]
+    with app.app_context():
+        seen = {}
+        original = daily_sweep.enqueue
+
+        def spy(*args, **kwargs):
+            seen.update(kwargs)
+            return original(*args, **kwargs)
+
+        daily_sweep.enqueue = spy
+        try:
+            start_daily_sweep()
+        finally:
+            del daily_sweep.enqueue
+        assert seen["retry"].max == SWEEP_RETRY["max"]
+        assert db.session.scalar(select(func.count()).select_from(SweepRun)) == 1

@@ -10,6 +10,8 @@ import logging
 from datetime import date
 from typing import Any
 
+from rq import Retry
+
 from app.extensions import db, rq
 from app.models import SweepRun
 from app.models.base import utcnow
@@ -70,4 +72,15 @@ def daily_sweep(as_of: str | None = None) -> dict[str, Any]:
     return {"as_of": day.isoformat(), "sent": sum(r.sent for r in results), **summary}
 
 
-daily_sweep.cron_register(CRON)
+SWEEP_RETRY = {"max": 3, "interval": [60, 300, 900]}
+
+
+@rq.job
+def start_daily_sweep() -> str:
+    """What RQ's cron runs: queue today's sweep with retries (a worker killed mid-sweep
+    leaves the job to be retried; RQ's cron itself cannot attach a retry policy)."""
+    job = daily_sweep.enqueue(None, job_timeout=3600, retry=Retry(**SWEEP_RETRY))
+    return job.id
+
+
+start_daily_sweep.cron_register(CRON)
