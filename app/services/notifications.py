@@ -142,7 +142,7 @@ def delivery_plan(user: Any, type_: NotificationType,
     """
     prefs = PREFERENCES[NotificationType(type_)]
     if audience == Audience.ORG:
-        owner = organization if organization is not None else user.organization
+        owner = organization if organization is not None else getattr(user, "organization", None)
         email, sms = _allowed(owner, prefs.org_email), _allowed(owner, prefs.org_sms)
     else:
         email, sms = _allowed(user, prefs.user_email), _allowed(user, prefs.user_sms)
@@ -240,8 +240,17 @@ def raise_many(items: Sequence[NewNotification]) -> list[int]:
     """Create many notifications and their deliveries in a few statements (flushes).
 
     Preferences are read for all recipients in one query; rows go in with multi-row
-    INSERT ... RETURNING. Returns the notification ids, in the order of `items`.
+    INSERT ... RETURNING. Items whose dedupe key exists already are skipped. Returns the
+    ids of the notifications created.
     """
+    # A reminder's notification exists already (e.g. a credential expired, was put back
+    # and expired again on the same date): skip it rather than fail the whole batch.
+    keys = [item.dedupe_key for item in items]
+    existing: set[str] = set()
+    for start in range(0, len(keys), 5000):
+        existing.update(db.session.scalars(select(Notification.dedupe_key).where(
+            Notification.dedupe_key.in_(keys[start:start + 5000]))))
+    items = [item for item in items if item.dedupe_key not in existing]
     if not items:
         return []
     recipients: dict[int, Any] = {}

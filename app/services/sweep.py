@@ -18,7 +18,8 @@ Only the band an item is in today is claimed (30 if <= 30 days left, else 60 if 
 else 90), so a sweep that missed days sends the latest reminder, not the ones it
 missed. The key holds the expiry (or due) date: a renewed credential is reminded again.
 Everything is set-based: one statement per phase claims, one reads the details, and
-notifications.raise_many writes the rows.
+notifications.raise_many writes the rows. Claims go in in id order, so two concurrent
+sweeps wait for each other instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -175,7 +176,8 @@ def credential_reminders(as_of: date) -> PhaseResult:
     source = (select(_key("mcred", StaffMicroCredential.id, expiry, band), literal("mcred"),
                      StaffMicroCredential.id, band, _as_of(as_of), _now())
               .where(StaffMicroCredential.status == CredentialStatus.AWARDED,
-                     expiry > as_of, expiry <= as_of + timedelta(days=90)))
+                     expiry > as_of, expiry <= as_of + timedelta(days=90))
+              .order_by(StaffMicroCredential.id))
     claimed = _claim(source)
     result.items = len(claimed)
     if not claimed:
@@ -224,7 +226,8 @@ def certificate_reminders(as_of: date) -> PhaseResult:
     source = (select(_key("cert", Certificate.id, expiry, band), literal("cert"),
                      Certificate.id, band, _as_of(as_of), _now())
               .where(Certificate.status == CertificateStatus.ISSUED,
-                     expiry > as_of, expiry <= as_of + timedelta(days=90)))
+                     expiry > as_of, expiry <= as_of + timedelta(days=90))
+              .order_by(Certificate.id))
     claimed = _claim(source)
     result.items = len(claimed)
     if not claimed:
@@ -287,7 +290,8 @@ def training_reminders(as_of: date) -> PhaseResult:
                 .join(Enrolment, and_(Enrolment.user_id == User.id,
                                       Enrolment.track_id == TrainingAssignment.track_id))
                 .where(open_assignment, role_matches, User.active.is_(True),
-                       Enrolment.status != ProgressStatus.COMPLETED))
+                       Enrolment.status != ProgressStatus.COMPLETED)
+                .order_by(TrainingAssignment.id, User.id))
     assignments = list(db.session.execute(
         select(TrainingAssignment, ImplementationProject, CertificationTrack)
         .join(ImplementationProject, ImplementationProject.id == TrainingAssignment.project_id)
@@ -312,7 +316,8 @@ def training_reminders(as_of: date) -> PhaseResult:
             short.append(assignment.id)
     org_source = (select(_key("assign", TrainingAssignment.id, due, band, "org"),
                          literal("assign_org"), TrainingAssignment.id, band, _as_of(as_of), _now())
-                  .where(TrainingAssignment.id.in_(short or [-1])))
+                  .where(TrainingAssignment.id.in_(short or [-1]))
+                  .order_by(TrainingAssignment.id))
     claimed_org = _claim(org_source)
     claimed_users = _claim(learners)
     result.items = len(claimed_org) + len(claimed_users)
