@@ -75,3 +75,91 @@ def test_credentials_expire_command_is_idempotent(app, make_definition, make_use
     assert "Expired 0 credential(s)" in again.output
     with app.app_context():
         assert db.session.get(StaffMicroCredential, credential.id).status == CredentialStatus.EXPIRED
+
+
+# --- jobs sweep ---------------------------------------------------------------------------
+
+def _sweep_data(make_user, make_org, make_definition, make_credential):
+    """As of 2027-01-10: one credential expiring in 10 days and one expiring that day, for
+    a holder with one org admin: 2 reminders + 2 expiry notices."""
+    from datetime import date, timedelta
+
+    from app.models import CredentialStatus, Role
+
+    as_of = date(2027, 1, 10)
+    org = make_org()
+    holder = make_user(Role.STAFF, org, name="Hemi Holder")
+    admin = make_user(Role.ORG_ADMIN, org, name="Olive Orgadmin")
+    soon = make_credential(make_definition("Roof Safety"), holder, CredentialStatus.AWARDED,
+                           expiry_date=as_of + timedelta(days=10))
+    make_credential(make_definition("Ladders"), holder, CredentialStatus.AWARDED,
+                    expiry_date=as_of)
+    return as_of, holder, admin, soon
+
+
+def _sweep_state(app):
+    from app.models import (
+        CredentialStatus,
+        Notification,
+        ReminderClaim,
+        StaffMicroCredential,
+        SweepRun,
+    )
+
+    with app.app_context():
+        return (db.session.scalar(select(func.count(Notification.id))),
+                db.session.scalar(select(func.count(ReminderClaim.id))),
+                db.session.scalar(select(func.count(SweepRun.id))),
+                db.session.scalar(select(func.count(StaffMicroCredential.id)).where(
+                    StaffMicroCredential.status == CredentialStatus.EXPIRED)))
+
+
+def test_jobs_sweep_dry_run_lists_what_it_would_send_and_changes_nothing(
+        app, make_user, make_org, make_definition, make_credential):
+    as_of, holder, admin, soon = _sweep_data(make_user, make_org, make_definition,
+                                             make_credential)
+    before = _sweep_state(app)
+    result = app.test_cli_runner().invoke(
+        args=["jobs", "sweep", "--dry-run", "--date", as_of.isoformat()])
+    assert result.exit_code == 0, result.output
+    lines = result.output.rstrip("\n").split("\n")
+    assert lines[-1] == "would send: 4"
+    body = lines[:-1]
+    assert len(body) == 4
+    assert sum(line.startswith("expire ") for line in body) == 2
+    assert sum(line.startswith("credential_reminders ") for line in body) == 2
+    assert any(f"credential #{soon.id} Roof Safety of Hemi Holder" in line and "-> holder" in line
+               and "30-day" in line for line in body)
+    assert any(f"-> org admin #{admin.id}" in line and "Roof Safety" in line for line in body)
+    assert _sweep_state(app) == before  # no notifications, claims, runs or expiries
+    assert before[1:] == (0, 0, 0)
+
+
+def test_jobs_sweep_sends_then_sends_nothing_the_second_time(
+        app, make_user, make_org, make_definition, make_credential):
+    as_of, holder, admin, _ = _sweep_data(make_user, make_org, make_definition,
+                                          make_credential)
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["jobs", "sweep", "--dry-run", "--date", as_of.isoformat()])
+    notifications_before = _sweep_state(app)[0]
+    first = runner.invoke(args=["jobs", "sweep", "--date", as_of.isoformat()])
+    assert first.exit_code == 0, first.output
+    lines = first.output.rstrip("\n").split("\n")
+    assert lines[-1] == "sent: 4"
+    assert lines[:-1] == dry.output.rstrip("\n").split("\n")[:-1]  # what the dry run listed
+    notifications, claims, runs, expired = _sweep_state(app)
+    assert (notifications - notifications_before, claims, runs, expired) == (4, 1, 1, 1)
+    second = runner.invoke(args=["jobs", "sweep", "--date", as_of.isoformat()])
+    assert second.exit_code == 0, second.output
+    assert second.output == "sent: 0\n"
+    assert _sweep_state(app) == (notifications, claims, 2, expired)
+
+
+def test_jobs_sweep_with_a_bad_date_is_a_usage_error(app):
+    for bad in ("2027-13-01", "10/01/2027", "tomorrow"):
+        result = app.test_cli_runner().invoke(args=["jobs", "sweep", "--date", bad])
+        assert result.exit_code == 2, (bad, result.output)
+        assert "--date" in result.output and "YYYY-MM-DD" in result.output
+    with app.app_context():
+        from app.models import SweepRun
+        assert db.session.scalar(select(func.count(SweepRun.id))) == 0

@@ -91,9 +91,10 @@ def test_a_real_rq_worker_runs_the_queued_job(make_app, migrated_database, make_
     assert _notifications(app, user_id) == 1
 
 
-def test_cron_starts_the_daily_sweep_with_retries(app):
+def test_cron_starts_the_daily_sweep_with_retries(make_app):
     """RQ's cron runs start_daily_sweep, which queues the sweep with a retry policy
     (here the queue is synchronous, so the sweep runs and records itself)."""
+    app = make_app(RQ_ASYNC=False, JOBS_INLINE=True)
     from app.jobs.sweep import CRON, SWEEP_RETRY, daily_sweep, start_daily_sweep
     from app.models import SweepRun
 
