@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import HX
 
-PAGES = ["/admin/", "/admin/users", "/admin/organizations", "/admin/audit", "/me"]
+PAGES = ["/admin/", "/admin/users", "/admin/organizations", "/admin/audit", "/admin/jobs", "/me",
+         "/me/notifications", "/me/preferences", "/org/preferences"]
 
 
 def test_security_headers_on_every_response(client):

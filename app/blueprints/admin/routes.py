@@ -1,4 +1,4 @@
-"""Admin pages: dashboard, users, organizations and the audit trail.
+"""Admin pages: dashboard, users, organizations, the audit trail and background jobs.
 
 Tables follow one pattern: GET the list (full page, or the table fragment for htmx
 search and paging); POST a create row; GET /<id>/edit swaps a row into edit mode and
@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from sqlalchemy import func, select
 
 from app.blueprints.admin.forms import OrganizationForm, UserForm
 from app.extensions import db
 from app.models import AuditAction, Organization, Role, User
 from app.services import audit as audit_service
+from app.services import jobs as jobs_service
 from app.services import organizations as org_service
 from app.services import users as user_service
 from app.services.errors import ServiceError
@@ -247,3 +248,43 @@ def audit() -> Any:
     return render("admin/audit.html", "partials/admin/audit/table.html", page=page,
                   filters=filters, actions=[a.value for a in AuditAction],
                   resource_types=audit_service.resource_types())
+
+
+# --- Jobs ----------------------------------------------------------------------------
+# Deliveries and the sweep run as RQ jobs with retries; what failed for good shows here,
+# with a button to try it again, so no failure is lost silently.
+
+JOBS_PANEL = "partials/admin/jobs/panel.html"
+
+
+def _jobs_context(notice: str | None = None) -> dict[str, Any]:
+    return {"queues": jobs_service.queue_state(),
+            "deliveries": jobs_service.failed_deliveries(),
+            "totals": jobs_service.delivery_totals(),
+            "sweeps": jobs_service.recent_sweeps(), "notice": notice}
+
+
+def _after_job_action(notice: str) -> Any:
+    # htmx swaps the refreshed panel in place; a plain form post goes back to the page.
+    if wants_fragment():
+        return fragment_only(JOBS_PANEL, **_jobs_context(notice))
+    flash(notice, "success")
+    return redirect(url_for("admin.jobs"))
+
+
+@bp.route("/jobs")
+def jobs() -> Any:
+    return render("admin/jobs.html", JOBS_PANEL, **_jobs_context())
+
+
+@bp.route("/jobs/deliveries/<int:delivery_id>/retry", methods=["POST"])
+def retry_delivery(delivery_id: int) -> Any:
+    jobs_service.retry_delivery(delivery_id)  # NotFound / Conflict -> 404 / 409 page
+    db.session.commit()  # sends it: inline now, or on the queue
+    return _after_job_action(f"Delivery {delivery_id} queued again.")
+
+
+@bp.route("/jobs/failed/<job_id>/requeue", methods=["POST"])
+def requeue_job(job_id: str) -> Any:
+    jobs_service.requeue_failed(job_id)  # NotFound / Conflict -> 404 / 409 page
+    return _after_job_action(f"Job {job_id} requeued.")
