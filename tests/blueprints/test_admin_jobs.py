@@ -141,7 +141,7 @@ def test_sweep_runs_are_listed(app, admin_client):
     page = admin_client.get("/admin/jobs", headers=HX).get_data(as_text=True)
     row = re.search(rf'<tr id="sweep-{run_id}">.*?</tr>', page, re.S)
     assert row is not None
-    for text in ("2027-01-10", "failed", "credential_expiry: 4 / 3",
+    for text in ("2027-01-10", "failed", "Credential expiry: 4 / 3",
                  "RuntimeError: the database went away"):
         assert text in row.group(0)
 

@@ -235,10 +235,9 @@ def test_each_status_change_notifies_the_holder_with_a_delivery_plan(app, make_d
             Notification.user_id == holder.id).order_by(Notification.id)).all()
         assert [n.type for n in notes] == ["CREDENTIAL_STATUS_CHANGE"] * 3  # assign + 2 moves
         assert notes[-1].title == "Harness: Assessment Pending"
-        # Seed 001: status changes always email the user (null pref); SMS per sms_critical;
-        # the org's system-alert email and critical SMS preferences.
-        assert notes[-1].delivery == {"email": True, "sms": True, "org_email": True,
-                                      "org_sms": False}
+        # Seed 001: status changes always email the user (null pref); SMS per sms_critical.
+        assert notes[-1].delivery == {"audience": "self", "email": True, "sms": True}
+        assert sorted(d.channel for d in notes[-1].deliveries) == ["email", "sms"]
 
 
 def test_expiry_bands():
