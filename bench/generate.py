@@ -1377,6 +1377,243 @@ def _generate_certificates(conn: Connection, *, count: int, rng: random.Random, 
         timings={k: round(v, 2) for k, v in timings.items()})
 
 
+# --- The daily sweep (bench.run_sweep) ---------------------------------------------------
+
+SWEEP_STATUS_WEIGHTS = {"NOT_STARTED": 3, "IN_TRAINING": 4, "ASSESSMENT_PENDING": 3,
+                        "AWARDED": 84, "EXPIRED": 6}
+SWEEP_COPY_COLUMNS = ("definition_id", "user_id", "status", "awarded_at", "awarded_by_id",
+                      "expiry_date", "notes", "created_at", "updated_at")
+SWEEP_BANDS = (("90", 90), ("60", 60), ("30", 30))
+
+
+@dataclass
+class SweepCredentials:
+    definition_ids: list[int]
+    definitions: int
+    holders: int
+    credentials: int
+    by_status: dict[str, int]
+    due: dict[str, int]  # due on as_of: "expire" (expiry == as_of), "30", "60", "90"
+    in_window: int  # awarded, expiring within (as_of, as_of + 90], already reminded
+    claims: int  # reminder_claims rows written (the earlier days' sweeps)
+    notifications: int  # their in-app notifications (notification_history)
+    as_of: str
+    timings: dict[str, float]
+
+
+def generate_sweep_credentials(
+    conn: Connection,
+    *,
+    count: int = 1_000_000,
+    definitions: int = 50,
+    as_of: Any,
+    due_share: float = 0.01,
+    expire_share: float = 1 / 30,
+    rng: random.Random,
+    now: datetime,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    fast: bool = True,
+    notification_history: bool = True,
+) -> SweepCredentials:
+    """`count` staff micro-credentials over `definitions` definitions and the generated
+    staff and org admins (unique per (definition, person): needs holders x definitions
+    >= count), as the daily sweep would find them on `as_of` after running every day
+    before it:
+
+    - statuses after SWEEP_STATUS_WEIGHTS (mostly AWARDED); a definition without a
+      validity period gives AWARDED credentials without an expiry date;
+    - `due_share` of all credentials are due on `as_of`: `expire_share` of them expire
+      that day (expiry_date == as_of, still AWARDED), the rest are split evenly between
+      the 90-, 60- and 30-day reminders (expiry exactly as_of + 90/60/30: their band
+      starts today);
+    - the other awarded ones expire uniformly within (as_of, as_of + validity], never on
+      those four dates, so the day after `as_of` has the natural rate; EXPIRED ones
+      expired 1-400 days before `as_of`;
+    - reminder_claims holds what the earlier sweeps claimed: every band whose first day
+      is before `as_of`, for every awarded or expired credential (demo ones included), so
+      the sweep finds only the due ones new, but has to skip the rest (ON CONFLICT);
+    - with `notification_history`, notifications holds one (mostly read) notification per
+      such claim, as those sweeps left it.
+
+    Rows go in with COPY on PostgreSQL (with `fast`, as generate_certificates: unique
+    constraints and indexes rebuilt after the load, the foreign keys checked once); the
+    caller runs VACUUM (ANALYZE)."""
+    with _gc_paused():
+        return _generate_sweep_credentials(
+            conn, count=count, definitions=definitions, as_of=as_of, due_share=due_share,
+            expire_share=expire_share, rng=rng, now=now, batch_size=batch_size, fast=fast,
+            notification_history=notification_history)
+
+
+def _generate_sweep_credentials(conn: Connection, *, count: int, definitions: int, as_of: Any,
+                                due_share: float, expire_share: float, rng: random.Random,
+                                now: datetime, batch_size: int, fast: bool,
+                                notification_history: bool) -> SweepCredentials:
+    from app.models import MicroCredentialDefinition, Role, StaffMicroCredential, User
+    from app.services.micro_credentials import add_months
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    insert_rows(conn, MicroCredentialDefinition.__table__,
+                _definition_rows(rng, definitions, now), batch_size)
+    defs = conn.execute(select(MicroCredentialDefinition.id,
+                               MicroCredentialDefinition.validity_months)
+                        .where(MicroCredentialDefinition.skill_standard.like(
+                            f"%{GENERATED_STANDARD_MARK}"))
+                        .order_by(MicroCredentialDefinition.id)).all()
+    def_ids = [d.id for d in defs]
+    validity = [d.validity_months for d in defs]
+    holders = list(conn.scalars(select(User.id).where(
+        User.role.in_([Role.STAFF, Role.ORG_ADMIN]), User.organization_id.is_not(None),
+        User.email.like(f"%{GENERATED_EMAIL_SUFFIX}")).order_by(User.id)))
+    if len(holders) * len(def_ids) < count:
+        raise SystemExit(f"{count} credentials need {len(holders)} people x {len(def_ids)} "
+                         "definitions >= that many: generate more people or definitions")
+    admins = list(conn.scalars(select(User.id).where(User.role == Role.ADMIN))) or [None]
+
+    pairs = len(holders) * len(def_ids)
+    chosen = range(pairs) if pairs == count else sorted(rng.sample(range(pairs), count))
+    status_names = list(SWEEP_STATUS_WEIGHTS)
+    statuses = rng.choices(status_names, list(SWEEP_STATUS_WEIGHTS.values()), k=count)
+    d_count = len(def_ids)
+    pair_of = [(p // d_count, p % d_count) for p in chosen]
+    for i, (_, d) in enumerate(pair_of):
+        if statuses[i] == "EXPIRED" and validity[d] is None:
+            statuses[i] = "AWARDED"
+    expiring = [i for i, (_, d) in enumerate(pair_of)
+                if statuses[i] == "AWARDED" and validity[d] is not None]
+    n_due = min(round(count * due_share), len(expiring))
+    n_expire = round(n_due * expire_share)
+    due_rows = rng.sample(expiring, n_due)
+    offset: dict[int, int] = {i: 0 for i in due_rows[:n_expire]}
+    for k, i in enumerate(due_rows[n_expire:]):
+        offset[i] = SWEEP_BANDS[k % 3][1]
+    due = Counter("expire" if o == 0 else str(o) for o in offset.values())
+
+    naive_now = now.astimezone(UTC).replace(tzinfo=None)
+    today_dt = datetime.combine(as_of, naive_now.time())
+    rows: list[tuple[Any, ...]] = []
+    by_status: Counter[str] = Counter()
+    in_window = 0
+    for i, (h, d) in enumerate(pair_of):
+        status, months = statuses[i], validity[d]
+        created = naive_now - timedelta(seconds=rng.uniform(2 * 86400, 1500 * 86400))
+        awarded_at = expiry = None
+        if status == "AWARDED":
+            if months is None:
+                awarded_at = naive_now - timedelta(seconds=rng.uniform(86400, 700 * 86400))
+            else:
+                days = offset.get(i)
+                if days is None:
+                    span = (add_months(as_of, months) - as_of).days - 1
+                    days = rng.randint(1, span)
+                    while days in (30, 60, 90):
+                        days = rng.randint(1, span)
+                    in_window += days <= 90
+                expiry = as_of + timedelta(days=days)
+                awarded_at = datetime.combine(add_months(expiry, -months), naive_now.time()) \
+                    - timedelta(seconds=rng.randint(0, 86_000))
+        elif status == "EXPIRED":
+            expiry = as_of - timedelta(days=rng.randint(1, 400))
+            awarded_at = datetime.combine(add_months(expiry, -months), naive_now.time())
+        if awarded_at is not None:
+            awarded_at = min(awarded_at, today_dt - timedelta(hours=1))
+            created = min(created, awarded_at - timedelta(days=rng.randint(7, 120)))
+        by_status[status] += 1
+        rows.append((def_ids[d], holders[h], status, awarded_at,
+                     rng.choice(admins) if awarded_at is not None else None, expiry,
+                     "Booked on the next assessment day." if rng.random() < 0.05 else None,
+                     created, awarded_at or created))
+    timings["build rows"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    table = "staff_micro_credentials"
+    if conn.dialect.name == "postgresql":
+        restore: list[str] = []
+        replica = False
+        if fast:
+            restore = _pg_detach_indexes(conn, table)
+            if conn.scalar(text("select rolsuper from pg_roles where rolname = current_user")):
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+                replica = True
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({', '.join(SWEEP_COPY_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.close()
+        timings["copy"] = time.perf_counter() - t0
+        if replica:
+            t1 = time.perf_counter()
+            conn.execute(text("SET LOCAL session_replication_role = origin"))
+            orphans = {k: v for k, v in _pg_orphans(conn, table).items() if v}
+            if orphans:
+                raise RuntimeError(f"generated credentials break foreign keys: {orphans}")
+            timings["foreign key check"] = time.perf_counter() - t1
+        if restore:
+            t1 = time.perf_counter()
+            conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+            for statement in restore:
+                conn.execute(text(statement))
+            timings["indexes"] = time.perf_counter() - t1
+    else:
+        def as_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+            out = dict(zip(SWEEP_COPY_COLUMNS, row, strict=True))
+            for name in ("awarded_at", "created_at", "updated_at"):
+                if out[name] is not None:
+                    out[name] = out[name].replace(tzinfo=UTC)
+            return out
+
+        for start in range(0, len(rows), batch_size):
+            conn.execute(insert(StaffMicroCredential.__table__),
+                         [as_dict(r) for r in rows[start:start + batch_size]])
+        timings["insert"] = time.perf_counter() - t0
+    del rows
+
+    # The earlier sweeps' claims: band b of a credential was claimed on expiry - b days,
+    # if that day is before as_of. One INSERT ... SELECT (the key as sweep._key builds it).
+    t0 = time.perf_counter()
+    if conn.dialect.name == "postgresql":
+        claimed_on, key_expiry = "s.expiry_date - b.days", "s.expiry_date::text"
+        created = "(s.expiry_date - b.days) + time '02:30'"
+    else:
+        claimed_on = "date(s.expiry_date, '-' || b.days || ' days')"
+        key_expiry, created = "s.expiry_date", f"{claimed_on} || ' 02:30:00.000000'"
+    # Fixed SQL fragments above, no input: the date is a bound parameter.
+    insert_claims = (
+        "INSERT INTO reminder_claims (key, kind, item_id, threshold, as_of, created_at) "  # noqa: S608
+        f"SELECT 'mcred:' || s.id || ':' || {key_expiry} || ':' || b.band, 'mcred', s.id, "
+        f"b.band, {claimed_on}, {created} "
+        "FROM staff_micro_credentials s "
+        "CROSS JOIN (VALUES ('90', 90), ('60', 60), ('30', 30)) AS b(band, days) "
+        "WHERE s.status IN ('AWARDED', 'EXPIRED') AND s.expiry_date IS NOT NULL "
+        f"AND {claimed_on} < :as_of")
+    result = conn.execute(text(insert_claims), {"as_of": as_of})
+    claims = result.rowcount or 0
+    timings["claims"] = time.perf_counter() - t0
+    history = 0
+    if notification_history:
+        # What those sweeps told the holders (one in-app notification per claim, most of
+        # them read): a notifications table of a system that has been running, not the
+        # demo's few dozen rows (on which PostgreSQL plans the deliveries' foreign-key
+        # check as a sequential scan and keeps that plan for the connection's life).
+        t0 = time.perf_counter()
+        history = conn.execute(text(
+            "INSERT INTO notifications (user_id, type, title, body, link, dedupe_key, "
+            "delivery, read_at, created_at) "
+            "SELECT s.user_id, 'CREDENTIAL_EXPIRY', 'Credential expires within ' || c.threshold "
+            "|| ' days', 'Generated reminder (bench).', '/me', c.key, "
+            "'{\"audience\": \"self\", \"email\": true, \"sms\": false}', "
+            "CASE WHEN c.item_id % 10 < 7 THEN c.created_at + interval '1 day' END, c.created_at "
+            "FROM reminder_claims c JOIN staff_micro_credentials s ON s.id = c.item_id "
+            "WHERE c.kind = 'mcred' ORDER BY c.created_at, c.id")).rowcount or 0
+        timings["notification history"] = time.perf_counter() - t0
+    return SweepCredentials(
+        definition_ids=def_ids, definitions=len(def_ids), holders=len(holders),
+        credentials=count, by_status=dict(by_status), due=dict(due), in_window=in_window,
+        claims=claims, notifications=history, as_of=as_of.isoformat(),
+        timings={k: round(v, 2) for k, v in timings.items()})
+
+
 # --- CLI -----------------------------------------------------------------------------
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -132,6 +132,45 @@ def record(
     return row
 
 
+def record_many(actor: Actor, action: str, resource_type: str,
+                entries: Iterable[tuple[Any, Mapping[str, Any]]]) -> int:
+    """Append one row per (resource_id, changes) in three statements whatever their
+    number: the chain's tip is taken once (row lock, as record() does), the rows are
+    chained in Python and inserted together, the tip is moved to the last one."""
+    entries = list(entries)
+    if not entries:
+        return 0
+    user = actor.user
+    result = db.session.execute(
+        update(AuditChainHead).where(AuditChainHead.id == HEAD_ID)
+        .values(last_seq=AuditChainHead.last_seq + len(entries))
+        .returning(AuditChainHead.last_seq, AuditChainHead.last_hash))
+    head = result.one_or_none()
+    if head is None:
+        ensure_chain_head()
+        return record_many(actor, action, resource_type, entries)
+    seq, prev_hash = head.last_seq - len(entries), head.last_hash
+    now = utcnow()
+    rows = []
+    for resource_id, changes in entries:
+        seq += 1
+        row = AuditLog(
+            seq=seq, actor_id=user.id if user is not None else None,
+            actor_email=user.email if user is not None else None, action=str(action),
+            resource_type=resource_type,
+            resource_id=None if resource_id is None else str(resource_id),
+            changes=json.loads(canonical_json(dict(changes or {}))), ip_address=actor.ip,
+            created_at=now, prev_hash=prev_hash)
+        row.row_hash = prev_hash = compute_row_hash(prev_hash, row)
+        rows.append({c: getattr(row, c) for c in (
+            "seq", "actor_id", "actor_email", "action", "resource_type", "resource_id",
+            "changes", "ip_address", "created_at", "prev_hash", "row_hash")})
+    db.session.execute(insert(AuditLog), rows)
+    db.session.execute(update(AuditChainHead).where(AuditChainHead.id == HEAD_ID)
+                       .values(last_hash=prev_hash))
+    return len(rows)
+
+
 @dataclass(frozen=True)
 class ChainReport:
     ok: bool

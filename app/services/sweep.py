@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.extensions import db
 from app.models import (
     Audience,
+    AuditAction,
     Certificate,
     CertificateStatus,
     CertificationTrack,
@@ -51,7 +52,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.services import micro_credentials as mc
+from app.services import audit
 from app.services.context import Actor
 from app.services.notifications import NewNotification, raise_many
 
@@ -134,13 +135,24 @@ def _days(n: str) -> str:
 # --- phases ---------------------------------------------------------------------------
 
 def expire(as_of: date) -> PhaseResult:
-    """AWARDED -> EXPIRED for credentials whose date has come; the holder is told (by
-    change_status) and so are their org admins. Safe to run again."""
+    """AWARDED -> EXPIRED for credentials whose date has come, in one UPDATE (a row
+    another sweep is expiring is skipped: the UPDATE re-checks the status once the
+    other commits); audited MCRED_EXPIRE each (audit.record_many), the holder told as
+    mc.change_status would, and their org admins. Safe to run again."""
     result = PhaseResult("expire")
-    expired = mc.expire_due(as_of, Actor.system())  # each tells its holder
-    result.items = len(expired)
-    if not expired:
+    smc = StaffMicroCredential.__table__
+    updated = db.session.execute(
+        smc.update()
+        .where(smc.c.status == CredentialStatus.AWARDED, smc.c.expiry_date <= as_of)
+        .values(status=CredentialStatus.EXPIRED, updated_at=utcnow())
+        .returning(smc.c.id)).scalars().all()
+    result.items = len(updated)
+    if not updated:
         return result
+    expired = sorted(updated)
+    audit.record_many(Actor.system(), AuditAction.MCRED_EXPIRE, "staff_micro_credential",
+                      [(i, {"status": [CredentialStatus.AWARDED.value,
+                                       CredentialStatus.EXPIRED.value]}) for i in expired])
     rows = []
     for chunk in _chunks(expired):
         rows.extend(db.session.execute(
@@ -152,6 +164,12 @@ def expire(as_of: date) -> PhaseResult:
     admins = _org_admins({r.organization_id for r in rows if r.organization_id})
     items = []
     for r in sorted(rows, key=lambda r: r.id):
+        when = f"{r.expiry_date:%d %B %Y}"
+        items.append(NewNotification(  # what mc.change_status -> _notify_status says
+            r.uid, NotificationType.CREDENTIAL_STATUS_CHANGE,
+            f"{r.title}: {CredentialStatus.EXPIRED.label}",
+            f"Your {r.title} credential expired on {when}.", "/me",
+            f"expired:{r.id}:{r.expiry_date}:holder"))
         result.lines.append(f"expired  credential #{r.id} {r.title} of {r.name} "
                             f"(expiry {r.expiry_date}) -> holder")
         for admin_id in admins.get(r.organization_id, []):
@@ -160,11 +178,11 @@ def expire(as_of: date) -> PhaseResult:
             items.append(NewNotification(
                 admin_id, NotificationType.CREDENTIAL_STATUS_CHANGE,
                 f"{r.name}: {r.title} expired",
-                f"{r.name}'s {r.title} credential expired on {r.expiry_date:%d %B %Y}.", "/org",
+                f"{r.name}'s {r.title} credential expired on {when}.", "/org",
                 f"expired:{r.id}:{r.expiry_date}:org:{admin_id}", Audience.ORG))
             result.lines.append(f"expired  credential #{r.id} {r.title} of {r.name} "
                                 f"-> org admin #{admin_id}")
-    result.sent = len(expired) + len(raise_many(items))
+    result.sent = len(raise_many(items))
     return result
 
 
