@@ -51,11 +51,13 @@ def _init_extensions(app: Flask) -> None:
     from app import jobs, models  # noqa: F401  (models: every table registered)
     from app.database import configure_engine
     from app.extensions import csrf, db, htmx, limiter, login_manager, migrate, rq
+    from app.services import verification_log
     from app.web import auth
 
     db.init_app(app)
     with app.app_context():
         configure_engine(app, db.engine)
+    verification_log.init_app(app)
     migrate.init_app(app, db, directory=str(APP_DIR.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)

@@ -29,7 +29,7 @@ from app.models import (
     CertificationTrack,
     User,
 )
-from app.services import certificates, signing, storage
+from app.services import certificates, signing, storage, verification_log
 from app.services.context import Actor
 from tests.conftest import HX, Client
 
@@ -90,6 +90,8 @@ def valid(app: Flask, holder: User, track: CertificationTrack) -> Issued:
 
 
 def _channels(app: Flask, certificate_id: int) -> list[str]:
+    """The logged checks of a certificate, once the buffered ones are written."""
+    verification_log.flush(app)
     with app.app_context():
         return list(db.session.scalars(
             select(CertificateVerification.channel)
