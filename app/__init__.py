@@ -34,6 +34,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PrefixLoader({"partials": FileSystemLoader(APP_DIR / "partials")}),
     ])
 
+    from app.web.sessions import CookieSessionInterface
+
+    app.session_interface = CookieSessionInterface()
     _init_extensions(app)
     _register_blueprints(app)
 

@@ -235,7 +235,11 @@ def measure_in_process(env: dict[str, str], ids: Sequence[str], pages: Sequence[
     def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
         conn.info["bench_t0"] = time.perf_counter()
 
+    request_thread = threading.get_ident()
+
     def after(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if threading.get_ident() != request_thread:
+            return  # not the request's: the verification log's writer thread
         captured.append((statement, parameters,
                          time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())))
 

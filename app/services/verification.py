@@ -5,7 +5,8 @@ docstring. This module is the read side, kept lean because /verify/<id> is the a
 hottest public page (issue 5):
 
 - one Core SELECT of the columns an answer is made of (no ORM entity, no relationship
-  loads), on PostgreSQL in autocommit (no BEGIN/ROLLBACK round trips for one read);
+  loads), prebuilt, on the thread's own autocommit connection (app.database.read_first:
+  no pool checkout, pre-ping or BEGIN/ROLLBACK round trips for one read);
 - the row itself (`PublicRecord`, a NamedTuple) is the key of the caches built on it: it
   holds everything the answer depends on (status, revocation, expiry, the frozen snapshot
   as stored text), so a revoked, reinstated or edited certificate is a different key on
@@ -24,6 +25,7 @@ from typing import Any, NamedTuple
 from flask import current_app
 from sqlalchemy import Select, Text, bindparam, cast, select
 
+from app.database import read_first
 from app.extensions import db
 from app.models import Certificate, CertificateStatus, CertificateType
 from app.models.base import utcnow
@@ -63,10 +65,7 @@ _BY_PDF_SHA256 = select(*_COLUMNS).where(Certificate.pdf_sha256 == bindparam("di
 
 
 def _first(statement: Select[Any], **params: Any) -> Any:
-    engine = db.engine
-    options = {} if engine.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
-    with engine.connect().execution_options(**options) as conn:
-        return conn.execute(statement, params).first()
+    return read_first(db.engine, statement, params)
 
 
 def _public(record: PublicRecord | None) -> PublicRecord | None:
