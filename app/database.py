@@ -75,11 +75,14 @@ def _close_held(engine: Engine) -> None:
 
 
 @lru_cache(maxsize=64)
-def _compiled(statement: Select[Any], dialect: Dialect) -> tuple[str, tuple[Any, ...]]:
-    """The SQL of a statement and its columns' result processors, for this dialect."""
+def _compiled(statement: Select[Any],
+              dialect: Dialect) -> tuple[str, dict[str, Any], tuple[Any, ...]]:
+    """The SQL of a statement, its own parameters (a LIMIT's, say) and its columns'
+    result processors, for this dialect."""
+    compiled = statement.compile(dialect=dialect)
     processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
                        for column in statement.selected_columns)
-    return str(statement.compile(dialect=dialect)), processors
+    return str(compiled), dict(compiled.params), processors
 
 
 def _held_connection(engine: Engine) -> Connection:
@@ -111,7 +114,8 @@ def read_first(engine: Engine, statement: Select[Any], params: dict[str, Any]) -
         with engine.connect() as connection:
             row = connection.execute(statement, params).first()
             return tuple(row) if row is not None else None
-    sql, processors = _compiled(statement, engine.dialect)
+    sql, defaults, processors = _compiled(statement, engine.dialect)
+    params = {**defaults, **params}
     for attempt in (1, 2):
         connection = _held_connection(engine)
         dbapi_connection = connection.connection.dbapi_connection
