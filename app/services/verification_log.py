@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import weakref
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app
@@ -37,6 +37,11 @@ from app.models.base import utcnow
 log = logging.getLogger(__name__)
 
 EXTENSION = "credwright.verification_log"
+# verified_at is stored as naive UTC (app.models.base.UTCDateTime).
+_UNNEST_INSERT = (
+    "INSERT INTO certificate_verifications (certificate_id, channel, verified_at) "
+    "SELECT * FROM unnest(%(ids)s::integer[], %(channels)s::varchar[], "
+    "%(times)s::timestamp[])")
 MAX_PENDING = 100_000
 # The writer thread ends after this long without checks (a new check starts it again),
 # so idle processes and test apps do not keep one each.
@@ -102,7 +107,16 @@ class VerificationLog:
     def _insert(self, rows: list[dict[str, Any]]) -> int:
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(CertificateVerification), rows)  # one multi-row INSERT
+                if conn.dialect.name == "postgresql":
+                    # Three arrays, one statement: a fraction of the client CPU of a
+                    # multi-row VALUES with a bound parameter per value.
+                    conn.exec_driver_sql(_UNNEST_INSERT, {
+                        "ids": [r["certificate_id"] for r in rows],
+                        "channels": [r["channel"] for r in rows],
+                        "times": [r["verified_at"].astimezone(UTC).replace(tzinfo=None)
+                                  for r in rows]})
+                else:
+                    conn.execute(insert(CertificateVerification), rows)  # one INSERT
             return len(rows)
         except IntegrityError:
             # A certificate deleted since its check: keep the checks of the others.
