@@ -12,6 +12,7 @@ commit at once, so a test never holds the write lock while it calls the app.)
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import weakref
 from functools import lru_cache
@@ -51,27 +52,57 @@ def configure_engine(app: Flask, engine: Engine) -> None:
         connection.exec_driver_sql(_begin_mode(app))
 
 
-# --- A thread's own connection for hot, read-only queries ----------------------------
+# --- Kept connections for hot, read-only queries ------------------------------------
 
-class _HeldConnections(threading.local):
+class _ReadConnections:
+    """Autocommit connections kept out of the engine's pool for `read_first`, shared by
+    the process's threads (one at a time each), at most KEEP idle."""
+
+    KEEP = 4
+
     def __init__(self) -> None:
-        self.by_engine: weakref.WeakKeyDictionary[Engine, Connection] = (
-            weakref.WeakKeyDictionary())
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.idle: list[Connection] = []
+
+    def take(self, engine: Engine) -> Connection:
+        with self.lock:
+            if self.pid != os.getpid():  # forked: the parent's sockets are not ours
+                self.pid, self.idle = os.getpid(), []
+            if self.idle:
+                return self.idle.pop()
+        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+    def give_back(self, connection: Connection) -> None:
+        with self.lock:
+            if len(self.idle) < self.KEEP and not connection.invalidated:
+                self.idle.append(connection)
+                return
+        connection.close()
+
+    def close_all(self) -> None:
+        with self.lock:
+            idle, self.idle = self.idle, []
+        for connection in idle:
+            try:
+                connection.invalidate()
+            except Exception:  # noqa: BLE001 - closing anyway; the server may be gone
+                log.debug("could not close a kept read connection", exc_info=True)
 
 
-_held = _HeldConnections()
-_held_lock = threading.Lock()
-_held_all: weakref.WeakKeyDictionary[Engine, list[Connection]] = weakref.WeakKeyDictionary()
+_kept: weakref.WeakKeyDictionary[Engine, _ReadConnections] = weakref.WeakKeyDictionary()
+_kept_lock = threading.Lock()
 
 
-def _close_held(engine: Engine) -> None:
-    with _held_lock:
-        connections = _held_all.pop(engine, [])
-    for connection in connections:
-        try:
-            connection.invalidate()
-        except Exception:  # noqa: BLE001 - closing anyway; the server may be gone
-            log.debug("could not close a held read connection", exc_info=True)
+def _kept_for(engine: Engine) -> _ReadConnections:
+    kept = _kept.get(engine)
+    if kept is None:
+        with _kept_lock:
+            kept = _kept.get(engine)
+            if kept is None:
+                kept = _kept[engine] = _ReadConnections()
+                event.listen(engine, "engine_disposed", lambda _engine: kept.close_all())
+    return kept
 
 
 @lru_cache(maxsize=64)
@@ -85,30 +116,19 @@ def _compiled(statement: Select[Any],
     return str(compiled), dict(compiled.params), processors
 
 
-def _held_connection(engine: Engine) -> Connection:
-    connection = _held.by_engine.get(engine)
-    if connection is None or connection.invalidated or connection.closed:
-        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        _held.by_engine[engine] = connection
-        with _held_lock:
-            if engine not in _held_all:
-                event.listen(engine, "engine_disposed", _close_held)
-            _held_all.setdefault(engine, []).append(connection)
-    return connection
-
-
 def read_first(engine: Engine, statement: Select[Any], params: dict[str, Any]) -> Any:
     """The first row of a read-only SELECT (a tuple, its columns' types applied, or None),
-    run on this thread's own autocommit connection (PostgreSQL; SQLite uses a pooled
-    connection as usual). `params` go to the driver as they are: strings and numbers.
+    run on a kept autocommit connection (PostgreSQL; SQLite uses a pooled connection as
+    usual). `params` go to the driver as they are: strings and numbers.
 
     For the public verification page (issue 5), where the query itself is the cheap
     part: a pool checkout and return (pre-ping, reset, isolation switch) cost several
     times more, and so does SQLAlchemy's per-execution machinery (the statement is
     compiled once here, and its result processors kept). Autocommit spares the
     BEGIN/ROLLBACK round trips, and each statement reads the latest committed data, so
-    nothing is stale. The connection is kept (one per thread and engine) and replaced
-    once if the server dropped it (a restart); `engine.dispose()` closes them all.
+    nothing is stale. Connections are kept per process and engine (taken by one thread
+    at a time, so short-lived threads share them too), a dropped one (a server restart)
+    is replaced and the query run once more; `engine.dispose()` closes them.
     """
     if engine.dialect.name == "sqlite":
         with engine.connect() as connection:
@@ -116,21 +136,24 @@ def read_first(engine: Engine, statement: Select[Any], params: dict[str, Any]) -
             return tuple(row) if row is not None else None
     sql, defaults, processors = _compiled(statement, engine.dialect)
     params = {**defaults, **params}
+    kept = _kept_for(engine)
     for attempt in (1, 2):
-        connection = _held_connection(engine)
+        connection = kept.take(engine)
         dbapi_connection = connection.connection.dbapi_connection
         try:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 row = cursor.fetchone()
         except engine.dialect.loaded_dbapi.Error as exc:
-            if not engine.dialect.is_disconnect(exc, dbapi_connection, None):
-                raise
-            _held.by_engine.pop(engine, None)
-            connection.invalidate()
-            if attempt == 2:
+            disconnected = engine.dialect.is_disconnect(exc, dbapi_connection, None)
+            if disconnected:  # the server went away: so did the other kept connections
+                connection.invalidate()
+                kept.close_all()
+            kept.give_back(connection)
+            if attempt == 2 or not disconnected:
                 raise
             continue
+        kept.give_back(connection)
         if row is None:
             return None
         return tuple(value if process is None else process(value)

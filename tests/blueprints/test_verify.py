@@ -525,21 +525,43 @@ def test_a_batch_keeps_the_checks_of_certificates_that_still_exist(app, valid):
     assert _channels(app, valid.id) == ["page", "json"]
 
 
-def test_the_read_connection_survives_a_server_side_disconnect(app, new_client, valid):
-    from app.database import _held
+def _kept_read_connections(app: Flask) -> Any:
+    from app.database import _kept
 
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
-            pytest.skip("the held read connection is PostgreSQL's")
+            pytest.skip("kept read connections are PostgreSQL's")
+        return _kept[db.engine]
+
+
+def test_the_read_connections_survive_a_server_side_disconnect(app, new_client, valid):
     url = f"/verify/{valid.verification_id}?format=json"
     visitor = new_client()
     assert visitor.get(url).get_json()["status"] == "VALID"
+    kept = _kept_read_connections(app)
+    pids = [c.connection.dbapi_connection.info.backend_pid for c in kept.idle]
+    assert pids
     with app.app_context():
-        held = _held.by_engine[db.engine]
-        pid = held.connection.dbapi_connection.info.backend_pid
-        db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        for pid in pids:
+            db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         db.session.commit()
-    assert visitor.get(url).get_json()["status"] == "VALID"  # reconnected once, silently
+    assert visitor.get(url).get_json()["status"] == "VALID"  # reconnected, silently
+
+
+def test_short_lived_threads_share_the_kept_read_connections(app, new_client, valid):
+    """The dev server runs each request in a new thread: they must not each keep one."""
+    import threading
+
+    url = f"/verify/{valid.verification_id}?format=json"
+    new_client().get(url)
+    kept = _kept_read_connections(app)
+    statuses: list[int] = []
+    for _ in range(25):  # more than the engine's pool would hand out
+        thread = threading.Thread(target=lambda: statuses.append(new_client().get(url).status_code))
+        thread.start()
+        thread.join(30)
+    assert statuses == [200] * 25
+    assert len(kept.idle) == 1
 
 
 # --- The holder's links --------------------------------------------------------------
