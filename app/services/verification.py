@@ -5,7 +5,7 @@ docstring. This module is the read side, kept lean because /verify/<id> is the a
 hottest public page (issue 5):
 
 - one Core SELECT of the columns an answer is made of (no ORM entity, no relationship
-  loads), prebuilt, on the thread's own autocommit connection (app.database.read_first:
+  loads), prebuilt, on a kept autocommit connection (app.database.read_first:
   no pool checkout, pre-ping or BEGIN/ROLLBACK round trips for one read);
 - the row itself (`PublicRecord`, a NamedTuple) is the key of the caches built on it: it
   holds everything the answer depends on (status, revocation, expiry, the frozen snapshot
