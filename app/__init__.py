@@ -34,6 +34,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PrefixLoader({"partials": FileSystemLoader(APP_DIR / "partials")}),
     ])
 
+    from app.web.sessions import CookieSessionInterface
+
+    app.session_interface = CookieSessionInterface()
     _init_extensions(app)
     _register_blueprints(app)
 
@@ -52,11 +55,13 @@ def _init_extensions(app: Flask) -> None:
     from app.database import configure_engine
     from app.extensions import csrf, db, htmx, limiter, login_manager, migrate, rq
     from app.jobs import sweep  # noqa: F401  (registers the daily cron schedule)
+    from app.services import verification_log
     from app.web import auth
 
     db.init_app(app)
     with app.app_context():
         configure_engine(app, db.engine)
+    verification_log.init_app(app)
     migrate.init_app(app, db, directory=str(APP_DIR.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)

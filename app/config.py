@@ -88,6 +88,9 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "5 per minute"),
         "VERIFY_RATE_LIMIT": env.get("VERIFY_RATE_LIMIT", "60 per minute"),
         "VERIFY_LOOKUP_RATE_LIMIT": env.get("VERIFY_LOOKUP_RATE_LIMIT", "10 per minute"),
+        # Checks of certificates are logged in batches (app/services/verification_log.py).
+        "VERIFICATION_LOG_FLUSH_SECONDS": float(env.get("VERIFICATION_LOG_FLUSH_SECONDS", 1.0)),
+        "VERIFICATION_LOG_FLUSH_ROWS": int(env.get("VERIFICATION_LOG_FLUSH_ROWS", 500)),
         # Set when the app runs behind a proxy that sets X-Forwarded-For (count of proxies).
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", 0)),
         "PAGE_SIZE": int(env.get("PAGE_SIZE", 25)),

@@ -27,6 +27,7 @@ from app import create_app, seed
 from app.extensions import db
 from app.models import Organization, Role, User
 from app.services import auth as auth_service
+from app.services import verification_log
 
 PASSWORD = "correct-horse-battery"
 # Uploaded files and PDFs of the whole test session, never the developer's instance/.
@@ -108,6 +109,7 @@ def make_app(migrated_database: str) -> Iterator[Callable[..., Flask]]:
 
     yield factory
     for app in apps:
+        verification_log.of(app).close()  # buffered checks, before the tables are emptied
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -12,10 +12,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Protocol
 
 from flask import current_app
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -37,7 +37,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.services import audit
+from app.services import audit, verification_log
 from app.services.context import Actor
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.micro_credentials import add_months
@@ -349,7 +349,7 @@ def reissue(certificate: Certificate, actor: Actor) -> Certificate:
     return replacement
 
 
-def is_expired(certificate: Certificate, today: date | None = None) -> bool:
+def is_expired(certificate: Checkable, today: date | None = None) -> bool:
     return certificate.expires_at is not None and certificate.expires_at < (
         today or utcnow().date())
 
@@ -634,7 +634,16 @@ def pending_to_api(certificate: Certificate) -> dict[str, Any]:
     }
 
 
-def verification_status(certificate: Certificate | None, today: date | None = None) -> str:
+class Checkable(Protocol):
+    """What the public status needs: an ORM certificate, or the verify page's row."""
+
+    @property
+    def status(self) -> CertificateStatus: ...
+    @property
+    def expires_at(self) -> date | None: ...
+
+
+def verification_status(certificate: Checkable | None, today: date | None = None) -> str:
     """VALID, EXPIRED, REVOKED or NOT_FOUND for the public check (pending and rejected
     certificates do not exist publicly)."""
     if certificate is None or certificate.status not in (S.ISSUED, S.REVOKED):
@@ -644,7 +653,8 @@ def verification_status(certificate: Certificate | None, today: date | None = No
     return "EXPIRED" if is_expired(certificate, today) else "VALID"
 
 
-def record_verification(certificate: Certificate, channel: str) -> None:
-    db.session.execute(insert(CertificateVerification).values(
-        certificate_id=certificate.id, channel=channel, verified_at=utcnow()))
+def record_verification(certificate_id: int, channel: str) -> None:
+    """Log a public check for the holder's list on /me: buffered, written within about a
+    second by app/services/verification_log.py (not part of the caller's transaction)."""
+    verification_log.record(certificate_id, channel)
 

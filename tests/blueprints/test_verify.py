@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 import sys
+import time
 import types
 from dataclasses import dataclass
 from datetime import date
@@ -18,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 from flask import Flask, render_template
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import (
@@ -29,7 +30,7 @@ from app.models import (
     CertificationTrack,
     User,
 )
-from app.services import certificates, signing, storage
+from app.services import certificates, signing, storage, verification_log
 from app.services.context import Actor
 from tests.conftest import HX, Client
 
@@ -90,6 +91,8 @@ def valid(app: Flask, holder: User, track: CertificationTrack) -> Issued:
 
 
 def _channels(app: Flask, certificate_id: int) -> list[str]:
+    """The logged checks of a certificate, once the buffered ones are written."""
+    verification_log.flush(app)
     with app.app_context():
         return list(db.session.scalars(
             select(CertificateVerification.channel)
@@ -420,6 +423,146 @@ def test_rate_limits_answer_429_like_other_error_pages(make_app, make_user, make
     assert client.post("/verify", data=form).status_code == 429
     assert client.get("/verify").status_code == 200
     assert _channels(app, issued.id) == ["page", "page", "page"]
+
+
+# --- The lean path: cached pages, no session, buffered checks --------------------------
+
+def _revoke(app: Flask, certificate_id: int, category: str = "misconduct") -> None:
+    with app.app_context():
+        certificates.revoke(db.session.get(Certificate, certificate_id), Actor.system(),
+                            "Reason", category)
+        db.session.commit()
+
+
+def test_a_cached_page_never_outlives_a_revocation(app, new_client, valid, monkeypatch):
+    from flask import template_rendered
+
+    from app.models.base import utcnow
+    from app.services import verification
+
+    fixed = utcnow()
+    monkeypatch.setattr(verification, "utcnow", lambda: fixed)  # one minute: one page
+    rendered: list[str] = []
+
+    def count(sender: Flask, template: Any, context: dict[str, Any], **extra: Any) -> None:
+        if template.name.startswith("verify/"):  # not the revocation's email
+            rendered.append(template.name)
+
+    template_rendered.connect(count, app)
+    url = f"/verify/{valid.verification_id}"
+    visitor = new_client()
+    for _ in range(3):
+        assert "Valid certificate" in visitor.get(url).get_data(as_text=True)
+    assert rendered == ["verify/certificate.html"]  # rendered once, then served as is
+    _revoke(app, valid.id)
+    page = visitor.get(url).get_data(as_text=True)
+    assert "Revoked" in page and "Valid certificate" not in page and "Misconduct" in page
+    assert visitor.get(f"{url}?format=json").get_json()["status"] == "REVOKED"
+    with app.app_context():
+        certificates.reinstate(db.session.get(Certificate, valid.id), Actor.system())
+        db.session.commit()
+    assert "Valid certificate" in visitor.get(url).get_data(as_text=True)
+    assert visitor.get(f"{url}?format=json").get_json()["status"] == "VALID"
+    # Reinstated, its row says what it said before the revocation: that page again.
+    assert len(rendered) == 2
+
+
+def test_anonymous_verification_sets_no_cookie(app, new_client, valid):
+    visitor = new_client()
+    for path in (f"/verify/{valid.verification_id}", f"/verify/{secrets.token_urlsafe(24)}",
+                 f"/verify/{valid.verification_id}?format=json"):
+        response = visitor.get(path)
+        assert "Set-Cookie" not in response.headers, path
+        assert 'name="csrf-token"' not in response.get_data(as_text=True)
+        assert "Cookie" in response.headers["Vary"]
+    assert not visitor._cookies  # nothing was stored either
+
+
+def test_a_signed_in_visitor_gets_their_own_page_not_the_cached_one(app, new_client, valid,
+                                                                   holder):
+    url = f"/verify/{valid.verification_id}"
+    anonymous = new_client().get(url).get_data(as_text=True)
+    assert "Log out" not in anonymous
+    mine = new_client()
+    mine.login(holder.email)
+    page = mine.get(url).get_data(as_text=True)
+    assert "Log out" in page and "Valid certificate" in page
+    assert "Log out" not in new_client().get(url).get_data(as_text=True)
+
+
+def test_checks_are_buffered_then_shown_to_the_holder(app, new_client, valid, holder):
+    new_client().get(f"/verify/{valid.verification_id}")
+    new_client().get(f"/verify/{valid.verification_id}?format=json")
+    assert verification_log.of(app).pending() >= 1  # not written by the request itself
+    assert verification_log.flush(app) in (1, 2)  # (the writer thread may have done one)
+    assert _channels(app, valid.id) == ["page", "json"]
+    mine = new_client()
+    mine.login(holder.email)
+    html = mine.get("/me").get_data(as_text=True)
+    assert f"{valid.number} — checked" in html and "(verify page)" in html
+    assert "(by a system)" in html
+
+
+def test_the_writer_thread_flushes_on_its_own(make_app, make_user, make_track):
+    app = make_app(VERIFICATION_LOG_FLUSH_SECONDS=0.05)
+    issued = _issue(app, make_user(), make_track())
+    app.test_client().get(f"/verify/{issued.verification_id}")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with app.app_context():
+            written = db.session.scalar(select(func.count(CertificateVerification.id)))
+        if written:
+            break
+        time.sleep(0.05)
+    assert written == 1
+
+
+def test_a_batch_keeps_the_checks_of_certificates_that_still_exist(app, valid):
+    log = verification_log.of(app)
+    log.add(valid.id, "page")
+    log.add(10_000_000, "page")  # no such certificate (deleted since its check)
+    log.add(valid.id, "json")
+    assert log.flush() == 2
+    assert _channels(app, valid.id) == ["page", "json"]
+
+
+def _kept_read_connections(app: Flask) -> Any:
+    from app.database import _kept
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("kept read connections are PostgreSQL's")
+        return _kept[db.engine]
+
+
+def test_the_read_connections_survive_a_server_side_disconnect(app, new_client, valid):
+    url = f"/verify/{valid.verification_id}?format=json"
+    visitor = new_client()
+    assert visitor.get(url).get_json()["status"] == "VALID"
+    kept = _kept_read_connections(app)
+    pids = [c.connection.dbapi_connection.info.backend_pid for c in kept.idle]
+    assert pids
+    with app.app_context():
+        for pid in pids:
+            db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        db.session.commit()
+    assert visitor.get(url).get_json()["status"] == "VALID"  # reconnected, silently
+
+
+def test_short_lived_threads_share_the_kept_read_connections(app, new_client, valid):
+    """The dev server runs each request in a new thread: they must not each keep one."""
+    import threading
+
+    url = f"/verify/{valid.verification_id}?format=json"
+    new_client().get(url)
+    kept = _kept_read_connections(app)
+    statuses: list[int] = []
+    for _ in range(25):  # more than the engine's pool would hand out
+        thread = threading.Thread(target=lambda: statuses.append(new_client().get(url).status_code))
+        thread.start()
+        thread.join(30)
+    assert statuses == [200] * 25
+    assert len(kept.idle) == 1
 
 
 # --- The holder's links --------------------------------------------------------------

@@ -38,30 +38,35 @@ page, JSON, JWKS and badge; VERIFY_LOOKUP_RATE_LIMIT ("10 per minute") for POST 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
+import threading
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
-from sqlalchemy import select, text
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 from app.blueprints.verify.forms import PDF_MAX_BYTES, CodeLookupForm, PdfCheckForm
 from app.extensions import db, limiter
 from app.models import Certificate, CertificateStatus
-from app.models.base import utcnow
-from app.services import certificates, signing
+from app.services import certificates, signing, verification
+from app.services.verification import PublicRecord
 from app.web import errors
 from app.web.htmx import render
 
 bp = Blueprint("verify", __name__)
 
-NOT_FOUND = "NOT_FOUND"
-# secrets.token_urlsafe(24): 32 characters of the URL-safe base64 alphabet.
-VERIFICATION_ID = re.compile(r"[A-Za-z0-9_-]{32}")
-NUMBER = re.compile(r"(?:CERT)?-?(\d{4})-?(\d{1,5})")
 CATEGORY_LABELS = {
     "issued_in_error": "Issued in error",
     "misconduct": "Misconduct",
@@ -86,108 +91,10 @@ def _private_answers(response: Response) -> Response:
     return response
 
 
-# --- Looking certificates up (read-only queries) -------------------------------------
-
-def _public(certificate: Certificate | None) -> Certificate | None:
-    """The certificate if the public may know it exists (issued or revoked)."""
-    if certificates.verification_status(certificate) == NOT_FOUND:
-        return None
-    return certificate
-
-
-def by_verification_id(verification_id: str) -> Certificate | None:
-    if not VERIFICATION_ID.fullmatch(verification_id or ""):
-        return None  # malformed: no query, same answer as unknown
-    return _public(db.session.scalar(
-        select(Certificate).where(Certificate.verification_id == verification_id)))
-
-
-def normalise_number(raw: str) -> str:
-    """"cert-2026-00042", "CERT 2026 42", "2026-00042" -> "CERT-2026-00042"."""
-    cleaned = re.sub(r"\s+", "", raw or "").upper()
-    match = NUMBER.fullmatch(cleaned)
-    return f"CERT-{match[1]}-{int(match[2]):05d}" if match else cleaned
-
-
-def by_number_and_code(number: str, code: str) -> Certificate | None:
-    certificate = db.session.scalar(
-        select(Certificate).where(Certificate.number == normalise_number(number)))
-    expected = (certificate.verification_code or "") if certificate is not None else ""
-    given = certificates.normalise_code(code or "")
-    if certificate is None or not expected or not hmac.compare_digest(
-            expected.encode(), given.encode()):
-        return None
-    return _public(certificate)
-
-
-def by_pdf_sha256(digest: str) -> Certificate | None:
-    return _public(db.session.scalar(
-        select(Certificate).where(Certificate.pdf_sha256 == digest).limit(1)))
-
-
-# --- The answer (one dict for the page, the JSON and the JWS) ------------------------
-
-def _iso_now() -> tuple[int, str]:
-    now = utcnow().replace(microsecond=0)
-    return int(now.timestamp()), now.isoformat().replace("+00:00", "Z")
-
-
-def public_certificate(certificate: Certificate) -> dict[str, Any]:
-    snap = certificate.snapshot or {}
-    revoked = certificate.status == CertificateStatus.REVOKED
-    return {
-        "number": snap.get("number") or certificate.number,
-        "recipient_name": snap.get("recipient_name"),
-        "type": snap.get("type") or certificate.type.value,
-        "type_label": snap.get("type_label") or certificate.type.label,
-        "subject": snap.get("subject"),
-        "subject_kind": snap.get("subject_kind"),
-        "track": snap.get("track"),
-        "version": snap.get("version"),
-        "issued_on": snap.get("issued_on"),
-        "expires_on": snap.get("expires_on"),
-        "issuer": snap.get("issuer") or current_app.config["ISSUER_NAME"],
-        "revoked_on": (certificate.revoked_at.date().isoformat()
-                       if revoked and certificate.revoked_at else None),
-        "revocation_category": certificate.revocation_category if revoked else None,
-        "verify_url": signing.verify_url(certificate),
-    }
-
-
-def answer_for(certificate: Certificate | None) -> dict[str, Any]:
-    """The public answer about a certificate found by one of the lookups above (None:
-    nothing, or nothing the public may know about)."""
-    iat, checked_at = _iso_now()
-    return {
-        "iss": signing.base_url(), "iat": iat, "checked_at": checked_at,
-        "status": certificates.verification_status(certificate),
-        "certificate": public_certificate(certificate) if certificate is not None else None,
-    }
-
-
-def _record(certificate: Certificate | None, channel: str) -> None:
-    """Record a check of `certificate` and commit everything (a first signing key too).
-
-    GET requests begin SQLite transactions deferred (app/database.py), and one that has
-    read cannot reliably become a writer under concurrency ("database is locked" at
-    once, whatever the busy timeout). So the reading transaction ends first (the
-    certificate is detached so the commit does not expire it), and the INSERT opens a
-    transaction of its own, which waits its turn for the write lock.
-    """
-    if certificate is None or request.method == "HEAD":
-        db.session.commit()
-        return
-    if db.session.get_bind().dialect.name != "sqlite":
-        # PostgreSQL: one transaction. A lost row of this log in a crash is acceptable,
-        # so the commit does not wait for the WAL flush (synchronous_commit off).
-        db.session.execute(text("SET LOCAL synchronous_commit = off"))
-        certificates.record_verification(certificate, channel)
-        db.session.commit()
-        return
-    db.session.expunge(certificate)
-    db.session.commit()
-    certificates.record_verification(certificate, channel)
-    db.session.commit()
+def _record(found: PublicRecord | None, channel: str) -> None:
+    """Log the check for the holder's /me (buffered: app/services/verification_log.py)."""
+    if found is not None and request.method != "HEAD":
+        certificates.record_verification(found.id, channel)
 
 
 def _wants_json() -> bool:
@@ -207,11 +114,64 @@ def _human_date(value: str | None) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def _context(found: Certificate | None, **extra: Any) -> dict[str, Any]:
+def _context(found: PublicRecord | None, **extra: Any) -> dict[str, Any]:
     json_url = (url_for("verify.certificate", verification_id=found.verification_id,
                         format="json") if found is not None else None)
     return {"human_date": _human_date, "category_labels": CATEGORY_LABELS,
             "json_url": json_url, **extra}
+
+
+# --- The certificate's page, rendered once a minute for anonymous visitors ------------
+
+class _AnonymousPages:
+    """Rendered /verify/<id> pages for visitors without a session, per app, keyed by the
+    certificate's row (PublicRecord: a revocation or any change is a new key, so nothing
+    is ever stale) and the minute the page says it was checked. Entries of earlier
+    minutes are dropped when the minute changes; at most MAX_PAGES in between."""
+
+    MAX_PAGES = 2048
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._minute = ""
+        self._pages: dict[PublicRecord | None, str] = {}
+
+    def get(self, found: PublicRecord | None, minute: str) -> str | None:
+        return self._pages.get(found) if minute == self._minute else None
+
+    def put(self, found: PublicRecord | None, minute: str, html: str) -> None:
+        with self._lock:
+            if minute != self._minute:
+                self._minute, self._pages = minute, {}
+            if len(self._pages) < self.MAX_PAGES:
+                self._pages[found] = html
+
+
+def _anonymous_pages() -> _AnonymousPages:
+    return current_app.extensions.setdefault("credwright.verify_pages", _AnonymousPages())
+
+
+def _without_session() -> bool:
+    """No session or remember-me cookie: the page cannot depend on who is asking (no user,
+    no flashed messages), and rendering it must not start a session."""
+    config = current_app.config
+    return not (request.cookies.get(config["SESSION_COOKIE_NAME"])
+                or request.cookies.get(config.get("REMEMBER_COOKIE_NAME", "remember_token")))
+
+
+def _certificate_page(found: PublicRecord | None, answer: dict[str, Any],
+                      status: int) -> Response:
+    if not _without_session():
+        return render("verify/certificate.html", status=status,
+                      **_context(found, result=answer))
+    pages, minute = _anonymous_pages(), answer["checked_at"][:16]
+    html = pages.get(found, minute)
+    if html is None:
+        html = render_template("verify/certificate.html", **_context(found, result=answer))
+        pages.put(found, minute, html)
+    response = make_response(html, status)
+    response.vary.add("HX-Request")
+    return response
 
 
 # --- Views ---------------------------------------------------------------------------
@@ -219,21 +179,23 @@ def _context(found: Certificate | None, **extra: Any) -> dict[str, Any]:
 @bp.route("/verify/<verification_id>")
 @limiter.limit(_page_limit)
 def certificate(verification_id: str) -> Any:
-    found = by_verification_id(verification_id)
-    as_json = _wants_json()
-    answer = answer_for(found)
+    found = verification.by_verification_id(verification_id)
+    answer = verification.answer_for(found)
     status = 404 if found is None else 200
-    if as_json:
+    if _wants_json():
         body = {**answer, "jws": signing.sign_verification(answer)}
-        _record(found, "json")
+        # Signing reads the key (every minute or so) or makes the first one: commit that.
+        if db.session.registry.has() and db.session().in_transaction():
+            db.session.commit()
         response = jsonify(body)
         response.status_code = status
         response.headers["Cache-Control"] = "no-store"
+        _record(found, "json")
     else:
-        context = _context(found, result=answer)
+        response = _certificate_page(found, answer, status)
         _record(found, "page")
-        response = render("verify/certificate.html", status=status, **context)
     response.vary.add("Accept")
+    response.vary.add("Cookie")  # a signed-in visitor's page has their menu
     return response
 
 
@@ -250,10 +212,10 @@ def lookup() -> Any:
     if not code_form.validate():
         return _lookup_page(code_form, pdf_form, error="Enter both the certificate number "
                             "and the verification code.", status=422, check="code")
-    found = by_number_and_code(code_form.number.data, code_form.code.data)
-    result = answer_for(found)
+    found = verification.by_number_and_code(code_form.number.data, code_form.code.data)
     _record(found, "code")
-    return _lookup_page(code_form, pdf_form, found, result=result, check="code")
+    return _lookup_page(code_form, pdf_form, found, result=verification.answer_for(found),
+                        check="code")
 
 
 def _check_pdf(code_form: CodeLookupForm, pdf_form: PdfCheckForm) -> Any:
@@ -264,11 +226,10 @@ def _check_pdf(code_form: CodeLookupForm, pdf_form: PdfCheckForm) -> Any:
     data = upload.stream.read(PDF_MAX_BYTES + 1)
     if len(data) > PDF_MAX_BYTES:
         return _too_large()
-    found = by_pdf_sha256(hashlib.sha256(data).hexdigest())
-    result = answer_for(found)
+    found = verification.by_pdf_sha256(hashlib.sha256(data).hexdigest())
     _record(found, "pdf")
-    return _lookup_page(code_form, pdf_form, found, result=result, check="pdf",
-                        pdf_match=found is not None)
+    return _lookup_page(code_form, pdf_form, found, result=verification.answer_for(found),
+                        check="pdf", pdf_match=found is not None)
 
 
 def _too_large() -> Any:
@@ -279,7 +240,8 @@ def _too_large() -> Any:
 
 
 def _lookup_page(code_form: CodeLookupForm, pdf_form: PdfCheckForm,
-                 found: Certificate | None = None, *, status: int = 200, **extra: Any) -> Any:
+                 found: PublicRecord | None = None, *, status: int = 200,
+                 **extra: Any) -> Any:
     return render("verify/lookup.html", "partials/verify/lookup_result.html", status=status,
                   **_context(found, code_form=code_form, pdf_form=pdf_form, **extra))
 
@@ -289,12 +251,14 @@ def _lookup_page(code_form: CodeLookupForm, pdf_form: PdfCheckForm,
 @login_required
 def open_badge(verification_id: str) -> Any:
     """The holder's own signed credential; anyone else (or a revoked one) gets 404."""
-    found = by_verification_id(verification_id)
-    if (found is None or found.recipient_id != current_user.id
-            or found.status != CertificateStatus.ISSUED or not found.credential_jws):
+    found = verification.by_verification_id(verification_id)
+    certificate = db.session.get(Certificate, found.id) if found is not None else None
+    if (certificate is None or certificate.recipient_id != current_user.id
+            or certificate.status != CertificateStatus.ISSUED
+            or not certificate.credential_jws):
         abort(404)
-    response = jsonify({"credential": found.credential_jws})
-    filename = re.sub(r"[^A-Za-z0-9-]", "", found.number or "certificate")
+    response = jsonify({"credential": certificate.credential_jws})
+    filename = re.sub(r"[^A-Za-z0-9-]", "", certificate.number or "certificate")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{filename}-open-badge.json"')
     response.headers["Cache-Control"] = "private, no-store"

@@ -1,0 +1,151 @@
+"""The public certificate check: find a certificate, and the answer the public gets.
+
+The rules (what is public, the answer's shape) are in app/blueprints/verify/routes.py's
+docstring. This module is the read side, kept lean because /verify/<id> is the app's
+hottest public page (issue 5):
+
+- one Core SELECT of the columns an answer is made of (no ORM entity, no relationship
+  loads), prebuilt, on a kept autocommit connection (app.database.read_first:
+  no pool checkout, pre-ping or BEGIN/ROLLBACK round trips for one read);
+- the row itself (`PublicRecord`, a NamedTuple) is the key of the caches built on it: it
+  holds everything the answer depends on (status, revocation, expiry, the frozen snapshot
+  as stored text), so a revoked, reinstated or edited certificate is a different key on
+  the very next request. Nothing here can be stale: every request reads the row.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from flask import current_app
+from sqlalchemy import Select, Text, bindparam, cast, select
+
+from app.database import read_first
+from app.extensions import db
+from app.models import Certificate, CertificateStatus, CertificateType
+from app.models.base import utcnow
+from app.services import certificates, signing
+
+NOT_FOUND = "NOT_FOUND"
+# secrets.token_urlsafe(24): 32 characters of the URL-safe base64 alphabet.
+VERIFICATION_ID = re.compile(r"[A-Za-z0-9_-]{32}")
+NUMBER = re.compile(r"(?:CERT)?-?(\d{4})-?(\d{1,5})")
+
+
+class PublicRecord(NamedTuple):
+    """The columns of a certificate that its public answer is made of."""
+
+    id: int
+    verification_id: str
+    number: str | None
+    type: CertificateType
+    status: CertificateStatus
+    expires_at: date | None
+    revoked_at: datetime | None
+    revocation_category: str | None
+    snapshot_json: str | None  # the frozen snapshot, as stored (parsed only on a miss)
+
+
+_COLUMNS = (Certificate.id, Certificate.verification_id, Certificate.number,
+            Certificate.type, Certificate.status, Certificate.expires_at,
+            Certificate.revoked_at, Certificate.revocation_category,
+            cast(Certificate.snapshot, Text))
+# Built once: the same statement object each time skips SQLAlchemy's cache-key and
+# result-adaptation work (a measurable part of a /verify/<id> request).
+_BY_VERIFICATION_ID = select(*_COLUMNS).where(
+    Certificate.verification_id == bindparam("verification_id"))
+_BY_NUMBER = select(*_COLUMNS, Certificate.verification_code).where(
+    Certificate.number == bindparam("number"))
+_BY_PDF_SHA256 = select(*_COLUMNS).where(Certificate.pdf_sha256 == bindparam("digest")).limit(1)
+
+
+def _first(statement: Select[Any], **params: Any) -> Any:
+    return read_first(db.engine, statement, params)
+
+
+def _public(record: PublicRecord | None) -> PublicRecord | None:
+    """The record if the public may know it exists (issued or revoked)."""
+    if certificates.verification_status(record) == NOT_FOUND:
+        return None
+    return record
+
+
+# --- Lookups -------------------------------------------------------------------------
+
+def by_verification_id(verification_id: str) -> PublicRecord | None:
+    if not VERIFICATION_ID.fullmatch(verification_id or ""):
+        return None  # malformed: no query, same answer as unknown
+    row = _first(_BY_VERIFICATION_ID, verification_id=verification_id)
+    return _public(PublicRecord(*row) if row is not None else None)
+
+
+def normalise_number(raw: str) -> str:
+    """"cert-2026-00042", "CERT 2026 42", "2026-00042" -> "CERT-2026-00042"."""
+    cleaned = re.sub(r"\s+", "", raw or "").upper()
+    match = NUMBER.fullmatch(cleaned)
+    return f"CERT-{match[1]}-{int(match[2]):05d}" if match else cleaned
+
+
+def by_number_and_code(number: str, code: str) -> PublicRecord | None:
+    row = _first(_BY_NUMBER, number=normalise_number(number))
+    expected = (row[-1] or "") if row is not None else ""
+    given = certificates.normalise_code(code or "")
+    if row is None or not expected or not hmac.compare_digest(expected.encode(),
+                                                              given.encode()):
+        return None
+    return _public(PublicRecord(*row[:-1]))
+
+
+def by_pdf_sha256(digest: str) -> PublicRecord | None:
+    row = _first(_BY_PDF_SHA256, digest=digest)
+    return _public(PublicRecord(*row) if row is not None else None)
+
+
+# --- The answer (one dict for the page, the JSON and the JWS) ------------------------
+
+@lru_cache(maxsize=4096)
+def _public_certificate(record: PublicRecord, issuer: str, base_url: str) -> dict[str, Any]:
+    # Cached per record (see the module docstring); callers must not change the dict.
+    snap = json.loads(record.snapshot_json) if record.snapshot_json else {}
+    snap = snap or {}
+    revoked = record.status == CertificateStatus.REVOKED
+    return {
+        "number": snap.get("number") or record.number,
+        "recipient_name": snap.get("recipient_name"),
+        "type": snap.get("type") or record.type.value,
+        "type_label": snap.get("type_label") or record.type.label,
+        "subject": snap.get("subject"),
+        "subject_kind": snap.get("subject_kind"),
+        "track": snap.get("track"),
+        "version": snap.get("version"),
+        "issued_on": snap.get("issued_on"),
+        "expires_on": snap.get("expires_on"),
+        "issuer": snap.get("issuer") or issuer,
+        "revoked_on": (record.revoked_at.date().isoformat()
+                       if revoked and record.revoked_at else None),
+        "revocation_category": record.revocation_category if revoked else None,
+        "verify_url": f"{base_url}/verify/{record.verification_id}",
+    }
+
+
+def public_certificate(record: PublicRecord) -> dict[str, Any]:
+    """The certificate part of the answer: the snapshot frozen at issue minus
+    `issued_by`, plus the revocation date and category and the page's URL."""
+    return _public_certificate(record, current_app.config["ISSUER_NAME"], signing.base_url())
+
+
+def answer_for(record: PublicRecord | None) -> dict[str, Any]:
+    """The public answer about a certificate found by one of the lookups above (None:
+    nothing, or nothing the public may know about)."""
+    now = utcnow().replace(microsecond=0)
+    return {
+        "iss": signing.base_url(), "iat": int(now.timestamp()),
+        "checked_at": now.isoformat().replace("+00:00", "Z"),
+        "status": certificates.verification_status(record),
+        "certificate": public_certificate(record) if record is not None else None,
+    }
