@@ -25,11 +25,12 @@ sweeps wait for each other instead of deadlocking.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, literal, or_, select, true
+from sqlalchemy import Select, String, and_, case, cast, func, literal, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -186,16 +187,28 @@ def expire(as_of: date) -> PhaseResult:
     return result
 
 
-def credential_reminders(as_of: date) -> PhaseResult:
-    """CREDENTIAL_EXPIRY for awarded micro-credentials expiring within 90 days."""
-    result = PhaseResult("credential_reminders")
-    expiry = StaffMicroCredential.expiry_date
+@dataclass(frozen=True)
+class _Wording:
+    """What an expiry reminder says: `what` names the item in the dry-run lines."""
+
+    what: str
+    holder_title: str
+    holder_body: str
+    admin_title: str
+    admin_body: str
+
+
+def _expiry_reminders(result: PhaseResult, kind: str, id_column: Any, expiry: Any,
+                      live: Any, details: Callable[[list[int]], Select[Any]],
+                      wording: Callable[[Any, str, str], _Wording], as_of: date) -> PhaseResult:
+    """Claim the band each live item expiring within 90 days is in, then tell its holder
+    and their org admins. `details(ids)` selects the items' rows with id, expiry, uid,
+    name and organization_id; `wording(row, days, when)` says what to send."""
     band = _band(expiry, as_of)
-    source = (select(_key("mcred", StaffMicroCredential.id, expiry, band), literal("mcred"),
-                     StaffMicroCredential.id, band, _as_of(as_of), _now())
-              .where(StaffMicroCredential.status == CredentialStatus.AWARDED,
-                     expiry > as_of, expiry <= as_of + timedelta(days=90))
-              .order_by(StaffMicroCredential.id))
+    source = (select(_key(kind, id_column, expiry, band), literal(kind), id_column, band,
+                     _as_of(as_of), _now())
+              .where(live, expiry > as_of, expiry <= as_of + timedelta(days=90))
+              .order_by(id_column))
     claimed = _claim(source)
     result.items = len(claimed)
     if not claimed:
@@ -203,88 +216,75 @@ def credential_reminders(as_of: date) -> PhaseResult:
     band_of = {c.item_id: c.threshold for c in claimed}
     rows = []
     for chunk in _chunks(sorted(band_of)):
-        rows.extend(db.session.execute(
-            select(StaffMicroCredential.id, StaffMicroCredential.expiry_date,
-                   User.id.label("uid"), User.name, User.organization_id,
-                   MicroCredentialDefinition.title)
-            .join(User, User.id == StaffMicroCredential.user_id)
-            .join(MicroCredentialDefinition)
-            .where(StaffMicroCredential.id.in_(chunk))).all())
+        rows.extend(db.session.execute(details(chunk)).all())
     admins = _org_admins({r.organization_id for r in rows if r.organization_id})
     items = []
     for r in sorted(rows, key=lambda r: r.id):
         days = band_of[r.id]
-        key = f"mcred:{r.id}:{r.expiry_date}:{days}"
-        when = f"{r.expiry_date:%d %B %Y}"
-        items.append(NewNotification(
-            r.uid, NotificationType.CREDENTIAL_EXPIRY, f"{r.title} expires within {_days(days)}",
-            f"Your {r.title} credential expires on {when}. Arrange renewal before then.",
-            "/me", key))
-        result.lines.append(f"{days:>3}-day  credential #{r.id} {r.title} of {r.name} "
-                            f"(expires {r.expiry_date}) -> holder")
+        key = f"{kind}:{r.id}:{r.expiry}:{days}"
+        says = wording(r, _days(days), f"{r.expiry:%d %B %Y}")
+        items.append(NewNotification(r.uid, NotificationType.CREDENTIAL_EXPIRY,
+                                     says.holder_title, says.holder_body, "/me", key))
+        result.lines.append(f"{days:>3}-day  {says.what} of {r.name} (expires {r.expiry}) "
+                            "-> holder")
         for admin_id in admins.get(r.organization_id, []):
             if admin_id == r.uid:
                 continue
             items.append(NewNotification(
-                admin_id, NotificationType.CREDENTIAL_EXPIRY,
-                f"{r.name}: {r.title} expires within {_days(days)}",
-                f"{r.name}'s {r.title} credential expires on {when}.", "/org",
-                f"{key}:org:{admin_id}", Audience.ORG))
-            result.lines.append(f"{days:>3}-day  credential #{r.id} {r.title} of {r.name} "
+                admin_id, NotificationType.CREDENTIAL_EXPIRY, says.admin_title,
+                says.admin_body, "/org", f"{key}:org:{admin_id}", Audience.ORG))
+            result.lines.append(f"{days:>3}-day  {says.what} of {r.name} "
                                 f"-> org admin #{admin_id}")
     result.sent = len(raise_many(items))
     return result
+
+
+def credential_reminders(as_of: date) -> PhaseResult:
+    """CREDENTIAL_EXPIRY for awarded micro-credentials expiring within 90 days."""
+    smc = StaffMicroCredential
+
+    def details(ids: list[int]) -> Select[Any]:
+        return (select(smc.id, smc.expiry_date.label("expiry"), User.id.label("uid"),
+                       User.name, User.organization_id, MicroCredentialDefinition.title)
+                .join(User, User.id == smc.user_id).join(MicroCredentialDefinition)
+                .where(smc.id.in_(ids)))
+
+    def wording(r: Any, days: str, when: str) -> _Wording:
+        return _Wording(
+            f"credential #{r.id} {r.title}", f"{r.title} expires within {days}",
+            f"Your {r.title} credential expires on {when}. Arrange renewal before then.",
+            f"{r.name}: {r.title} expires within {days}",
+            f"{r.name}'s {r.title} credential expires on {when}.")
+
+    return _expiry_reminders(PhaseResult("credential_reminders"), "mcred", smc.id,
+                             smc.expiry_date, smc.status == CredentialStatus.AWARDED,
+                             details, wording, as_of)
 
 
 def certificate_reminders(as_of: date) -> PhaseResult:
     """CREDENTIAL_EXPIRY for issued certificates expiring within 90 days."""
-    result = PhaseResult("certificate_reminders")
-    expiry = Certificate.expires_at
-    band = _band(expiry, as_of)
-    source = (select(_key("cert", Certificate.id, expiry, band), literal("cert"),
-                     Certificate.id, band, _as_of(as_of), _now())
-              .where(Certificate.status == CertificateStatus.ISSUED,
-                     expiry > as_of, expiry <= as_of + timedelta(days=90))
-              .order_by(Certificate.id))
-    claimed = _claim(source)
-    result.items = len(claimed)
-    if not claimed:
-        return result
-    band_of = {c.item_id: c.threshold for c in claimed}
-    rows = []
-    for chunk in _chunks(sorted(band_of)):
-        rows.extend(db.session.execute(
-            select(Certificate.id, Certificate.number, Certificate.expires_at,
-                   Certificate.snapshot, User.id.label("uid"), User.name,
-                   User.organization_id)
-            .join(User, User.id == Certificate.recipient_id)
-            .where(Certificate.id.in_(chunk))).all())
-    admins = _org_admins({r.organization_id for r in rows if r.organization_id})
-    items = []
-    for r in sorted(rows, key=lambda r: r.id):
-        days = band_of[r.id]
-        key = f"cert:{r.id}:{r.expires_at}:{days}"
+
+    def details(ids: list[int]) -> Select[Any]:
+        return (select(Certificate.id, Certificate.number,
+                       Certificate.expires_at.label("expiry"), Certificate.snapshot,
+                       User.id.label("uid"), User.name, User.organization_id)
+                .join(User, User.id == Certificate.recipient_id)
+                .where(Certificate.id.in_(ids)))
+
+    def wording(r: Any, days: str, when: str) -> _Wording:
         subject = (r.snapshot or {}).get("subject") or r.number
-        when = f"{r.expires_at:%d %B %Y}"
-        items.append(NewNotification(
-            r.uid, NotificationType.CREDENTIAL_EXPIRY,
-            f"Certificate {r.number} expires within {_days(days)}",
+        return _Wording(
+            f"certificate {r.number} {subject}",
+            f"Certificate {r.number} expires within {days}",
             f"Your {subject} certificate ({r.number}) expires on {when}. Re-certify before "
-            "then to stay current.", "/me", key))
-        result.lines.append(f"{days:>3}-day  certificate {r.number} {subject} of {r.name} "
-                            f"(expires {r.expires_at}) -> holder")
-        for admin_id in admins.get(r.organization_id, []):
-            if admin_id == r.uid:
-                continue
-            items.append(NewNotification(
-                admin_id, NotificationType.CREDENTIAL_EXPIRY,
-                f"{r.name}: certificate {r.number} expires within {_days(days)}",
-                f"{r.name}'s {subject} certificate ({r.number}) expires on {when}.", "/org",
-                f"{key}:org:{admin_id}", Audience.ORG))
-            result.lines.append(f"{days:>3}-day  certificate {r.number} {subject} of {r.name} "
-                                f"-> org admin #{admin_id}")
-    result.sent = len(raise_many(items))
-    return result
+            "then to stay current.",
+            f"{r.name}: certificate {r.number} expires within {days}",
+            f"{r.name}'s {subject} certificate ({r.number}) expires on {when}.")
+
+    return _expiry_reminders(PhaseResult("certificate_reminders"), "cert", Certificate.id,
+                             Certificate.expires_at,
+                             Certificate.status == CertificateStatus.ISSUED,
+                             details, wording, as_of)
 
 
 def _due_band(due: Any, as_of: date) -> Any:
