@@ -15,14 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.notifications.forms import UserPreferencesForm
 from app.extensions import db
 from app.models import Audience, NotificationType
 from app.services import notifications as service
-from app.services.errors import NotFound
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor
 from app.web.htmx import fragment_only, render
@@ -65,10 +64,7 @@ def bell() -> Any:
 @bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
 @login_required
 def read(notification_id: int) -> Any:
-    try:
-        notification = service.mark_read(current_user, notification_id)
-    except NotFound:
-        abort(404)
+    notification = service.mark_read(current_user, notification_id)  # NotFound -> 404
     db.session.commit()
     if request.headers.get("HX-Request"):
         return _changed(fragment_only(ROW, n=notification))
@@ -89,10 +85,7 @@ def read_all() -> Any:
 @bp.route("/notifications/<int:notification_id>/open")
 @login_required
 def open_link(notification_id: int) -> Any:
-    try:
-        notification = service.mark_read(current_user, notification_id)
-    except NotFound:
-        abort(404)
+    notification = service.mark_read(current_user, notification_id)  # NotFound -> 404
     db.session.commit()
     link = notification.link or ""
     # Only paths inside the portal: a stored link never sends anyone elsewhere.
