@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from flask import current_app
 from sqlalchemy import Select, func, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
 from app.models import (
@@ -498,9 +498,10 @@ class CertificateFilters:
 def search(filters: CertificateFilters) -> Select[tuple[Certificate]]:
     """Certificates matching the filters: newest issue first (pending: oldest first)."""
     stmt = (select(Certificate)
-            .options(selectinload(Certificate.recipient), selectinload(Certificate.course),
-                     selectinload(Certificate.track), selectinload(Certificate.issued_by),
-                     selectinload(Certificate.recommended_by)))
+            # Many-to-one, so joined in the page's own query (one round trip, no IN lists).
+            .options(joinedload(Certificate.recipient), joinedload(Certificate.course),
+                     joinedload(Certificate.track), joinedload(Certificate.issued_by),
+                     joinedload(Certificate.recommended_by)))
     if filters.status.upper() in S.__members__:
         stmt = stmt.where(Certificate.status == S(filters.status.upper()))
     q = filters.q.strip()

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request, send_file
 from sqlalchemy import select
-from sqlalchemy.orm import contains_eager
 
 from app.blueprints.certificates.forms import IssueForm, ReasonForm
 from app.extensions import db
@@ -52,10 +51,12 @@ def filters_from_args() -> cert_service.CertificateFilters:
         date_from=_date(args.get("from")), date_to=_date(args.get("to")))
 
 
-def _courses() -> list[Course]:
-    return list(db.session.scalars(select(Course).join(Course.track)
-                                   .options(contains_eager(Course.track)).order_by(
-        CertificationTrack.name, Course.sort_order)))
+def _courses() -> list[Any]:
+    """(id, title, track_name) of every course, for the filter and issue selects: plain
+    rows, not entities (this runs on every list view)."""
+    return list(db.session.execute(
+        select(Course.id, Course.title, CertificationTrack.name.label("track_name"))
+        .join(Course.track).order_by(CertificationTrack.name, Course.sort_order)))
 
 
 def _list_context() -> dict[str, Any]:
