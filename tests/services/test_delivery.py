@@ -257,7 +257,7 @@ def test_without_a_mail_server_the_email_is_logged(make_app: Callable[..., Flask
                                                    caplog: pytest.LogCaptureFixture) -> None:
     app = make_app(MAIL_SERVER=None, SMS_GATEWAY_URL=None, PUBLIC_BASE_URL=BASE)
     user = _person(app, phone=PHONE)
-    caplog.set_level(logging.INFO, logger="app.services.delivery")
+    caplog.set_level(logging.DEBUG, logger="app.services.delivery")
     notification_id = _raise(app, user, title="Logged, not sent", link="/me/notifications/3")
 
     deliveries = _deliveries(app, notification_id)
@@ -265,8 +265,9 @@ def test_without_a_mail_server_the_email_is_logged(make_app: Callable[..., Flask
     assert all(d["attempts"] == 1 and d["sent_at"] is not None for d in deliveries.values())
     records = [r.getMessage() for r in caplog.records if r.name == "app.services.delivery"]
     (email_log,) = [m for m in records if m.startswith("email (no MAIL_SERVER)")]
-    assert f"to {user.email}: Logged, not sent" in email_log
-    assert f"{BASE}/me/notifications/3" in email_log and "Pat Person" in email_log
+    assert f"to {user.email}: Logged, not sent" in email_log  # one line at INFO
+    (body_log,) = [m for m in records if m.startswith("email body:")]  # the body at DEBUG
+    assert f"{BASE}/me/notifications/3" in body_log and "Pat Person" in body_log
     (sms_log,) = [m for m in records if m.startswith("SMS (no SMS_GATEWAY_URL)")]
     assert PHONE in sms_log and "Logged, not sent" in sms_log
     # Logged counts as gone: a second run does not log it again.
