@@ -184,7 +184,7 @@ def test_a_sweep_killed_mid_run_is_retried_and_sends_each_reminder_once(
         dry = {r.name: r.sent for r in sweep_job.run(TODAY, dry_run=True)}
         last_before = db.session.scalar(select(func.max(Notification.id))) or 0
     assert dry == {"expire": 3, "credential_reminders": 6, "certificate_reminders": 6,
-                   "training_reminders": 3}
+                   "training_reminders": 3, "stale_deliveries": 0}
 
     queue_app = make_app(JOBS_INLINE=False, RQ_ASYNC=True, RQ_CONNECTION=redis_url,
                          REDIS_URL=redis_url)

@@ -8,7 +8,9 @@ Phases, each its own verb (the job commits after each one):
   and their org admins;
 - training_reminders: TRAINING_DUE 7 days before an implementation project's training
   assignment is due and once it is overdue, to the org admins (when the assignment
-  still lacks completions) and to the org's learners still working on the track.
+  still lacks completions) and to the org's learners still working on the track;
+- requeue_stale_deliveries: deliveries still queued an hour on (their job was lost)
+  are queued again.
 
 Exactly once: a reminder is claimed by inserting its key into reminder_claims with
 INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING, in the transaction that raises
@@ -375,4 +377,30 @@ def training_reminders(as_of: date) -> PhaseResult:
     return result
 
 
-PHASES = (expire, credential_reminders, certificate_reminders, training_reminders)
+STALE_AFTER = timedelta(hours=1)
+
+
+def requeue_stale_deliveries(as_of: date) -> PhaseResult:
+    """Queue again deliveries still `queued` an hour after they were made: their job
+    was lost (Redis was down when the transaction committed, or its queue was emptied).
+    Sending skips what has gone meanwhile, so a job that was only late sends nothing
+    twice."""
+    from app.models import DeliveryStatus, NotificationDelivery
+    from app.services.notifications import schedule_sending
+
+    result = PhaseResult("stale_deliveries")
+    ids = list(db.session.scalars(
+        select(NotificationDelivery.id)
+        .where(NotificationDelivery.status == DeliveryStatus.QUEUED,
+               NotificationDelivery.created_at < utcnow() - STALE_AFTER)
+        .order_by(NotificationDelivery.id)))
+    result.items = len(ids)
+    if ids:
+        schedule_sending(ids)
+        result.lines.append(f"requeue  {len(ids)} queued deliveries older than an hour "
+                            f"(ids {ids[0]}..{ids[-1]})")
+    return result
+
+
+PHASES = (expire, credential_reminders, certificate_reminders, training_reminders,
+          requeue_stale_deliveries)
