@@ -1099,6 +1099,40 @@ def _pg_orphans(conn: Connection, table: str) -> dict[str, int]:
     return out
 
 
+def _pg_bulk_copy(conn: Connection, table: str, columns: Sequence[str],
+                  rows: list[tuple[Any, ...]], *, fast: bool, timings: dict[str, float],
+                  started: float) -> None:
+    """COPY rows into a PostgreSQL table. With `fast`, its indexes are dropped first and
+    rebuilt after, and (as superuser) triggers are off during the load, the foreign keys
+    being checked once at the end instead of per row."""
+    restore: list[str] = []
+    replica = False
+    if fast:
+        restore = _pg_detach_indexes(conn, table)
+        if conn.scalar(text("select rolsuper from pg_roles where rolname = current_user")):
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            replica = True
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.close()
+    timings["copy"] = time.perf_counter() - started
+    if replica:
+        t1 = time.perf_counter()
+        conn.execute(text("SET LOCAL session_replication_role = origin"))
+        orphans = {k: v for k, v in _pg_orphans(conn, table).items() if v}
+        if orphans:
+            raise RuntimeError(f"generated {table} break foreign keys: {orphans}")
+        timings["foreign key check"] = time.perf_counter() - t1
+    if restore:
+        t1 = time.perf_counter()
+        conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+        for statement in restore:
+            conn.execute(text(statement))
+        timings["indexes"] = time.perf_counter() - t1
+
+
 def generate_certificates(
     conn: Connection,
     *,
@@ -1312,33 +1346,8 @@ def _generate_certificates(conn: Connection, *, count: int, rng: random.Random, 
     t0 = time.perf_counter()
     table = Certificate.__table__
     if conn.dialect.name == "postgresql":
-        restore: list[str] = []
-        replica = False
-        if fast:
-            restore = _pg_detach_indexes(conn, "certificates")
-            if conn.scalar(text("select rolsuper from pg_roles where rolname = current_user")):
-                conn.execute(text("SET LOCAL session_replication_role = replica"))
-                replica = True
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        columns = ", ".join(CERT_COPY_COLUMNS)
-        with cursor.copy(f"COPY certificates ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.close()
-        timings["copy"] = time.perf_counter() - t0
-        if replica:
-            t1 = time.perf_counter()
-            conn.execute(text("SET LOCAL session_replication_role = origin"))
-            orphans = {k: v for k, v in _pg_orphans(conn, "certificates").items() if v}
-            if orphans:
-                raise RuntimeError(f"generated certificates break foreign keys: {orphans}")
-            timings["foreign key check"] = time.perf_counter() - t1
-        if restore:
-            t1 = time.perf_counter()
-            conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-            for statement in restore:
-                conn.execute(text(statement))
-            timings["indexes"] = time.perf_counter() - t1
+        _pg_bulk_copy(conn, "certificates", CERT_COPY_COLUMNS, rows, fast=fast,
+                      timings=timings, started=t0)
     else:
         datetime_columns = {i for i, c in enumerate(CERT_COPY_COLUMNS)
                             if c in ("issued_at", "recommended_at", "revoked_at",
@@ -1529,32 +1538,8 @@ def _generate_sweep_credentials(conn: Connection, *, count: int, definitions: in
     t0 = time.perf_counter()
     table = "staff_micro_credentials"
     if conn.dialect.name == "postgresql":
-        restore: list[str] = []
-        replica = False
-        if fast:
-            restore = _pg_detach_indexes(conn, table)
-            if conn.scalar(text("select rolsuper from pg_roles where rolname = current_user")):
-                conn.execute(text("SET LOCAL session_replication_role = replica"))
-                replica = True
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table} ({', '.join(SWEEP_COPY_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.close()
-        timings["copy"] = time.perf_counter() - t0
-        if replica:
-            t1 = time.perf_counter()
-            conn.execute(text("SET LOCAL session_replication_role = origin"))
-            orphans = {k: v for k, v in _pg_orphans(conn, table).items() if v}
-            if orphans:
-                raise RuntimeError(f"generated credentials break foreign keys: {orphans}")
-            timings["foreign key check"] = time.perf_counter() - t1
-        if restore:
-            t1 = time.perf_counter()
-            conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-            for statement in restore:
-                conn.execute(text(statement))
-            timings["indexes"] = time.perf_counter() - t1
+        _pg_bulk_copy(conn, table, SWEEP_COPY_COLUMNS, rows, fast=fast, timings=timings,
+                      started=t0)
     else:
         def as_dict(row: tuple[Any, ...]) -> dict[str, Any]:
             out = dict(zip(SWEEP_COPY_COLUMNS, row, strict=True))

@@ -420,12 +420,8 @@ def admin_loads(server: Gunicorn, db_url: str, pages: Sequence[AdminPage],
 
 # --- Report --------------------------------------------------------------------------
 
-def markdown(results: dict[str, Any]) -> str:
-    data = results["data"]
+def _http_tables(results: dict[str, Any]) -> list[str]:
     lines = [
-        f"### {results['database_version']} — {data['certificates']:,} certificates, "
-        f"{data['users']:,} people; gunicorn -w {results['workers']} (sync), "
-        f"{results['machine']['cpus']} CPUs",
         "",
         f"Verification, {results['rounds']} rounds of {results['requests']} requests at "
         f"concurrency {results['concurrency']} after {results['warmup']} warm-up, over "
@@ -455,6 +451,18 @@ def markdown(results: dict[str, Any]) -> str:
                      f"{r['p99_ms']} | {r['errors']} | {r['server_cpu_ms_per_request']} "
                      f"(+{r['postgres_cpu_ms_per_request']}) | "
                      f"{'yes' if r['meets_target'] else '**no**'} |")
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    data = results["data"]
+    lines = [
+        f"### {results['database_version']} — {data['certificates']:,} certificates, "
+        f"{data['users']:,} people; gunicorn -w {results['workers']} (sync), "
+        f"{results['machine']['cpus']} CPUs",
+    ]
+    if results.get("verify", {}).get("summary"):  # absent with --skip-http
+        lines += _http_tables(results)
     lines += ["", "In-process (Flask test client, median of "
                   f"{results['repeats']} requests):", "",
               "| Page | SQL queries | rows shown (of total) | SQL ms | median ms | p95 ms "
