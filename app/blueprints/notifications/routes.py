@@ -13,6 +13,7 @@ Only ever the current user's own notifications: another person's id is a 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
@@ -24,7 +25,8 @@ from app.models import Audience, NotificationType
 from app.services import notifications as service
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor
-from app.web.htmx import fragment_only, render
+from app.web.forms import Form
+from app.web.htmx import fragment_only, render, wants_fragment
 
 bp = Blueprint("notifications", __name__, url_prefix="/me")
 STOP_POLLING = 286  # htmx stops an `every` trigger on this status
@@ -66,7 +68,7 @@ def bell() -> Any:
 def read(notification_id: int) -> Any:
     notification = service.mark_read(current_user, notification_id)  # NotFound -> 404
     db.session.commit()
-    if request.headers.get("HX-Request"):
+    if wants_fragment():
         return _changed(fragment_only(ROW, n=notification))
     return redirect(url_for("notifications.index"))
 
@@ -76,7 +78,7 @@ def read(notification_id: int) -> Any:
 def read_all() -> Any:
     count = service.mark_all_read(current_user)
     db.session.commit()
-    if request.headers.get("HX-Request"):
+    if wants_fragment():
         return _changed(fragment_only(LIST, **_list_context()))
     flash(f"Marked {count} notification(s) read.", "success")
     return redirect(url_for("notifications.index"))
@@ -93,26 +95,37 @@ def open_link(notification_id: int) -> Any:
     return redirect(target or url_for("notifications.index"))
 
 
-@bp.route("/preferences", methods=["GET", "POST"])
-@login_required
-def preferences() -> Any:
-    form = UserPreferencesForm(obj=current_user)
+def preferences_page(form: Form, names: list[str], save: Callable[[dict[str, Any]], None],
+                     *, action: str, audience: Audience, saved_message: str,
+                     **labels: str) -> Any:
+    """A preferences form (a person's or an organization's): GET shows it; a valid POST
+    calls `save` with the fields, commits, and answers the form with "saved" (htmx) or
+    redirects back (plain form); an invalid one re-renders it with 422."""
     saved, status = False, 200
     if request.method == "POST":
         if form.validate():
-            values = {name: form[name].data for name in service.USER_PREFERENCES}
-            values["phone"] = (form.phone.data or "").strip() or None
-            service.update_user_preferences(current_user, values, current_actor())
+            save({name: form[name].data for name in form._fields})
             db.session.commit()
-            if not request.headers.get("HX-Request"):
-                flash("Preferences saved.", "success")
-                return redirect(url_for("notifications.preferences"))
+            if not wants_fragment():
+                flash(saved_message, "success")
+                return redirect(action)
             saved = True
         else:
             status = 422
     return render("notifications/preferences.html", "partials/notifications/preferences_form.html",
-                  status=status, form=form, saved=saved, names=list(service.USER_PREFERENCES),
-                  table=service.preference_table(Audience.SELF),
-                  action=url_for("notifications.preferences"),
-                  heading="Notification preferences", legend="Send me",
-                  intro="Your own email and text message settings.")
+                  status=status, form=form, saved=saved, names=names,
+                  table=service.preference_table(audience), action=action, **labels)
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@login_required
+def preferences() -> Any:
+    def save(values: dict[str, Any]) -> None:
+        values["phone"] = (values.get("phone") or "").strip() or None
+        service.update_user_preferences(current_user, values, current_actor())
+
+    return preferences_page(UserPreferencesForm(obj=current_user), list(service.USER_PREFERENCES),
+                            save, action=url_for("notifications.preferences"),
+                            audience=Audience.SELF, saved_message="Preferences saved.",
+                            heading="Notification preferences", legend="Send me",
+                            intro="Your own email and text message settings.")

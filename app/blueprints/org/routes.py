@@ -6,10 +6,11 @@ import csv
 import io
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, request, url_for
 from flask_login import current_user
 
 from app.blueprints.notifications.forms import OrgPreferencesForm
+from app.blueprints.notifications.routes import preferences_page
 from app.extensions import db
 from app.models import Audience, CredentialStatus, Organization, Role
 from app.models.base import utcnow
@@ -94,25 +95,11 @@ def export() -> Any:
 def preferences() -> Any:
     """What the organization's admins are sent about its staff, by email and text."""
     org = _organization()
-    form = OrgPreferencesForm(obj=org)
-    saved, status = False, 200
-    action = url_for("org.preferences", organization_id=org.id
-                     if current_user.role == Role.ADMIN else None)
-    if request.method == "POST":
-        if form.validate():
-            notifications.update_org_preferences(
-                org, {name: form[name].data for name in notifications.ORG_PREFERENCES},
-                current_actor())
-            db.session.commit()
-            if not request.headers.get("HX-Request"):
-                flash("Organization preferences saved.", "success")
-                return redirect(action)
-            saved = True
-        else:
-            status = 422
-    return render("notifications/preferences.html",
-                  "partials/notifications/preferences_form.html", status=status, form=form,
-                  saved=saved, names=list(notifications.ORG_PREFERENCES),
-                  table=notifications.preference_table(Audience.ORG), action=action,
-                  heading=f"{org.name}: alert preferences", legend="Send our org admins",
-                  intro="What this organization's admins hear about their staff.")
+    return preferences_page(
+        OrgPreferencesForm(obj=org), list(notifications.ORG_PREFERENCES),
+        lambda values: notifications.update_org_preferences(org, values, current_actor()),
+        action=url_for("org.preferences",
+                       organization_id=org.id if current_user.role == Role.ADMIN else None),
+        audience=Audience.ORG, saved_message="Organization preferences saved.",
+        heading=f"{org.name}: alert preferences", legend="Send our org admins",
+        intro="What this organization's admins hear about their staff.")
