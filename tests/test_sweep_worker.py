@@ -9,7 +9,6 @@ that phase's INSERT ... ON CONFLICT waits on it while the earlier phases have co
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -18,7 +17,6 @@ from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
@@ -36,6 +34,7 @@ from app.models import (
     TrainingAssignment,
 )
 from app.models.base import utcnow
+from tests import rq_isolation
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("REDIS_URL") or not os.environ.get("DATABASE_URL", "").startswith("postgres"),
@@ -45,24 +44,22 @@ ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2027, 1, 10)
 
 
-def _isolated_redis_url() -> str:
-    """REDIS_URL with a database of this test's own (10 + the xdist worker's index)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    index = int(re.sub(r"\D", "", worker) or 0)
-    parts = urlsplit(os.environ["REDIS_URL"])
-    return urlunsplit(parts._replace(path=f"/{10 + index % 6}", query=""))
+# The Redis database REDIS_URL names, on a queue of this test's own (never flushed):
+# the test's app and the worker subprocess both enqueue and work on it.
+QUEUE = rq_isolation.queue_name()
 
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     from redis import Redis
 
-    url = _isolated_redis_url()
+    url = os.environ["REDIS_URL"]
     connection = Redis.from_url(url)
-    connection.flushdb()
-    yield url
-    connection.flushdb()
-    connection.close()
+    try:
+        yield url
+    finally:
+        rq_isolation.delete_queue_keys(connection, QUEUE)
+        connection.close()
 
 
 def _children(pid: int) -> list[int]:
@@ -186,18 +183,20 @@ def test_a_sweep_killed_mid_run_is_retried_and_sends_each_reminder_once(
     assert dry == {"expire": 3, "credential_reminders": 6, "certificate_reminders": 6,
                    "training_reminders": 3, "stale_deliveries": 0}
 
-    queue_app = make_app(JOBS_INLINE=False, RQ_ASYNC=True, RQ_CONNECTION=redis_url,
-                         REDIS_URL=redis_url)
+    queue_app = rq_isolation.isolate(make_app(JOBS_INLINE=False, RQ_ASYNC=True,
+                                              RQ_CONNECTION=redis_url, REDIS_URL=redis_url),
+                                     QUEUE)
     with queue_app.app_context():
         rq.queue.empty()
         job = sweep_job.daily_sweep.enqueue(TODAY.isoformat(), retry=Retry(max=2, interval=[1]))
         job_id = job.id
 
     env = {**os.environ, "DATABASE_URL": migrated_database, "REDIS_URL": redis_url,
-           "FLASK_APP": "wsgi", "SECRET_KEY": "credwright-test-secret-key",
+           "FLASK_APP": rq_isolation.worker_app_arg(QUEUE),
+           "SECRET_KEY": "credwright-test-secret-key",
            "MAIL_SERVER": "", "SMS_GATEWAY_URL": "", "PYTHONUNBUFFERED": "1"}
-    worker_cmd = [sys.executable, "-m", "flask", "--app", "wsgi", "rq", "worker", "--burst",
-                  "--with-scheduler"]
+    worker_cmd = [sys.executable, "-m", "flask", "--app", rq_isolation.worker_app_arg(QUEUE),
+                  "rq", "worker", "--burst", "--with-scheduler"]
     engine = create_engine(migrated_database)
     watcher = create_engine(migrated_database, isolation_level="AUTOCOMMIT")
     blocker = engine.connect()

@@ -1,7 +1,7 @@
 """/admin/jobs: queues, failed deliveries and jobs, sweep runs; Retry and Requeue.
 
 Most tests run jobs inline (no Redis): a retried delivery is sent at once. The last
-test needs REDIS_URL and runs real RQ jobs on an isolated Redis database.
+test needs REDIS_URL and runs real RQ jobs on a queue of its own.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import signal
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
@@ -29,6 +28,7 @@ from app.models import (
     SweepRun,
     User,
 )
+from tests import rq_isolation
 from tests.conftest import HX, Client
 
 SMTP_ERROR = "SMTP mail.example.test:587: [Errno 111] Connection refused"
@@ -178,25 +178,25 @@ def test_only_admins(client, staff_client, org_admin_client, method, path):
 
 # --- with Redis: real RQ jobs that fail, wait to retry, fail for good, and are requeued
 
-def _isolated_redis_url() -> str:
-    """REDIS_URL with database 9, this test's own (test_sweep_worker uses 10-15)."""
-    parts = urlsplit(os.environ["REDIS_URL"])
-    return urlunsplit(parts._replace(path="/9", query=""))
+# The Redis database REDIS_URL names, on a queue of this test's own (never flushed).
+QUEUE = rq_isolation.queue_name()
 
 
 @pytest.fixture
 def redis_app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     from redis import Redis
 
-    url = _isolated_redis_url()
+    url = os.environ["REDIS_URL"]
     connection = Redis.from_url(url)
-    connection.flushdb()
-    yield make_app(JOBS_INLINE=False, RQ_ASYNC=True, RQ_CONNECTION=url, REDIS_URL=url,
-                   RQ_QUEUES=["default"], MAIL_SERVER=None,
-                   SMS_GATEWAY_URL="http://127.0.0.1:9/", SMS_TIMEOUT=3,
-                   DELIVERY_RETRY_INTERVALS=[600])
-    connection.flushdb()
-    connection.close()
+    try:
+        yield rq_isolation.isolate(make_app(
+            JOBS_INLINE=False, RQ_ASYNC=True, RQ_CONNECTION=url, REDIS_URL=url,
+            RQ_QUEUES=["default"], MAIL_SERVER=None,
+            SMS_GATEWAY_URL="http://127.0.0.1:9/", SMS_TIMEOUT=3,
+            DELIVERY_RETRY_INTERVALS=[600]), QUEUE)
+    finally:
+        rq_isolation.delete_queue_keys(connection, QUEUE)
+        connection.close()
 
 
 def _work(app: Flask) -> None:
@@ -227,7 +227,7 @@ def _section(html: str, section_id: str) -> str:
 
 
 def _queue_row(html: str) -> list[str]:
-    match = re.search(r'<tr id="queue-default">(.*?)</tr>', html, re.S)
+    match = re.search(rf'<tr id="queue-{QUEUE}">(.*?)</tr>', html, re.S)
     assert match is not None
     return [re.sub(r"<[^>]+>", "", cell).strip()
             for cell in re.findall(r"<td>(.*?)</td>", match.group(1), re.S)]
@@ -247,13 +247,13 @@ def test_failed_rq_jobs_are_listed_retried_and_requeued(redis_app, make_user, st
         db.session.commit()  # enqueues on Redis
         assert rq.queue.count == 1
     assert _queue_row(client.get("/admin/jobs", headers=HX).get_data(as_text=True)) == [
-        "default", "1", "0", "0", "0", "0", "0"]
+        QUEUE, "1", "0", "0", "0", "0", "0"]
 
     # 1. The gateway is unreachable: the job fails and waits 600 s for its retry.
     _work(redis_app)
     assert _status(redis_app, delivery_id) == (DeliveryStatus.FAILED, 1)
     page = client.get("/admin/jobs", headers=HX).get_data(as_text=True)
-    assert _queue_row(page) == ["default", "0", "0", "1", "0", "0", "0"]
+    assert _queue_row(page) == [QUEUE, "0", "0", "1", "0", "0", "0"]
     retrying = _section(page, "jobs-retrying")
     assert "app.jobs.notifications.send_deliveries" in retrying
     assert f"[{delivery_id}]" in retrying
@@ -268,7 +268,7 @@ def test_failed_rq_jobs_are_listed_retried_and_requeued(redis_app, make_user, st
     _work(redis_app)
     assert _status(redis_app, delivery_id) == (DeliveryStatus.FAILED, 2)
     page = client.get("/admin/jobs", headers=HX).get_data(as_text=True)
-    assert _queue_row(page) == ["default", "0", "0", "1", "1", "0", "0"]
+    assert _queue_row(page) == [QUEUE, "0", "0", "1", "1", "0", "0"]
     failed = _section(page, "jobs-failed")
     job_id = re.search(r'<tr id="job-([^"]+)">', failed).group(1)  # type: ignore[union-attr]
     assert "DeliveriesFailed: 1 of 1 deliveries failed" in failed
