@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app import create_app, seed
+from app.config import ARGON2_TEST
 from app.extensions import db
 from app.models import Organization, Role, User
 from app.services import auth as auth_service
@@ -71,6 +72,7 @@ def _test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "JOBS_INLINE": True,
         "SERVER_NAME": None,
         "STORAGE_DIR": str(_STORAGE_DIR),
+        **ARGON2_TEST,  # what APP_ENV=test in the environment gives: cheap hashes
     }
     config.update(overrides)
     return config
@@ -198,7 +200,8 @@ def make_org(app: Flask) -> Callable[..., Organization]:
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., User]:
     counter = iter(range(1, 10_000))
-    password_hash = auth_service.hash_password(PASSWORD)  # hashed once: argon2 is slow
+    with app.app_context():  # the app's (cheap, test) argon2 cost; hashed once all the same
+        password_hash = auth_service.hash_password(PASSWORD)
 
     def factory(role: Role = Role.STAFF, organization: Organization | None = None,
                 email: str | None = None, **fields: Any) -> User:

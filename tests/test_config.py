@@ -37,3 +37,36 @@ def test_production_settings(tmp_path):
 def test_unknown_app_env_is_an_error(tmp_path):
     with pytest.raises(ConfigError):
         load_config(str(tmp_path), {"APP_ENV": "staging-ish"})
+
+
+STRONG_ARGON2 = {"ARGON2_TIME_COST": 3, "ARGON2_MEMORY_COST": 65536, "ARGON2_PARALLELISM": 4}
+
+
+@pytest.mark.parametrize("environ", [
+    {}, {"APP_ENV": "development"}, {"APP_ENV": "production", "SECRET_KEY": "k" * 40}])
+def test_password_hashes_keep_the_strong_argon2_cost_outside_tests(tmp_path, environ):
+    from flask import Flask
+
+    from app.services import auth
+
+    config = load_config(str(tmp_path), environ)
+    assert {key: config[key] for key in STRONG_ARGON2} == STRONG_ARGON2
+    app = Flask(__name__)
+    app.config.from_mapping(config)
+    with app.app_context():
+        assert auth.hash_password("long-enough-pw").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    # No app context (a script): the strong cost too.
+    assert auth.hash_password("long-enough-pw").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+def test_tests_hash_passwords_cheaply(tmp_path, app):
+    from app.services import auth
+
+    config = load_config(str(tmp_path), {"APP_ENV": "test"})
+    assert (config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_COST"],
+            config["ARGON2_PARALLELISM"]) == (1, 8, 1)
+    with app.app_context():  # the suite's app (tests/conftest.py)
+        password_hash = auth.hash_password("long-enough-pw")
+        assert password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+        assert auth._verify(password_hash, "long-enough-pw")
+        assert not auth._verify(password_hash, "not-the-password")

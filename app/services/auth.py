@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from sqlalchemy import func, select
 
+from app.config import ARGON2_STRONG
 from app.extensions import db
 from app.models import ApiToken, AuditAction, User
 from app.models.base import utcnow
@@ -17,29 +20,46 @@ from app.services import audit
 from app.services.context import Actor
 from app.services.errors import AuthenticationFailed, ValidationFailed
 
-# argon2id with the library's RFC 9106 "low memory" defaults.
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("credwright-timing-equaliser")
+
+@functools.cache
+def _hasher_with(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost,
+                          parallelism=parallelism)
+
+
+def _hasher() -> PasswordHasher:
+    """argon2id with the app's ARGON2_* cost (app/config.py): RFC 9106 "low memory"
+    everywhere but APP_ENV=test; those strong defaults outside an app context."""
+    cost = {**ARGON2_STRONG, **{key: int(current_app.config[key]) for key in ARGON2_STRONG
+                                if has_app_context() and key in current_app.config}}
+    return _hasher_with(cost["ARGON2_TIME_COST"], cost["ARGON2_MEMORY_COST"],
+                        cost["ARGON2_PARALLELISM"])
+
+
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    # Verified against when the email is unknown, so both paths cost the same time.
+    return hasher.hash("credwright-timing-equaliser")
+
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "cw_"
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def password_matches(user: User, password: str) -> bool:
     if not user.password_hash:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(_hasher()), password)
         return False
     return _verify(user.password_hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -60,7 +80,7 @@ def authenticate(email: str, password: str, actor: Actor) -> User:
     """
     user = find_user_by_email(email)
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(_hasher()), password)
         audit.record(actor, AuditAction.LOGIN_FAILED, "user", None,
                      {"email": normalise_email(email)[:254], "reason": "unknown_email"})
         raise AuthenticationFailed("Invalid email or password.")
@@ -69,7 +89,7 @@ def authenticate(email: str, password: str, actor: Actor) -> User:
         audit.record(actor, AuditAction.LOGIN_FAILED, "user", user.id,
                      {"reason": reason}, actor_user=user)
         raise AuthenticationFailed("Invalid email or password.")
-    if _hasher.check_needs_rehash(user.password_hash or ""):
+    if _hasher().check_needs_rehash(user.password_hash or ""):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     audit.record(Actor(user, actor.ip), AuditAction.LOGIN, "user", user.id)
