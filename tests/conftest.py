@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,8 +32,6 @@ from app.services import auth as auth_service
 from app.services import verification_log
 
 PASSWORD = "correct-horse-battery"
-# Uploaded files and PDFs of the whole test session, never the developer's instance/.
-_STORAGE_DIR = Path(tempfile.mkdtemp(prefix="credwright-test-storage-"))
 META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
@@ -60,7 +59,16 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     admin.dispose()
 
 
-def _test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+@pytest.fixture(scope="session")
+def storage_dir() -> Iterator[Path]:
+    """Uploaded files and PDFs of the whole test session (one directory per pytest
+    process, so per xdist worker), never the developer's instance/; removed at the end."""
+    path = Path(tempfile.mkdtemp(prefix=f"credwright-test-storage-{_worker_id()}-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _test_config(database_url: str, storage_dir: Path, **overrides: Any) -> dict[str, Any]:
     config = {
         "APP_ENV": "test",
         "TESTING": True,
@@ -71,7 +79,7 @@ def _test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "SQLITE_IMMEDIATE_OUTSIDE_REQUESTS": False,
         "JOBS_INLINE": True,
         "SERVER_NAME": None,
-        "STORAGE_DIR": str(_STORAGE_DIR),
+        "STORAGE_DIR": str(storage_dir),
         **ARGON2_TEST,  # what APP_ENV=test in the environment gives: cheap hashes
     }
     config.update(overrides)
@@ -79,8 +87,8 @@ def _test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def migrated_database(database_url: str) -> str:
-    app = create_app(_test_config(database_url))
+def migrated_database(database_url: str, storage_dir: Path) -> str:
+    app = create_app(_test_config(database_url, storage_dir))
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -100,12 +108,12 @@ def _empty_database() -> None:
 
 
 @pytest.fixture
-def make_app(migrated_database: str) -> Iterator[Callable[..., Flask]]:
+def make_app(migrated_database: str, storage_dir: Path) -> Iterator[Callable[..., Flask]]:
     """Build an app on the migrated test database; extra config overrides the defaults."""
     apps: list[Flask] = []
 
     def factory(**overrides: Any) -> Flask:
-        app = create_app(_test_config(migrated_database, **overrides))
+        app = create_app(_test_config(migrated_database, storage_dir, **overrides))
         apps.append(app)
         return app
 
