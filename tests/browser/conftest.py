@@ -1,8 +1,9 @@
 """Browser fixtures: the test app on a live server, and headless Chromium through Playwright.
 
-The browser is Debian's chromium (/usr/bin/chromium, installed by `make chromium`), never
-Playwright's own download. When it is missing the browser tests FAIL rather than skip:
-a silently skipped browser test would hide breakage in CI.
+The browser is Debian's chromium (/usr/bin/chromium, installed by `make chromium`), or
+the executable CHROMIUM_PATH names, never Playwright's own download. When it is missing
+the browser tests FAIL rather than skip: a silently skipped browser test would hide
+breakage in CI. Every test in this directory is marked `browser` (by the hook below).
 
 SQLite note: the server answers from its own threads while the test drives the browser,
 so test code must never hold a transaction open across page actions. The factories in
@@ -43,6 +44,17 @@ def artifacts_dir(config: pytest.Config) -> Path:
 
 def artifact_name(nodeid_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid_name)
+
+
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/browser is a `browser` test (`-m "not browser"` skips
+    them all), marked here by directory rather than test by test."""
+    for item in items:
+        if _HERE in item.path.resolve().parents:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
@@ -38,7 +37,6 @@ def _click_and_wait(page, button, path: str):
     return info.value
 
 
-@pytest.mark.browser
 def test_admin_creates_and_edits_a_user_inline_and_the_audit_lists_it(
         app, page, live_server, log_in, make_user, make_org, screenshot, page_errors):
     admin = make_user(Role.ADMIN, name="Ada Admin")
@@ -137,7 +135,6 @@ def test_admin_creates_and_edits_a_user_inline_and_the_audit_lists_it(
     assert page_errors == []
 
 
-@pytest.mark.browser
 def test_staff_user_gets_the_403_page_for_admin_users(
         page, live_server, log_in, staff_user, screenshot, page_errors):
     log_in(staff_user.email)

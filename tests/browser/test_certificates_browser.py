@@ -60,7 +60,6 @@ def _certificate(app, recipient_id: int) -> Certificate:
         return certificate
 
 
-@pytest.mark.browser
 def test_admin_approves_a_certificate_and_the_public_verify_page_follows_revoke_and_reinstate(
         app, page, new_page, live_server, log_in, make_user, make_track, screenshot,
         page_errors):

@@ -58,7 +58,6 @@ def _credential(app, definition_id: int, user_id: int) -> StaffMicroCredential |
         return found
 
 
-@pytest.mark.browser
 def test_admin_creates_assigns_and_awards_a_micro_credential_staff_and_org_admin_see_it(
         app, page, new_page, live_server, log_in, make_user, make_org, screenshot,
         page_errors, tmp_path):

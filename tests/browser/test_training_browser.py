@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -58,7 +57,6 @@ def _course(app, title: str) -> Course | None:
         return course
 
 
-@pytest.mark.browser
 def test_manager_builds_a_track_with_a_quiz_staff_completes_it_and_the_project_is_ready(
         app, page, new_page, live_server, log_in, make_user, make_org, screenshot,
         page_errors):
