@@ -48,12 +48,20 @@ migrate: deps
 seed: deps
 	$(FLASK) seed --demo
 
-# Browser tests drive Debian's chromium; install it when it is missing.
+# Browser tests drive Debian's chromium, or the executable CHROMIUM_PATH names (the
+# tests read it too). Debian's is installed when it is missing; a CHROMIUM_PATH that
+# is not executable is an error, not a reason to install another.
+CHROMIUM_PATH ?= /usr/bin/chromium
+export CHROMIUM_PATH
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@if [ -x "$(CHROMIUM_PATH)" ]; then :; \
+	elif [ "$(CHROMIUM_PATH)" != /usr/bin/chromium ]; then \
+	  echo "CHROMIUM_PATH=$(CHROMIUM_PATH) is not an executable file" >&2; exit 1; \
+	else \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
 
 worker: deps  ## An RQ worker (needs REDIS_URL)
 	$(FLASK) rq worker

@@ -81,9 +81,10 @@ def live_server(app: Flask) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(
-            f"Browser tests need Debian's chromium at {CHROMIUM}, and it is missing. "
+            f"Browser tests need Debian's chromium at {CHROMIUM}, and it is missing "
+            "(or not executable). "
             "Install it with `make chromium` (apt-get install chromium), or set "
             "CHROMIUM_PATH. These tests fail rather than skip on purpose.",
             pytrace=False,
