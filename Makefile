@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 VENDOR := app/static/vendor
 
-.PHONY: run test deps test-deps static migrate seed chromium lint worker clean
+.PHONY: run test deps test-deps static migrate seed chromium lint check-migrations worker clean
 
 run: deps static migrate seed  ## Install, migrate, load demo data and serve on :5000
 	@echo "Serving Credwright on http://127.0.0.1:5000 (jobs run inline; Ctrl-C stops)"
@@ -66,8 +66,42 @@ chromium:
 worker: deps  ## An RQ worker (needs REDIS_URL)
 	$(FLASK) rq worker
 
-lint: test-deps
+lint: test-deps  ## ruff, as CI runs it
 	$(BIN)/ruff check .
+
+# The migrations match the models: `flask db check` on a freshly migrated throwaway
+# SQLite database, then on a throwaway PostgreSQL database (created and dropped on the
+# server CHECK_PG_URL names; by default DATABASE_URL's when that is PostgreSQL).
+CHECK_PG_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),)
+# create|drop <server URL> <database>: prints the URL of <database> on that server.
+PG_SCRATCH = $(BIN)/python -c 'import sys; from sqlalchemy import create_engine, text; \
+  from sqlalchemy.engine import make_url; \
+  url = make_url(sys.argv[2].replace("postgresql://", "postgresql+psycopg://", 1)); \
+  conn = create_engine(url, isolation_level="AUTOCOMMIT").connect(); \
+  conn.execute(text(f"DROP DATABASE IF EXISTS \"{sys.argv[3]}\" WITH (FORCE)")); \
+  sys.argv[1] == "create" and conn.execute(text(f"CREATE DATABASE \"{sys.argv[3]}\"")); \
+  print(url.set(database=sys.argv[3]).render_as_string(hide_password=False))'
+check-migrations: deps  ## flask db check on fresh SQLite and PostgreSQL databases
+	@set -euo pipefail; tmp=$$(mktemp -d); pg_db="credwright_check_$$$$"; \
+	cleanup() { [ -z "$(CHECK_PG_URL)" ] || $(PG_SCRATCH) drop "$(CHECK_PG_URL)" "$$pg_db" >/dev/null; \
+	            rm -rf "$$tmp"; }; \
+	trap cleanup EXIT; \
+	export APP_ENV=development SECRET_KEY=check-migrations STORAGE_DIR="$$tmp/storage" REDIS_URL=; \
+	check() { \
+	  echo "== migrations vs models: $$1"; \
+	  DATABASE_URL="$$2" $(FLASK) db upgrade >"$$tmp/log" 2>&1 || { cat "$$tmp/log"; exit 1; }; \
+	  if ! DATABASE_URL="$$2" $(FLASK) db check >"$$tmp/log" 2>&1; then \
+	    grep -v "^INFO" "$$tmp/log"; echo "== $$1: the models differ from the migrations" >&2; exit 1; \
+	  fi; \
+	  tail -n 1 "$$tmp/log"; \
+	}; \
+	check SQLite "sqlite:///$$tmp/check.db"; \
+	if [ -n "$(CHECK_PG_URL)" ]; then \
+	  pg_url=$$($(PG_SCRATCH) create "$(CHECK_PG_URL)" "$$pg_db"); \
+	  check PostgreSQL "$$pg_url"; \
+	else \
+	  echo "== PostgreSQL not checked: set CHECK_PG_URL (or a PostgreSQL DATABASE_URL)"; \
+	fi
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache
