@@ -16,7 +16,9 @@ APP_DIR = Path(__file__).resolve().parent
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    from app.web.boundary import BoundaryFlask
+
+    app = BoundaryFlask(__name__, instance_relative_config=True)
     app.config.from_mapping(load_config(app.instance_path))
     if test_config:
         app.config.from_mapping(test_config)
@@ -41,8 +43,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
 
     from app import cli
-    from app.web import errors, security, templating
+    from app.web import boundary, errors, security, templating
 
+    boundary.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     templating.init_app(app)

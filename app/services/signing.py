@@ -32,9 +32,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
+from flask import current_app, has_request_context, request
 from jwt.algorithms import OKPAlgorithm
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Certificate, SigningKey
@@ -118,6 +119,18 @@ def ensure_key() -> SigningKey:
     return key
 
 
+def _store_first_key() -> SigningKey:
+    """The first key. The first answer to sign may be a public GET, which writes nothing in
+    its own transaction: there the key is committed at once in a transaction of its own.
+    Elsewhere (a write request, a job, a command) it is flushed like any other change."""
+    if not (has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")):
+        return ensure_key()
+    key = _new_key()
+    with Session(db.engine, expire_on_commit=False) as session, session.begin():
+        session.add(key)
+    return key
+
+
 def rotate_key() -> SigningKey:
     """Retire every unretired key (still published) and make a new current one."""
     _key_cache.pop(db.engine, None)
@@ -180,9 +193,12 @@ def _signing_key() -> tuple[str, Ed25519PrivateKey]:
     cached = _key_cache.get(engine)
     if cached is None or cached[0] < now:
         key = current_key()
-        if key is None:  # made now, uncommitted: not cached until it is stored
-            key = ensure_key()
-            return key.kid, private_key(key)
+        if key is None:
+            key = _store_first_key()
+            if key not in db.session:  # committed: cached like any stored key
+                _key_cache[engine] = (now + KEY_CACHE_SECONDS, key.kid,
+                                      key.private_key_encrypted)
+            return key.kid, private_key(key)  # flushed, uncommitted: not cached yet
         cached = (now + KEY_CACHE_SECONDS, key.kid, key.private_key_encrypted)
         _key_cache[engine] = cached
     return cached[1], _load_private(current_app.config["SECRET_KEY"], cached[2])

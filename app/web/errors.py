@@ -1,19 +1,27 @@
-"""Error pages in HTML, and `{"error": {...}}` JSON under /api/."""
+"""Errors answered in the form the request wants: `{"error": {...}}` JSON under /api/, a
+small message fragment for htmx (retargeted to the page's message area, never a whole
+page inside a page), and a full error page otherwise. Every handler rolls the request's
+transaction back (app/web/boundary.py commits only successes)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
 from app.services.errors import ServiceError
 from app.web.auth import is_api_request
+from app.web.htmx import fragment_only, wants_fragment
 
 log = logging.getLogger(__name__)
+
+# Where every page shows messages (base.html), and the fragment htmx swaps into it.
+MESSAGE_AREA = "#flashes"
+MESSAGE_FRAGMENT = "partials/message.html"
 
 CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -42,6 +50,12 @@ def error_response(status: int, message: str, code: str | None = None,
         response = jsonify({"error": error})
         response.status_code = status
         return response
+    if wants_fragment():
+        response = fragment_only(MESSAGE_FRAGMENT, status=status, message=message,
+                                 title=TITLES.get(status, "Error"))
+        response.headers["HX-Retarget"] = MESSAGE_AREA
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
     html = render_template("errors/error.html", status=status,
                            title=TITLES.get(status, "Error"), message=message)
     return html, status
@@ -55,16 +69,18 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:
+        db.session.rollback()
         return error_response(400, "The form expired or was not sent from this site. "
                                    "Reload the page and try again.", "csrf_failed")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
+        db.session.rollback()
         status = exc.code or 500
         message = MESSAGES.get(status) or exc.description or TITLES.get(status, "Error")
-        response = error_response(status, message)
-        if status == 429 and not is_api_request():
-            response = (response[0], 429, {"Retry-After": "60"})
+        response = make_response(error_response(status, message))
+        if status == 429:
+            response.headers["Retry-After"] = "60"
         return response
 
     @app.errorhandler(Exception)

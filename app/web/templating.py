@@ -11,7 +11,8 @@ from markupsafe import Markup, escape
 
 from app.models import Role
 
-# htmx runs without eval; 422 answers (a form with field errors) are swapped like 200s.
+# htmx runs without eval; 409/413/422 answers (a form with field errors, a row with its
+# message) are swapped like 200s.
 HTMX_CONFIG = json.dumps({
     "allowEval": False,
     "allowScriptTags": False,
@@ -25,7 +26,9 @@ HTMX_CONFIG = json.dumps({
         {"code": "204", "swap": False},
         {"code": "[23]..", "swap": True},
         {"code": "(409|413|422)", "swap": True},
-        {"code": "[45]..", "swap": False, "error": True},
+        # Other failures come back as a message aimed at the page's message area
+        # (HX-Retarget, app/web/errors.py): swap it, and still tell app.js it failed.
+        {"code": "[45]..", "swap": True, "error": True},
     ],
 }, separators=(",", ":"))
 

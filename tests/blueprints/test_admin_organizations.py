@@ -46,7 +46,7 @@ def test_duplicate_slug_is_refused_and_nothing_written(app, admin_client, org):
         before = db.session.scalar(select(func.count(Organization.id)))
     response = admin_client.post("/admin/organizations", headers=HX,
                                  data={"name": "Another", "slug": org.slug})
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert "Another organization already uses this slug." in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count(Organization.id))) == before

@@ -104,7 +104,7 @@ def test_duplicate_email_is_refused_whatever_its_case(app, admin_client, staff_u
     before = _user_count(app)
     response = admin_client.post("/admin/users", headers=HX,
                                  data={**VALID, "email": staff_user.email.upper()})
-    assert response.status_code == 422
+    assert response.status_code == 409  # a Conflict: the status comes from the error's type
     assert "A user with this email already exists." in response.get_data(as_text=True)
     assert _user_count(app) == before
 

@@ -75,7 +75,7 @@ def test_mark_read_own_refreshes_bell_and_others_are_404(app: Flask, staff_clien
     assert "Mark read" not in response.get_data(as_text=True)
     assert _unread(app, staff_user) == 0
     assert staff_client.post(f"/me/notifications/{theirs}/read", headers=HX).status_code == 404
-    assert staff_client.get(f"/me/notifications/{theirs}/open").status_code == 404
+    assert staff_client.post(f"/me/notifications/{theirs}/open").status_code == 404
     with app.app_context():
         assert db.session.get(Notification, theirs).read_at is None
 
@@ -97,9 +97,9 @@ def test_open_marks_read_and_follows_only_internal_links(app: Flask, staff_clien
                                                          staff_user: User) -> None:
     inside = _notify(app, staff_user, link="/learn/tracks")
     outside = _notify(app, staff_user, link="//evil.example/phish")
-    response = staff_client.get(f"/me/notifications/{inside}/open")
+    response = staff_client.post(f"/me/notifications/{inside}/open")
     assert response.status_code == 302 and response.headers["Location"].endswith("/learn/tracks")
-    away = staff_client.get(f"/me/notifications/{outside}/open")
+    away = staff_client.post(f"/me/notifications/{outside}/open")
     assert away.headers["Location"].endswith("/me/notifications")
     assert _unread(app, staff_user) == 0
 

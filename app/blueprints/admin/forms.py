@@ -44,13 +44,21 @@ class UserForm(Form):
     ])
 
     def __init__(self, *args: object, organizations: list[tuple[int, str]] | None = None,
-                 **kwargs: object) -> None:
+                 require_password: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        self.require_password = require_password
         if organizations is None:
             organizations = organization_choices()
         self.organization_id.choices = [SelectChoice(None, "— Internal —")] + [
             SelectChoice(org_id, name) for org_id, name in organizations
         ]
+
+    def validate(self, extra_validators: object = None) -> bool:
+        valid = super().validate(extra_validators)  # type: ignore[arg-type]
+        if valid and self.require_password and not self.password.data:
+            self.password.errors.append("Set an initial password.")  # type: ignore[attr-defined]
+            return False
+        return valid
 
     def values(self) -> dict[str, object]:
         data = {name: getattr(self, name).data for name in self.present_fields()}

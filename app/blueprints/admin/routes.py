@@ -20,9 +20,9 @@ from app.services import audit as audit_service
 from app.services import jobs as jobs_service
 from app.services import organizations as org_service
 from app.services import users as user_service
-from app.services.errors import ServiceError
 from app.services.pagination import clamp_page, paginate
 from app.web.auth import allow_roles, current_actor, guard_blueprint
+from app.web.boundary import attempt, submit
 from app.web.htmx import fragment_only, render, wants_fragment
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -80,22 +80,13 @@ def users() -> Any:
 
 @bp.route("/users", methods=["POST"])
 def create_user() -> Any:
-    form = UserForm()
-    valid = form.validate()
-    if valid and not form.password.data:
-        form.password.errors.append("Set an initial password.")
-    elif valid:
-        try:
-            user = user_service.create_user(current_actor(), **form.values())
-        except ServiceError as exc:
-            db.session.rollback()
-            form.add_service_error(exc)
-        else:
-            db.session.commit()
-            # The blank create row again, with the new user's row right under it.
-            return fragment_only("partials/admin/users/created.html", user=user,
-                                 create_form=UserForm(formdata=None))
-    return fragment_only(USER_EDIT_ROW, form=form, user=None, status=422)
+    form = UserForm(require_password=True)
+    user = submit(form, lambda: user_service.create_user(current_actor(), **form.values()))
+    if user is None:
+        return fragment_only(USER_EDIT_ROW, form=form, user=None, status=form.status)
+    # The blank create row again, with the new user's row right under it.
+    return fragment_only("partials/admin/users/created.html", user=user,
+                         create_form=UserForm(formdata=None))
 
 
 @bp.route("/users/<int:user_id>")
@@ -129,28 +120,18 @@ def edit_user(user_id: int) -> Any:
 def update_user(user_id: int) -> Any:
     user = user_service.get_user(user_id)
     form = UserForm()
-    if form.validate():
-        try:
-            user_service.update_user(user, current_actor(), **form.values())
-        except ServiceError as exc:
-            db.session.rollback()
-            form.add_service_error(exc)
-        else:
-            db.session.commit()
-            return fragment_only(USER_ROW, user=user)
-    return fragment_only(USER_EDIT_ROW, form=form, user=user, status=422)
+    if submit(form, lambda: user_service.update_user(user, current_actor(), **form.values())):
+        return fragment_only(USER_ROW, user=user)
+    return fragment_only(USER_EDIT_ROW, form=form, user=user, status=form.status)
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 def set_user_active(user_id: int) -> Any:
     user = user_service.get_user(user_id)
     active = request.form.get("active") == "1"
-    try:
-        user_service.set_user_active(user, active, current_actor())
-    except ServiceError as exc:
-        db.session.rollback()
-        return fragment_only(USER_ROW, user=user, row_error=exc.message, status=422)
-    db.session.commit()
+    _, error = attempt(lambda: user_service.set_user_active(user, active, current_actor()))
+    if error is not None:
+        return fragment_only(USER_ROW, user=user, row_error=error.message, status=error.status)
     return fragment_only(USER_ROW, user=user)
 
 
@@ -176,17 +157,11 @@ def organizations() -> Any:
 @bp.route("/organizations", methods=["POST"])
 def create_organization() -> Any:
     form = OrganizationForm()
-    if form.validate():
-        try:
-            org = org_service.create_organization(current_actor(), **form.values())
-        except ServiceError as exc:
-            db.session.rollback()
-            form.add_service_error(exc)
-        else:
-            db.session.commit()
-            return fragment_only("partials/admin/organizations/created.html", org=org,
-                                 member_count=0, create_form=OrganizationForm(formdata=None))
-    return fragment_only(ORG_EDIT_ROW, form=form, org=None, status=422)
+    org = submit(form, lambda: org_service.create_organization(current_actor(), **form.values()))
+    if org is None:
+        return fragment_only(ORG_EDIT_ROW, form=form, org=None, status=form.status)
+    return fragment_only("partials/admin/organizations/created.html", org=org,
+                         member_count=0, create_form=OrganizationForm(formdata=None))
 
 
 @bp.route("/organizations/<int:org_id>")
@@ -207,23 +182,16 @@ def edit_organization(org_id: int) -> Any:
 def update_organization(org_id: int) -> Any:
     org = org_service.get_organization(org_id)
     form = OrganizationForm()
-    if form.validate():
-        try:
-            org_service.update_organization(org, current_actor(), **form.values())
-        except ServiceError as exc:
-            db.session.rollback()
-            form.add_service_error(exc)
-        else:
-            db.session.commit()
-            return fragment_only(ORG_ROW, org=org, member_count=_member_count(org))
-    return fragment_only(ORG_EDIT_ROW, form=form, org=org, status=422)
+    if submit(form, lambda: org_service.update_organization(org, current_actor(),
+                                                            **form.values())):
+        return fragment_only(ORG_ROW, org=org, member_count=_member_count(org))
+    return fragment_only(ORG_EDIT_ROW, form=form, org=org, status=form.status)
 
 
 @bp.route("/organizations/<int:org_id>/active", methods=["POST"])
 def set_organization_active(org_id: int) -> Any:
     org = org_service.get_organization(org_id)
     org_service.set_organization_active(org, request.form.get("active") == "1", current_actor())
-    db.session.commit()
     return fragment_only(ORG_ROW, org=org, member_count=_member_count(org))
 
 
@@ -279,12 +247,11 @@ def jobs() -> Any:
 
 @bp.route("/jobs/deliveries/<int:delivery_id>/retry", methods=["POST"])
 def retry_delivery(delivery_id: int) -> Any:
-    jobs_service.retry_delivery(delivery_id)  # NotFound / Conflict -> 404 / 409 page
-    db.session.commit()  # sends it: inline now, or on the queue
+    jobs_service.retry_delivery(delivery_id)  # NotFound / Conflict: the error handler answers
     return _after_job_action(f"Delivery {delivery_id} queued again.")
 
 
 @bp.route("/jobs/failed/<job_id>/requeue", methods=["POST"])
 def requeue_job(job_id: str) -> Any:
-    jobs_service.requeue_failed(job_id)  # NotFound / Conflict -> 404 / 409 page
+    jobs_service.requeue_failed(job_id)  # NotFound / Conflict: the error handler answers
     return _after_job_action(f"Job {job_id} requeued.")

@@ -7,19 +7,19 @@ from typing import Any
 from flask import abort, jsonify, request
 
 from app.blueprints.api.routes import admin_bp, json_body, page_args, page_json
-from app.blueprints.certificates.forms import IssueForm, ReasonForm
-from app.blueprints.certificates.routes import filters_from_args, issue_from_form, pdf_response
+from app.blueprints.certificates.forms import IssueForm, ReasonForm, filters_from_args
 from app.extensions import db
 from app.services import certificates as cert_service
 from app.services import storage
 from app.services.errors import ValidationFailed
 from app.web.auth import current_actor
+from app.web.files import private_file
 from app.web.forms import validate_json
 
 
 @admin_bp.route("/certificates")
 def list_certificates() -> Any:
-    filters = filters_from_args()
+    filters = filters_from_args(request.args)
     if not request.args.get("status"):
         filters = cert_service.CertificateFilters(**{**filters.__dict__, "status": ""})
     page = cert_service.find(filters, *page_args())
@@ -44,8 +44,7 @@ def issue_certificate() -> Any:
     if isinstance(payload, dict) and isinstance(payload.get("type"), str):
         payload["type"] = payload["type"].upper()  # the seed sends 'completion'
     form = validate_json(IssueForm, payload)
-    certificate = issue_from_form(form)
-    db.session.commit()
+    certificate = form.issue(current_actor())
     return jsonify(cert_service.to_api(certificate)), 201
 
 
@@ -59,7 +58,6 @@ def approve_certificate(certificate_id: int) -> Any:
     payload = request.get_json(silent=True) or {}
     cert_service.approve(certificate, current_actor(),
                          notify_recipient=payload.get("notify", True) is not False)
-    db.session.commit()
     return jsonify(cert_service.to_api(certificate))
 
 
@@ -69,7 +67,6 @@ def reject_certificate(certificate_id: int) -> Any:
     form = _reason_form()
     cert_service.reject(certificate, current_actor(), form.reason.data if "reason" in
                         form.present else "")
-    db.session.commit()
     return jsonify(cert_service.to_api(certificate))
 
 
@@ -82,7 +79,6 @@ def revoke_certificate(certificate_id: int) -> Any:
                                fields={"reason": ["Give a reason for revoking."]})
     category = form.category.data if "category" in form.present else "other"
     cert_service.revoke(certificate, current_actor(), form.reason.data, category)
-    db.session.commit()
     return jsonify(cert_service.to_api(certificate))
 
 
@@ -90,7 +86,6 @@ def revoke_certificate(certificate_id: int) -> Any:
 def reinstate_certificate(certificate_id: int) -> Any:
     certificate = cert_service.get_certificate(certificate_id)
     cert_service.reinstate(certificate, current_actor())
-    db.session.commit()
     return jsonify(cert_service.to_api(certificate))
 
 
@@ -99,4 +94,5 @@ def certificate_pdf(certificate_id: int) -> Any:
     certificate = cert_service.get_certificate(certificate_id)
     if not certificate.pdf_key or not storage.exists(certificate.pdf_key):
         abort(404)
-    return pdf_response(certificate)
+    return private_file(storage.read(certificate.pdf_key), "application/pdf",
+                        f"{certificate.number}.pdf", inline=True)

@@ -8,7 +8,6 @@ from flask import jsonify, request
 
 from app.blueprints.api.routes import admin_bp, json_body
 from app.blueprints.credentials.forms import DEFINITION_API_FIELDS, DefinitionForm
-from app.extensions import db
 from app.services import micro_credentials as mc
 from app.services.errors import ValidationFailed
 from app.web.auth import current_actor
@@ -27,7 +26,6 @@ def create_micro_credential() -> Any:
     _refuse_is_default(payload)
     form = validate_json(DefinitionForm, payload, aliases=DEFINITION_API_FIELDS)
     definition = mc.create_definition(current_actor(), **form.values())
-    db.session.commit()
     return jsonify(mc.definition_to_api(definition, 0)), 201
 
 
@@ -45,7 +43,6 @@ def update_micro_credential(definition_id: int) -> Any:
     _refuse_is_default(payload)
     form = validate_json(DefinitionForm, payload, partial=True, aliases=DEFINITION_API_FIELDS)
     mc.update_definition(definition, current_actor(), **form.values())
-    db.session.commit()
     return jsonify(mc.definition_to_api(definition, mc.assigned_count(definition)))
 
 
@@ -53,7 +50,6 @@ def update_micro_credential(definition_id: int) -> Any:
 def delete_micro_credential(definition_id: int) -> Any:
     definition = mc.get_definition(definition_id)
     mc.delete_definition(definition, current_actor())
-    db.session.commit()
     return jsonify({"success": True})
 
 

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
 from app.blueprints.admin.forms import UserForm
-from app.extensions import csrf, db
+from app.extensions import csrf
 from app.models import Role
 from app.services import users as user_service
 from app.services.errors import ValidationFailed
@@ -67,7 +67,6 @@ def create_user() -> Any:
     form = validate_json(UserForm, json_body())
     values = form.values()
     user = user_service.create_user(current_actor(), **values)
-    db.session.commit()
     return jsonify(user_service.to_dict(user)), 201
 
 
@@ -88,7 +87,6 @@ def update_user(user_id: int) -> Any:
             raise ValidationFailed("Some fields are not valid.",
                                    fields={"active": ["Use true or false."]})
         user_service.set_user_active(user, active, current_actor())
-    db.session.commit()
     return jsonify(user_service.to_dict(user))
 
 

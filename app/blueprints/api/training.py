@@ -112,7 +112,6 @@ def get_track(track_id: int) -> Any:
 def create_track() -> Any:
     form = validate_json(TrackForm, json_body(), aliases=TRACK_API_FIELDS)
     track = training.create_track(current_actor(), **form.values())
-    db.session.commit()
     return jsonify(track_to_api(track)), 201
 
 
@@ -122,7 +121,6 @@ def update_track(track_id: int) -> Any:
     track = training.get_track(track_id)
     form = validate_json(TrackForm, json_body(), partial=True, aliases=TRACK_API_FIELDS)
     training.update_track(track, current_actor(), **form.values())
-    db.session.commit()
     return jsonify(track_to_api(track))
 
 
@@ -136,7 +134,6 @@ def create_course() -> Any:
     track = training.get_track(track_id)
     form = validate_json(CourseForm, payload, aliases=COURSE_API_FIELDS)
     course = training.create_course(track, current_actor(), **form.values())
-    db.session.commit()
     return jsonify(course_to_api(course)), 201
 
 
@@ -150,7 +147,6 @@ def update_course(course_id: int) -> Any:
     training.update_course(course, current_actor(), **form.values())
     if questions is not None:
         training.save_quiz(course, questions, current_actor())
-    db.session.commit()
     return jsonify(course_to_api(course))
 
 
@@ -164,7 +160,6 @@ def reorder(track_id: int) -> Any:
         raise ValidationFailed("Send {\"ids\": [course ids in order]}.",
                                fields={"ids": ["A list of course ids."]})
     training.reorder_courses(track, ids, current_actor())
-    db.session.commit()
     return jsonify({"trackId": track.id, "ids": [c.id for c in track.courses]})
 
 
@@ -183,7 +178,6 @@ def enroll() -> Any:
     if not track.active and not _is_manager():
         raise NotFound("Track not found.")
     enrolment = training.enrol(user_service.get_user(user_id), track, current_actor())
-    db.session.commit()
     return jsonify(progress_to_api(enrolment)), 201
 
 
@@ -225,7 +219,6 @@ def update_course_progress(progress_id: int) -> Any:
             raise ValidationFailed("You can mark a course complete; quizzes are graded "
                                    "when you submit them.", fields={"status": ["COMPLETED only."]})
         training.complete_course(row, current_actor())
-    db.session.commit()
     return jsonify(progress_to_api(row.enrolment))
 
 
@@ -237,7 +230,6 @@ def submit_quiz(progress_id: int) -> Any:
     payload = json_body()
     answers = payload.get("answers") if isinstance(payload, dict) else None
     attempt = training.submit_quiz_attempt(row, answers, current_actor())
-    db.session.commit()
     wrong = [q for q in row.course.questions if q["id"] in attempt.wrong_question_ids]
     return jsonify({
         "attempt": attempt.attempt_number, "score": attempt.score, "passed": attempt.passed,
@@ -267,7 +259,6 @@ def assign(project_id: int) -> Any:
         project, training.get_track(form.track_id.data), current_actor(),
         target_role=form.target_role.data, required_completions=form.required_completions.data,
         due_date=form.due_date.data)
-    db.session.commit()
     return jsonify({"id": assignment.id, "projectId": project.id, "trackId": assignment.track_id,
                     "targetRole": assignment.target_role,
                     "requiredCompletions": assignment.required_completions,

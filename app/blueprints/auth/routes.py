@@ -18,10 +18,11 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.blueprints.auth.forms import LoginForm, PasswordChangeForm
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.services import auth as auth_service
 from app.services.errors import AuthenticationFailed
 from app.web.auth import current_actor
+from app.web.boundary import commit_despite_error
 
 bp = Blueprint("auth", __name__)
 
@@ -53,11 +54,10 @@ def login() -> Any:
         try:
             user = auth_service.authenticate(form.email.data, form.password.data, current_actor())
         except AuthenticationFailed as exc:
-            db.session.commit()  # keep the LOGIN_FAILED audit row
+            commit_despite_error()  # the LOGIN_FAILED audit row is the record of it
             form.form_errors.append(exc.message)
             status = 401
         else:
-            db.session.commit()
             # A fresh session at login: nothing from before carries over.
             session.clear()
             login_user(user)
@@ -76,7 +76,6 @@ def logout() -> Any:
         return render_template("auth/logout.html")
     if current_user.is_authenticated:
         auth_service.logout(current_user._get_current_object(), current_actor())
-        db.session.commit()
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
@@ -95,7 +94,6 @@ def change_password() -> Any:
             status = 422
         else:
             auth_service.set_password(user, form.password.data, current_actor())
-            db.session.commit()
             # Every other session of this user is now logged out; keep this one.
             login_user(user)
             flash("Your password is changed. Other sessions have been logged out.", "success")

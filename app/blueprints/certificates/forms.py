@@ -1,12 +1,20 @@
-"""Certificate forms: issue (admin), reject, revoke. The JSON API validates with these."""
+"""Certificate forms: issue (admin), reject, revoke, and the list's filters. The JSON API
+validates with these."""
 
 from __future__ import annotations
 
+from datetime import date
+
+from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, DateField, IntegerField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from app.models import CertificateType
+from app.models import Certificate, CertificateType
+from app.services import certificates as cert_service
+from app.services import training
+from app.services import users as user_service
 from app.services.certificates import REVOCATION_CATEGORIES
+from app.services.context import Actor
 from app.web.forms import Form
 
 TYPE_CHOICES = [SelectChoice(t.value, t.label) for t in CertificateType]
@@ -21,9 +29,42 @@ class IssueForm(Form):
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=2000)])
     notify = BooleanField("Notify the recipient", default=True)
 
+    def issue(self, actor: Actor) -> Certificate:
+        """Issue what the validated form says (the modal and POST /api/admin/certificates).
+        Raises NotFound for an unknown person, course or track, and what
+        `issue_certificate` raises."""
+        course = training.get_course(self.course_id.data) if self.course_id.data else None
+        track = training.get_track(self.track_id.data) if self.track_id.data else None
+        return cert_service.issue_certificate(
+            actor, recipient=user_service.get_user(self.user_id.data),
+            type_=CertificateType(self.type.data), course=course, track=track,
+            notes=self.notes.data, notify_recipient=bool(self.notify.data),
+            issued_on=self.issued_on.data)
+
 
 class ReasonForm(Form):
     reason = TextAreaField("Reason", validators=[InputRequired("Give a reason."),
                                                  Length(max=2000)])
     category = SelectField("Category", default="other", choices=[
         SelectChoice(c, c.replace("_", " ").capitalize()) for c in REVOCATION_CATEGORIES])
+
+
+TABS = ("pending", "issued", "revoked")
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def filters_from_args(args: MultiDict[str, str]) -> cert_service.CertificateFilters:
+    """The list's filters from a query string (the page and GET /api/admin/certificates);
+    anything unreadable is ignored."""
+    tab = args.get("status", "pending").lower()
+    return cert_service.CertificateFilters(
+        status=tab if tab in TABS else "pending", q=args.get("q", ""),
+        course_id=args.get("course_id", type=int), track_id=args.get("track_id", type=int),
+        user_id=args.get("user_id", type=int), type=args.get("type", ""),
+        date_from=_date(args.get("from")), date_to=_date(args.get("to")))

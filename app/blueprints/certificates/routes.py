@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request, send_file
+from flask import Blueprint, abort, current_app, request, send_file
 from sqlalchemy import select
 
-from app.blueprints.certificates.forms import IssueForm, ReasonForm
+from app.blueprints.certificates.forms import IssueForm, ReasonForm, filters_from_args
 from app.extensions import db
 from app.models import (
     CertificateExport,
@@ -25,30 +25,14 @@ from app.services import users as user_service
 from app.services.errors import ServiceError
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor, guard_blueprint
+from app.web.boundary import attempt, submit
+from app.web.files import private_file
 from app.web.htmx import fragment_only, render, wants_fragment
 
 bp = Blueprint("certificates", __name__, url_prefix="/admin/certificates")
 guard_blueprint(bp, [Role.ADMIN])
 
-TABS = ("pending", "issued", "revoked")
 DETAIL = "partials/certificates/detail.html"
-
-
-def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def filters_from_args() -> cert_service.CertificateFilters:
-    args = request.args
-    tab = args.get("status", "pending").lower()
-    return cert_service.CertificateFilters(
-        status=tab if tab in TABS else "pending", q=args.get("q", ""),
-        course_id=args.get("course_id", type=int), track_id=args.get("track_id", type=int),
-        user_id=args.get("user_id", type=int), type=args.get("type", ""),
-        date_from=_date(args.get("from")), date_to=_date(args.get("to")))
 
 
 def _courses() -> list[Any]:
@@ -60,7 +44,7 @@ def _courses() -> list[Any]:
 
 
 def _list_context() -> dict[str, Any]:
-    filters = filters_from_args()
+    filters = filters_from_args(request.args)
     page = cert_service.find(filters, clamp_page(request.args.get("page")),
                              current_app.config["PAGE_SIZE"])
     return {"filters": filters, "page": page, "tab": filters.status, "today": utcnow().date(),
@@ -99,14 +83,11 @@ def _after_action(certificate: Any, error: ServiceError | None = None,
 def _act(certificate_id: int, action: Any) -> Any:
     certificate = cert_service.get_certificate(certificate_id)
     form = ReasonForm()
-    try:
-        action(certificate, form)
-    except ServiceError as exc:
-        db.session.rollback()
-        form.add_service_error(exc)
-        return _after_action(cert_service.get_certificate(certificate_id), exc, form)
-    db.session.commit()
-    return _after_action(certificate)
+    result, error = attempt(lambda: action(certificate, form))
+    if error is not None:
+        form.add_service_error(error)
+        return _after_action(cert_service.get_certificate(certificate_id), error, form)
+    return _after_action(result if result is not None else certificate)
 
 
 @bp.route("/<int:certificate_id>/approve", methods=["POST"])
@@ -134,14 +115,8 @@ def reinstate(certificate_id: int) -> Any:
 
 @bp.route("/<int:certificate_id>/reissue", methods=["POST"])
 def reissue(certificate_id: int) -> Any:
-    certificate = cert_service.get_certificate(certificate_id)
-    try:
-        replacement = cert_service.reissue(certificate, current_actor())
-    except ServiceError as exc:
-        db.session.rollback()
-        return _after_action(cert_service.get_certificate(certificate_id), exc)
-    db.session.commit()
-    return _after_action(replacement)
+    # The answer shows the replacement.
+    return _act(certificate_id, lambda c, f: cert_service.reissue(c, current_actor()))
 
 
 @bp.route("/<int:certificate_id>/pdf")
@@ -149,14 +124,8 @@ def pdf(certificate_id: int) -> Any:
     certificate = cert_service.get_certificate(certificate_id)
     if not certificate.pdf_key or not storage.exists(certificate.pdf_key):
         abort(404)
-    return pdf_response(certificate)
-
-
-def pdf_response(certificate: Any) -> Response:
-    response = Response(storage.read(certificate.pdf_key), mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{certificate.number}.pdf"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return private_file(storage.read(certificate.pdf_key), "application/pdf",
+                        f"{certificate.number}.pdf", inline=True)
 
 
 # --- Issue ---------------------------------------------------------------------------
@@ -190,33 +159,14 @@ def recipients() -> Any:
 @bp.route("", methods=["POST"])
 def issue() -> Any:
     form = IssueForm()
-    if form.validate():
-        try:
-            certificate = issue_from_form(form)
-        except ServiceError as exc:
-            db.session.rollback()
-            form.add_service_error(exc)
-        else:
-            db.session.commit()
-            response = fragment_only("partials/certificates/issued.html", certificate=certificate)
-            response.headers["HX-Trigger"] = "certificates-changed"
-            return response
-    code = 409 if any("already has" in e for e in form.form_errors + form.user_id.errors) else 422
-    return fragment_only("partials/certificates/issue_modal.html", form=form, courses=_courses(),
-                         recipient=_recipient(form.user_id.data), status=code)
-
-
-def issue_from_form(form: IssueForm) -> Any:
-    """Shared by the modal and POST /api/admin/certificates."""
-    from app.services import training
-
-    course = training.get_course(form.course_id.data) if form.course_id.data else None
-    track = training.get_track(form.track_id.data) if form.track_id.data else None
-    return cert_service.issue_certificate(
-        current_actor(), recipient=user_service.get_user(form.user_id.data),
-        type_=CertificateType(form.type.data), course=course, track=track,
-        notes=form.notes.data, notify_recipient=bool(form.notify.data),
-        issued_on=form.issued_on.data)
+    certificate = submit(form, lambda: form.issue(current_actor()))
+    if certificate is None:
+        return fragment_only("partials/certificates/issue_modal.html", form=form,
+                             courses=_courses(), recipient=_recipient(form.user_id.data),
+                             status=form.status)
+    response = fragment_only("partials/certificates/issued.html", certificate=certificate)
+    response.headers["HX-Trigger"] = "certificates-changed"
+    return response
 
 
 # --- Bulk export ---------------------------------------------------------------------
@@ -226,7 +176,7 @@ def export() -> Any:
     from app.jobs import enqueue_after_commit
     from app.jobs.certificates import build_certificate_export
 
-    filters = filters_from_args()
+    filters = filters_from_args(request.args)
     job = CertificateExport(requested_by_id=current_actor().user.id, filters={
         k: (v.isoformat() if isinstance(v, date) else v)
         for k, v in filters.__dict__.items() if v not in (None, "")})
@@ -234,7 +184,6 @@ def export() -> Any:
     db.session.flush()
     # Rendering missing PDFs takes ~0.1 s each: give a 5,000-certificate export room.
     enqueue_after_commit(build_certificate_export, job.id, job_timeout=1800)
-    db.session.commit()
     return fragment_only("partials/certificates/export.html", export=job)
 
 

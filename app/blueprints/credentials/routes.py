@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, abort, current_app, request
 from flask_login import current_user, login_required
 
 from app.blueprints.credentials.forms import DefinitionForm, EvidenceForm, StatusForm
-from app.extensions import db
 from app.models import CredentialStatus, Role
 from app.models.base import utcnow
 from app.services import micro_credentials as mc
 from app.services import organizations as org_service
 from app.services import storage
-from app.services.errors import ServiceError
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor, guard_blueprint
+from app.web.boundary import attempt, submit
+from app.web.files import private_file
 from app.web.htmx import fragment_only, render, wants_fragment
 
 bp = Blueprint("credentials", __name__, url_prefix="/admin/micro-credentials")
@@ -50,13 +49,12 @@ def definitions() -> Any:
 @bp.route("", methods=["POST"])
 def create_definition() -> Any:
     form = DefinitionForm()
-    if form.validate():
-        definition = mc.create_definition(current_actor(), **form.values())
-        db.session.commit()
-        return fragment_only("partials/credentials/definition_created.html",
-                             definition=definition, assigned=0,
-                             create_form=DefinitionForm(formdata=None))
-    return fragment_only(EDIT_ROW, form=form, definition=None, status=422)
+    definition = submit(form, lambda: mc.create_definition(current_actor(), **form.values()))
+    if definition is None:
+        return fragment_only(EDIT_ROW, form=form, definition=None, status=form.status)
+    return fragment_only("partials/credentials/definition_created.html",
+                         definition=definition, assigned=0,
+                         create_form=DefinitionForm(formdata=None))
 
 
 @bp.route("/<int:definition_id>/row")
@@ -87,24 +85,19 @@ def _definitions_page(q: str, editing: int | None = None, edit_form: Any = None)
 def update_definition(definition_id: int) -> Any:
     definition = mc.get_definition(definition_id)
     form = DefinitionForm()
-    if form.validate():
-        mc.update_definition(definition, current_actor(), **form.values())
-        db.session.commit()
+    if submit(form, lambda: mc.update_definition(definition, current_actor(), **form.values())):
         return fragment_only(ROW, definition=definition, assigned=mc.assigned_count(definition))
     return fragment_only(EDIT_ROW, form=form, definition=definition,
-                         assigned=mc.assigned_count(definition), status=422)
+                         assigned=mc.assigned_count(definition), status=form.status)
 
 
 @bp.route("/<int:definition_id>/delete", methods=["POST"])
 def delete_definition(definition_id: int) -> Any:
     definition = mc.get_definition(definition_id)
-    try:
-        mc.delete_definition(definition, current_actor())
-    except ServiceError as exc:
-        db.session.rollback()
+    _, error = attempt(lambda: mc.delete_definition(definition, current_actor()))
+    if error is not None:
         return fragment_only(ROW, definition=definition, assigned=mc.assigned_count(definition),
-                             row_error=exc.message, status=exc.status)
-    db.session.commit()
+                             row_error=error.message, status=error.status)
     return fragment_only("partials/empty.html")
 
 
@@ -148,15 +141,13 @@ def candidates(definition_id: int) -> Any:
 def assign(definition_id: int) -> Any:
     definition = mc.get_definition(definition_id)
     user_ids = [int(v) for v in request.form.getlist("user_ids") if v.isdigit()]
-    try:
-        created = mc.assign(definition, user_ids, current_actor(),
-                            notes=request.form.get("notes", "")[:1000])
-    except ServiceError as exc:
-        db.session.rollback()
-        return fragment_only("partials/credentials/assign_result.html", error=exc.message,
-                             status=exc.status)
-    db.session.commit()
-    response = fragment_only("partials/credentials/assign_result.html", assigned=len(created))
+    created, error = attempt(lambda: mc.assign(definition, user_ids, current_actor(),
+                                               notes=request.form.get("notes", "")[:1000]))
+    if error is not None:
+        return fragment_only("partials/credentials/assign_result.html", error=error.message,
+                             status=error.status)
+    response = fragment_only("partials/credentials/assign_result.html",
+                             assigned=len(created or []))
     # The holders table and counts refresh themselves on this event.
     response.headers["HX-Trigger"] = "credentials-assigned"
     return response
@@ -187,14 +178,12 @@ def change_status(credential_id: int) -> Any:
         return _holder_row(credential, form, "Choose a status.", 422)
     if not form.validate():
         return _holder_row(credential, form, "Check the note and date.", 422)
-    try:
-        mc.change_status(credential, CredentialStatus(target), current_actor(),
-                         note=form.note.data, expiry_date=form.expiry_date.data)
-    except ServiceError as exc:
-        db.session.rollback()
-        form.add_service_error(exc)
-        return _holder_row(credential, form, exc.message, exc.status)
-    db.session.commit()
+    _, error = attempt(lambda: mc.change_status(
+        credential, CredentialStatus(target), current_actor(), note=form.note.data,
+        expiry_date=form.expiry_date.data))
+    if error is not None:
+        form.add_service_error(error)
+        return _holder_row(credential, form, error.message, error.status)
     response = _holder_row(credential)
     response.headers["HX-Trigger"] = "credentials-changed"
     return response
@@ -207,12 +196,10 @@ def upload_evidence(credential_id: int) -> Any:
     upload = form.file.data
     if upload is None or not getattr(upload, "filename", ""):
         return _holder_row(credential, error="Choose a file to upload.", status=422)
-    try:
-        mc.attach_evidence(credential, upload.filename, upload.read(), current_actor())
-    except ServiceError as exc:
-        db.session.rollback()
-        return _holder_row(credential, error=exc.message, status=exc.status)
-    db.session.commit()
+    _, error = attempt(lambda: mc.attach_evidence(credential, upload.filename, upload.read(),
+                                                  current_actor()))
+    if error is not None:
+        return _holder_row(credential, error=error.message, status=error.status)
     return _holder_row(credential)
 
 
@@ -227,11 +214,6 @@ def download(credential_id: int) -> Any:
         abort(404)
     if not storage.exists(credential.evidence_key):
         abort(404)
-    data = storage.read(credential.evidence_key)
-    name = credential.evidence_filename or "evidence"
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
-    response = Response(data, mimetype=credential.evidence_content_type)
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return private_file(storage.read(credential.evidence_key),
+                        credential.evidence_content_type,
+                        credential.evidence_filename or "evidence")

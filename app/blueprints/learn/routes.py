@@ -10,8 +10,8 @@ from flask_login import current_user, login_required
 from app.extensions import db
 from app.models import CertificationTrack, Course, Enrolment, ProgressStatus
 from app.services import training
-from app.services.errors import ServiceError
 from app.web.auth import current_actor
+from app.web.boundary import attempt
 from app.web.htmx import fragment_only, render, wants_fragment
 
 bp = Blueprint("learn", __name__, url_prefix="/learn")
@@ -57,13 +57,11 @@ def track(track_id: int) -> Any:
 @bp.route("/tracks/<int:track_id>/enrol", methods=["POST"])
 def enrol(track_id: int) -> Any:
     track = _open_track(track_id)
-    try:
-        training.enrol(current_user._get_current_object(), track, current_actor())
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    _, error = attempt(lambda: training.enrol(current_user._get_current_object(), track,
+                                              current_actor()))
+    if error is not None:
+        flash(error.message, "warning")
     else:
-        db.session.commit()
         flash(f"You are enrolled in {track.name}.", "success")
     return redirect(url_for("learn.track", track_id=track.id))
 
@@ -84,13 +82,11 @@ def course(course_id: int) -> Any:
 def complete(course_id: int) -> Any:
     course = training.get_course(course_id)
     enrolment = _my_enrolment(course)
-    try:
-        training.complete_course(training.progress_for(enrolment, course), current_actor())
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    _, error = attempt(lambda: training.complete_course(training.progress_for(enrolment, course),
+                                                        current_actor()))
+    if error is not None:
+        flash(error.message, "warning")
     else:
-        db.session.commit()
         flash(f"{course.title} is complete.", "success")
     return redirect(url_for("learn.track", track_id=course.track_id))
 
@@ -120,17 +116,15 @@ def submit_quiz(course_id: int) -> Any:
     enrolment = _my_enrolment(course)
     progress = training.progress_for(enrolment, course)
     answers = _answers(course)
-    try:
-        attempt = training.submit_quiz_attempt(progress, answers, current_actor())
-    except ServiceError as exc:
-        db.session.rollback()
+    graded, error = attempt(lambda: training.submit_quiz_attempt(progress, answers,
+                                                                 current_actor()))
+    if error is not None:
         return render("learn/course.html", "partials/learn/quiz_error.html", course=course,
-                      enrolment=enrolment, progress=progress, error=exc.message,
+                      enrolment=enrolment, progress=progress, error=error.message,
                       attempts_left=training.attempts_left(progress),
                       last=training.last_attempt(progress),
-                      questions=training.public_questions(course), status=exc.status)
-    db.session.commit()
-    context = {"course": course, "enrolment": enrolment, "progress": progress, "last": attempt,
+                      questions=training.public_questions(course), status=error.status)
+    context = {"course": course, "enrolment": enrolment, "progress": progress, "last": graded,
                "attempts_left": training.attempts_left(progress),
                "questions": training.public_questions(course), "just_submitted": True}
     if not wants_fragment():

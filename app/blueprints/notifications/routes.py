@@ -20,7 +20,6 @@ from flask import Blueprint, Response, current_app, flash, redirect, request, ur
 from flask_login import current_user, login_required
 
 from app.blueprints.notifications.forms import UserPreferencesForm
-from app.extensions import db
 from app.models import Audience, NotificationType
 from app.services import notifications as service
 from app.services.pagination import clamp_page
@@ -67,7 +66,6 @@ def bell() -> Any:
 @login_required
 def read(notification_id: int) -> Any:
     notification = service.mark_read(current_user, notification_id)  # NotFound -> 404
-    db.session.commit()
     if wants_fragment():
         return _changed(fragment_only(ROW, n=notification))
     return redirect(url_for("notifications.index"))
@@ -77,18 +75,16 @@ def read(notification_id: int) -> Any:
 @login_required
 def read_all() -> Any:
     count = service.mark_all_read(current_user)
-    db.session.commit()
     if wants_fragment():
         return _changed(fragment_only(LIST, **_list_context()))
     flash(f"Marked {count} notification(s) read.", "success")
     return redirect(url_for("notifications.index"))
 
 
-@bp.route("/notifications/<int:notification_id>/open")
+@bp.route("/notifications/<int:notification_id>/open", methods=["POST"])
 @login_required
 def open_link(notification_id: int) -> Any:
     notification = service.mark_read(current_user, notification_id)  # NotFound -> 404
-    db.session.commit()
     link = notification.link or ""
     # Only paths inside the portal: a stored link never sends anyone elsewhere.
     target = link if link.startswith("/") and not link.startswith("//") else None
@@ -99,13 +95,12 @@ def preferences_page(form: Form, names: list[str], save: Callable[[dict[str, Any
                      *, action: str, audience: Audience, saved_message: str,
                      **labels: str) -> Any:
     """A preferences form (a person's or an organization's): GET shows it; a valid POST
-    calls `save` with the fields, commits, and answers the form with "saved" (htmx) or
+    calls `save` with the fields and answers the form with "saved" (htmx) or
     redirects back (plain form); an invalid one re-renders it with 422."""
     saved, status = False, 200
     if request.method == "POST":
         if form.validate():
             save({name: form[name].data for name in form._fields})
-            db.session.commit()
             if not wants_fragment():
                 flash(saved_message, "success")
                 return redirect(action)

@@ -23,8 +23,8 @@ from app.models.base import utcnow
 from app.services import certificates as cert_service
 from app.services import training
 from app.services import users as user_service
-from app.services.errors import ServiceError
 from app.web.auth import current_actor
+from app.web.boundary import attempt
 from app.web.htmx import fragment_only, render
 
 bp = Blueprint("teach", __name__, url_prefix="/teach")
@@ -72,7 +72,6 @@ def create_session(course_id: int) -> Any:
                                           title=request.form.get("title", "")[:200],
                                           starts_at=starts_at,
                                           location=request.form.get("location", "")[:200])
-    db.session.commit()
     return redirect(url_for("teach.session", session_id=session.id))
 
 
@@ -100,7 +99,6 @@ def attendance(session_id: int) -> Any:
     learner = user_service.get_user(request.form.get("user_id", type=int) or 0)
     cert_service.mark_attendance(current_actor(), session, learner,
                                  request.form.get("attended") == "1")
-    db.session.commit()
     row = next(r for r in _learners(session) if r[0].id == learner.id)
     return fragment_only("partials/teach/learner_row.html", session=session, row=row)
 
@@ -109,31 +107,22 @@ def attendance(session_id: int) -> Any:
 def recommend(session_id: int) -> Any:
     session = _session(session_id)
     learner = user_service.get_user(request.form.get("user_id", type=int) or 0)
-    error = None
-    try:
-        cert_service.recommend(current_actor(), session.course, learner,
-                               notes=request.form.get("notes", "")[:1000])
-    except ServiceError as exc:
-        db.session.rollback()
-        error = exc.message
-    else:
-        db.session.commit()
+    _, error = attempt(lambda: cert_service.recommend(
+        current_actor(), session.course, learner, notes=request.form.get("notes", "")[:1000]))
     row = next(r for r in _learners(session) if r[0].id == learner.id)
     return fragment_only("partials/teach/learner_row.html", session=session, row=row,
-                         error=error, status=409 if error else 200)
+                         error=error.message if error else None,
+                         status=error.status if error else 200)
 
 
 @bp.route("/sessions/<int:session_id>/rate", methods=["POST"])
 def rate(session_id: int) -> Any:
     """A learner rates a session they attended (1-5)."""
     session = db.session.get(CourseSession, session_id) or abort(404)
-    try:
-        cert_service.rate_session(current_actor(), session,
-                                  request.form.get("rating", type=int) or 0)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    _, error = attempt(lambda: cert_service.rate_session(
+        current_actor(), session, request.form.get("rating", type=int) or 0))
+    if error is not None:
+        flash(error.message, "warning")
     else:
-        db.session.commit()
         flash("Thank you for rating the session.", "success")
     return redirect(url_for("main.me"))

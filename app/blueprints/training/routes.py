@@ -26,9 +26,10 @@ from app.models import (
 )
 from app.services import organizations as org_service
 from app.services import training
-from app.services.errors import ServiceError
+from app.services import users as user_service
 from app.services.pagination import clamp_page, paginate
 from app.web.auth import current_actor, guard_blueprint
+from app.web.boundary import attempt, submit
 from app.web.htmx import fragment_only, render, wants_fragment
 
 bp = Blueprint("training", __name__, url_prefix="/admin")
@@ -57,12 +58,11 @@ def tracks() -> Any:
 @bp.route("/tracks", methods=["POST"])
 def create_track() -> Any:
     form = TrackForm()
-    if form.validate():
-        track = training.create_track(current_actor(), **form.values())
-        db.session.commit()
-        return fragment_only("partials/training/track_created.html", track=track,
-                             create_form=TrackForm(formdata=None))
-    return fragment_only(TRACK_EDIT_ROW, form=form, track=None, status=422)
+    track = submit(form, lambda: training.create_track(current_actor(), **form.values()))
+    if track is None:
+        return fragment_only(TRACK_EDIT_ROW, form=form, track=None, status=form.status)
+    return fragment_only("partials/training/track_created.html", track=track,
+                         create_form=TrackForm(formdata=None))
 
 
 @bp.route("/tracks/<int:track_id>/row")
@@ -87,18 +87,15 @@ def edit_track(track_id: int) -> Any:
 def update_track(track_id: int) -> Any:
     track = training.get_track(track_id)
     form = TrackForm()
-    if form.validate():
-        training.update_track(track, current_actor(), **form.values())
-        db.session.commit()
+    if submit(form, lambda: training.update_track(track, current_actor(), **form.values())):
         return fragment_only(TRACK_ROW, track=track)
-    return fragment_only(TRACK_EDIT_ROW, form=form, track=track, status=422)
+    return fragment_only(TRACK_EDIT_ROW, form=form, track=track, status=form.status)
 
 
 @bp.route("/tracks/<int:track_id>/active", methods=["POST"])
 def set_track_active(track_id: int) -> Any:
     track = training.get_track(track_id)
     training.update_track(track, current_actor(), active=request.form.get("active") == "1")
-    db.session.commit()
     return fragment_only(TRACK_ROW, track=track)
 
 
@@ -107,7 +104,6 @@ def bump_version(track_id: int) -> Any:
     track = training.get_track(track_id)
     major = request.form.get("part") == "major"
     count = training.bump_version(track, current_actor(), major=major)
-    db.session.commit()
     message = (f"Version {track.version}: {count} holder(s) must re-certify." if major
                else f"Version {track.version}: holders stay certified.")
     return fragment_only("partials/training/track_header.html", track=track, message=message)
@@ -135,12 +131,9 @@ def track(track_id: int) -> Any:
 @bp.route("/tracks/<int:track_id>/candidates")
 def candidates(track_id: int) -> Any:
     track = training.get_track(track_id)
-    q = request.args.get("q", "").strip().lower()
     enrolled = select(Enrolment.user_id).where(Enrolment.track_id == track.id)
-    stmt = (select(User).where(User.active.is_(True), User.id.not_in(enrolled))
-            .order_by(User.name).limit(50))
-    if q:
-        stmt = stmt.where(User.name.ilike(f"%{q}%") | User.email.ilike(f"%{q}%"))
+    stmt = (user_service.search_users(request.args.get("q", ""), status="active")
+            .where(User.id.not_in(enrolled)).limit(50))
     return fragment_only("partials/training/candidates.html",
                          users=list(db.session.scalars(stmt)))
 
@@ -152,13 +145,10 @@ def enrol(track_id: int) -> Any:
     if not ids:
         return fragment_only("partials/credentials/assign_result.html",
                              error="Choose at least one person.", status=422)
-    try:
-        count = training.enrol_many(track, ids, current_actor())
-    except ServiceError as exc:
-        db.session.rollback()
-        return fragment_only("partials/credentials/assign_result.html", error=exc.message,
-                             status=exc.status)
-    db.session.commit()
+    count, error = attempt(lambda: training.enrol_many(track, ids, current_actor()))
+    if error is not None:
+        return fragment_only("partials/credentials/assign_result.html", error=error.message,
+                             status=error.status)
     response = fragment_only("partials/training/enrol_result.html", count=count)
     response.headers["HX-Trigger"] = "learners-changed"
     return response
@@ -170,20 +160,14 @@ def enrol(track_id: int) -> Any:
 def create_course(track_id: int) -> Any:
     track = training.get_track(track_id)
     form = CourseForm()
-    if form.validate():
-        try:
-            training.create_course(track, current_actor(), **form.values())
-        except ServiceError as exc:
-            db.session.rollback()
-            form.add_service_error(exc)
-        else:
-            db.session.commit()
-            # The create row asked to replace itself; the whole table is fresher.
-            response = _courses_fragment(track)
-            response.headers["HX-Retarget"] = "#courses-table"
-            response.headers["HX-Reswap"] = "outerHTML"
-            return response
-    return fragment_only(COURSE_EDIT_ROW, form=form, course=None, track=track, status=422)
+    if submit(form, lambda: training.create_course(track, current_actor(), **form.values())):
+        # The create row asked to replace itself; the whole table is fresher.
+        response = _courses_fragment(track)
+        response.headers["HX-Retarget"] = "#courses-table"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
+    return fragment_only(COURSE_EDIT_ROW, form=form, course=None, track=track,
+                         status=form.status)
 
 
 def _courses_fragment(track: CertificationTrack) -> Any:
@@ -213,17 +197,10 @@ def edit_course(course_id: int) -> Any:
 def update_course(course_id: int) -> Any:
     course = training.get_course(course_id)
     form = CourseForm()
-    if form.validate():
-        try:
-            training.update_course(course, current_actor(), **form.values())
-        except ServiceError as exc:
-            db.session.rollback()
-            form.add_service_error(exc)
-        else:
-            db.session.commit()
-            return fragment_only(COURSE_ROW, course=course)
+    if submit(form, lambda: training.update_course(course, current_actor(), **form.values())):
+        return fragment_only(COURSE_ROW, course=course)
     return fragment_only(COURSE_EDIT_ROW, form=form, course=course, track=course.track,
-                         status=422)
+                         status=form.status)
 
 
 @bp.route("/courses/<int:course_id>/move", methods=["POST"])
@@ -231,7 +208,6 @@ def move_course(course_id: int) -> Any:
     course = training.get_course(course_id)
     training.move_course(course, -1 if request.form.get("direction") == "up" else 1,
                          current_actor())
-    db.session.commit()
     return _courses_fragment(course.track)
 
 
@@ -260,24 +236,22 @@ def save_quiz(course_id: int) -> Any:
     course = training.get_course(course_id)
     form = QuizForm()
     errors: dict[str, list[str]] = {}
+    status = 422
     if form.validate():
-        try:
-            training.save_quiz(course, form.question_dicts(), current_actor(),
-                               passing_score=form.passing_score.data,
-                               attempt_limit=form.attempt_limit.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            errors = exc.fields
-            form.form_errors.append(exc.message)
-        else:
-            db.session.commit()
+        _, error = attempt(lambda: training.save_quiz(
+            course, form.question_dicts(), current_actor(),
+            passing_score=form.passing_score.data, attempt_limit=form.attempt_limit.data))
+        if error is None:
             saved = QuizForm(formdata=None, passing_score=course.passing_score,
                              attempt_limit=course.attempt_limit,
                              questions=QuizForm.editor_data(course.questions))
             return render("training/quiz_editor.html", "partials/training/quiz_form.html",
                           course=course, form=saved, saved=True)
+        # Question-level messages go beside their questions, keyed by field name.
+        errors, status = error.fields, error.status
+        form.form_errors.append(error.message)
     return render("training/quiz_editor.html", "partials/training/quiz_form.html",
-                  course=course, form=form, errors=errors, status=422)
+                  course=course, form=form, errors=errors, status=status)
 
 
 # --- Projects ------------------------------------------------------------------------
@@ -300,11 +274,10 @@ def projects() -> Any:
 def create_project() -> Any:
     form = ProjectForm()
     form.organization_id.choices = [(o.id, o.name) for o in org_service.all_organizations()]
-    if form.validate():
-        project = training.create_project(current_actor(), name=form.name.data,
-                                          organization_id=form.organization_id.data,
-                                          go_live_date=form.go_live_date.data)
-        db.session.commit()
+    project = submit(form, lambda: training.create_project(
+        current_actor(), name=form.name.data, organization_id=form.organization_id.data,
+        go_live_date=form.go_live_date.data))
+    if project is not None:
         response = redirect(url_for("training.project", project_id=project.id))
         if wants_fragment():
             response.headers["HX-Redirect"] = url_for("training.project", project_id=project.id)
@@ -312,7 +285,7 @@ def create_project() -> Any:
             # fragment into the form; htmx only sees HX-Redirect on the final response.
             response.status_code = 204
         return response
-    return fragment_only("partials/training/project_form.html", form=form, status=422)
+    return fragment_only("partials/training/project_form.html", form=form, status=form.status)
 
 
 def _assignment_form(submitted: bool = False) -> AssignmentForm:
@@ -334,22 +307,12 @@ def project(project_id: int) -> Any:
 def assign(project_id: int) -> Any:
     project = training.get_project(project_id)
     form = _assignment_form(submitted=True)
-    code = 200
-    if form.validate():
-        try:
-            training.assign_training(
-                project, training.get_track(form.track_id.data), current_actor(),
-                target_role=form.target_role.data,
-                required_completions=form.required_completions.data,
-                due_date=form.due_date.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            form.add_service_error(exc)
-            code = exc.status
-        else:
-            db.session.commit()
-            form = _assignment_form()
-    else:
-        code = 422
+    assigned = submit(form, lambda: training.assign_training(
+        project, training.get_track(form.track_id.data), current_actor(),
+        target_role=form.target_role.data, required_completions=form.required_completions.data,
+        due_date=form.due_date.data))
+    status = form.status
+    if assigned is not None:
+        form = _assignment_form()
     return fragment_only("partials/training/project_status.html", project=project,
-                         readiness=training.project_status(project), form=form, status=code)
+                         readiness=training.project_status(project), form=form, status=status)

@@ -184,9 +184,6 @@ def certificate(verification_id: str) -> Any:
     status = 404 if found is None else 200
     if _wants_json():
         body = {**answer, "jws": signing.sign_verification(answer)}
-        # Signing reads the key (every minute or so) or makes the first one: commit that.
-        if db.session.registry.has() and db.session().in_transaction():
-            db.session.commit()
         response = jsonify(body)
         response.status_code = status
         response.headers["Cache-Control"] = "no-store"

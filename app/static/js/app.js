@@ -29,8 +29,14 @@
     var source = event.detail.elt;
     return source && source.hasAttribute && source.hasAttribute("data-quiet");
   }
+  // A failed poll is retried by the next one: its message is not shown.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (quiet(event) && event.detail.xhr.status >= 400) { event.detail.shouldSwap = false; }
+  });
   document.addEventListener("htmx:responseError", function (event) {
-    if (quiet(event)) { return; }  // a failed poll is retried by the next one
+    if (quiet(event)) { return; }
+    // The server said what went wrong (a message retargeted to #flashes): htmx swaps it.
+    if (event.detail.xhr.getResponseHeader("HX-Retarget")) { return; }
     var status = event.detail.xhr.status;
     var source = event.detail.elt;
     var labelled = source && source.closest ? source.closest("[data-error-message]") : null;
