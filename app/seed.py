@@ -27,7 +27,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.services import audit, certificates, micro_credentials, training
+from app.services import audit, certificates, credentials, teaching, training
 from app.services import organizations as org_service
 from app.services import users as user_service
 from app.services.auth import find_user_by_email
@@ -56,7 +56,7 @@ DEMO_PEOPLE = [
 def reference_data() -> None:
     """What every database must hold: the audit chain's tip row, the RANZ defaults."""
     audit.ensure_chain_head()
-    micro_credentials.ensure_default_definitions()
+    credentials.ensure_default_definitions()
 
 
 def demo_data() -> int:
@@ -129,7 +129,7 @@ def _demo_micro_credentials(actor: Actor) -> int:
     titles = {d.title: d for d in db.session.scalars(select(MicroCredentialDefinition))}
     for values in DEMO_DEFINITIONS:
         if values["title"] not in titles:
-            titles[values["title"]] = micro_credentials.create_definition(actor, **values)
+            titles[values["title"]] = credentials.create_definition(actor, **values)
             created += 1
     today = utcnow().date()
     for email, title, status, days in DEMO_HOLDINGS:
@@ -139,21 +139,21 @@ def _demo_micro_credentials(actor: Actor) -> int:
             StaffMicroCredential.definition_id == definition.id))
         if exists:
             continue
-        (credential,) = micro_credentials.assign(definition, [user.id], actor)
+        (credential,) = credentials.assign(definition, [user.id], actor)
         created += 1
-        for step in micro_credentials.ORDER[1:micro_credentials.ORDER.index(status) + 1]:
+        for step in credentials.ORDER[1:credentials.ORDER.index(status) + 1]:
             if step == CredentialStatus.EXPIRED:
                 # Demo history: it expired `days` ago, so back-date the award.
                 credential.expiry_date = today + timedelta(days=days)
                 credential.awarded_at = utcnow() - timedelta(days=365 - days)
-                micro_credentials.change_status(credential, step, actor, today=today)
+                credentials.change_status(credential, step, actor, today=today)
             elif step == CredentialStatus.AWARDED:
                 expiry = today + timedelta(days=days if days and days > 0 else 365)
-                micro_credentials.change_status(credential, step, actor, expiry_date=expiry)
+                credentials.change_status(credential, step, actor, expiry_date=expiry)
             else:
-                micro_credentials.change_status(credential, step, actor)
+                credentials.change_status(credential, step, actor)
         if (email, title) == ("staff@demo.test", "Working at Heights"):
-            micro_credentials.attach_evidence(credential, "working-at-heights-assessment.pdf",
+            credentials.attach_evidence(credential, "working-at-heights-assessment.pdf",
                                               DEMO_EVIDENCE_PDF, actor)
     return created
 
@@ -251,13 +251,13 @@ def _demo_certificates(actor: Actor) -> int:
     # Mere teaches the intro course: a teaching certificate makes her its instructor.
     certificates.issue_certificate(admin, recipient=mere, type_=CertificateType.TEACHING,
                                    course=intro, notes="Vetted by the training lead.")
-    session = certificates.create_session(Actor(mere), intro, title="Building Act workshop",
+    session = teaching.create_session(Actor(mere), intro, title="Building Act workshop",
                                           starts_at=utcnow() - timedelta(days=3),
                                           location="Demo Roofing yard")
     for learner, rating in ((zoe, 5), (li, 4)):
-        certificates.mark_attendance(Actor(mere), session, learner, True)
-        certificates.rate_session(Actor(learner), session, rating)
-    certificates.recommend(Actor(mere), intro, zoe, notes="Led the group exercise well.")
+        teaching.mark_attendance(Actor(mere), session, learner, True)
+        teaching.rate_session(Actor(learner), session, rating)
+    teaching.recommend(Actor(mere), intro, zoe, notes="Led the group exercise well.")
 
     # Tāne's completion (requested when he finished the track) is approved.
     tane_pending = certificates.live_certificate(demo_user("tane@demo.test").id, None, track.id,
@@ -278,7 +278,7 @@ def _demo_certificates(actor: Actor) -> int:
                                              course=quiz)
     certificates.revoke(revoked, admin, "Issued before the assessment was marked.",
                         "issued_in_error", notify_recipient=False)
-    rejected = certificates.recommend(Actor(mere), intro, li, notes="Attended one session.")
+    rejected = teaching.recommend(Actor(mere), intro, li, notes="Attended one session.")
     certificates.reject(rejected, admin, "Needs to finish the course first.")
     return 1
 

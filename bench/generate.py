@@ -543,7 +543,7 @@ def generate_micro_credentials(
         StaffMicroCredential,
         User,
     )
-    from app.services.micro_credentials import add_months
+    from app.services.dates import add_months
 
     if definitions <= 0:
         return MicroCredentials([], 0, 0, {}, {})
@@ -736,7 +736,7 @@ def generate_training(
         TrackLevel,
         User,
     )
-    from app.services.micro_credentials import add_months
+    from app.services.dates import add_months
 
     P = ProgressStatus
     if enrolments <= 0 or tracks <= 0:
@@ -1195,7 +1195,7 @@ def _generate_certificates(conn: Connection, *, count: int, rng: random.Random, 
     from base64 import b32encode
 
     from app.models import Certificate, CertificateCounter, Role, User
-    from app.services.micro_credentials import add_months
+    from app.services.dates import add_months
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -1459,7 +1459,7 @@ def _generate_sweep_credentials(conn: Connection, *, count: int, definitions: in
                                 now: datetime, batch_size: int, fast: bool,
                                 notification_history: bool) -> SweepCredentials:
     from app.models import MicroCredentialDefinition, Role, StaffMicroCredential, User
-    from app.services.micro_credentials import add_months
+    from app.services.dates import add_months
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -16,6 +16,7 @@ from app.extensions import db, rq
 from app.models import SweepRun
 from app.models.base import utcnow
 from app.services import sweep
+from app.services.dates import today
 
 log = logging.getLogger(__name__)
 CRON = "30 2 * * *"
@@ -65,7 +66,7 @@ def _finish(run_id: int, results: list[sweep.PhaseResult], error: str | None = N
 def daily_sweep(as_of: str | None = None) -> dict[str, Any]:
     """The sweep as of a date (ISO; default today, UTC). Idempotent: a second run, a
     concurrent one or a retry after a crash sends nothing twice."""
-    day = date.fromisoformat(as_of) if as_of else utcnow().date()
+    day = date.fromisoformat(as_of) if as_of else today()
     results = run(day)
     summary = {r.name: {"items": r.items, "sent": r.sent} for r in results}
     log.info("sweep as of %s: %s", day, summary)

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -21,6 +21,7 @@ from app.extensions import db
 from app.models import AuditChainHead, AuditLog, User
 from app.models.base import utcnow
 from app.services.context import Actor
+from app.services.dates import utc_midnight
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -232,14 +233,10 @@ def search(filters: AuditFilters) -> Select[tuple[AuditLog]]:
     if filters.resource_id:
         stmt = stmt.where(AuditLog.resource_id == filters.resource_id.strip())
     if filters.date_from:
-        stmt = stmt.where(AuditLog.created_at >= _utc_midnight(filters.date_from))
+        stmt = stmt.where(AuditLog.created_at >= utc_midnight(filters.date_from))
     if filters.date_to:
-        stmt = stmt.where(AuditLog.created_at < _utc_midnight(filters.date_to + timedelta(days=1)))
+        stmt = stmt.where(AuditLog.created_at < utc_midnight(filters.date_to + timedelta(days=1)))
     return stmt
-
-
-def _utc_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 # What the services record; a fixed list, not a DISTINCT over the whole trail.

@@ -16,7 +16,7 @@ from email.utils import make_msgid
 from typing import Any
 
 from flask import current_app, render_template
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import DeliveryChannel, DeliveryStatus, Notification, NotificationDelivery
@@ -147,6 +147,5 @@ def failures(limit: int = 50) -> list[NotificationDelivery]:
 
 
 def counts() -> dict[str, Any]:
-    from sqlalchemy import func
     return dict(db.session.execute(select(NotificationDelivery.status, func.count())
                                    .group_by(NotificationDelivery.status)).all())

@@ -31,11 +31,6 @@ class NotFound(ServiceError):
     code = "not_found"
 
 
-class PermissionDenied(ServiceError):
-    status = 403
-    code = "forbidden"
-
-
 class Conflict(ServiceError):
     status = 409
     code = "conflict"

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from flask import current_app
+from rq import Retry
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import aliased
 
@@ -40,6 +42,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.services import audit
 from app.services.context import Actor
+from app.services.enqueue import enqueue_batched_after_commit
 from app.services.errors import NotFound
 from app.services.pagination import Page, paginate
 
@@ -126,6 +129,7 @@ def preference_table(audience: Audience) -> list[tuple[str, str, str]]:
 
 
 BATCH_SIZE = 50  # deliveries per send_deliveries job
+SEND_DELIVERIES_JOB = "app.jobs.notifications.send_deliveries"
 
 
 def _allowed(owner: Any, pref: Pref) -> bool:
@@ -178,17 +182,12 @@ def _queue(delivery_rows: list[dict[str, Any]]) -> None:
 
 def schedule_sending(delivery_ids: Sequence[int]) -> None:
     """Send these deliveries after commit, in jobs of BATCH_SIZE, retried with backoff."""
-    from flask import current_app
-    from rq import Retry
-
-    from app.jobs import enqueue_batched_after_commit
-    from app.jobs.notifications import send_deliveries
-
     intervals = current_app.config["DELIVERY_RETRY_INTERVALS"]
     options: dict[str, Any] = {"job_timeout": 600}
     if intervals:
         options["retry"] = Retry(max=len(intervals), interval=intervals)
-    enqueue_batched_after_commit(send_deliveries, list(delivery_ids), BATCH_SIZE, **options)
+    enqueue_batched_after_commit(SEND_DELIVERIES_JOB, list(delivery_ids), BATCH_SIZE,
+                                 **options)
 
 
 def notify(user: User, type_: NotificationType, title: str, body: str = "",

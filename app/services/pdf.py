@@ -31,11 +31,11 @@ from urllib.parse import unquote, urlsplit
 
 import segno
 from flask import current_app
-from werkzeug.routing import BuildError
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from app.models import Certificate
+from app.services import urls
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +128,6 @@ _CJK_RUN = re.compile(f"[{_HAN}{_KANA}{_HANGUL}]+")
 _KANA_CHAR = re.compile(f"[{_KANA}]")
 _HANGUL_CHAR = re.compile(f"[{_HANGUL}]")
 
-#: CSS class -> ReportLab CID font (see the template's stylesheet).
-CJK_CLASSES = {"cjk-sc": "STSong-Light", "cjk-jp": "HeiseiMin-W3", "cjk-kr": "HYSMyeongJo-Medium"}
-
 
 def script_runs(text: str | None) -> list[tuple[str, str | None]]:
     """`text` cut into (run, css class): None for what DejaVu Sans draws, a cjk-* class
@@ -186,21 +183,10 @@ def verify_url(verification_id: str) -> str:
 
     Built from the configured public address rather than the current request's host:
     the PDF is rendered by a worker (no request) or inline inside some admin's request
-    (whose Host may be internal), and it must print the same canonical URL either way.
-    The route is "verify.certificate" once that blueprint is registered, and
-    <PUBLIC_BASE_URL>/verify/<id> (its contract) until then.
+    (whose Host may be internal), and it must print the same canonical URL either way
+    (app/services/urls.py builds it).
     """
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    if "verify.certificate" in current_app.view_functions:
-        parts = urlsplit(base)
-        adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/",
-                                           url_scheme=parts.scheme or "https")
-        try:
-            return adapter.build("verify.certificate", {"verification_id": verification_id},
-                                 force_external=True)
-        except BuildError:  # pragma: no cover - the route takes other arguments
-            log.exception("verify.certificate did not build; printing /verify/<id>")
-    return f"{base}/verify/{verification_id}"
+    return urls.verify_url(verification_id)
 
 
 def qr_data_uri(url: str) -> str:

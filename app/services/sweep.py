@@ -43,9 +43,11 @@ from app.models import (
     CertificateStatus,
     CertificationTrack,
     CredentialStatus,
+    DeliveryStatus,
     Enrolment,
     ImplementationProject,
     MicroCredentialDefinition,
+    NotificationDelivery,
     NotificationType,
     ProgressStatus,
     ReminderClaim,
@@ -57,9 +59,8 @@ from app.models import (
 from app.models.base import utcnow
 from app.services import audit
 from app.services.context import Actor
-from app.services.notifications import NewNotification, raise_many
+from app.services.notifications import NewNotification, raise_many, schedule_sending
 
-EXPIRY_THRESHOLDS = (90, 60, 30)
 DUE_SOON_DAYS = 7
 CHUNK = 5000  # ids per IN (...) list
 
@@ -385,9 +386,6 @@ def requeue_stale_deliveries(as_of: date) -> PhaseResult:
     was lost (Redis was down when the transaction committed, or its queue was emptied).
     Sending skips what has gone meanwhile, so a job that was only late sends nothing
     twice."""
-    from app.models import DeliveryStatus, NotificationDelivery
-    from app.services.notifications import schedule_sending
-
     result = PhaseResult("stale_deliveries")
     ids = list(db.session.scalars(
         select(NotificationDelivery.id)

@@ -12,11 +12,13 @@ from app.models import AuditAction, Organization, Role, User
 from app.services import audit
 from app.services.auth import end_sessions, hash_password, normalise_email
 from app.services.context import Actor
+from app.services.enqueue import enqueue_after_commit
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.persistence import flush_or_raise
 
 AUDITED_FIELDS = ("email", "name", "role", "organization_id", "active", "phone")
 EMAIL_TAKEN = "A user with this email already exists."
+WELCOME_JOB = "app.jobs.welcome.send_welcome_notification"
 
 
 def get_user(user_id: int) -> User:
@@ -62,9 +64,6 @@ def create_user(
     phone: str | None = None,
 ) -> User:
     """Raises ValidationFailed (bad organization for the role) or Conflict (email taken)."""
-    from app.jobs import enqueue_after_commit
-    from app.jobs.welcome import send_welcome_notification
-
     email = normalise_email(email)
     _check_organization(role, organization_id)
     if _email_taken(email):
@@ -76,7 +75,7 @@ def create_user(
     flush_or_raise(_email_conflict(), add=[user])
     audit.record(actor, AuditAction.CREATE, "user", user.id,
                  audit.snapshot(user, AUDITED_FIELDS))
-    enqueue_after_commit(send_welcome_notification, user.id)
+    enqueue_after_commit(WELCOME_JOB, user.id)
     return user
 
 

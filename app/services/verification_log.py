@@ -31,6 +31,7 @@ from flask import Flask, current_app
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from app.extensions import db
 from app.models import Certificate, CertificateVerification
 from app.models.base import utcnow
 
@@ -156,8 +157,6 @@ def _flush_all_at_exit() -> None:
 
 
 def init_app(app: Flask) -> None:
-    from app.extensions import db
-
     with app.app_context():
         engine = db.engine
     verification_log = VerificationLog(

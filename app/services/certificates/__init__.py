@@ -1,0 +1,84 @@
+"""Certificates: request, issue, approve, reject, revoke, reinstate, re-issue.
+
+Rules: one live (pending or issued) certificate per recipient, course/track and type
+(the `live_key` unique constraint decides races); numbers CERT-YYYY-NNNNN are given at
+issue from a per-year counter row, so they are unique and gapless; what a certificate
+says is frozen in `snapshot` at issue. Every action is audited and may notify.
+
+The package: lifecycle.py (the status changes), numbering.py (numbers, verification
+codes, the snapshot), queries.py (finding and counting), status.py (expiry and the public
+status), serializers.py (the JSON). The teaching domain (instructors, sessions,
+attendance, ratings, recommendations) is app/services/teaching/, which depends on this
+package; its names are still reachable here for callers written before the split.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from app.services.certificates.lifecycle import (
+    RENDER_PDF_JOB,
+    REVOCATION_CATEGORIES,
+    approve,
+    issue_certificate,
+    reinstate,
+    reissue,
+    reject,
+    request_completion,
+    revoke,
+)
+from app.services.certificates.numbering import (
+    new_verification_code,
+    next_number,
+    normalise_code,
+    snapshot,
+    subject_name,
+    track_of,
+)
+from app.services.certificates.queries import (
+    ALREADY,
+    COUNT_LIMIT,
+    NUMBER_QUERY,
+    CertificateFilters,
+    already_live,
+    certificates_of,
+    find,
+    get_certificate,
+    live_certificate,
+    pending_count,
+    search,
+    verifications_of,
+)
+from app.services.certificates.serializers import pending_to_api, to_api
+from app.services.certificates.status import (
+    Checkable,
+    is_expired,
+    record_verification,
+    verification_status,
+)
+
+# Teaching names callers still reach as certificates.X (the blueprints, tests): looked
+# up in app.services.teaching on first use. Teaching imports this package, so importing
+# it here at module level would make the two a cycle.
+_TEACHING = ("Supporting", "create_session", "is_instructor", "mark_attendance",
+             "rate_session", "recommend", "sessions_to_rate", "supporting_figures",
+             "taught_courses")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TEACHING:
+        return getattr(importlib.import_module("app.services.teaching"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "ALREADY", "COUNT_LIMIT", "NUMBER_QUERY", "RENDER_PDF_JOB", "REVOCATION_CATEGORIES",
+    "CertificateFilters", "Checkable", "already_live", "approve", "certificates_of", "find",
+    "get_certificate", "is_expired", "issue_certificate", "live_certificate",
+    "new_verification_code", "next_number", "normalise_code", "pending_count",
+    "pending_to_api", "record_verification", "reinstate", "reissue", "reject",
+    "request_completion", "revoke", "search", "snapshot", "subject_name", "to_api",
+    "track_of", "verification_status", "verifications_of",
+    *_TEACHING,
+]

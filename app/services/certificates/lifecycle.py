@@ -1,0 +1,253 @@
+"""The certificate lifecycle: request (a completed track's pending COMPLETION), issue,
+approve, reject, revoke (with a reason and category), reinstate and re-issue. Issuing
+gives the number, dates, verification id/code, frozen snapshot and signed credential,
+and queues the PDF job after commit; every action is audited and may notify. One live
+certificate per recipient, subject and type: the `live_key` unique constraint decides
+races."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, time
+
+from app.extensions import db
+from app.models import (
+    AuditAction,
+    Certificate,
+    CertificateStatus,
+    CertificateType,
+    CertificationTrack,
+    Course,
+    Enrolment,
+    NotificationType,
+    User,
+)
+from app.models.base import utcnow
+from app.services import audit, signing
+from app.services.certificates.numbering import (
+    new_verification_code,
+    next_number,
+    snapshot,
+    subject_name,
+    track_of,
+)
+from app.services.certificates.queries import already_live, live_certificate
+from app.services.context import Actor
+from app.services.dates import add_months, today
+from app.services.enqueue import enqueue_after_commit
+from app.services.errors import Conflict, ValidationFailed
+from app.services.notifications import notify
+from app.services.persistence import flush_or_raise
+
+S = CertificateStatus
+REVOCATION_CATEGORIES = ("issued_in_error", "misconduct", "requirements_not_met",
+                         "superseded", "other")
+RENDER_PDF_JOB = "app.jobs.certificates.render_certificate_pdf"
+
+
+def _finalise_issue(certificate: Certificate, actor: Actor, issued_on: date | None) -> None:
+    """Number, dates, verification id/code and the frozen snapshot; then the PDF job."""
+    now = utcnow()
+    issued_at = now if issued_on is None or issued_on == now.date() else datetime.combine(
+        issued_on, time(12, 0), tzinfo=now.tzinfo)
+    certificate.status = S.ISSUED
+    certificate.issued_at = issued_at
+    certificate.issued_by_id = actor.user.id if actor.user else None
+    certificate.number = next_number(issued_at.year)
+    track = track_of(certificate)
+    certificate.expires_at = (add_months(issued_at.date(), track.validity_months)
+                              if track is not None and track.validity_months else None)
+    certificate.verification_id = secrets.token_urlsafe(24)
+    certificate.verification_code = new_verification_code()
+    certificate.pdf_key = None
+    certificate.pdf_sha256 = None
+    db.session.flush()
+    certificate.snapshot = snapshot(certificate, actor.user)
+    certificate.credential_jws = _sign_credential(certificate)
+    db.session.flush()
+    enqueue_after_commit(RENDER_PDF_JOB, certificate.id)
+
+
+def _sign_credential(certificate: Certificate) -> str | None:
+    """The Open Badges credential, signed now with the current key."""
+    return signing.sign_open_badge(certificate)
+
+
+def _notify(certificate: Certificate, type_: NotificationType, title: str, body: str) -> None:
+    notify(certificate.recipient, type_, title, body, link="/me")
+
+
+# --- Lifecycle -------------------------------------------------------------------------
+
+def request_completion(enrolment: Enrolment, actor: Actor) -> Certificate:
+    """A pending COMPLETION certificate for a completed track, unless one is live already
+    (pending or issued): completing twice never makes two."""
+    existing = live_certificate(enrolment.user_id, None, enrolment.track_id,
+                                CertificateType.COMPLETION)
+    if existing is not None:
+        return existing
+    certificate = Certificate(
+        type=CertificateType.COMPLETION, status=S.PENDING,
+        recipient_id=enrolment.user_id, track_id=enrolment.track_id,
+        live_key=Certificate.make_live_key(enrolment.user_id, None, enrolment.track_id,
+                                           CertificateType.COMPLETION),
+        recommended_at=utcnow(), progress_percent=100.0,
+        notes=f"Completed version {enrolment.completed_version}.",
+    )
+    try:
+        flush_or_raise(already_live(), add=[certificate])
+    except Conflict:  # another request made it a moment ago; that one stands
+        return live_certificate(enrolment.user_id, None, enrolment.track_id,
+                                CertificateType.COMPLETION)  # type: ignore[return-value]
+    audit.record(actor, AuditAction.CREATE, "certificate", certificate.id,
+                 {"type": "COMPLETION", "status": "PENDING", "recipient_id": enrolment.user_id,
+                  "track_id": enrolment.track_id})
+    return certificate
+
+
+def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
+                      course: Course | None = None, track: CertificationTrack | None = None,
+                      notes: str | None = None, notify_recipient: bool = True,
+                      issued_on: date | None = None) -> Certificate:
+    """Issue a certificate directly (the admin's "Issue Certificate").
+
+    Raises ValidationFailed (no subject, or a future issue date) and Conflict
+    ("User already has this certificate") when a live one exists, also under a race.
+    """
+    if (course is None) == (track is None):
+        raise ValidationFailed("Choose a course or a track.",
+                               fields={"course_id": ["Choose a course."]})
+    if issued_on is not None and issued_on > today():
+        raise ValidationFailed("The issue date cannot be in the future.",
+                               fields={"issued_on": ["Today or earlier."]})
+    if not recipient.active:
+        raise ValidationFailed("This account is inactive.", fields={"user_id": ["Inactive."]})
+    course_id = course.id if course else None
+    track_id = track.id if track else None
+    if live_certificate(recipient.id, course_id, track_id, type_) is not None:
+        raise already_live()
+    certificate = Certificate(
+        type=type_, status=S.PENDING, recipient=recipient, course=course, track=track,
+        live_key=Certificate.make_live_key(recipient.id, course_id, track_id, type_),
+        notes=(notes or "").strip() or None,
+    )
+    flush_or_raise(already_live(), add=[certificate])
+    _finalise_issue(certificate, actor, issued_on)
+    audit.record(actor, AuditAction.CERT_ISSUE, "certificate", certificate.id,
+                 {"number": certificate.number, "type": type_.value,
+                  "recipient_id": recipient.id, "course_id": course_id, "track_id": track_id})
+    if notify_recipient:
+        _notify(certificate, NotificationType.CERTIFICATE_ISSUED,
+                f"Certificate issued: {subject_name(certificate)}",
+                f"Your {type_.label.lower()} certificate {certificate.number} is ready.")
+    return certificate
+
+
+def approve(certificate: Certificate, actor: Actor, *,
+            notify_recipient: bool = True) -> Certificate:
+    """PENDING -> ISSUED. Raises ValidationFailed for any other status."""
+    if certificate.status != S.PENDING:
+        raise ValidationFailed(f"Only a pending certificate can be approved; this one is "
+                               f"{certificate.status.label.lower()}.")
+    _finalise_issue(certificate, actor, None)
+    audit.record(actor, AuditAction.CERT_APPROVE, "certificate", certificate.id,
+                 {"status": ["PENDING", "ISSUED"], "number": certificate.number})
+    if notify_recipient:
+        _notify(certificate, NotificationType.CERTIFICATE_ISSUED,
+                f"Certificate issued: {subject_name(certificate)}",
+                f"Your certificate {certificate.number} has been approved.")
+    return certificate
+
+
+def reject(certificate: Certificate, actor: Actor, reason: str) -> Certificate:
+    """PENDING -> REJECTED, with a reason. Raises ValidationFailed."""
+    reason = (reason or "").strip()
+    if certificate.status != S.PENDING:
+        raise ValidationFailed("Only a pending certificate can be rejected.")
+    if not reason:
+        raise ValidationFailed("Give a reason for rejecting.",
+                               fields={"reason": ["Give a reason for rejecting."]})
+    certificate.status = S.REJECTED
+    certificate.rejection_reason = reason[:2000]
+    certificate.live_key = None
+    db.session.flush()
+    audit.record(actor, AuditAction.CERT_REJECT, "certificate", certificate.id,
+                 {"status": ["PENDING", "REJECTED"], "reason": certificate.rejection_reason})
+    return certificate
+
+
+def revoke(certificate: Certificate, actor: Actor, reason: str, category: str = "other", *,
+           notify_recipient: bool = True) -> Certificate:
+    """ISSUED -> REVOKED with a reason (required) and a category. Raises ValidationFailed."""
+    reason = (reason or "").strip()
+    if certificate.status != S.ISSUED:
+        raise ValidationFailed("Only an issued certificate can be revoked.")
+    if not reason:
+        raise ValidationFailed("Give a reason for revoking.",
+                               fields={"reason": ["Give a reason for revoking."]})
+    if category not in REVOCATION_CATEGORIES:
+        raise ValidationFailed("Unknown revocation category.",
+                               fields={"category": [f"One of {', '.join(REVOCATION_CATEGORIES)}."]})
+    certificate.status = S.REVOKED
+    certificate.live_key = None
+    certificate.revocation_reason = reason[:2000]
+    certificate.revocation_category = category
+    certificate.revoked_at = utcnow()
+    certificate.revoked_by_id = actor.user.id if actor.user else None
+    db.session.flush()
+    audit.record(actor, AuditAction.CERT_REVOKE, "certificate", certificate.id,
+                 {"status": ["ISSUED", "REVOKED"], "reason": certificate.revocation_reason,
+                  "category": category})
+    if notify_recipient:
+        _notify(certificate, NotificationType.CERTIFICATE_REVOKED,
+                f"Certificate revoked: {subject_name(certificate)}",
+                f"Certificate {certificate.number} was revoked: {certificate.revocation_reason}")
+    return certificate
+
+
+def reinstate(certificate: Certificate, actor: Actor, *,
+              notify_recipient: bool = True) -> Certificate:
+    """REVOKED -> ISSUED (number and dates kept; the PDF is rendered again).
+
+    Raises ValidationFailed, and Conflict when another live certificate took its place.
+    """
+    if certificate.status != S.REVOKED:
+        raise ValidationFailed("Only a revoked certificate can be reinstated.")
+    if certificate.revocation_category == "superseded":
+        raise ValidationFailed("A superseded certificate is not reinstated; its "
+                               "replacement stands.")
+    certificate.status = S.ISSUED
+    certificate.live_key = Certificate.make_live_key(
+        certificate.recipient_id, certificate.course_id, certificate.track_id, certificate.type)
+    previous = {"reason": certificate.revocation_reason,
+                "category": certificate.revocation_category}
+    certificate.revocation_reason = None
+    certificate.revocation_category = None
+    certificate.revoked_at = None
+    certificate.revoked_by_id = None
+    certificate.pdf_key = None
+    certificate.pdf_sha256 = None
+    flush_or_raise(already_live())
+    audit.record(actor, AuditAction.CERT_REINSTATE, "certificate", certificate.id,
+                 {"status": ["REVOKED", "ISSUED"], "was": previous})
+    enqueue_after_commit(RENDER_PDF_JOB, certificate.id)
+    if notify_recipient:
+        _notify(certificate, NotificationType.CERTIFICATE_ISSUED,
+                f"Certificate reinstated: {subject_name(certificate)}",
+                f"Certificate {certificate.number} is valid again.")
+    return certificate
+
+
+def reissue(certificate: Certificate, actor: Actor) -> Certificate:
+    """A new certificate saying what is true now (names, titles), superseding this one."""
+    if certificate.status != S.ISSUED:
+        raise ValidationFailed("Only an issued certificate can be re-issued.")
+    revoke(certificate, actor, "Re-issued with current details.", "superseded",
+           notify_recipient=False)
+    replacement = issue_certificate(
+        actor, recipient=certificate.recipient, type_=certificate.type,
+        course=certificate.course, track=certificate.track, notes=certificate.notes,
+        notify_recipient=True)
+    replacement.supersedes_id = certificate.id
+    db.session.flush()
+    return replacement

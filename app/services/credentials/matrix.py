@@ -1,0 +1,96 @@
+"""The organization matrix: an org admin's staff x the definitions any of them hold, in
+three queries whatever the size (the page of staff, the columns, the page's cells), and
+the same credentials as flat rows for CSV export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+
+from app.extensions import db
+from app.models import (
+    CredentialStatus,
+    MicroCredentialDefinition,
+    StaffMicroCredential,
+    User,
+)
+from app.services.credentials.assignments import ASSIGNABLE_ROLES
+from app.services.pagination import Page, paginate
+
+# --- The organization matrix ---------------------------------------------------------
+
+@dataclass
+class Matrix:
+    staff: Page[User]
+    definitions: list[MicroCredentialDefinition]
+    cells: dict[tuple[int, int], StaffMicroCredential]
+
+    def row(self, user_id: int) -> list[StaffMicroCredential | None]:
+        """The user's cells in column order (None where they hold nothing)."""
+        return [self.cells.get((user_id, d.id)) for d in self.definitions]
+
+
+def org_matrix(organization_id: int, *, definition_id: int | None = None, status: str = "",
+               q: str = "", page: int = 1, per_page: int = 25) -> Matrix:
+    """Staff of one organization x the definitions any of them hold.
+
+    Three queries whatever the size: the page of staff (with its count), the columns,
+    and the cells for that page. Filters keep the staff with a matching credential.
+    """
+    held = select(StaffMicroCredential.id).where(StaffMicroCredential.user_id == User.id)
+    if definition_id is not None:
+        held = held.where(StaffMicroCredential.definition_id == definition_id)
+    if status in CredentialStatus.__members__:
+        held = held.where(StaffMicroCredential.status == CredentialStatus(status))
+    staff_stmt = (select(User).where(User.organization_id == organization_id,
+                                     User.role.in_(ASSIGNABLE_ROLES))
+                  .order_by(User.name, User.id))
+    if definition_id is not None or status:
+        staff_stmt = staff_stmt.where(held.correlate(User).exists())
+    if q.strip():
+        pattern = q.strip().lower()
+        staff_stmt = staff_stmt.where(or_(func.lower(User.name).contains(pattern, autoescape=True),
+                                          func.lower(User.email).contains(pattern,
+                                                                          autoescape=True)))
+    staff = paginate(staff_stmt, page, per_page)
+
+    org_credentials = (select(StaffMicroCredential.definition_id)
+                       .join(User, User.id == StaffMicroCredential.user_id)
+                       .where(User.organization_id == organization_id))
+    columns = (select(MicroCredentialDefinition)
+               .where(MicroCredentialDefinition.id.in_(org_credentials.distinct()))
+               .order_by(MicroCredentialDefinition.level.desc(), MicroCredentialDefinition.title))
+    if definition_id is not None:
+        columns = columns.where(MicroCredentialDefinition.id == definition_id)
+    definitions = list(db.session.scalars(columns))
+
+    cells: dict[tuple[int, int], StaffMicroCredential] = {}
+    user_ids = [u.id for u in staff.items]
+    if user_ids and definitions:
+        for credential in db.session.scalars(
+                select(StaffMicroCredential).where(
+                    StaffMicroCredential.user_id.in_(user_ids),
+                    StaffMicroCredential.definition_id.in_([d.id for d in definitions]))):
+            cells[(credential.user_id, credential.definition_id)] = credential
+    return Matrix(staff, definitions, cells)
+
+
+def org_credentials_for_export(organization_id: int, *, definition_id: int | None = None,
+                               status: str = "") -> Select[Any]:
+    """The organization's staff credentials as flat rows, for CSV export."""
+    stmt = (select(User.name, User.email, MicroCredentialDefinition.title,
+                   MicroCredentialDefinition.level, StaffMicroCredential.status,
+                   StaffMicroCredential.awarded_at, StaffMicroCredential.expiry_date)
+            .join(StaffMicroCredential, StaffMicroCredential.user_id == User.id)
+            .join(MicroCredentialDefinition,
+                  MicroCredentialDefinition.id == StaffMicroCredential.definition_id)
+            .where(User.organization_id == organization_id)
+            .order_by(User.name, User.id, MicroCredentialDefinition.level.desc(),
+                      MicroCredentialDefinition.title))
+    if definition_id is not None:
+        stmt = stmt.where(StaffMicroCredential.definition_id == definition_id)
+    if status in CredentialStatus.__members__:
+        stmt = stmt.where(StaffMicroCredential.status == CredentialStatus(status))
+    return stmt

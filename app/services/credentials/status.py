@@ -1,0 +1,158 @@
+"""A staff credential's lifecycle NOT_STARTED -> IN_TRAINING -> ASSESSMENT_PENDING ->
+AWARDED -> EXPIRED: forward one step at a time, back only with a note, AWARDED recording
+the award and its expiry date (from the definition's validity unless given), EXPIRED only
+once that date has come (and `expire_due` does it for every due credential, once). Each
+move is audited and tells the holder; `expiry_band` says how near the date is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import (
+    AuditAction,
+    CredentialStatus,
+    NotificationType,
+    StaffMicroCredential,
+    User,
+)
+from app.models.base import utcnow
+from app.services import audit, dates
+from app.services.context import Actor
+from app.services.dates import add_months
+from app.services.errors import ValidationFailed
+from app.services.notifications import notify
+
+S = CredentialStatus
+ORDER = [S.NOT_STARTED, S.IN_TRAINING, S.ASSESSMENT_PENDING, S.AWARDED, S.EXPIRED]
+NEXT_STEP = {S.NOT_STARTED: S.IN_TRAINING, S.IN_TRAINING: S.ASSESSMENT_PENDING,
+             S.ASSESSMENT_PENDING: S.AWARDED}
+EXPIRY_BANDS = (30, 60, 90)
+
+
+@dataclass(frozen=True)
+class Move:
+    status: CredentialStatus
+    needs_note: bool
+    label: str
+
+
+def allowed_moves(credential: StaffMicroCredential, today: date) -> list[Move]:
+    """The statuses an admin may move this credential to now."""
+    current = credential.status
+    moves: list[Move] = []
+    forward = NEXT_STEP.get(current)
+    if forward is not None:
+        moves.append(Move(forward, False, "Award" if forward == S.AWARDED else forward.label))
+    if current == S.AWARDED and credential.expiry_date and credential.expiry_date <= today:
+        moves.append(Move(S.EXPIRED, False, "Mark expired"))
+    for earlier in ORDER[:ORDER.index(current)]:
+        if earlier not in (S.AWARDED, S.EXPIRED):
+            moves.append(Move(earlier, True, f"Back to {earlier.label.lower()}"))
+    return moves
+
+
+def change_status(credential: StaffMicroCredential, new_status: CredentialStatus, actor: Actor,
+                  *, note: str | None = None, today: date | None = None,
+                  expiry_date: date | None = None) -> StaffMicroCredential:
+    """Move a credential to another status, recording who, when and why.
+
+    Forward moves go one step at a time; AWARDED records the award and sets the expiry
+    date (from the definition's validity unless one is given); moving back needs a note;
+    EXPIRED only follows AWARDED once the expiry date has come.
+    Raises ValidationFailed for an impossible move or a missing note.
+    """
+    today = today or dates.today()
+    old = credential.status
+    move = next((m for m in allowed_moves(credential, today) if m.status == new_status), None)
+    if move is None:
+        raise ValidationFailed(
+            f"A credential cannot move from {old.label} to {new_status.label}.",
+            fields={"status": [f"Not possible from {old.label}."]})
+    note = (note or "").strip() or None
+    if move.needs_note and not note:
+        message = "A note is needed to move a credential back."
+        raise ValidationFailed(message, fields={"note": [message]})
+    if expiry_date is not None and new_status != S.AWARDED:
+        raise ValidationFailed("An expiry date is set only on award.",
+                               fields={"expiry_date": ["Only on award."]})
+    if new_status == S.AWARDED and expiry_date is not None and expiry_date <= today:
+        raise ValidationFailed("The expiry date must be in the future.",
+                               fields={"expiry_date": ["Choose a date after today."]})
+
+    changes: dict[str, Any] = {"status": [old.value, new_status.value]}
+    credential.status = new_status
+    if new_status == S.AWARDED:
+        credential.awarded_at = utcnow()
+        credential.awarded_by_id = actor.user.id if actor.user else None
+        validity = credential.definition.validity_months
+        credential.expiry_date = expiry_date or (add_months(today, validity) if validity else None)
+        changes["expiry_date"] = [None, credential.expiry_date]
+        action = AuditAction.MCRED_AWARD
+    elif new_status == S.EXPIRED:
+        action = AuditAction.MCRED_EXPIRE
+    else:
+        if ORDER.index(new_status) < ORDER.index(S.AWARDED) and credential.awarded_at:
+            changes["expiry_date"] = [credential.expiry_date, None]
+            credential.awarded_at = None
+            credential.awarded_by_id = None
+            credential.expiry_date = None
+        action = AuditAction.UPDATE
+    if note:
+        changes["note"] = note
+        stamp = f"[{today.isoformat()} {actor.user.email if actor.user else 'system'}] "
+        credential.notes = "\n".join(filter(None, [credential.notes, stamp + note]))
+    db.session.flush()
+    audit.record(actor, action, "staff_micro_credential", credential.id, changes)
+    _notify_status(credential, old)
+    return credential
+
+
+def _notify_status(credential: StaffMicroCredential, old: CredentialStatus) -> None:
+    title = credential.definition.title
+    new = credential.status
+    if new == S.AWARDED:
+        expiry = (f" It is valid until {credential.expiry_date:%d %B %Y}."
+                  if credential.expiry_date else "")
+        body = f"Congratulations: you have been awarded {title}.{expiry}"
+    elif new == S.EXPIRED:
+        body = f"Your {title} credential expired on {credential.expiry_date:%d %B %Y}."
+    else:
+        body = f"Your {title} credential moved from {old.label} to {new.label}."
+    notify(credential.user, NotificationType.CREDENTIAL_STATUS_CHANGE,
+           f"{title}: {new.label}", body, link="/me")
+
+
+def expire_due(today: date, actor: Actor) -> list[int]:
+    """Move every awarded credential whose expiry date has come to EXPIRED.
+
+    Safe to run again: a credential expires once. Returns the ids it expired.
+    """
+    due = list(db.session.scalars(
+        select(StaffMicroCredential)
+        .options(selectinload(StaffMicroCredential.definition),
+                 selectinload(StaffMicroCredential.user).selectinload(User.organization))
+        .where(StaffMicroCredential.status == S.AWARDED,
+               StaffMicroCredential.expiry_date <= today)
+        .with_for_update(skip_locked=True)))
+    for credential in due:
+        change_status(credential, S.EXPIRED, actor, today=today)
+    return [c.id for c in due]
+
+
+
+def expiry_band(credential: StaffMicroCredential, today: date) -> str | None:
+    """'expired', '30', '60' or '90' for an awarded or expired credential near its date."""
+    if credential.status == S.EXPIRED:
+        return "expired"
+    if credential.status != S.AWARDED or credential.expiry_date is None:
+        return None
+    days = (credential.expiry_date - today).days
+    if days <= 0:
+        return "expired"
+    return next((str(b) for b in EXPIRY_BANDS if days <= b), None)

@@ -1,0 +1,81 @@
+"""Training: tracks and courses, quizzes, enrolment and progress roll-up, version bumps,
+implementation projects and go-live readiness.
+
+The package: tracks.py, courses.py, quizzes.py, enrolment.py, progress.py, summary.py,
+projects.py, serializers.py (the JSON).
+"""
+
+from __future__ import annotations
+
+from app.services.dates import add_months
+from app.services.training.courses import (
+    COURSE_FIELDS,
+    create_course,
+    get_course,
+    move_course,
+    reorder_courses,
+    update_course,
+)
+from app.services.training.enrolment import (
+    enrol,
+    enrol_many,
+    find_enrolment,
+    learner_enrolments,
+    open_tracks,
+    percent_complete,
+)
+from app.services.training.progress import (
+    attempts_left,
+    complete_course,
+    last_attempt,
+    progress_for,
+    roll_up,
+    set_course_progress,
+    submit_quiz_attempt,
+)
+from app.services.training.projects import (
+    TARGET_ROLES,
+    AssignmentStatus,
+    ProjectStatus,
+    assign_training,
+    create_project,
+    get_project,
+    project_status,
+)
+from app.services.training.quizzes import (
+    QUESTION_TYPES,
+    Grade,
+    grade,
+    public_questions,
+    save_quiz,
+    validate_questions,
+)
+from app.services.training.serializers import (
+    project_status_to_api,
+    readiness_to_api,
+    summary_to_api,
+)
+from app.services.training.summary import TrackSummary, track_learners, track_summary
+from app.services.training.tracks import (
+    TRACK_FIELDS,
+    bump_version,
+    create_track,
+    get_track,
+    search_tracks,
+    set_fields,
+    track_choices,
+    update_track,
+)
+
+__all__ = [
+    "COURSE_FIELDS", "QUESTION_TYPES", "TARGET_ROLES", "TRACK_FIELDS", "AssignmentStatus",
+    "Grade", "ProjectStatus", "TrackSummary", "add_months", "assign_training", "attempts_left",
+    "bump_version", "complete_course", "create_course", "create_project", "create_track",
+    "enrol", "enrol_many", "find_enrolment", "get_course", "get_project", "get_track", "grade",
+    "last_attempt", "learner_enrolments", "move_course", "open_tracks", "percent_complete",
+    "progress_for", "project_status", "project_status_to_api", "public_questions",
+    "readiness_to_api", "reorder_courses", "roll_up", "save_quiz", "search_tracks",
+    "set_course_progress", "set_fields", "submit_quiz_attempt", "summary_to_api",
+    "track_choices", "track_learners", "track_summary", "update_course", "update_track",
+    "validate_questions",
+]

@@ -1,0 +1,186 @@
+"""Progress through a track: completing a course without an exam, the manager's recorded
+status and score, quiz attempts (graded on the server, counted by the database so racing
+submissions stay honest, the last allowed failure failing the course), and the roll-up
+that derives the enrolment's status: every required course completed completes it
+(recording version and expiry, and requesting a pending COMPLETION certificate)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import (
+    AuditAction,
+    Course,
+    CourseProgress,
+    Enrolment,
+    NotificationType,
+    ProgressStatus,
+    QuizAttempt,
+)
+from app.models.base import utcnow
+from app.services import audit
+from app.services.certificates.lifecycle import request_completion
+from app.services.context import Actor
+from app.services.dates import add_months
+from app.services.errors import Conflict, ValidationFailed
+from app.services.notifications import notify
+from app.services.persistence import flush_or_raise
+from app.services.training.quizzes import grade
+
+P = ProgressStatus
+
+
+def progress_for(enrolment: Enrolment, course: Course) -> CourseProgress:
+    """The learner's progress row for a course, made if the course was added later."""
+    row = next((p for p in enrolment.course_progress if p.course_id == course.id), None)
+    if row is None:
+        row = CourseProgress(enrolment=enrolment, course_id=course.id)
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def _start(progress: CourseProgress, now: Any) -> None:
+    if progress.started_at is None:
+        progress.started_at = now
+    if progress.status == P.NOT_STARTED:
+        progress.status = P.IN_PROGRESS
+    enrolment = progress.enrolment
+    if enrolment.started_at is None:
+        enrolment.started_at = now
+    if enrolment.status == P.NOT_STARTED:
+        enrolment.status = P.IN_PROGRESS
+
+
+def complete_course(progress: CourseProgress, actor: Actor) -> CourseProgress:
+    """Mark a course without an exam complete. Raises ValidationFailed for an exam course."""
+    if progress.course.has_exam:
+        raise ValidationFailed("This course is completed by passing its quiz.")
+    if progress.status != P.COMPLETED:
+        now = utcnow()
+        _start(progress, now)
+        progress.status = P.COMPLETED
+        progress.completed_at = now
+        db.session.flush()
+        audit.record(actor, AuditAction.UPDATE, "course_progress", progress.id,
+                     {"status": [P.IN_PROGRESS.value, P.COMPLETED.value]})
+        roll_up(progress.enrolment, actor)
+    return progress
+
+
+def set_course_progress(progress: CourseProgress, actor: Actor, *, status: ProgressStatus,
+                        exam_score: float | None = None) -> CourseProgress:
+    """The API's PATCH: a manager may record any status and an externally graded score;
+    the roll-up follows. Raises ValidationFailed for a score outside 0-100."""
+    if exam_score is not None and not 0 <= exam_score <= 100:
+        raise ValidationFailed("The exam score is a percentage.",
+                               fields={"examScore": ["From 0 to 100."]})
+    before = {"status": progress.status.value, "exam_score": progress.exam_score}
+    now = utcnow()
+    if status != P.NOT_STARTED:
+        _start(progress, now)
+    progress.status = status
+    progress.completed_at = now if status == P.COMPLETED else None
+    if exam_score is not None:
+        progress.exam_score = exam_score
+    db.session.flush()
+    audit.record(actor, AuditAction.UPDATE, "course_progress", progress.id, audit.changes_between(
+        before, {"status": status.value, "exam_score": progress.exam_score}))
+    roll_up(progress.enrolment, actor)
+    return progress
+
+
+def attempts_left(progress: CourseProgress) -> int | None:
+    limit = progress.course.attempt_limit
+    return None if limit is None else max(0, limit - progress.exam_attempts)
+
+
+def submit_quiz_attempt(progress: CourseProgress, answers: dict[str, Any], actor: Actor,
+                        started_at: Any = None) -> QuizAttempt:
+    """Grade a quiz submission on the server and record it.
+
+    A pass completes the course (and may complete the track); failing the last allowed
+    attempt fails the course. Raises ValidationFailed (no quiz, already passed, no
+    attempts left) and Conflict when another submission took this attempt number.
+    """
+    course = progress.course
+    if not course.has_exam or not course.questions:
+        raise ValidationFailed("This course has no quiz.")
+    if progress.status == P.COMPLETED:
+        raise ValidationFailed("You have already passed this quiz.")
+    left = attempts_left(progress)
+    if left == 0:
+        raise ValidationFailed("No attempts are left for this quiz.")
+    if not isinstance(answers, dict):
+        raise ValidationFailed("Answers must map question ids to chosen options.")
+    result = grade(course.questions, answers, course.passing_score)
+    now = utcnow()
+    attempt = QuizAttempt(
+        course_progress_id=progress.id, cycle=progress.attempt_cycle,
+        attempt_number=progress.exam_attempts + 1, track_version=course.track.version,
+        answers={q["id"]: answers.get(q["id"]) for q in course.questions},
+        score=result.score, passed=result.passed, wrong_question_ids=result.wrong,
+        started_at=started_at, submitted_at=now,
+    )
+    flush_or_raise(Conflict("This attempt was already submitted. Reload to see the result."),
+                   add=[attempt])
+    # Counting with the database's own value keeps two racing requests honest.
+    db.session.execute(update(CourseProgress).where(CourseProgress.id == progress.id)
+                       .values(exam_attempts=CourseProgress.exam_attempts + 1))
+    db.session.refresh(progress, ["exam_attempts"])
+    _start(progress, now)
+    progress.exam_score = max(progress.exam_score or 0.0, result.score)
+    if result.passed:
+        progress.status = P.COMPLETED
+        progress.completed_at = now
+    elif attempts_left(progress) == 0:
+        progress.status = P.FAILED
+    db.session.flush()
+    audit.record(actor, AuditAction.UPDATE, "course_progress", progress.id,
+                 {"quiz_attempt": attempt.attempt_number, "score": round(result.score, 2),
+                  "passed": result.passed})
+    roll_up(progress.enrolment, actor)
+    return attempt
+
+
+def roll_up(enrolment: Enrolment, actor: Actor) -> Enrolment:
+    """Derive the enrolment's status from its courses: every required course completed
+    completes it (recording the version and expiry, and requesting a pending COMPLETION
+    certificate); a failed required course fails it."""
+    track = enrolment.track
+    required = [c for c in track.courses if c.required]
+    by_course = {p.course_id: p for p in enrolment.course_progress}
+    statuses = [by_course[c.id].status if c.id in by_course else P.NOT_STARTED for c in required]
+    old = enrolment.status
+    if required and all(s == P.COMPLETED for s in statuses):
+        if old != P.COMPLETED:
+            now = utcnow()
+            enrolment.status = P.COMPLETED
+            enrolment.completed_at = now
+            enrolment.completed_version = track.version
+            enrolment.expires_at = (add_months(now.date(), track.validity_months)
+                                    if track.validity_months else None)
+            db.session.flush()
+            request_completion(enrolment, actor)
+            notify(enrolment.user, NotificationType.TRAINING_COMPLETED,
+                   f"Completed: {track.name}",
+                   f"You completed {track.name} (version {track.version}). Your certificate "
+                   "is waiting for approval.", link="/me")
+    elif any(s == P.FAILED for s in statuses):
+        enrolment.status = P.FAILED
+    elif any(s != P.NOT_STARTED for s in statuses) or enrolment.started_at:
+        enrolment.status = P.IN_PROGRESS
+    if enrolment.status != old:
+        db.session.flush()
+        audit.record(actor, AuditAction.UPDATE, "enrolment", enrolment.id,
+                     {"status": [old.value, enrolment.status.value]})
+    return enrolment
+
+
+
+def last_attempt(progress: CourseProgress) -> QuizAttempt | None:
+    return db.session.scalar(select(QuizAttempt).where(
+        QuizAttempt.course_progress_id == progress.id).order_by(QuizAttempt.id.desc()).limit(1))

@@ -1,0 +1,142 @@
+"""Implementation projects and go-live readiness: an organization's project assigns
+tracks (per target role, a number of completions, a due date); an assignment is complete
+when enough of the organization's active people in that role hold a completion still
+valid on the go-live date, and the project is ready when no go-live-required assignment
+falls short (nothing assigned is not ready)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import (
+    AuditAction,
+    CertificationTrack,
+    Enrolment,
+    ImplementationProject,
+    ProgressStatus,
+    Role,
+    TrainingAssignment,
+    User,
+)
+from app.services import audit
+from app.services.context import Actor
+from app.services.dates import today
+from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.persistence import flush_or_raise
+
+P = ProgressStatus
+TARGET_ROLES = ("any", Role.STAFF.value, Role.ORG_ADMIN.value)
+
+
+def get_project(project_id: int) -> ImplementationProject:
+    """Raises NotFound."""
+    project = db.session.get(ImplementationProject, project_id)
+    if project is None:
+        raise NotFound("Project not found.")
+    return project
+
+
+def create_project(actor: Actor, *, name: str, organization_id: int,
+                   go_live_date: date | None) -> ImplementationProject:
+    project = ImplementationProject(name=name.strip(), organization_id=organization_id,
+                                    go_live_date=go_live_date)
+    db.session.add(project)
+    db.session.flush()
+    audit.record(actor, AuditAction.CREATE, "project", project.id,
+                 {"name": project.name, "organization_id": organization_id,
+                  "go_live_date": go_live_date})
+    return project
+
+
+def assign_training(project: ImplementationProject, track: CertificationTrack, actor: Actor, *,
+                    target_role: str = "any", required_completions: int = 1,
+                    due_date: date | None = None) -> TrainingAssignment:
+    """Raises ValidationFailed (bad role or count) or Conflict (already assigned)."""
+    if target_role not in TARGET_ROLES:
+        raise ValidationFailed("Unknown target role.",
+                               fields={"target_role": [f"One of {', '.join(TARGET_ROLES)}."]})
+    if required_completions < 1:
+        raise ValidationFailed("At least one completion is required.",
+                               fields={"required_completions": ["At least 1."]})
+    assignment = TrainingAssignment(project_id=project.id, track_id=track.id,
+                                    target_role=target_role,
+                                    required_completions=required_completions, due_date=due_date)
+    flush_or_raise(Conflict(f"{track.name} is already assigned to this project for that role.",
+                            fields={"track_id": ["Already assigned for that role."]}),
+                   add=[assignment])
+    audit.record(actor, AuditAction.CREATE, "training_assignment", assignment.id,
+                 {"project_id": project.id, "track_id": track.id, "target_role": target_role,
+                  "required_completions": required_completions, "due_date": due_date})
+    return assignment
+
+
+@dataclass
+class AssignmentStatus:
+    assignment: TrainingAssignment
+    completed: int  # valid on the go-live date
+    expiring: int  # completed now, but expired by the go-live date
+    enrolled: int
+
+    @property
+    def is_complete(self) -> bool:
+        return self.completed >= self.assignment.required_completions
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, self.assignment.required_completions - self.completed)
+
+
+@dataclass
+class ProjectStatus:
+    project: ImplementationProject
+    assignments: list[AssignmentStatus] = field(default_factory=list)
+
+    @property
+    def overall_complete(self) -> bool:
+        return all(a.is_complete for a in self.assignments)
+
+    @property
+    def blocking(self) -> list[AssignmentStatus]:
+        return [a for a in self.assignments
+                if a.assignment.track.required_for_go_live and not a.is_complete]
+
+    @property
+    def ready(self) -> bool:
+        # Nothing assigned is not "ready": no one has checked what go-live needs.
+        return bool(self.assignments) and not self.blocking
+
+
+def project_status(project: ImplementationProject, as_of: date | None = None) -> ProjectStatus:
+    """Each assignment's completions among the organization's people in the target role,
+    counting only completions still valid on the go-live date (one grouped query)."""
+    cutoff = project.go_live_date or as_of or today()
+    assignments = list(db.session.scalars(
+        select(TrainingAssignment).options(selectinload(TrainingAssignment.track))
+        .where(TrainingAssignment.project_id == project.id).order_by(TrainingAssignment.id)))
+    status = ProjectStatus(project)
+    if not assignments:
+        return status
+    track_ids = {a.track_id for a in assignments}
+    valid = or_(Enrolment.expires_at.is_(None), Enrolment.expires_at >= cutoff)
+    rows = db.session.execute(
+        select(Enrolment.track_id, User.role,
+               func.count(Enrolment.id),
+               func.sum(case(((Enrolment.status == P.COMPLETED) & valid, 1), else_=0)),
+               func.sum(case(((Enrolment.status == P.COMPLETED) & ~valid, 1), else_=0)))
+        .join(User, User.id == Enrolment.user_id)
+        .where(User.organization_id == project.organization_id, User.active.is_(True),
+               Enrolment.track_id.in_(track_ids))
+        .group_by(Enrolment.track_id, User.role)).all()
+    for assignment in assignments:
+        matching = [r for r in rows if r[0] == assignment.track_id and (
+            assignment.target_role == "any" or r[1].value == assignment.target_role)]
+        status.assignments.append(AssignmentStatus(
+            assignment, completed=int(sum(r[3] or 0 for r in matching)),
+            expiring=int(sum(r[4] or 0 for r in matching)),
+            enrolled=int(sum(r[2] for r in matching))))
+    return status

@@ -1,0 +1,145 @@
+"""Quizzes: the questions of an exam course (single choice, multiple choice, true/false)
+validated and normalised on save, what the browser may see before submitting (no
+correct answers), and server-side grading: a question counts only when exactly its
+correct options are chosen, and the unrounded score is compared with the pass mark."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.extensions import db
+from app.models import (
+    AuditAction,
+    Course,
+)
+from app.services import audit
+from app.services.context import Actor
+from app.services.errors import ValidationFailed
+
+QUESTION_TYPES = ("single", "multiple", "true_false")
+
+
+def validate_questions(raw: Any) -> list[dict[str, Any]]:
+    """Check and normalise quiz questions; raises ValidationFailed naming each problem.
+
+    Each question: type single|multiple|true_false, a prompt, 2-10 distinct options
+    (true/false: exactly True and False), correct answers that are among the options
+    (exactly one unless multiple choice), and an optional explanation.
+    """
+    if not isinstance(raw, list):
+        raise ValidationFailed("Questions must be a list.", fields={"questions": ["Not a list."]})
+    problems: dict[str, list[str]] = {}
+    clean: list[dict[str, Any]] = []
+    seen_ids: set[str] = set()
+    for number, question in enumerate(raw, start=1):
+        key = f"questions.{number}"
+        errors: list[str] = []
+        if not isinstance(question, dict):
+            problems[key] = ["Not a question."]
+            continue
+        kind = question.get("type")
+        prompt = str(question.get("prompt") or "").strip()
+        options = [str(o).strip() for o in (question.get("options") or [])]
+        correct = question.get("correct") or []
+        explanation = str(question.get("explanation") or "").strip()
+        if kind not in QUESTION_TYPES:
+            errors.append("Choose single choice, multiple choice or true/false.")
+        if not prompt:
+            errors.append("Write the question.")
+        elif len(prompt) > 1000:
+            errors.append("Keep the question under 1000 characters.")
+        if kind == "true_false":
+            options = ["True", "False"]
+        if len(options) < 2 or len(options) > 10 or any(not o for o in options):
+            errors.append("Give 2 to 10 options, none empty.")
+        elif len(set(options)) != len(options):
+            errors.append("Options must differ from one another.")
+        try:
+            correct = sorted({int(i) for i in correct})
+        except (TypeError, ValueError):
+            correct = []
+            errors.append("Correct answers must be option numbers.")
+        if not correct:
+            errors.append("Mark the correct answer.")
+        elif any(i < 0 or i >= len(options) for i in correct):
+            errors.append("A correct answer must be one of the options.")
+        elif kind in ("single", "true_false") and len(correct) != 1:
+            errors.append("A single-choice question has exactly one correct answer.")
+        if len(explanation) > 2000:
+            errors.append("Keep the explanation under 2000 characters.")
+        question_id = str(question.get("id") or "") or secrets.token_hex(4)
+        while question_id in seen_ids:
+            question_id = secrets.token_hex(4)
+        seen_ids.add(question_id)
+        if errors:
+            problems[key] = errors
+        else:
+            clean.append({"id": question_id, "type": kind, "prompt": prompt, "options": options,
+                          "correct": correct, "explanation": explanation})
+    if problems:
+        raise ValidationFailed("Some questions need fixing.", fields=problems)
+    return clean
+
+
+def save_quiz(course: Course, questions: Any, actor: Actor, *, passing_score: int | None = None,
+              attempt_limit: int | None | str = "keep") -> Course:
+    """Replace the course's questions (validated) and quiz settings; the course becomes
+    an exam course. Raises ValidationFailed."""
+    clean = validate_questions(questions)
+    if passing_score is not None and not 1 <= passing_score <= 100:
+        raise ValidationFailed("The pass mark is a percentage from 1 to 100.",
+                               fields={"passing_score": ["From 1 to 100."]})
+    if attempt_limit not in ("keep", None) and not 1 <= int(attempt_limit) <= 100:
+        raise ValidationFailed("Allow 1 to 100 attempts, or leave it empty for no limit.",
+                               fields={"attempt_limit": ["From 1 to 100, or empty."]})
+    before = {"questions": len(course.questions or []), "passing_score": course.passing_score,
+              "attempt_limit": course.attempt_limit, "has_exam": course.has_exam}
+    course.questions = clean
+    course.has_exam = True
+    if passing_score is not None:
+        course.passing_score = passing_score
+    if attempt_limit != "keep":
+        course.attempt_limit = attempt_limit  # type: ignore[assignment]
+    db.session.flush()
+    after = {"questions": len(clean), "passing_score": course.passing_score,
+             "attempt_limit": course.attempt_limit, "has_exam": True}
+    audit.record(actor, AuditAction.UPDATE, "course", course.id,
+                 audit.changes_between(before, after))
+    return course
+
+
+def public_questions(course: Course) -> list[dict[str, Any]]:
+    """What the browser may see before submission: no correct answers, no explanations."""
+    return [{"id": q["id"], "type": q["type"], "prompt": q["prompt"], "options": q["options"]}
+            for q in course.questions or []]
+
+
+@dataclass(frozen=True)
+class Grade:
+    score: float
+    passed: bool
+    wrong: list[str]
+    total: int
+
+
+def grade(questions: Sequence[dict[str, Any]], answers: dict[str, Any],
+          passing_score: int) -> Grade:
+    """A question counts when exactly its correct options are chosen. The score is not
+    rounded before it is compared: 79.9 fails a pass mark of 80, 80.0 passes."""
+    wrong = []
+    for question in questions:
+        chosen = answers.get(question["id"]) or []
+        if not isinstance(chosen, list):
+            chosen = [chosen]
+        try:
+            picked = {int(c) for c in chosen}
+        except (TypeError, ValueError):
+            picked = set()
+        if picked != set(question["correct"]):
+            wrong.append(question["id"])
+    total = len(questions)
+    score = 100.0 * (total - len(wrong)) / total if total else 0.0
+    return Grade(score=score, passed=score >= passing_score, wrong=wrong, total=total)

@@ -1,0 +1,41 @@
+"""Absolute URLs for everything that leaves the site (JSON answers, PDFs, QR codes,
+credentials, emails): always built on PUBLIC_BASE_URL from the application's own URL
+map, never from the current request's Host, so a worker (no request) and an admin's
+request on an internal host print the same canonical address."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from werkzeug.routing import BuildError
+
+log = logging.getLogger(__name__)
+
+
+def public_base() -> str:
+    """PUBLIC_BASE_URL without its trailing slash."""
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+
+
+def public_url(endpoint: str, /, **values: Any) -> str:
+    """The absolute public URL of `endpoint` (with or without a request context).
+
+    Raises werkzeug's BuildError when the endpoint is unknown or `values` do not fit."""
+    parts = urlsplit(public_base())
+    adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/",
+                                       url_scheme=parts.scheme or "https")
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def verify_url(verification_id: str) -> str:
+    """A certificate's public verify page: the route "verify.certificate" once that
+    blueprint is registered, and <PUBLIC_BASE_URL>/verify/<id> (its contract) until then."""
+    if "verify.certificate" in current_app.view_functions:
+        try:
+            return public_url("verify.certificate", verification_id=verification_id)
+        except BuildError:  # pragma: no cover - the route takes other arguments
+            log.exception("verify.certificate did not build; printing /verify/<id>")
+    return f"{public_base()}/verify/{verification_id}"
