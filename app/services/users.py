@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -130,6 +130,15 @@ def set_user_active(user: User, active: bool, actor: Actor) -> User:
     return user
 
 
+def people_matching(q: str) -> ColumnElement[bool]:
+    """The one people search: a name or email containing `q`, case-insensitively, with
+    `%` and `_` matched as themselves. Every list that finds people by name uses it."""
+    pattern = q.strip().lower()
+    # Emails are stored lower-cased, so only the name needs lower().
+    return or_(func.lower(User.name).contains(pattern, autoescape=True),
+               User.email.contains(pattern, autoescape=True))
+
+
 def search_users(
     q: str = "",
     *,
@@ -140,10 +149,7 @@ def search_users(
     """Users matching a name/email fragment and filters, ordered by name."""
     stmt = select(User).options(selectinload(User.organization)).order_by(User.name, User.id)
     if q.strip():
-        pattern = q.strip().lower()
-        # Emails are stored lower-cased, so only the name needs lower().
-        stmt = stmt.where(or_(func.lower(User.name).contains(pattern, autoescape=True),
-                              User.email.contains(pattern, autoescape=True)))
+        stmt = stmt.where(people_matching(q))
     if role:
         stmt = stmt.where(User.role == Role(role))
     if organization_id is not None:
