@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db, rq
 from app.models import Notification, NotificationType, User
+from app.services.notifications import notify
 
 
 @rq.job
@@ -18,14 +19,10 @@ def send_welcome_notification(user_id: int) -> dict:
     key = f"welcome:{user_id}"
     if db.session.scalar(select(Notification.id).where(Notification.dedupe_key == key)):
         return {"user_id": user_id, "status": "already_sent"}
-    db.session.add(Notification(
-        user_id=user.id, type=NotificationType.WELCOME, dedupe_key=key,
-        title="Welcome to Credwright",
-        body=f"Hello {user.name}, your account is ready. Your learning, credentials and "
-             "certificates will appear on your page.",
-        link="/me",
-    ))
     try:
+        notify(user, NotificationType.WELCOME, "Welcome to Credwright",
+               f"Hello {user.name}, your account is ready. Your learning, credentials and "
+               "certificates will appear on your page.", link="/me", dedupe_key=key)
         db.session.commit()
     except IntegrityError:
         # Another run of this job created it between our check and our commit.

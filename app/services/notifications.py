@@ -1,5 +1,9 @@
 """Notifications: raising them, choosing their channels, reading them.
 
+`notify()` (one) and `notify_many()` (a batch, the daily sweep's path) are the only code
+that creates notification rows: anything that tells someone something calls one of them,
+so every notification gets its delivery plan and its email/SMS deliveries.
+
 Every type maps to four preferences (seed 001's table, extended to every type): a user
 email preference, a user SMS preference, an organization email preference and an
 organization SMS preference. ALWAYS (seed 001's null) sends on that channel whatever
@@ -236,7 +240,7 @@ class NewNotification:
     audience: Audience = Audience.SELF
 
 
-def raise_many(items: Sequence[NewNotification]) -> list[int]:
+def notify_many(items: Sequence[NewNotification]) -> list[int]:
     """Create many notifications and their deliveries in a few statements (flushes).
 
     Preferences are read for all recipients in one query; rows go in with multi-row

@@ -20,7 +20,7 @@ Only the band an item is in today is claimed (30 if <= 30 days left, else 60 if 
 else 90), so a sweep that missed days sends the latest reminder, not the ones it
 missed. The key holds the expiry (or due) date: a renewed credential is reminded again.
 Everything is set-based: one statement per phase claims, one reads the details, and
-notifications.raise_many writes the rows. Claims go in in id order, so two concurrent
+notifications.notify_many writes the rows. Claims go in in id order, so two concurrent
 sweeps wait for each other instead of deadlocking.
 """
 
@@ -59,7 +59,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.services import audit
 from app.services.context import Actor
-from app.services.notifications import NewNotification, raise_many, schedule_sending
+from app.services.notifications import NewNotification, notify_many, schedule_sending
 
 DUE_SOON_DAYS = 7
 CHUNK = 5000  # ids per IN (...) list
@@ -186,7 +186,7 @@ def expire(as_of: date) -> PhaseResult:
                 f"expired:{r.id}:{r.expiry_date}:org:{admin_id}", Audience.ORG))
             result.lines.append(f"expired  credential #{r.id} {r.title} of {r.name} "
                                 f"-> org admin #{admin_id}")
-    result.sent = len(raise_many(items))
+    result.sent = len(notify_many(items))
     return result
 
 
@@ -238,7 +238,7 @@ def _expiry_reminders(result: PhaseResult, kind: str, id_column: Any, expiry: An
                 says.admin_body, "/org", f"{key}:org:{admin_id}", Audience.ORG))
             result.lines.append(f"{days:>3}-day  {says.what} of {r.name} "
                                 f"-> org admin #{admin_id}")
-    result.sent = len(raise_many(items))
+    result.sent = len(notify_many(items))
     return result
 
 
@@ -374,7 +374,7 @@ def training_reminders(as_of: date) -> PhaseResult:
             f"/learn/tracks/{track.id}", claim.key))
         result.lines.append(f"{claim.threshold:>7}  assignment #{assignment.id} {track.name} "
                             f"({project.name}) -> learner #{user_id}")
-    result.sent = len(raise_many(items))
+    result.sent = len(notify_many(items))
     return result
 
 

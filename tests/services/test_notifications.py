@@ -1,4 +1,4 @@
-"""Notifications: the preference matrix (every type x channel x audience), raise_many
+"""Notifications: the preference matrix (every type x channel x audience), notify_many
 agreeing with notify, org admins being told, and reading (mark_read, mark_all_read)."""
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def test_org_audience_without_an_organization_sends_nothing(ctx: None) -> None:
         assert (plan["email"], plan["sms"]) == (False, False), type_
 
 
-def test_raise_many_agrees_with_notify(ctx: None) -> None:
+def test_notify_many_agrees_with_notify(ctx: None) -> None:
     everything = _org(**{a: True for a in ORG_ATTRS})
     nothing = _org(**{a: False for a in ORG_ATTRS})
     mixed = _org(email_compliance_alerts=True, email_system_alerts=False,
@@ -200,7 +200,7 @@ def test_raise_many_agrees_with_notify(ctx: None) -> None:
     for i, (person, type_, audience) in enumerate(cases):
         n = ns.notify(person, type_, f"Title {i}", "Body", "/me", f"notify:{i}", audience)
         by_notify.append((n.delivery, _rows(n)))
-    ids = ns.raise_many([ns.NewNotification(person.id, type_, f"Title {i}", "Body", "/me",
+    ids = ns.notify_many([ns.NewNotification(person.id, type_, f"Title {i}", "Body", "/me",
                                             f"many:{i}", audience)
                          for i, (person, type_, audience) in enumerate(cases)])
     assert len(ids) == len(cases)

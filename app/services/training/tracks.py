@@ -2,11 +2,12 @@
 version bumps. A minor bump keeps holders certified; a major bump sends every holder
 back to re-certify (enrolment IN_PROGRESS again, course progress restarted with a fresh
 attempt allowance) and tells them so. `set_fields` is the one way a track's or course's
-editable fields are written (text trimmed, an emptied optional field is no value)."""
+editable fields are written (each checked by its rule in app/services/fields.py: text
+trimmed, an emptied optional field is no value)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
@@ -17,18 +18,33 @@ from app.models import (
     CertificationTrack,
     CourseProgress,
     Enrolment,
-    Notification,
     NotificationType,
     ProgressStatus,
+    TrackAudience,
+    TrackLevel,
 )
 from app.models.base import utcnow
-from app.services import audit
+from app.services import audit, fields
 from app.services.context import Actor
 from app.services.errors import NotFound
+from app.services.notifications import NewNotification, notify_many
 
 P = ProgressStatus
 TRACK_FIELDS = ("name", "description", "audience", "level", "active", "required_for_go_live",
                 "estimated_hours", "validity_months")
+# The TrackForm's limits, checked again here for every caller.
+TRACK_RULES: dict[str, fields.Rule] = {
+    "name": fields.rule(fields.text, max_len=200),
+    "description": fields.rule(fields.optional_text, max_len=5000, multiline=True),
+    "audience": fields.rule(fields.choice, enum_cls=TrackAudience),
+    "level": fields.rule(fields.choice, enum_cls=TrackLevel),
+    "active": fields.boolean,
+    "required_for_go_live": fields.boolean,
+    "estimated_hours": fields.rule(fields.optional_integer, min=1, max=1000,
+                                   message="From 1 to 1000 hours."),
+    "validity_months": fields.rule(fields.optional_integer, min=1, max=600,
+                                   message="From 1 to 600 months, or empty."),
+}
 
 
 def get_track(track_id: int) -> CertificationTrack:
@@ -58,20 +74,20 @@ def track_choices() -> list[tuple[int, str]]:
     return [(t.id, t.name) for t in db.session.scalars(search_tracks(active=True))]
 
 
-def set_fields(obj: Any, allowed: Sequence[str], values: dict[str, Any]) -> None:
-    for name, value in values.items():
-        if name not in allowed:
-            raise ValueError(f"cannot set {name!r}")
-        if type(value) is str:  # not an enum member, which is a str too
-            value = value.strip()
-            if name not in ("name", "title"):
-                value = value or None  # an emptied optional field is no value
+def set_fields(obj: Any, rules: Mapping[str, fields.Rule], values: dict[str, Any], *,
+               creating: bool = False, required: tuple[str, ...] = ()) -> None:
+    """Check every value with its field's rule (text trimmed, an emptied optional field
+    is no value), then set them all; raises ValidationFailed listing every bad field,
+    setting nothing. A field without a rule is a ValueError."""
+    for name, value in fields.clean(values, rules, creating=creating,
+                                    required=required).items():
         setattr(obj, name, value)
 
 
 def create_track(actor: Actor, **values: Any) -> CertificationTrack:
+    """Raises ValidationFailed."""
     track = CertificationTrack()
-    set_fields(track, TRACK_FIELDS, values)
+    set_fields(track, TRACK_RULES, values, creating=True, required=("name", "audience"))
     db.session.add(track)
     db.session.flush()
     audit.record(actor, AuditAction.CREATE, "track", track.id,
@@ -80,8 +96,9 @@ def create_track(actor: Actor, **values: Any) -> CertificationTrack:
 
 
 def update_track(track: CertificationTrack, actor: Actor, **values: Any) -> CertificationTrack:
+    """Raises ValidationFailed, changing nothing."""
     before = audit.snapshot(track, TRACK_FIELDS)
-    set_fields(track, TRACK_FIELDS, values)
+    set_fields(track, TRACK_RULES, values)
     db.session.flush()
     changes = audit.changes_between(before, audit.snapshot(track, TRACK_FIELDS))
     if changes:
@@ -116,14 +133,12 @@ def bump_version(track: CertificationTrack, actor: Actor, *, major: bool) -> int
             .values(status=P.IN_PROGRESS, updated_at=utcnow())
             .execution_options(synchronize_session=False))
         db.session.expire_all()
-        if holders:
-            db.session.execute(Notification.__table__.insert(), [{
-                "user_id": user_id, "type": NotificationType.RECERTIFICATION_REQUIRED.value,
-                "title": f"Re-certify: {track.name} {track.version}",
-                "body": f"{track.name} has a new major version ({track.version}). Complete "
-                        "its courses again to stay certified.",
-                "link": f"/learn/tracks/{track.id}", "delivery": {}, "created_at": utcnow(),
-            } for user_id in holders])
+        notify_many([NewNotification(
+            user_id, NotificationType.RECERTIFICATION_REQUIRED,
+            f"Re-certify: {track.name} {track.version}",
+            f"{track.name} has a new major version ({track.version}). Complete its courses "
+            "again to stay certified.", f"/learn/tracks/{track.id}",
+            f"recertify:{track.id}:{track.version}:{user_id}") for user_id in holders])
     else:
         track.version_minor += 1
     db.session.flush()
