@@ -403,3 +403,57 @@ def bearer(app: Flask) -> Callable[[User], dict[str, str]]:
         return {"Authorization": f"Bearer {token}"}
 
     return make
+
+
+# --- concurrency ------------------------------------------------------------------------
+
+@pytest.fixture
+def race(new_client: Callable[[], Client]) -> Callable[..., list[Any]]:
+    """`race(user, "POST", path, n=10, **request_kwargs)`: n identical requests at the same
+    moment, each from its own logged-in session (n double-clicks, n admins), released
+    together by a barrier; returns the n responses in order. `race(user, calls=[(method,
+    path, kwargs), ...])` races different requests (approve against reject). With a Bearer
+    token in `headers` the requests skip the logins (the API). On PostgreSQL they really
+    run at once; on SQLite their write transactions queue (BEGIN IMMEDIATE), which must
+    give the same outcome."""
+    import threading
+
+    def run(user: User | None, method: str = "POST", path: str = "", n: int = 10,
+            headers: dict[str, str] | None = None,
+            calls: list[tuple[str, str, dict[str, Any]]] | None = None,
+            **kwargs: Any) -> list[Any]:
+        planned = calls or [(method, path, {"headers": headers, **kwargs})] * n
+        clients: list[Client] = []
+        prepared: list[dict[str, str]] = []
+        for _method, _path, options in planned:
+            client = new_client()
+            extra = dict(options.get("headers") or {})
+            if "Authorization" not in extra:
+                assert user is not None, "a user to log in, or a Bearer header"
+                client.login(user.email)
+                extra["X-CSRFToken"] = client.csrf_token()
+            clients.append(client)
+            prepared.append(extra)
+        barrier = threading.Barrier(len(planned))
+        responses: list[Any] = [None] * len(planned)
+        errors: list[BaseException] = []
+
+        def go(i: int) -> None:
+            call_method, call_path, options = planned[i]
+            rest = {k: v for k, v in options.items() if k != "headers"}
+            try:
+                barrier.wait(timeout=30)
+                responses[i] = clients[i].open(call_path, method=call_method,
+                                               headers=prepared[i], **rest)
+            except BaseException as exc:  # noqa: BLE001 - reported below, in the test
+                errors.append(exc)
+
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(len(planned))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not errors, errors
+        return responses
+
+    return run

@@ -65,7 +65,9 @@ def test_pending_shape_approve_and_reject(app, client, api, make_user, make_trac
     assert set(first["recipient"]) == {"id", "name", "avatar"}
     approved = client.post(f"{BASE}/{ids[0]}/approve", headers=api, json={"notify": False})
     assert approved.get_json()["status"] == "ISSUED"
-    assert client.post(f"{BASE}/{ids[0]}/approve", headers=api).status_code == 422
+    again = client.post(f"{BASE}/{ids[0]}/approve", headers=api)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "conflict"
+    assert "Already approved" in again.get_json()["error"]["message"]
     assert client.post(f"{BASE}/{ids[1]}/reject", headers=api, json={}).status_code == 422
     assert client.post(f"{BASE}/{ids[1]}/reject", headers=api,
                        json={"reason": "No"}).get_json()["status"] == "REJECTED"

@@ -132,7 +132,7 @@ def test_reissue_supersedes_with_current_details(app, make_user, make_track, iss
         assert old.status == S.REVOKED and old.revocation_category == "superseded"
         assert replacement.snapshot["recipient_name"] == "New Person"
         assert replacement.supersedes_id == old.id and replacement.number != old.number
-        with pytest.raises(ValidationFailed, match="superseded"):
+        with pytest.raises(Conflict, match="superseded"):
             certs.reinstate(old, Actor.system())
 
 
@@ -177,7 +177,7 @@ def test_approve_and_reject_pending(app, make_user, make_track):
         db.session.commit()
         approved = certs.approve(pending[0], Actor.system())
         assert approved.status == S.ISSUED and approved.number.startswith("CERT-")
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(Conflict, match="Already approved"):  # a state conflict: 409
             certs.approve(approved, Actor.system())
         with pytest.raises(ValidationFailed, match="reason"):
             certs.reject(pending[1], Actor.system(), "")

@@ -8,7 +8,10 @@ races."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import date, datetime, time
+
+from sqlalchemy import or_
 
 from app.extensions import db
 from app.models import (
@@ -38,6 +41,7 @@ from app.services.enqueue import enqueue_after_commit
 from app.services.errors import Conflict, ValidationFailed
 from app.services.notifications import notify
 from app.services.persistence import flush_or_raise
+from app.services.transitions import transition
 
 S = CertificateStatus
 REVOCATION_CATEGORIES = ("issued_in_error", "misconduct", "requirements_not_met",
@@ -143,12 +147,32 @@ def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
     return certificate
 
 
+def _only(expected: CertificateStatus, verb: str) -> Callable[[Certificate], str]:
+    """The refusal when a certificate is no longer in the state an action needs."""
+
+    def message(certificate: Certificate) -> str:
+        if certificate.status == S.ISSUED and verb == "approved":
+            return f"Already approved: certificate {certificate.number} is issued."
+        if certificate.status == S.REVOKED and verb == "revoked":
+            return f"Already revoked: certificate {certificate.number} is revoked."
+        if certificate.status == S.REJECTED and verb == "rejected":
+            return "Already rejected."
+        if certificate.status == S.ISSUED and verb == "reinstated":
+            return f"Already reinstated: certificate {certificate.number} is valid."
+        if certificate.revocation_category == "superseded" and verb == "reinstated":
+            return "A superseded certificate is not reinstated; its replacement stands."
+        return (f"Only a {expected.label.lower()} certificate can be {verb}; this one is "
+                f"{certificate.status.label.lower()}.")
+
+    return message
+
+
 def approve(certificate: Certificate, actor: Actor, *,
             notify_recipient: bool = True) -> Certificate:
-    """PENDING -> ISSUED. Raises ValidationFailed for any other status."""
-    if certificate.status != S.PENDING:
-        raise ValidationFailed(f"Only a pending certificate can be approved; this one is "
-                               f"{certificate.status.label.lower()}.")
+    """PENDING -> ISSUED, numbered. Raises Conflict if it is not pending (any more): of
+    several approvals at once, one wins and the others get "Already approved"."""
+    transition(certificate, to=S.ISSUED, expected=S.PENDING,
+               refused=_only(S.PENDING, "approved"))
     _finalise_issue(certificate, actor, None)
     audit.record(actor, AuditAction.CERT_APPROVE, "certificate", certificate.id,
                  {"status": ["PENDING", "ISSUED"], "number": certificate.number})
@@ -160,17 +184,15 @@ def approve(certificate: Certificate, actor: Actor, *,
 
 
 def reject(certificate: Certificate, actor: Actor, reason: str) -> Certificate:
-    """PENDING -> REJECTED, with a reason. Raises ValidationFailed."""
+    """PENDING -> REJECTED, with a reason. Raises ValidationFailed (no reason) and
+    Conflict (not pending any more)."""
     reason = (reason or "").strip()
-    if certificate.status != S.PENDING:
-        raise ValidationFailed("Only a pending certificate can be rejected.")
     if not reason:
         raise ValidationFailed("Give a reason for rejecting.",
                                fields={"reason": ["Give a reason for rejecting."]})
-    certificate.status = S.REJECTED
-    certificate.rejection_reason = reason[:2000]
-    certificate.live_key = None
-    db.session.flush()
+    transition(certificate, to=S.REJECTED, expected=S.PENDING,
+               values={"rejection_reason": reason[:2000], "live_key": None},
+               refused=_only(S.PENDING, "rejected"))
     audit.record(actor, AuditAction.CERT_REJECT, "certificate", certificate.id,
                  {"status": ["PENDING", "REJECTED"], "reason": certificate.rejection_reason})
     return certificate
@@ -178,23 +200,19 @@ def reject(certificate: Certificate, actor: Actor, reason: str) -> Certificate:
 
 def revoke(certificate: Certificate, actor: Actor, reason: str, category: str = "other", *,
            notify_recipient: bool = True) -> Certificate:
-    """ISSUED -> REVOKED with a reason (required) and a category. Raises ValidationFailed."""
+    """ISSUED -> REVOKED with a reason (required) and a category. Raises ValidationFailed
+    (no reason, unknown category) and Conflict (not issued any more)."""
     reason = (reason or "").strip()
-    if certificate.status != S.ISSUED:
-        raise ValidationFailed("Only an issued certificate can be revoked.")
     if not reason:
         raise ValidationFailed("Give a reason for revoking.",
                                fields={"reason": ["Give a reason for revoking."]})
     if category not in REVOCATION_CATEGORIES:
         raise ValidationFailed("Unknown revocation category.",
                                fields={"category": [f"One of {', '.join(REVOCATION_CATEGORIES)}."]})
-    certificate.status = S.REVOKED
-    certificate.live_key = None
-    certificate.revocation_reason = reason[:2000]
-    certificate.revocation_category = category
-    certificate.revoked_at = utcnow()
-    certificate.revoked_by_id = actor.user.id if actor.user else None
-    db.session.flush()
+    transition(certificate, to=S.REVOKED, expected=S.ISSUED, values={
+        "live_key": None, "revocation_reason": reason[:2000], "revocation_category": category,
+        "revoked_at": utcnow(), "revoked_by_id": actor.user.id if actor.user else None,
+    }, refused=_only(S.ISSUED, "revoked"))
     audit.record(actor, AuditAction.CERT_REVOKE, "certificate", certificate.id,
                  {"status": ["ISSUED", "REVOKED"], "reason": certificate.revocation_reason,
                   "category": category})
@@ -209,24 +227,20 @@ def reinstate(certificate: Certificate, actor: Actor, *,
               notify_recipient: bool = True) -> Certificate:
     """REVOKED -> ISSUED (number and dates kept; the PDF is rendered again).
 
-    Raises ValidationFailed, and Conflict when another live certificate took its place.
+    Raises Conflict when it is not revoked (any more), was superseded (its replacement
+    stands), or another live certificate took its place.
     """
-    if certificate.status != S.REVOKED:
-        raise ValidationFailed("Only a revoked certificate can be reinstated.")
-    if certificate.revocation_category == "superseded":
-        raise ValidationFailed("A superseded certificate is not reinstated; its "
-                               "replacement stands.")
-    certificate.status = S.ISSUED
-    certificate.live_key = Certificate.make_live_key(
-        certificate.recipient_id, certificate.course_id, certificate.track_id, certificate.type)
     previous = {"reason": certificate.revocation_reason,
                 "category": certificate.revocation_category}
-    certificate.revocation_reason = None
-    certificate.revocation_category = None
-    certificate.revoked_at = None
-    certificate.revoked_by_id = None
-    certificate.pdf_key = None
-    certificate.pdf_sha256 = None
+    transition(certificate, to=S.ISSUED, expected=S.REVOKED, where=[or_(
+        Certificate.revocation_category.is_(None),
+        Certificate.revocation_category != "superseded")], values={
+        "revocation_reason": None, "revocation_category": None, "revoked_at": None,
+        "revoked_by_id": None, "pdf_key": None, "pdf_sha256": None,
+    }, refused=_only(S.REVOKED, "reinstated"))
+    # Live again: the unique live key refuses it if another live certificate took its place.
+    certificate.live_key = Certificate.make_live_key(
+        certificate.recipient_id, certificate.course_id, certificate.track_id, certificate.type)
     flush_or_raise(already_live())
     audit.record(actor, AuditAction.CERT_REINSTATE, "certificate", certificate.id,
                  {"status": ["REVOKED", "ISSUED"], "was": previous})
@@ -239,9 +253,11 @@ def reinstate(certificate: Certificate, actor: Actor, *,
 
 
 def reissue(certificate: Certificate, actor: Actor) -> Certificate:
-    """A new certificate saying what is true now (names, titles), superseding this one."""
+    """A new certificate saying what is true now (names, titles), superseding this one.
+    Raises Conflict when it is not issued (any more): re-issuing twice at once makes one
+    replacement."""
     if certificate.status != S.ISSUED:
-        raise ValidationFailed("Only an issued certificate can be re-issued.")
+        raise Conflict(_only(S.ISSUED, "re-issued")(certificate))
     revoke(certificate, actor, "Re-issued with current details.", "superseded",
            notify_recipient=False)
     replacement = issue_certificate(
