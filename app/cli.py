@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 
 import click
 from flask import Flask, current_app
@@ -13,12 +14,21 @@ from app.extensions import db
 from app.services import audit as audit_service
 from app.services import auth as auth_service
 from app.services.context import Actor
+from app.services.dates import today
 
 users_cli = AppGroup("users", help="Manage users and their API tokens.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 credentials_cli = AppGroup("credentials", help="Micro-credential housekeeping.")
 keys_cli = AppGroup("keys", help="Signing keys of certificates and verification answers.")
 jobs_cli = AppGroup("jobs", help="Scheduled jobs: the daily sweep.")
+
+
+def _day(as_of: str | None) -> date:
+    """The --date option as a date; today (UTC) when not given."""
+    try:
+        return date.fromisoformat(as_of) if as_of else today()
+    except ValueError as exc:
+        raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from exc
 
 
 @click.command("seed")
@@ -87,11 +97,15 @@ def verify() -> None:
 @credentials_cli.command("expire")
 @click.option("--date", "as_of", default=None, help="Expire as of this date (YYYY-MM-DD).")
 def expire_credentials(as_of: str | None) -> None:
-    """Move awarded credentials past their expiry date to EXPIRED (safe to re-run)."""
-    from app.jobs.credentials import expire_micro_credentials
+    """Move awarded credentials past their expiry date to EXPIRED (safe to re-run): the
+    daily sweep's expiry phase on its own (the same audit rows and notices)."""
+    from app.services import sweep
 
-    result = expire_micro_credentials(as_of)
-    click.echo(f"Expired {result['expired']} credential(s) as of {result['as_of']}.")
+    day = _day(as_of)
+    result = sweep.expire(day)
+    db.session.commit()
+    click.echo(f"Expired {result.items} credential(s) as of {day.isoformat()}; "
+               f"{result.sent} notification(s).")
 
 
 @keys_cli.command("rotate")
@@ -127,15 +141,9 @@ def sweep_command(as_of: str | None, dry_run: bool, enqueue: bool) -> None:
     """The daily sweep: expiries, 90/60/30-day expiry reminders, training due/overdue.
 
     Safe to run again or at the same time as another: each reminder goes out once."""
-    from datetime import date
-
     from app.jobs import sweep
-    from app.models.base import utcnow
 
-    try:
-        day = date.fromisoformat(as_of) if as_of else utcnow().date()
-    except ValueError as exc:
-        raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from exc
+    day = _day(as_of)
     if enqueue:
         if current_app.config["JOBS_INLINE"]:
             raise click.UsageError("--enqueue needs REDIS_URL (a queue and a worker).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import ApiToken, AuditLog, Organization, User
+from app.models import ApiToken, AuditLog, Notification, Organization, User
 from app.seed import DEMO_LOGINS, DEMO_PASSWORD
 
 
@@ -163,3 +163,83 @@ def test_jobs_sweep_with_a_bad_date_is_a_usage_error(app):
     with app.app_context():
         from app.models import SweepRun
         assert db.session.scalar(select(func.count(SweepRun.id))) == 0
+
+
+def _expiry_data(app, make_user, make_org, make_definition, make_credential):
+    """Named people and credentials (the same each time): two due, one not yet, one
+    holder with an org admin and one internal holder."""
+    from datetime import date, timedelta
+
+    from app.models import CredentialStatus, Role
+
+    as_of = date(2027, 3, 1)
+    org = make_org("Expiry Org", slug="expiry-org")
+    holder = make_user(Role.STAFF, org, name="Hana Holder", email="hana@example.test")
+    make_user(Role.ORG_ADMIN, org, name="Oscar Orgadmin", email="oscar@example.test")
+    internal = make_user(Role.STAFF, None, name="Ian Internal", email="ian@example.test")
+    for title, who, expiry in (("Scaffolds", holder, as_of), ("Ladders", internal,
+                                                             as_of - timedelta(days=3)),
+                               ("Harness", holder, as_of + timedelta(days=1))):
+        make_credential(make_definition(title), who, CredentialStatus.AWARDED,
+                        expiry_date=expiry)
+    with app.app_context():
+        marks = (db.session.scalar(select(func.max(AuditLog.seq))),
+                 db.session.scalar(select(func.max(Notification.id))))
+    return as_of, marks
+
+
+def _expiry_outcome(app, marks):
+    """What changed after `marks`: credential statuses, notifications and expiry audit
+    rows, named by people and titles (not ids)."""
+    from app.models import (
+        MicroCredentialDefinition,
+        NotificationDelivery,
+        NotificationType,
+        StaffMicroCredential,
+    )
+
+    seq, notification_id = marks
+    with app.app_context():
+        titles = dict(db.session.execute(
+            select(StaffMicroCredential.id, MicroCredentialDefinition.title)
+            .join(MicroCredentialDefinition)).all())
+        names = dict(db.session.execute(select(User.id, User.name)).all())
+        statuses = sorted((titles[c.id], names[c.user_id], c.status.value) for c in
+                          db.session.scalars(select(StaffMicroCredential)))
+        notices = sorted(
+            (names[n.user_id], n.type, n.title, n.body, n.link, sorted(n.delivery.items()),
+             sorted(str(d.channel) for d in db.session.scalars(
+                 select(NotificationDelivery).where(
+                     NotificationDelivery.notification_id == n.id))))
+            for n in db.session.scalars(select(Notification).where(
+                Notification.id > (notification_id or 0),
+                Notification.type != NotificationType.CREDENTIAL_EXPIRY)))  # reminders
+        audits = sorted((a.action, a.resource_type, titles[int(a.resource_id)], str(a.changes),
+                         a.actor_id) for a in db.session.scalars(select(AuditLog).where(
+                             AuditLog.seq > (seq or 0), AuditLog.action == "MCRED_EXPIRE")))
+    return statuses, notices, audits
+
+
+def test_credentials_expire_command_and_the_sweep_expire_alike(
+        app, make_user, make_org, make_definition, make_credential):
+    """Identical data, once through `credentials expire` and once through the daily
+    sweep: the same rows expire, with the same notifications and audit rows."""
+    from tests.conftest import _empty_database
+
+    outcomes = []
+    for command in ("credentials expire", "jobs sweep"):
+        as_of, marks = _expiry_data(app, make_user, make_org, make_definition,
+                                    make_credential)
+        result = app.test_cli_runner().invoke(
+            args=[*command.split(), "--date", as_of.isoformat()])
+        assert result.exit_code == 0, result.output
+        outcomes.append(_expiry_outcome(app, marks))
+        with app.app_context():
+            _empty_database()
+    command, swept = outcomes
+    assert command == swept
+    statuses, notices, audits = command
+    assert [s for s in statuses if s[2] == "EXPIRED"] == [
+        ("Ladders", "Ian Internal", "EXPIRED"), ("Scaffolds", "Hana Holder", "EXPIRED")]
+    assert {n[0] for n in notices} == {"Hana Holder", "Ian Internal", "Oscar Orgadmin"}
+    assert len(notices) == 3 and len(audits) == 2

@@ -18,6 +18,7 @@ from app.models import (
     StaffMicroCredential,
 )
 from app.services import micro_credentials as mc
+from app.services import sweep
 from app.services.context import Actor
 from app.services.errors import Conflict, PayloadTooLarge, ValidationFailed
 
@@ -216,11 +217,12 @@ def test_expiry_only_once_the_date_has_come(app, make_definition, make_user, mak
         c = mc.get_credential(credential.id)
         with pytest.raises(ValidationFailed):
             mc.change_status(c, S.EXPIRED, _system(), today=soon - timedelta(days=1))
-        assert mc.expire_due(soon - timedelta(days=1), _system()) == []
-        assert mc.expire_due(soon, _system()) == [c.id]
+        assert sweep.expire(soon - timedelta(days=1)).items == 0
+        assert sweep.expire(soon).items == 1
         db.session.commit()
+        db.session.refresh(c)
         assert c.status == S.EXPIRED
-        assert mc.expire_due(soon, _system()) == []  # a second run changes nothing
+        assert sweep.expire(soon).items == 0  # a second run changes nothing
         assert db.session.scalar(select(func.count(AuditLog.id)).where(
             AuditLog.action == "MCRED_EXPIRE")) == 1
 

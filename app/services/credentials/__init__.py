@@ -46,7 +46,6 @@ from app.services.credentials.status import (
     Move,
     allowed_moves,
     change_status,
-    expire_due,
     expiry_band,
 )
 from app.services.dates import add_months
@@ -57,7 +56,7 @@ __all__ = [
     "assign", "assignable_staff", "assigned_count", "attach_evidence", "can_see",
     "change_status", "create_definition", "credentials_of", "definition_choices",
     "definition_to_api", "definitions_page", "delete_definition", "ensure_default_definitions",
-    "expire_due", "expiry_band", "get_credential", "get_definition", "holders",
+    "expiry_band", "get_credential", "get_definition", "holders",
     "list_definitions", "org_credentials_for_export", "org_matrix", "sniff_evidence_type",
     "status_counts", "storage", "update_definition",
 ]
