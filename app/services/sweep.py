@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, func, literal, or_, select, true
+from sqlalchemy import Select, String, and_, case, cast, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -60,6 +60,7 @@ from app.models.base import utcnow
 from app.services import audit
 from app.services.context import Actor
 from app.services.notifications import NewNotification, notify_many, schedule_sending
+from app.services.training.projects import assignment_statuses
 
 DUE_SOON_DAYS = 7
 CHUNK = 5000  # ids per IN (...) list
@@ -322,19 +323,10 @@ def training_reminders(as_of: date) -> PhaseResult:
         return result
     # The org admins hear about an assignment that still lacks completions valid on its
     # due date; one claim per assignment and band.
-    short = []
-    for assignment, project, _track in assignments:
-        done = db.session.scalar(
-            select(func.count()).select_from(Enrolment).join(User, User.id == Enrolment.user_id)
-            .where(Enrolment.track_id == assignment.track_id,
-                   Enrolment.status == ProgressStatus.COMPLETED,
-                   User.organization_id == project.organization_id,
-                   true() if assignment.target_role == "any"
-                   else cast(User.role, String) == assignment.target_role,
-                   or_(Enrolment.expires_at.is_(None),
-                       Enrolment.expires_at >= assignment.due_date)))
-        if (done or 0) < assignment.required_completions:
-            short.append(assignment.id)
+    # (The one completion count, training.projects.assignment_statuses, as of the due date.)
+    short = [status.assignment.id for assignment, project, _track in assignments
+             for status in assignment_statuses(project, [assignment], assignment.due_date)
+             if not status.is_complete]
     org_source = (select(_key("assign", TrainingAssignment.id, due, band, "org"),
                          literal("assign_org"), TrainingAssignment.id, band, _as_of(as_of), _now())
                   .where(TrainingAssignment.id.in_(short or [-1]))

@@ -23,7 +23,7 @@ from app.models import (
     TrainingAssignment,
     User,
 )
-from app.services import audit
+from app.services import audit, fields
 from app.services.context import Actor
 from app.services.dates import today
 from app.services.errors import Conflict, NotFound, ValidationFailed
@@ -43,7 +43,13 @@ def get_project(project_id: int) -> ImplementationProject:
 
 def create_project(actor: Actor, *, name: str, organization_id: int,
                    go_live_date: date | None) -> ImplementationProject:
-    project = ImplementationProject(name=name.strip(), organization_id=organization_id,
+    """Raises ValidationFailed (the ProjectForm's rules)."""
+    checked = fields.Fields()
+    name = checked.check(fields.text, name, "name", max_len=200)
+    organization_id = checked.check(fields.ident, organization_id, "organization_id")
+    go_live_date = checked.check(fields.optional_date, go_live_date, "go_live_date")
+    checked.done()
+    project = ImplementationProject(name=name, organization_id=organization_id,
                                     go_live_date=go_live_date)
     db.session.add(project)
     db.session.flush()
@@ -60,9 +66,12 @@ def assign_training(project: ImplementationProject, track: CertificationTrack, a
     if target_role not in TARGET_ROLES:
         raise ValidationFailed("Unknown target role.",
                                fields={"target_role": [f"One of {', '.join(TARGET_ROLES)}."]})
-    if required_completions < 1:
-        raise ValidationFailed("At least one completion is required.",
-                               fields={"required_completions": ["At least 1."]})
+    checked = fields.Fields()
+    required_completions = checked.check(fields.integer, required_completions,
+                                         "required_completions", min=1, max=100_000,
+                                         message="At least 1.")
+    due_date = checked.check(fields.optional_date, due_date, "due_date")
+    checked.done()
     assignment = TrainingAssignment(project_id=project.id, track_id=track.id,
                                     target_role=target_role,
                                     required_completions=required_completions, due_date=due_date)
@@ -114,15 +123,23 @@ class ProjectStatus:
 def project_status(project: ImplementationProject, as_of: date | None = None) -> ProjectStatus:
     """Each assignment's completions among the organization's people in the target role,
     counting only completions still valid on the go-live date (one grouped query)."""
-    cutoff = project.go_live_date or as_of or today()
     assignments = list(db.session.scalars(
         select(TrainingAssignment).options(selectinload(TrainingAssignment.track))
         .where(TrainingAssignment.project_id == project.id).order_by(TrainingAssignment.id)))
-    status = ProjectStatus(project)
+    return ProjectStatus(project, assignment_statuses(
+        project, assignments, project.go_live_date or as_of or today()))
+
+
+def assignment_statuses(project: ImplementationProject, assignments: list[TrainingAssignment],
+                        valid_on: date) -> list[AssignmentStatus]:
+    """The one completion count (go-live readiness, and the sweep's due reminders): for
+    each of the project's `assignments`, the completions among the organization's active
+    people in the target role still valid on `valid_on`, the completions expired by then,
+    and the enrolments (one grouped query)."""
     if not assignments:
-        return status
+        return []
     track_ids = {a.track_id for a in assignments}
-    valid = or_(Enrolment.expires_at.is_(None), Enrolment.expires_at >= cutoff)
+    valid = or_(Enrolment.expires_at.is_(None), Enrolment.expires_at >= valid_on)
     rows = db.session.execute(
         select(Enrolment.track_id, User.role,
                func.count(Enrolment.id),
@@ -132,11 +149,12 @@ def project_status(project: ImplementationProject, as_of: date | None = None) ->
         .where(User.organization_id == project.organization_id, User.active.is_(True),
                Enrolment.track_id.in_(track_ids))
         .group_by(Enrolment.track_id, User.role)).all()
+    statuses = []
     for assignment in assignments:
         matching = [r for r in rows if r[0] == assignment.track_id and (
             assignment.target_role == "any" or r[1].value == assignment.target_role)]
-        status.assignments.append(AssignmentStatus(
+        statuses.append(AssignmentStatus(
             assignment, completed=int(sum(r[3] or 0 for r in matching)),
             expiring=int(sum(r[4] or 0 for r in matching)),
             enrolled=int(sum(r[2] for r in matching))))
-    return status
+    return statuses
