@@ -72,6 +72,7 @@ def lock(row: Row) -> Row:
     read the row before writing (an attempt count under its limit)."""
     model = type(row)
     (primary_key,) = inspect(model).primary_key
-    db.session.execute(select(model).where(primary_key == inspect(row).identity[0])
-                       .with_for_update().execution_options(populate_existing=True))
+    # Fetched, not only executed: the ORM refreshes `row` as the result is read.
+    db.session.scalars(select(model).where(primary_key == inspect(row).identity[0])
+                       .with_for_update().execution_options(populate_existing=True)).one()
     return row

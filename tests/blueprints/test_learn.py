@@ -95,7 +95,7 @@ def test_attempt_limit_is_shown_and_enforced(app, staff_client, make_track):
     exam = track.courses[1]
     staff_client.post(f"/learn/courses/{exam.id}/quiz", headers=HX, data={})
     refused = staff_client.post(f"/learn/courses/{exam.id}/quiz", headers=HX, data={})
-    assert refused.status_code == 422  # refused: the last result shows, no new attempt
+    assert refused.status_code == 409  # refused: the last result shows, no new attempt
     assert "No attempts are left" in refused.get_data(as_text=True)
     with app.app_context():
         from app.models import QuizAttempt

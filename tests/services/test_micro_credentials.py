@@ -158,8 +158,8 @@ def test_forward_moves_one_step_at_a_time(app, make_definition, make_user, make_
             mc.change_status(c, S.AWARDED, _system())
         with pytest.raises(ValidationFailed, match="to Expired"):
             mc.change_status(c, S.EXPIRED, _system())
-        with pytest.raises(ValidationFailed):
-            mc.change_status(c, S.NOT_STARTED, _system())  # already there
+        with pytest.raises(Conflict, match="Already not started"):  # already there: 409
+            mc.change_status(c, S.NOT_STARTED, _system())
         mc.change_status(c, S.IN_TRAINING, _system())
         mc.change_status(c, S.ASSESSMENT_PENDING, _system())
         assert c.status == S.ASSESSMENT_PENDING

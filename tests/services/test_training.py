@@ -134,7 +134,7 @@ def test_fail_then_pass_completes_the_track_and_requests_a_certificate(app, make
         assert certificate.status == CertificateStatus.PENDING
         assert certificate.type.value == "COMPLETION" and certificate.track_id == track.id
         assert certificate.recipient_id == user.id
-        with pytest.raises(ValidationFailed, match="already passed"):
+        with pytest.raises(Conflict, match="already passed"):
             training.submit_quiz_attempt(progress, answers_scoring(exam, 5), actor)
 
 
@@ -149,7 +149,7 @@ def test_the_attempt_limit_fails_the_course_and_the_track(app, make_track, make_
             training.submit_quiz_attempt(progress, {}, _actor())
         assert progress.status == P.FAILED and training.attempts_left(progress) == 0
         assert enrolment.status == P.FAILED
-        with pytest.raises(ValidationFailed, match="No attempts are left"):
+        with pytest.raises(Conflict, match="No attempts are left"):
             training.submit_quiz_attempt(progress, answers_scoring(exam, 5), _actor())
 
 

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from app.extensions import db
 from app.models import CertificationTrack, Course, Enrolment, ProgressStatus
 from app.services import training
 from app.web.auth import current_actor
@@ -70,8 +69,7 @@ def enrol(track_id: int) -> Any:
 def course(course_id: int) -> Any:
     course = training.get_course(course_id)
     enrolment = _my_enrolment(course)
-    progress = training.progress_for(enrolment, course)
-    db.session.commit()  # a course added after enrolment gets its progress row
+    progress = training.progress_view(enrolment, course)  # a GET writes nothing
     return render("learn/course.html", course=course, enrolment=enrolment, progress=progress,
                   attempts_left=training.attempts_left(progress),
                   last=training.last_attempt(progress),

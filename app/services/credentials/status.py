@@ -1,8 +1,9 @@
 """A staff credential's lifecycle NOT_STARTED -> IN_TRAINING -> ASSESSMENT_PENDING ->
 AWARDED -> EXPIRED: forward one step at a time, back only with a note, AWARDED recording
 the award and its expiry date (from the definition's validity unless given), EXPIRED only
-once that date has come (and `expire_due` does it for every due credential, once). Each
-move is audited and tells the holder; `expiry_band` says how near the date is."""
+once that date has come (the daily sweep's expiry phase, app/services/sweep.py, expires
+every due credential at once). Each move goes through the atomic transition, is audited
+and tells the holder; `expiry_band` says how near the date is."""
 
 from __future__ import annotations
 
@@ -10,23 +11,20 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-
 from app.extensions import db
 from app.models import (
     AuditAction,
     CredentialStatus,
     NotificationType,
     StaffMicroCredential,
-    User,
 )
 from app.models.base import utcnow
 from app.services import audit, dates
 from app.services.context import Actor
 from app.services.dates import add_months
-from app.services.errors import ValidationFailed
+from app.services.errors import Conflict, ValidationFailed
 from app.services.notifications import notify
+from app.services.transitions import transition
 
 S = CredentialStatus
 ORDER = [S.NOT_STARTED, S.IN_TRAINING, S.ASSESSMENT_PENDING, S.AWARDED, S.EXPIRED]
@@ -65,10 +63,14 @@ def change_status(credential: StaffMicroCredential, new_status: CredentialStatus
     Forward moves go one step at a time; AWARDED records the award and sets the expiry
     date (from the definition's validity unless one is given); moving back needs a note;
     EXPIRED only follows AWARDED once the expiry date has come.
-    Raises ValidationFailed for an impossible move or a missing note.
+    Raises ValidationFailed for an impossible move or a missing note, and Conflict when
+    the credential moved meanwhile (two admins, a double-click): of several identical
+    moves at once, one is made, audited and notified.
     """
     today = today or dates.today()
     old = credential.status
+    if new_status == old:  # a double-click or a second admin: the first move stands
+        raise Conflict(f"Already {old.label.lower()}.")
     move = next((m for m in allowed_moves(credential, today) if m.status == new_status), None)
     if move is None:
         raise ValidationFailed(
@@ -86,7 +88,9 @@ def change_status(credential: StaffMicroCredential, new_status: CredentialStatus
                                fields={"expiry_date": ["Choose a date after today."]})
 
     changes: dict[str, Any] = {"status": [old.value, new_status.value]}
-    credential.status = new_status
+    transition(credential, to=new_status, expected=old, refused=lambda now: (
+        f"Already {now.status.label.lower()}." if now.status == new_status else
+        f"It was moved to {now.status.label} a moment ago. Reload and try again."))
     if new_status == S.AWARDED:
         credential.awarded_at = utcnow()
         credential.awarded_by_id = actor.user.id if actor.user else None
@@ -126,24 +130,6 @@ def _notify_status(credential: StaffMicroCredential, old: CredentialStatus) -> N
         body = f"Your {title} credential moved from {old.label} to {new.label}."
     notify(credential.user, NotificationType.CREDENTIAL_STATUS_CHANGE,
            f"{title}: {new.label}", body, link="/me")
-
-
-def expire_due(today: date, actor: Actor) -> list[int]:
-    """Move every awarded credential whose expiry date has come to EXPIRED.
-
-    Safe to run again: a credential expires once. Returns the ids it expired.
-    """
-    due = list(db.session.scalars(
-        select(StaffMicroCredential)
-        .options(selectinload(StaffMicroCredential.definition),
-                 selectinload(StaffMicroCredential.user).selectinload(User.organization))
-        .where(StaffMicroCredential.status == S.AWARDED,
-               StaffMicroCredential.expiry_date <= today)
-        .with_for_update(skip_locked=True)))
-    for credential in due:
-        change_status(credential, S.EXPIRED, actor, today=today)
-    return [c.id for c in due]
-
 
 
 def expiry_band(credential: StaffMicroCredential, today: date) -> str | None:

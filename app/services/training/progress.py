@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import (
@@ -29,18 +29,42 @@ from app.services.errors import Conflict, ValidationFailed
 from app.services.notifications import notify
 from app.services.persistence import flush_or_raise
 from app.services.training.quizzes import grade
+from app.services.transitions import lock, transition
 
 P = ProgressStatus
 
 
 def progress_for(enrolment: Enrolment, course: Course) -> CourseProgress:
-    """The learner's progress row for a course, made if the course was added later."""
+    """The learner's progress row for a course, made if the course was added later (for a
+    write: a page showing the course uses `progress_view`)."""
     row = next((p for p in enrolment.course_progress if p.course_id == course.id), None)
     if row is None:
         row = CourseProgress(enrolment=enrolment, course_id=course.id)
         db.session.add(row)
         db.session.flush()
     return row
+
+
+def progress_view(enrolment: Enrolment, course: Course) -> CourseProgress:
+    """The learner's progress on a course as a page shows it, writing nothing: a course
+    added after enrolment has no row yet and shows as not started (its row is made by the
+    first action on it)."""
+    row = next((p for p in enrolment.course_progress if p.course_id == course.id), None)
+    if row is not None:
+        return row
+    # Not added to the session (SQLAlchemy 2 does not cascade through the backref).
+    return CourseProgress(enrolment_id=enrolment.id, course=course, status=P.NOT_STARTED,
+                          exam_attempts=0, attempt_cycle=0)
+
+
+def _hold(progress: CourseProgress) -> CourseProgress:
+    """Serialize every change on one enrolment: lock its row (until the transaction ends),
+    then read the enrolment and its progress rows afresh. Two tabs completing two courses
+    at once then cannot both miss that the track is complete, and a double-click sees
+    what the first click did."""
+    lock(progress.enrolment)
+    db.session.expire(progress.enrolment, ["course_progress"])
+    return lock(progress)
 
 
 def _start(progress: CourseProgress, now: Any) -> None:
@@ -56,18 +80,21 @@ def _start(progress: CourseProgress, now: Any) -> None:
 
 
 def complete_course(progress: CourseProgress, actor: Actor) -> CourseProgress:
-    """Mark a course without an exam complete. Raises ValidationFailed for an exam course."""
+    """Mark a course without an exam complete. Raises ValidationFailed for an exam course
+    and Conflict when it is complete already (a double-click: the first one counts)."""
     if progress.course.has_exam:
         raise ValidationFailed("This course is completed by passing its quiz.")
-    if progress.status != P.COMPLETED:
-        now = utcnow()
-        _start(progress, now)
-        progress.status = P.COMPLETED
-        progress.completed_at = now
-        db.session.flush()
-        audit.record(actor, AuditAction.UPDATE, "course_progress", progress.id,
-                     {"status": [P.IN_PROGRESS.value, P.COMPLETED.value]})
-        roll_up(progress.enrolment, actor)
+    _hold(progress)
+    before = progress.status
+    now = utcnow()
+    transition(progress, to=P.COMPLETED, expected=[P.NOT_STARTED, P.IN_PROGRESS, P.FAILED],
+               values={"completed_at": now,
+                       "started_at": func.coalesce(CourseProgress.started_at, now)},
+               refused=lambda _row: f"{progress.course.title} is complete already.")
+    _start(progress, now)
+    audit.record(actor, AuditAction.UPDATE, "course_progress", progress.id,
+                 {"status": [before.value, P.COMPLETED.value]})
+    roll_up(progress.enrolment, actor)
     return progress
 
 
@@ -78,14 +105,16 @@ def set_course_progress(progress: CourseProgress, actor: Actor, *, status: Progr
     if exam_score is not None and not 0 <= exam_score <= 100:
         raise ValidationFailed("The exam score is a percentage.",
                                fields={"examScore": ["From 0 to 100."]})
+    _hold(progress)
     before = {"status": progress.status.value, "exam_score": progress.exam_score}
     now = utcnow()
+    values: dict[str, Any] = {"completed_at": now if status == P.COMPLETED else None}
+    if exam_score is not None:
+        values["exam_score"] = exam_score
+    # The row is held: it is still in the state just read.
+    transition(progress, to=status, expected=progress.status, values=values)
     if status != P.NOT_STARTED:
         _start(progress, now)
-    progress.status = status
-    progress.completed_at = now if status == P.COMPLETED else None
-    if exam_score is not None:
-        progress.exam_score = exam_score
     db.session.flush()
     audit.record(actor, AuditAction.UPDATE, "course_progress", progress.id, audit.changes_between(
         before, {"status": status.value, "exam_score": progress.exam_score}))
@@ -103,19 +132,21 @@ def submit_quiz_attempt(progress: CourseProgress, answers: dict[str, Any], actor
     """Grade a quiz submission on the server and record it.
 
     A pass completes the course (and may complete the track); failing the last allowed
-    attempt fails the course. Raises ValidationFailed (no quiz, already passed, no
-    attempts left) and Conflict when another submission took this attempt number.
+    attempt fails the course. Raises ValidationFailed (no quiz, answers not a mapping) and
+    Conflict (already passed, no attempts left, another submission took this attempt
+    number): a double-click is graded once.
     """
     course = progress.course
     if not course.has_exam or not course.questions:
         raise ValidationFailed("This course has no quiz.")
-    if progress.status == P.COMPLETED:
-        raise ValidationFailed("You have already passed this quiz.")
-    left = attempts_left(progress)
-    if left == 0:
-        raise ValidationFailed("No attempts are left for this quiz.")
     if not isinstance(answers, dict):
         raise ValidationFailed("Answers must map question ids to chosen options.")
+    _hold(progress)  # what a submission a moment ago did is seen now
+    if progress.status == P.COMPLETED:
+        raise Conflict("You have already passed this quiz.")
+    left = attempts_left(progress)
+    if left == 0:
+        raise Conflict("No attempts are left for this quiz.")
     result = grade(course.questions, answers, course.passing_score)
     now = utcnow()
     attempt = QuizAttempt(
@@ -134,10 +165,10 @@ def submit_quiz_attempt(progress: CourseProgress, answers: dict[str, Any], actor
     _start(progress, now)
     progress.exam_score = max(progress.exam_score or 0.0, result.score)
     if result.passed:
-        progress.status = P.COMPLETED
         progress.completed_at = now
+        transition(progress, to=P.COMPLETED, expected=progress.status)
     elif attempts_left(progress) == 0:
-        progress.status = P.FAILED
+        transition(progress, to=P.FAILED, expected=progress.status)
     db.session.flush()
     audit.record(actor, AuditAction.UPDATE, "course_progress", progress.id,
                  {"quiz_attempt": attempt.attempt_number, "score": round(result.score, 2),
@@ -158,27 +189,24 @@ def roll_up(enrolment: Enrolment, actor: Actor) -> Enrolment:
     if required and all(s == P.COMPLETED for s in statuses):
         if old != P.COMPLETED:
             now = utcnow()
-            enrolment.status = P.COMPLETED
-            enrolment.completed_at = now
-            enrolment.completed_version = track.version
-            enrolment.expires_at = (add_months(now.date(), track.validity_months)
-                                    if track.validity_months else None)
-            db.session.flush()
+            # Held by the caller (`_hold`): the enrolment is still `old`.
+            transition(enrolment, to=P.COMPLETED, expected=old, values={
+                "completed_at": now, "completed_version": track.version,
+                "expires_at": (add_months(now.date(), track.validity_months)
+                               if track.validity_months else None)})
             request_completion(enrolment, actor)
             notify(enrolment.user, NotificationType.TRAINING_COMPLETED,
                    f"Completed: {track.name}",
                    f"You completed {track.name} (version {track.version}). Your certificate "
                    "is waiting for approval.", link="/me")
     elif any(s == P.FAILED for s in statuses):
-        enrolment.status = P.FAILED
+        transition(enrolment, to=P.FAILED, expected=old)
     elif any(s != P.NOT_STARTED for s in statuses) or enrolment.started_at:
-        enrolment.status = P.IN_PROGRESS
+        transition(enrolment, to=P.IN_PROGRESS, expected=old)
     if enrolment.status != old:
-        db.session.flush()
         audit.record(actor, AuditAction.UPDATE, "enrolment", enrolment.id,
                      {"status": [old.value, enrolment.status.value]})
     return enrolment
-
 
 
 def last_attempt(progress: CourseProgress) -> QuizAttempt | None:
