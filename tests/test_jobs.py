@@ -29,7 +29,7 @@ def _notifications(app, user_id: int) -> int:
 def test_job_runs_inline_only_after_commit(app, make_user):
     user = make_user()
     with app.app_context():
-        enqueue_after_commit(send_welcome_notification, user.id)
+        enqueue_after_commit("app.jobs.welcome.send_welcome_notification", user.id)
         assert _notifications(app, user.id) == 0  # not before the commit
         db.session.commit()
     assert _notifications(app, user.id) == 1
@@ -39,7 +39,7 @@ def test_job_is_dropped_when_the_transaction_rolls_back(app, make_user):
     user = make_user()
     with app.app_context():
         user_service.update_user(user_service.get_user(user.id), Actor.system(), name="Changed")
-        enqueue_after_commit(send_welcome_notification, user.id)
+        enqueue_after_commit("app.jobs.welcome.send_welcome_notification", user.id)
         db.session.rollback()
         db.session.commit()
     assert _notifications(app, user.id) == 0

@@ -40,7 +40,7 @@ def resolve(name: str) -> Any:
 
 def run_job(job: JobRef, *args: Any, **options: Any) -> Any:
     """Queue the job now (Redis) or run it inline in its own app context. `job` is a
-    dotted name (a JobWrapper is still accepted)."""
+    dotted name ("app.jobs.certificates.render_certificate_pdf")."""
     name = job_name(job)
     app = current_app._get_current_object()
     if app.config["JOBS_INLINE"]:

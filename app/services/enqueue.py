@@ -16,15 +16,14 @@ from app.extensions import db
 PENDING = "credwright_pending_jobs"
 BATCHED = "credwright_batched_jobs"
 
-JobRef = Any  # a dotted name; a flask_rq JobWrapper is still accepted (see job_name)
+JobRef = str  # a dotted name: "app.jobs.<module>.<function>"
 
 
 def job_name(job: JobRef) -> str:
-    """The dotted name of a job. A JobWrapper (or a plain function) is turned into its
-    module.qualname for callers not yet switched to names."""
-    if isinstance(job, str):
-        return job
-    return f"{job.__module__}.{job.__qualname__}"
+    """The dotted name of a job; anything else is a programming error."""
+    if not isinstance(job, str) or not job.startswith("app.jobs."):
+        raise TypeError(f"jobs are named by their dotted path under app.jobs, not {job!r}")
+    return job
 
 
 def enqueue_after_commit(job: JobRef, *args: Any, **options: Any) -> None:

@@ -3,7 +3,6 @@ reinstate, re-issue, PDFs and bulk ZIP exports (seed 004)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, request, send_file
@@ -12,7 +11,6 @@ from sqlalchemy import select
 from app.blueprints.certificates.forms import IssueForm, ReasonForm, filters_from_args
 from app.extensions import db
 from app.models import (
-    CertificateExport,
     CertificateType,
     CertificationTrack,
     Course,
@@ -22,6 +20,7 @@ from app.models.base import utcnow
 from app.services import certificates as cert_service
 from app.services import storage
 from app.services import users as user_service
+from app.services.certificates import exports
 from app.services.errors import ServiceError
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor, guard_blueprint
@@ -173,29 +172,19 @@ def issue() -> Any:
 
 @bp.route("/export", methods=["POST"])
 def export() -> Any:
-    from app.jobs import enqueue_after_commit
-    from app.jobs.certificates import build_certificate_export
-
-    filters = filters_from_args(request.args)
-    job = CertificateExport(requested_by_id=current_actor().user.id, filters={
-        k: (v.isoformat() if isinstance(v, date) else v)
-        for k, v in filters.__dict__.items() if v not in (None, "")})
-    db.session.add(job)
-    db.session.flush()
-    # Rendering missing PDFs takes ~0.1 s each: give a 5,000-certificate export room.
-    enqueue_after_commit(build_certificate_export, job.id, job_timeout=1800)
-    return fragment_only("partials/certificates/export.html", export=job)
+    export = exports.request_export(current_actor(), filters_from_args(request.args))
+    return fragment_only("partials/certificates/export.html", export=export)
 
 
 @bp.route("/exports/<int:export_id>")
 def export_status(export_id: int) -> Any:
-    job = db.session.get(CertificateExport, export_id) or abort(404)
-    return fragment_only("partials/certificates/export.html", export=job)
+    export = exports.get_export(export_id) or abort(404)
+    return fragment_only("partials/certificates/export.html", export=export)
 
 
 @bp.route("/exports/<int:export_id>/download")
 def export_download(export_id: int) -> Any:
-    job = db.session.get(CertificateExport, export_id)
+    job = exports.get_export(export_id)
     if job is None or job.status != "ready" or not job.storage_key:
         abort(404)
     # Streamed from disk: an export can be hundreds of megabytes.
