@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
@@ -24,6 +24,7 @@ from app.models import (
 from app.services.dates import utc_midnight
 from app.services.errors import Conflict, NotFound
 from app.services.pagination import Page, paginate
+from app.services.users import people_matching
 
 S = CertificateStatus
 ALREADY = "User already has this certificate"
@@ -77,10 +78,7 @@ def search(filters: CertificateFilters) -> Select[tuple[Certificate]]:
     elif q:
         # The people first (an IN, not an OR across a join): the certificates are then
         # read by recipient, or in list order, never all joined to their people.
-        pattern = q.lower()
-        people = select(User.id).where(or_(
-            func.lower(User.name).contains(pattern, autoescape=True),
-            func.lower(User.email).contains(pattern, autoescape=True)))
+        people = select(User.id).where(people_matching(q))
         stmt = stmt.where(Certificate.recipient_id.in_(people))
     if filters.course_id is not None:
         stmt = stmt.where(Certificate.course_id == filters.course_id)

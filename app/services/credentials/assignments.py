@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -26,6 +26,7 @@ from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.notifications import notify
 from app.services.pagination import Page, paginate
 from app.services.persistence import flush_or_raise
+from app.services.users import people_matching
 
 S = CredentialStatus
 ASSIGNABLE_ROLES = (Role.STAFF, Role.ORG_ADMIN)
@@ -47,9 +48,7 @@ def assignable_staff(definition: MicroCredentialDefinition, q: str = "",
     if organization_id is not None:
         stmt = stmt.where(User.organization_id == organization_id)
     if q.strip():
-        pattern = q.strip().lower()
-        stmt = stmt.where(or_(func.lower(User.name).contains(pattern, autoescape=True),
-                              func.lower(User.email).contains(pattern, autoescape=True)))
+        stmt = stmt.where(people_matching(q))
     return [(row[0], bool(row[1])) for row in db.session.execute(stmt)]
 
 
@@ -116,9 +115,7 @@ def holders(definition: MicroCredentialDefinition, status: str = "", q: str = ""
     if status in CredentialStatus.__members__:
         stmt = stmt.where(StaffMicroCredential.status == CredentialStatus(status))
     if q.strip():
-        pattern = q.strip().lower()
-        stmt = stmt.where(or_(func.lower(User.name).contains(pattern, autoescape=True),
-                              func.lower(User.email).contains(pattern, autoescape=True)))
+        stmt = stmt.where(people_matching(q))
     return paginate(stmt, page, per_page)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, select
 
 from app.extensions import db
 from app.models import (
@@ -18,6 +18,7 @@ from app.models import (
 )
 from app.services.credentials.assignments import ASSIGNABLE_ROLES
 from app.services.pagination import Page, paginate
+from app.services.users import people_matching
 
 # --- The organization matrix ---------------------------------------------------------
 
@@ -50,10 +51,7 @@ def org_matrix(organization_id: int, *, definition_id: int | None = None, status
     if definition_id is not None or status:
         staff_stmt = staff_stmt.where(held.correlate(User).exists())
     if q.strip():
-        pattern = q.strip().lower()
-        staff_stmt = staff_stmt.where(or_(func.lower(User.name).contains(pattern, autoescape=True),
-                                          func.lower(User.email).contains(pattern,
-                                                                          autoescape=True)))
+        staff_stmt = staff_stmt.where(people_matching(q))
     staff = paginate(staff_stmt, page, per_page)
 
     org_credentials = (select(StaffMicroCredential.definition_id)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.models import (
@@ -20,6 +20,7 @@ from app.models import (
     User,
 )
 from app.services.pagination import MAX_PER_PAGE, Page
+from app.services.users import people_matching
 
 P = ProgressStatus
 
@@ -63,9 +64,7 @@ def track_learners(track: CertificationTrack, *, status: str = "", q: str = "", 
         count = count.where(Enrolment.status == P(status))
     people = select(User.id).where(enrolled.exists())
     if q.strip():
-        pattern = q.strip().lower()
-        match = or_(func.lower(User.name).contains(pattern, autoescape=True),
-                    func.lower(User.email).contains(pattern, autoescape=True))
+        match = people_matching(q)
         people = people.where(match)
         count = count.join(User, User.id == Enrolment.user_id).where(match)
     total = db.session.scalar(count) or 0
