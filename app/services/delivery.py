@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import DeliveryChannel, DeliveryStatus, Notification, NotificationDelivery
 from app.models.base import utcnow
+from app.services.urls import public_link
 
 log = logging.getLogger(__name__)
 LOGGED = DeliveryStatus.LOGGED
@@ -32,10 +33,8 @@ class DeliveryError(Exception):
 
 
 def absolute(link: str | None) -> str:
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    if not link:
-        return base + "/me/notifications"
-    return link if link.startswith(("http://", "https://")) else base + link
+    """The notification's link on PUBLIC_BASE_URL (urls.public_link)."""
+    return public_link(link)
 
 
 def email_message(notification: Notification, to: str) -> EmailMessage:

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.models import Certificate, SigningKey
 from app.models.base import utcnow
+from app.services import urls
 
 ALGORITHM = "EdDSA"
 HKDF_INFO = b"credwright signing keys"
@@ -254,12 +255,13 @@ def sign_verification(answer: dict[str, Any]) -> str:
 # --- Open Badges 3.0 -----------------------------------------------------------------
 
 def base_url() -> str:
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    """PUBLIC_BASE_URL (urls.public_base): the issuer id and the base of every id."""
+    return urls.public_base()
 
 
 def verify_url(certificate: Certificate) -> str:
     """The public page of a certificate (the route `verify.certificate`), absolute."""
-    return f"{base_url()}/verify/{certificate.verification_id}"
+    return urls.verify_url(certificate.verification_id)
 
 
 def _iso(moment: datetime) -> str:

@@ -30,6 +30,17 @@ def public_url(endpoint: str, /, **values: Any) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
+def public_link(path: str | None) -> str:
+    """An absolute public URL for a site path ("/me", a notification's link); an
+    absolute URL is returned as it is, no path is the notifications page."""
+    if not path:
+        return public_url("notifications.index") if "notifications.index" in \
+            current_app.view_functions else f"{public_base()}/me/notifications"
+    if path.startswith(("http://", "https://")):
+        return path
+    return f"{public_base()}/{path.lstrip('/')}"
+
+
 def verify_url(verification_id: str) -> str:
     """A certificate's public verify page: the route "verify.certificate" once that
     blueprint is registered, and <PUBLIC_BASE_URL>/verify/<id> (its contract) until then."""

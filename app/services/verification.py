@@ -29,7 +29,7 @@ from app.database import read_first
 from app.extensions import db
 from app.models import Certificate, CertificateStatus, CertificateType
 from app.models.base import utcnow
-from app.services import certificates, signing
+from app.services import certificates, urls
 
 NOT_FOUND = "NOT_FOUND"
 # secrets.token_urlsafe(24): 32 characters of the URL-safe base64 alphabet.
@@ -129,14 +129,14 @@ def _public_certificate(record: PublicRecord, issuer: str, base_url: str) -> dic
         "revoked_on": (record.revoked_at.date().isoformat()
                        if revoked and record.revoked_at else None),
         "revocation_category": record.revocation_category if revoked else None,
-        "verify_url": f"{base_url}/verify/{record.verification_id}",
+        "verify_url": urls.verify_url(record.verification_id),  # on base_url
     }
 
 
 def public_certificate(record: PublicRecord) -> dict[str, Any]:
     """The certificate part of the answer: the snapshot frozen at issue minus
     `issued_by`, plus the revocation date and category and the page's URL."""
-    return _public_certificate(record, current_app.config["ISSUER_NAME"], signing.base_url())
+    return _public_certificate(record, current_app.config["ISSUER_NAME"], urls.public_base())
 
 
 def answer_for(record: PublicRecord | None) -> dict[str, Any]:
@@ -144,7 +144,7 @@ def answer_for(record: PublicRecord | None) -> dict[str, Any]:
     nothing, or nothing the public may know about)."""
     now = utcnow().replace(microsecond=0)
     return {
-        "iss": signing.base_url(), "iat": int(now.timestamp()),
+        "iss": urls.public_base(), "iat": int(now.timestamp()),
         "checked_at": now.isoformat().replace("+00:00", "Z"),
         "status": certificates.verification_status(record),
         "certificate": public_certificate(record) if record is not None else None,

@@ -83,13 +83,15 @@ def unread_notifications() -> int:
 def init_app(app: Flask) -> None:
     from app.services.micro_credentials import allowed_moves, expiry_band
     from app.services.training import percent_complete
+    from app.services.urls import public_url, verify_url
     from app.web.htmx import wants_fragment
 
     app.jinja_env.globals.update(HTMX_CONFIG=HTMX_CONFIG, Role=Role, url_with=url_with,
                                  expiry_band=expiry_band, expiry_title=expiry_title,
                                  allowed_moves=allowed_moves, percent_complete=percent_complete,
                                  wants_fragment=wants_fragment,
-                                 unread_notifications=unread_notifications)
+                                 unread_notifications=unread_notifications,
+                                 public_url=public_url, verify_url=verify_url)
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.filters["date"] = lambda v: format_datetime(v, "%Y-%m-%d")
