@@ -16,9 +16,8 @@ from app.models import (
     Course,
     Role,
 )
-from app.models.base import utcnow
 from app.services import certificates as cert_service
-from app.services import storage
+from app.services import dates, storage
 from app.services import users as user_service
 from app.services.certificates import exports
 from app.services.errors import ServiceError
@@ -46,7 +45,7 @@ def _list_context() -> dict[str, Any]:
     filters = filters_from_args(request.args)
     page = cert_service.find(filters, clamp_page(request.args.get("page")),
                              current_app.config["PAGE_SIZE"])
-    return {"filters": filters, "page": page, "tab": filters.status, "today": utcnow().date(),
+    return {"filters": filters, "page": page, "tab": filters.status, "today": dates.today(),
             "pending_count": cert_service.pending_count(), "types": list(CertificateType)}
 
 
@@ -59,7 +58,7 @@ def index() -> Any:
 @bp.route("/<int:certificate_id>")
 def detail(certificate_id: int) -> Any:
     certificate = cert_service.get_certificate(certificate_id)
-    context = {"certificate": certificate, "today": utcnow().date(),
+    context = {"certificate": certificate, "today": dates.today(),
                "reason_form": ReasonForm(formdata=None)}
     if not wants_fragment():
         return render("certificates/index.html", courses=_courses(),
@@ -70,7 +69,7 @@ def detail(certificate_id: int) -> Any:
 def _after_action(certificate: Any, error: ServiceError | None = None,
                   form: ReasonForm | None = None) -> Any:
     """The detail panel again; the list refreshes itself on the event."""
-    response = fragment_only(DETAIL, certificate=certificate, today=utcnow().date(),
+    response = fragment_only(DETAIL, certificate=certificate, today=dates.today(),
                              reason_form=form or ReasonForm(formdata=None),
                              error=error.message if error else None,
                              status=error.status if error else 200)

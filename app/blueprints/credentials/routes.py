@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, request
@@ -10,10 +9,9 @@ from flask_login import current_user, login_required
 
 from app.blueprints.credentials.forms import DefinitionForm, EvidenceForm, StatusForm
 from app.models import CredentialStatus, Role
-from app.models.base import utcnow
+from app.services import dates, storage
 from app.services import micro_credentials as mc
 from app.services import organizations as org_service
-from app.services import storage
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
@@ -29,10 +27,6 @@ evidence_bp = Blueprint("evidence", __name__, url_prefix="/credentials")
 ROW = "partials/credentials/definition_row.html"
 EDIT_ROW = "partials/credentials/definition_edit_row.html"
 HOLDER_ROW = "partials/credentials/holder_row.html"
-
-
-def _today() -> date:
-    return utcnow().date()
 
 
 # --- Definitions ---------------------------------------------------------------------
@@ -109,7 +103,7 @@ def _holders_context(definition: Any) -> dict[str, Any]:
     page = mc.holders(definition, status=status, q=q, page=clamp_page(request.args.get("page")),
                       per_page=current_app.config["PAGE_SIZE"])
     return {"definition": definition, "page": page, "status_filter": status, "q": q,
-            "today": _today(), "statuses": list(CredentialStatus)}
+            "today": dates.today(), "statuses": list(CredentialStatus)}
 
 
 @bp.route("/<int:definition_id>/staff")
@@ -155,7 +149,7 @@ def assign(definition_id: int) -> Any:
 
 def _holder_row(credential: Any, form: StatusForm | None = None, error: str | None = None,
                 status: int = 200) -> Any:
-    return fragment_only(HOLDER_ROW, credential=credential, today=_today(),
+    return fragment_only(HOLDER_ROW, credential=credential, today=dates.today(),
                          form=form or StatusForm(formdata=None), row_error=error, status=status)
 
 

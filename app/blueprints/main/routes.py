@@ -10,8 +10,7 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import Notification, Role
-from app.models.base import utcnow
-from app.services import certificates, training
+from app.services import certificates, dates, training
 from app.services import micro_credentials as mc
 from app.web.htmx import render
 
@@ -62,7 +61,7 @@ def me() -> Any:
         .order_by(Notification.id.desc()).limit(5)
     ).all()
     return render("main/me.html", notifications=notifications,
-                  credentials=mc.credentials_of(current_user), today=utcnow().date(),
+                  credentials=mc.credentials_of(current_user), today=dates.today(),
                   enrolments=training.learner_enrolments(current_user),
                   certificates=certificates.certificates_of(current_user.id),
                   verifications=certificates.verifications_of(current_user.id),

@@ -13,9 +13,8 @@ from app.blueprints.notifications.forms import OrgPreferencesForm
 from app.blueprints.notifications.routes import preferences_page
 from app.extensions import db
 from app.models import Audience, CredentialStatus, Organization, Role
-from app.models.base import utcnow
+from app.services import dates, notifications
 from app.services import micro_credentials as mc
-from app.services import notifications
 from app.services import organizations as org_service
 from app.services.pagination import clamp_page
 from app.web.auth import allow_roles, current_actor, guard_blueprint
@@ -54,7 +53,7 @@ def matrix() -> Any:
     matrix = mc.org_matrix(org.id, page=clamp_page(request.args.get("page")),
                            per_page=current_app.config["PAGE_SIZE"], **filters)
     return render("org/matrix.html", "partials/org/matrix.html", org=org, matrix=matrix,
-                  filters=filters, today=utcnow().date(), statuses=list(CredentialStatus),
+                  filters=filters, today=dates.today(), statuses=list(CredentialStatus),
                   all_definitions=mc.definition_choices(),
                   organizations=(org_service.organization_choices()
                                  if current_user.role == Role.ADMIN else []))
@@ -72,7 +71,7 @@ def export() -> Any:
     org = _organization()
     filters = _filters()
     filters.pop("q")
-    today = utcnow().date()
+    today = dates.today()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["Name", "Email", "Credential", "Level", "Status", "Awarded",
