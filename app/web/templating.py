@@ -9,7 +9,14 @@ from typing import Any
 from flask import Flask, request, url_for
 from markupsafe import Markup, escape
 
-from app.models import Role
+from app.models import (
+    CertificateStatus,
+    CertificateType,
+    ContentType,
+    CredentialStatus,
+    ProgressStatus,
+    Role,
+)
 
 # htmx runs without eval; 409/413/422 answers (a form with field errors, a row with its
 # message) are swapped like 200s.
@@ -86,6 +93,11 @@ def init_app(app: Flask) -> None:
     from app.services.urls import public_url, verify_url
     from app.web.htmx import wants_fragment
 
+    # The enums templates compare with (never their values as string literals).
+    app.jinja_env.globals.update(CertificateStatus=CertificateStatus,
+                                 CertificateType=CertificateType, ContentType=ContentType,
+                                 CredentialStatus=CredentialStatus,
+                                 ProgressStatus=ProgressStatus)
     app.jinja_env.globals.update(HTMX_CONFIG=HTMX_CONFIG, Role=Role, url_with=url_with,
                                  expiry_band=expiry_band, expiry_title=expiry_title,
                                  allowed_moves=allowed_moves, percent_complete=percent_complete,
