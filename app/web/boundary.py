@@ -10,8 +10,8 @@ returns a response. Then, here:
   the answer for the kind of request.
 
 Views that show a refusal in place (a form with its field errors, a row with its
-message) use `attempt()` or `submit()`, which roll back at once and hand the error back
-with its status, taken from the exception's type.
+message) use `attempt()` or `submit()`, which undo the refused call at once and hand the
+error back with its status, taken from the exception's type.
 """
 
 from __future__ import annotations
@@ -42,14 +42,16 @@ class ReadWroteError(RuntimeError):
 
 
 def attempt(action: Callable[[], T]) -> tuple[T | None, ServiceError | None]:
-    """Run `action`; on a ServiceError roll back what it did and return the error.
+    """Run `action` inside a SAVEPOINT; on a ServiceError undo what it did (only that) and
+    return the error.
 
     For views that answer a refusal themselves (in place, with its status), instead of
-    letting the error handler answer it."""
+    letting the error handler answer it. An answer of 400 or more rolls the rest back
+    too; a redirect with a flashed message keeps what came before and after."""
     try:
-        return action(), None
+        with db.session.begin_nested():
+            return action(), None
     except ServiceError as error:
-        db.session.rollback()
         return None, error
 
 
