@@ -297,7 +297,7 @@ def make_credential(app: Flask) -> Callable[..., Any]:
     from datetime import date
 
     from app.models import CredentialStatus, MicroCredentialDefinition
-    from app.services import micro_credentials as mc
+    from app.services import credentials as mc
     from app.services.context import Actor
 
     def factory(definition: Any, user: User, status: CredentialStatus = CredentialStatus.NOT_STARTED,

@@ -88,7 +88,7 @@ def unread_notifications() -> int:
 
 
 def init_app(app: Flask) -> None:
-    from app.services.micro_credentials import allowed_moves, expiry_band
+    from app.services.credentials import allowed_moves, expiry_band
     from app.services.training import percent_complete
     from app.services.urls import public_url, verify_url
     from app.web.htmx import wants_fragment

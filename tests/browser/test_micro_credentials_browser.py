@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import MicroCredentialDefinition, Role, StaffMicroCredential
 from app.models.base import utcnow
-from app.services.micro_credentials import add_months
+from app.services.dates import add_months
 from tests.browser.conftest import log_in_page
 
 STAFF_NAME = "Tāne Ngāti Pōneke"

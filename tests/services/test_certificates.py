@@ -22,6 +22,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.services import certificates as certs
+from app.services import teaching
 from app.services.context import Actor
 from app.services.errors import Conflict, ValidationFailed
 
@@ -205,26 +206,26 @@ def test_instructors_sessions_ratings_and_recommendations(app, make_user, make_t
     with app.app_context():
         t, lrn = db.session.get(User, teacher.id), db.session.get(User, learner.id)
         c = db.session.get(Course, course.id)
-        assert certs.is_instructor(t, c) and not certs.is_instructor(lrn, c)
+        assert teaching.is_instructor(t, c) and not teaching.is_instructor(lrn, c)
         with pytest.raises(ValidationFailed, match="instructor"):
-            certs.create_session(Actor(lrn), c, title="x", starts_at=utcnow())
-        session = certs.create_session(Actor(t), c, title="Morning", starts_at=datetime.now(
+            teaching.create_session(Actor(lrn), c, title="x", starts_at=utcnow())
+        session = teaching.create_session(Actor(t), c, title="Morning", starts_at=datetime.now(
             utcnow().tzinfo))
-        certs.mark_attendance(Actor(t), session, lrn, True)
+        teaching.mark_attendance(Actor(t), session, lrn, True)
         with pytest.raises(ValidationFailed):
-            certs.mark_attendance(Actor(lrn), session, lrn, True)
-        certs.rate_session(Actor(lrn), session, 4)
+            teaching.mark_attendance(Actor(lrn), session, lrn, True)
+        teaching.rate_session(Actor(lrn), session, 4)
         with pytest.raises(ValidationFailed):
-            certs.rate_session(Actor(db.session.get(User, stranger.id)), session, 5)
+            teaching.rate_session(Actor(db.session.get(User, stranger.id)), session, 5)
         with pytest.raises(ValidationFailed):
-            certs.rate_session(Actor(lrn), session, 6)
-        pending = certs.recommend(Actor(t), c, lrn)
+            teaching.rate_session(Actor(lrn), session, 6)
+        pending = teaching.recommend(Actor(t), c, lrn)
         db.session.commit()
         assert pending.status == S.PENDING and pending.recommended_by_id == teacher.id
         assert pending.sessions_attended == 1
         with pytest.raises(Conflict, match="User already has this certificate"):
-            certs.recommend(Actor(t), c, lrn)
-        figures = certs.supporting_figures(t, c, CertificateType.TEACHING)
+            teaching.recommend(Actor(t), c, lrn)
+        figures = teaching.supporting_figures(t, c, CertificateType.TEACHING)
         assert figures.average_rating == 4.0
 
 

@@ -17,7 +17,7 @@ from app.models import (
     Role,
     StaffMicroCredential,
 )
-from app.services import micro_credentials as mc
+from app.services import credentials as mc
 from app.services import sweep
 from app.services.context import Actor
 from app.services.errors import Conflict, PayloadTooLarge, ValidationFailed

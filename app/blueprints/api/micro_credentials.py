@@ -8,7 +8,7 @@ from flask import jsonify, request
 
 from app.blueprints.api.routes import admin_bp, json_body
 from app.blueprints.credentials.forms import DEFINITION_API_FIELDS, DefinitionForm
-from app.services import micro_credentials as mc
+from app.services import credentials as mc
 from app.services.errors import ValidationFailed
 from app.web.auth import current_actor
 from app.web.forms import validate_json

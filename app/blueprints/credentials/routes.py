@@ -9,8 +9,8 @@ from flask_login import current_user, login_required
 
 from app.blueprints.credentials.forms import DefinitionForm, EvidenceForm, StatusForm
 from app.models import CredentialStatus, Role
+from app.services import credentials as mc
 from app.services import dates, storage
-from app.services import micro_credentials as mc
 from app.services import organizations as org_service
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor, guard_blueprint

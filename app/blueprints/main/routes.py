@@ -10,8 +10,8 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import Notification, Role
-from app.services import certificates, dates, training
-from app.services import micro_credentials as mc
+from app.services import certificates, dates, teaching, training
+from app.services import credentials as mc
 from app.web.htmx import render
 
 bp = Blueprint("main", __name__)
@@ -65,4 +65,4 @@ def me() -> Any:
                   enrolments=training.learner_enrolments(current_user),
                   certificates=certificates.certificates_of(current_user.id),
                   verifications=certificates.verifications_of(current_user.id),
-                  sessions_to_rate=certificates.sessions_to_rate(current_user.id))
+                  sessions_to_rate=teaching.sessions_to_rate(current_user.id))

@@ -13,8 +13,8 @@ from app.blueprints.notifications.forms import OrgPreferencesForm
 from app.blueprints.notifications.routes import preferences_page
 from app.extensions import db
 from app.models import Audience, CredentialStatus, Organization, Role
+from app.services import credentials as mc
 from app.services import dates, notifications
-from app.services import micro_credentials as mc
 from app.services import organizations as org_service
 from app.services.pagination import clamp_page
 from app.web.auth import allow_roles, current_actor, guard_blueprint

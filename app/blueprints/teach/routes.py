@@ -21,7 +21,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.services import certificates as cert_service
-from app.services import training
+from app.services import teaching, training
 from app.services import users as user_service
 from app.web.auth import current_actor
 from app.web.boundary import attempt
@@ -38,7 +38,7 @@ def _logged_in() -> None:
 
 def _taught(course_id: int) -> Course:
     course = training.get_course(course_id)
-    if not cert_service.is_instructor(current_user, course):
+    if not teaching.is_instructor(current_user, course):
         abort(403)
     return course
 
@@ -52,7 +52,7 @@ def _session(session_id: int) -> CourseSession:
 
 @bp.route("")
 def index() -> Any:
-    courses = cert_service.taught_courses(current_user)
+    courses = teaching.taught_courses(current_user)
     sessions = list(db.session.scalars(
         select(CourseSession).where(CourseSession.instructor_id == current_user.id)
         .order_by(CourseSession.starts_at.desc()).limit(50)))
@@ -68,7 +68,7 @@ def create_session(course_id: int) -> Any:
     except ValueError:
         flash("Give the session's date and time.", "warning")
         return redirect(url_for("teach.index"))
-    session = cert_service.create_session(current_actor(), course,
+    session = teaching.create_session(current_actor(), course,
                                           title=request.form.get("title", "")[:200],
                                           starts_at=starts_at,
                                           location=request.form.get("location", "")[:200])
@@ -97,7 +97,7 @@ def session(session_id: int) -> Any:
 def attendance(session_id: int) -> Any:
     session = _session(session_id)
     learner = user_service.get_user(request.form.get("user_id", type=int) or 0)
-    cert_service.mark_attendance(current_actor(), session, learner,
+    teaching.mark_attendance(current_actor(), session, learner,
                                  request.form.get("attended") == "1")
     row = next(r for r in _learners(session) if r[0].id == learner.id)
     return fragment_only("partials/teach/learner_row.html", session=session, row=row)
@@ -107,7 +107,7 @@ def attendance(session_id: int) -> Any:
 def recommend(session_id: int) -> Any:
     session = _session(session_id)
     learner = user_service.get_user(request.form.get("user_id", type=int) or 0)
-    _, error = attempt(lambda: cert_service.recommend(
+    _, error = attempt(lambda: teaching.recommend(
         current_actor(), session.course, learner, notes=request.form.get("notes", "")[:1000]))
     row = next(r for r in _learners(session) if r[0].id == learner.id)
     return fragment_only("partials/teach/learner_row.html", session=session, row=row,
@@ -119,7 +119,7 @@ def recommend(session_id: int) -> Any:
 def rate(session_id: int) -> Any:
     """A learner rates a session they attended (1-5)."""
     session = db.session.get(CourseSession, session_id) or abort(404)
-    _, error = attempt(lambda: cert_service.rate_session(
+    _, error = attempt(lambda: teaching.rate_session(
         current_actor(), session, request.form.get("rating", type=int) or 0))
     if error is not None:
         flash(error.message, "warning")

@@ -9,13 +9,10 @@ The package: lifecycle.py (the status changes), numbering.py (numbers, verificat
 codes, the snapshot), queries.py (finding and counting), status.py (expiry and the public
 status), serializers.py (the JSON). The teaching domain (instructors, sessions,
 attendance, ratings, recommendations) is app/services/teaching/, which depends on this
-package; its names are still reachable here for callers written before the split.
+package (never the other way round): import its names from there.
 """
 
 from __future__ import annotations
-
-import importlib
-from typing import Any
 
 from app.services.certificates.lifecycle import (
     RENDER_PDF_JOB,
@@ -58,20 +55,6 @@ from app.services.certificates.status import (
     verification_status,
 )
 
-# Teaching names callers still reach as certificates.X (the blueprints, tests): looked
-# up in app.services.teaching on first use. Teaching imports this package, so importing
-# it here at module level would make the two a cycle.
-_TEACHING = ("Supporting", "create_session", "is_instructor", "mark_attendance",
-             "rate_session", "recommend", "sessions_to_rate", "supporting_figures",
-             "taught_courses")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _TEACHING:
-        return getattr(importlib.import_module("app.services.teaching"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "ALREADY", "COUNT_LIMIT", "NUMBER_QUERY", "RENDER_PDF_JOB", "REVOCATION_CATEGORIES",
     "CertificateFilters", "Checkable", "already_live", "approve", "certificates_of", "find",
@@ -80,5 +63,4 @@ __all__ = [
     "pending_to_api", "record_verification", "reinstate", "reissue", "reject",
     "request_completion", "revoke", "search", "snapshot", "subject_name", "to_api",
     "track_of", "verification_status", "verifications_of",
-    *_TEACHING,
 ]
