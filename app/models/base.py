@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import CheckConstraint, DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, registry
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -15,6 +15,12 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def not_blank(column: str) -> CheckConstraint:
+    """ck_<table>_<column>_not_blank: not empty nor only spaces (trim() removes spaces
+    on both SQLite and PostgreSQL; the services refuse every other blank too)."""
+    return CheckConstraint(f"length(trim({column})) > 0", name=f"{column}_not_blank")
 
 
 def utcnow() -> datetime:

@@ -6,10 +6,19 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, utcnow
+from app.models.base import Base, not_blank, utcnow
 from app.models.training import CertificationTrack, Course
 from app.models.users import User
 
@@ -45,6 +54,9 @@ class Certificate(Base):
         Index("ix_certificates_recipient_id_status", "recipient_id", "status"),
         Index("ix_certificates_course_id", "course_id"),
         Index("ix_certificates_track_id", "track_id"),
+        CheckConstraint("progress_percent BETWEEN 0 AND 100", name="progress_percent_range"),
+        CheckConstraint("sessions_attended >= 0", name="sessions_attended_range"),
+        CheckConstraint("average_rating BETWEEN 1 AND 5", name="average_rating_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -153,6 +165,7 @@ class CourseSession(Base):
     """A taught session of a course, run by an instructor (an active TEACHING holder)."""
 
     __tablename__ = "course_sessions"
+    __table_args__ = (not_blank("title"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"),
@@ -173,7 +186,8 @@ class CourseSession(Base):
 class SessionAttendance(Base):
     __tablename__ = "session_attendance"
     __table_args__ = (UniqueConstraint("session_id", "user_id"),
-                      Index("ix_session_attendance_user_id", "user_id"))
+                      Index("ix_session_attendance_user_id", "user_id"),
+                      CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("course_sessions.id", ondelete="CASCADE"))

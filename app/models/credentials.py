@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, utcnow
+from app.models.base import Base, not_blank, utcnow
 from app.models.users import User
 
 
@@ -26,7 +26,14 @@ class CredentialStatus(enum.StrEnum):
 
 class MicroCredentialDefinition(Base):
     __tablename__ = "micro_credential_definitions"
-    __table_args__ = (Index("ix_micro_credential_definitions_level_title", "level", "title"),)
+    __table_args__ = (
+        Index("ix_micro_credential_definitions_level_title", "level", "title"),
+        # The field rules (app/services/fields.py) again, as the database's last word.
+        not_blank("title"),
+        not_blank("issuing_body"),
+        CheckConstraint("level BETWEEN 1 AND 10", name="level_range"),
+        CheckConstraint("validity_months >= 0", name="validity_months_range"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -51,6 +58,7 @@ class StaffMicroCredential(Base):
         # Covering for "which definitions do these people hold" (the /org matrix columns).
         Index("ix_staff_micro_credentials_user_id_definition_id", "user_id", "definition_id"),
         Index("ix_staff_micro_credentials_status_expiry_date", "status", "expiry_date"),
+        CheckConstraint("evidence_size >= 0", name="evidence_size_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

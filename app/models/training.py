@@ -7,10 +7,19 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, utcnow
+from app.models.base import Base, not_blank, utcnow
 from app.models.users import Organization, User
 
 
@@ -62,7 +71,13 @@ class ProgressStatus(enum.StrEnum):
 
 class CertificationTrack(Base):
     __tablename__ = "certification_tracks"
-    __table_args__ = (Index("ix_certification_tracks_audience_active", "audience", "active"),)
+    __table_args__ = (
+        Index("ix_certification_tracks_audience_active", "audience", "active"),
+        not_blank("name"),
+        CheckConstraint("version_major >= 1 AND version_minor >= 0", name="version_range"),
+        CheckConstraint("estimated_hours >= 0", name="estimated_hours_range"),
+        CheckConstraint("validity_months >= 0", name="validity_months_range"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -91,7 +106,14 @@ class Course(Base):
     """A unit of a track; with `has_exam`, its quiz lives here too (questions as JSON)."""
 
     __tablename__ = "courses"
-    __table_args__ = (Index("ix_courses_track_id_sort_order", "track_id", "sort_order"),)
+    __table_args__ = (
+        Index("ix_courses_track_id_sort_order", "track_id", "sort_order"),
+        not_blank("title"),
+        CheckConstraint("estimated_minutes >= 0", name="estimated_minutes_range"),
+        CheckConstraint("sort_order >= 0", name="sort_order_range"),
+        CheckConstraint("passing_score BETWEEN 0 AND 100", name="passing_score_range"),
+        CheckConstraint("attempt_limit >= 1", name="attempt_limit_range"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     track_id: Mapped[int] = mapped_column(ForeignKey("certification_tracks.id",
@@ -146,7 +168,12 @@ class Enrolment(Base):
 
 class CourseProgress(Base):
     __tablename__ = "course_progress"
-    __table_args__ = (UniqueConstraint("enrolment_id", "course_id"),)
+    __table_args__ = (
+        UniqueConstraint("enrolment_id", "course_id"),
+        CheckConstraint("exam_score BETWEEN 0 AND 100", name="exam_score_range"),
+        CheckConstraint("exam_attempts >= 0", name="exam_attempts_range"),
+        CheckConstraint("attempt_cycle >= 0", name="attempt_cycle_range"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"))
@@ -171,7 +198,12 @@ class QuizAttempt(Base):
     __tablename__ = "quiz_attempts"
     # The attempt number is unique per course progress and cycle: two submissions at
     # once cannot both become attempt N, so the attempt limit holds under a race.
-    __table_args__ = (UniqueConstraint("course_progress_id", "cycle", "attempt_number"),)
+    __table_args__ = (
+        UniqueConstraint("course_progress_id", "cycle", "attempt_number"),
+        CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
+        CheckConstraint("attempt_number >= 1", name="attempt_number_range"),
+        CheckConstraint("cycle >= 0", name="cycle_range"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_progress_id: Mapped[int] = mapped_column(
@@ -193,6 +225,7 @@ class ImplementationProject(Base):
     """An organization's go-live."""
 
     __tablename__ = "implementation_projects"
+    __table_args__ = (not_blank("name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -210,7 +243,10 @@ class ImplementationProject(Base):
 
 class TrainingAssignment(Base):
     __tablename__ = "training_assignments"
-    __table_args__ = (UniqueConstraint("project_id", "track_id", "target_role"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "track_id", "target_role"),
+        CheckConstraint("required_completions >= 1", name="required_completions_range"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("implementation_projects.id",

@@ -7,10 +7,10 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, Index, String, func
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, utcnow
+from app.models.base import Base, not_blank, utcnow
 
 
 class Role(enum.StrEnum):
@@ -35,6 +35,7 @@ def new_session_token() -> str:
 
 class Organization(Base):
     __tablename__ = "organizations"
+    __table_args__ = (not_blank("name"), CheckConstraint("length(slug) > 0", name="slug_not_blank"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -61,6 +62,7 @@ class User(UserMixin, Base):
         Index("ix_users_name_id", "name", "id"),  # the lists' order: paging without a sort
         # An organization's people in the lists' order: the /org matrix pages without a sort.
         Index("ix_users_organization_id_name_id", "organization_id", "name", "id"),
+        not_blank("name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, or_, select
 
 from app.extensions import db
 from app.models import AuditAction, Organization, User
-from app.services import audit
+from app.services import audit, fields
 from app.services.context import Actor
 from app.services.errors import Conflict, NotFound
 from app.services.persistence import flush_or_raise
@@ -19,6 +19,20 @@ AUDITED_FIELDS = (
     "sms_credential_alerts", "sms_critical_alerts",
 )
 SLUG_TAKEN = "Another organization already uses this slug."
+
+
+def _preference(value: object, field: str) -> bool:
+    if field not in AUDITED_FIELDS or field in ("name", "slug", "active"):
+        raise ValueError(f"create_organization cannot set {field!r}")
+    return fields.boolean(value, field)
+
+
+# The OrganizationForm's limits, checked again here for every caller.
+ORGANIZATION_RULES: dict[str, fields.Rule] = {
+    "name": fields.rule(fields.text, max_len=200),
+    "slug": fields.slug,
+    **{name: _preference for name in AUDITED_FIELDS if name not in ("name", "slug", "active")},
+}
 
 
 def slugify(text: str) -> str:
@@ -45,11 +59,16 @@ def _slug_taken(slug: str, except_id: int | None = None) -> bool:
 
 
 def create_organization(actor: Actor, *, name: str, slug: str = "", **prefs: bool) -> Organization:
-    """Raises Conflict when the slug is taken."""
+    """Raises ValidationFailed (name, slug format) or Conflict when the slug is taken."""
+    checked = fields.Fields()
+    name = checked.check(fields.text, name, "name", max_len=200)
+    slug = checked.check(fields.slug, slug, "slug")
+    prefs = {key: checked.check(_preference, value, key) for key, value in prefs.items()}
+    checked.done()
     slug = slugify(slug or name)
     if _slug_taken(slug):
         raise _slug_conflict()
-    org = Organization(name=name.strip(), slug=slug, **prefs)
+    org = Organization(name=name, slug=slug, **prefs)
     flush_or_raise(_slug_conflict(), add=[org])
     audit.record(actor, AuditAction.CREATE, "organization", org.id,
                  audit.snapshot(org, AUDITED_FIELDS))
@@ -57,16 +76,21 @@ def create_organization(actor: Actor, *, name: str, slug: str = "", **prefs: boo
 
 
 def update_organization(org: Organization, actor: Actor, **values: Any) -> Organization:
-    """Raises Conflict when the new slug is taken."""
+    """Raises ValidationFailed (name, slug format) or Conflict when the new slug is taken."""
     before = audit.snapshot(org, AUDITED_FIELDS)
+    for field in values:
+        if field not in AUDITED_FIELDS or field == "active":
+            raise ValueError(f"update_organization cannot set {field!r}")
+    checked = fields.Fields()
+    values = {key: checked.check(ORGANIZATION_RULES[key], value, key)
+              for key, value in values.items()}
+    checked.done()
     if "slug" in values:
         values["slug"] = slugify(values["slug"] or values.get("name", org.name))
         if _slug_taken(values["slug"], except_id=org.id):
             raise _slug_conflict()
     for field, value in values.items():
-        if field not in AUDITED_FIELDS or field == "active":
-            raise ValueError(f"update_organization cannot set {field!r}")
-        setattr(org, field, value.strip() if isinstance(value, str) else value)
+        setattr(org, field, value)
     flush_or_raise(_slug_conflict())
     changes = audit.changes_between(before, audit.snapshot(org, AUDITED_FIELDS))
     if changes:

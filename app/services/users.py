@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
@@ -9,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import AuditAction, Organization, Role, User
-from app.services import audit
+from app.services import audit, fields
 from app.services.auth import end_sessions, hash_password, normalise_email
 from app.services.context import Actor
 from app.services.enqueue import enqueue_after_commit
@@ -19,6 +20,20 @@ from app.services.persistence import flush_or_raise
 AUDITED_FIELDS = ("email", "name", "role", "organization_id", "active", "phone")
 EMAIL_TAKEN = "A user with this email already exists."
 WELCOME_JOB = "app.jobs.welcome.send_welcome_notification"
+PHONE_FORMAT = re.compile(r"\+?[0-9 ()-]{6,31}")  # the UserForm's
+
+
+def _phone(value: Any, field: str) -> str | None:
+    phone = fields.optional_text(value, field, max_len=32)
+    if phone is not None and not PHONE_FORMAT.fullmatch(phone):
+        raise ValidationFailed("Enter a phone number such as +64 21 555 0100.", fields={
+            field: ["Enter a phone number such as +64 21 555 0100."]})
+    return phone
+
+
+# The UserForm's limits, checked again here for every caller.
+NAME = fields.rule(fields.text, max_len=200)
+PHONE = _phone
 
 
 def get_user(user_id: int) -> User:
@@ -63,14 +78,21 @@ def create_user(
     password: str | None = None,
     phone: str | None = None,
 ) -> User:
-    """Raises ValidationFailed (bad organization for the role) or Conflict (email taken)."""
+    """Raises ValidationFailed (a field's rule, bad organization for the role) or
+    Conflict (email taken)."""
+    checked = fields.Fields()
+    name = checked.check(NAME, name, "name")
+    phone = checked.check(PHONE, phone, "phone")
+    organization_id = checked.check(fields.ident, organization_id, "organization_id",
+                                    required=False)
+    checked.done()
     email = normalise_email(email)
     _check_organization(role, organization_id)
     if _email_taken(email):
         raise _email_conflict()
     user = User(
-        email=email, name=name.strip(), role=role, organization_id=organization_id,
-        phone=phone or None, password_hash=hash_password(password) if password else None,
+        email=email, name=name, role=role, organization_id=organization_id,
+        phone=phone, password_hash=hash_password(password) if password else None,
     )
     flush_or_raise(_email_conflict(), add=[user])
     audit.record(actor, AuditAction.CREATE, "user", user.id,
@@ -85,6 +107,14 @@ def update_user(user: User, actor: Actor, **values: Any) -> User:
     Raises ValidationFailed or Conflict; an admin cannot take away their own admin role.
     """
     before = audit.snapshot(user, AUDITED_FIELDS)
+    checked = fields.Fields()
+    for field, rule in (("name", NAME), ("phone", PHONE)):
+        if field in values:
+            values[field] = checked.check(rule, values[field], field)
+    if values.get("organization_id") is not None:
+        values["organization_id"] = checked.check(fields.ident, values["organization_id"],
+                                                  "organization_id")
+    checked.done()
     if "email" in values:
         values["email"] = normalise_email(values["email"])
         if _email_taken(values["email"], except_id=user.id):

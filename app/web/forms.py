@@ -11,12 +11,27 @@ from wtforms import Field
 from app.services.errors import ServiceError, ValidationFailed
 
 
+def strip(value: Any) -> Any:
+    """A WTForms filter: text without surrounding whitespace, so "   " fails
+    InputRequired and lengths are counted as the services count them."""
+    return value.strip() if isinstance(value, str) else value
+
+
 class Form(FlaskForm):
     """Base form. CSRF is checked once per request by CSRFProtect (form field or the
     X-CSRFToken header htmx sends), so the form itself does not check it again."""
 
     class Meta:
         csrf = False
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        # InputRequired looks at the raw input: let it see the stripped text, so "   "
+        # fails it like an empty field.
+        for field in self:
+            if strip in (getattr(field, "filters", None) or ()) and field.raw_data \
+                    and isinstance(field.data, str):
+                field.raw_data = [field.data, *field.raw_data[1:]]
+        return super().validate(extra_validators)
 
     def add_service_error(self, error: ServiceError) -> None:
         """Show a service's refusal on the fields it names, or on the form as a whole."""

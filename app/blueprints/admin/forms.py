@@ -15,7 +15,7 @@ from wtforms.validators import InputRequired, Length, Optional, Regexp
 from app.models import Role
 from app.services.auth import MIN_PASSWORD_LENGTH
 from app.services.organizations import organization_choices
-from app.web.forms import EmailAddress, Form
+from app.web.forms import EmailAddress, Form, strip
 
 
 def _org_id(value: object) -> int | None:
@@ -25,8 +25,9 @@ def _org_id(value: object) -> int | None:
 
 
 class UserForm(Form):
-    name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=200)])
-    email = EmailField("Email", validators=[
+    name = StringField("Name", filters=[strip],
+                       validators=[InputRequired("Enter a name."), Length(max=200)])
+    email = EmailField("Email", filters=[strip], validators=[
         InputRequired("Enter an email address."), Length(max=254),
         EmailAddress(),
     ])
@@ -34,7 +35,7 @@ class UserForm(Form):
                        default=Role.STAFF.value, validators=[InputRequired()])
     organization_id = SelectField("Organization", coerce=_org_id, validate_choice=True,
                                   validators=[Optional()])
-    phone = StringField("Phone", validators=[
+    phone = StringField("Phone", filters=[strip], validators=[
         Optional(), Length(max=32),
         Regexp(r"^\+?[0-9 ()-]{6,31}$", message="Enter a phone number such as +64 21 555 0100."),
     ])
@@ -75,8 +76,9 @@ class UserForm(Form):
 
 
 class OrganizationForm(Form):
-    name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=200)])
-    slug = StringField("Slug", validators=[
+    name = StringField("Name", filters=[strip],
+                       validators=[InputRequired("Enter a name."), Length(max=200)])
+    slug = StringField("Slug", filters=[strip], validators=[
         Optional(), Length(max=80),
         Regexp(r"^[a-z0-9-]+$", message="Use lower-case letters, digits and dashes."),
     ])

@@ -6,7 +6,7 @@ from flask_wtf.file import FileField
 from wtforms import DateField, IntegerField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from app.web.forms import Form
+from app.web.forms import Form, strip
 
 # The API speaks seed 001's camelCase; these map its names to the form's fields.
 DEFINITION_API_FIELDS = {"skillStandard": "skill_standard", "issuingBody": "issuing_body",
@@ -14,16 +14,17 @@ DEFINITION_API_FIELDS = {"skillStandard": "skill_standard", "issuingBody": "issu
 
 
 class DefinitionForm(Form):
-    title = StringField("Title", validators=[
+    title = StringField("Title", filters=[strip], validators=[
         InputRequired("Enter a title."),
         Length(min=3, max=200, message="Use 3 to 200 characters.")])
     level = IntegerField("NQF level", validators=[
         InputRequired("Enter a level from 1 to 10."),
         NumberRange(min=1, max=10, message="Enter a level from 1 to 10.")])
-    issuing_body = StringField("Issuing body", validators=[
+    issuing_body = StringField("Issuing body", filters=[strip], validators=[
         InputRequired("Enter the issuing body."), Length(min=1, max=200)])
-    skill_standard = StringField("Skill standard", validators=[Optional(), Length(max=200)])
-    requirements = TextAreaField("Requirements", validators=[
+    skill_standard = StringField("Skill standard", filters=[strip],
+                                 validators=[Optional(), Length(max=200)])
+    requirements = TextAreaField("Requirements", filters=[strip], validators=[
         Optional(), Length(max=2000, message="Use at most 2000 characters.")])
     validity_months = IntegerField("Valid for (months)", validators=[
         Optional(), NumberRange(min=1, max=600, message="Enter 1 to 600 months, or leave empty.")])
@@ -34,7 +35,7 @@ class DefinitionForm(Form):
 
 
 class StatusForm(Form):
-    note = StringField("Note", validators=[Optional(), Length(max=1000)])
+    note = StringField("Note", filters=[strip], validators=[Optional(), Length(max=1000)])
     expiry_date = DateField("Expires on", validators=[Optional()])
 
 

@@ -20,7 +20,7 @@ from wtforms import Form as PlainForm
 from wtforms.validators import URL, InputRequired, Length, NumberRange, Optional
 
 from app.models import ContentType, Role, TrackAudience, TrackLevel
-from app.web.forms import Form
+from app.web.forms import Form, strip
 
 TRACK_API_FIELDS = {"requiredForGoLive": "required_for_go_live",
                     "estimatedHours": "estimated_hours", "validityMonths": "validity_months",
@@ -39,8 +39,10 @@ def _choices(enum_cls: Any) -> list[SelectChoice]:
 
 
 class TrackForm(Form):
-    name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+    name = StringField("Name", filters=[strip],
+                       validators=[InputRequired("Enter a name."), Length(max=200)])
+    description = TextAreaField("Description", filters=[strip],
+                                validators=[Optional(), Length(max=5000)])
     audience = SelectField("Audience", choices=_choices(TrackAudience),
                            default=TrackAudience.CLIENT_EMPLOYEE.value)
     level = SelectField("Level", choices=_choices(TrackLevel), default=TrackLevel.FOUNDATION.value)
@@ -62,14 +64,17 @@ class TrackForm(Form):
 
 
 class CourseForm(Form):
-    title = StringField("Title", validators=[InputRequired("Enter a title."), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+    title = StringField("Title", filters=[strip],
+                        validators=[InputRequired("Enter a title."), Length(max=200)])
+    description = TextAreaField("Description", filters=[strip],
+                                validators=[Optional(), Length(max=2000)])
     content_type = SelectField("Type", choices=_choices(ContentType),
                                default=ContentType.TEXT.value)
-    content_url = StringField("Content URL", validators=[
+    content_url = StringField("Content URL", filters=[strip], validators=[
         Optional(), Length(max=500),
         URL(require_tld=False, message="Enter a full URL starting with https://")])
-    content_body = TextAreaField("Text", validators=[Optional(), Length(max=100_000)])
+    content_body = TextAreaField("Text", filters=[strip],
+                                 validators=[Optional(), Length(max=100_000)])
     estimated_minutes = IntegerField("Minutes", validators=[
         Optional(), NumberRange(min=1, max=10_000, message="From 1 to 10000 minutes.")])
     required = BooleanField("Required", default=True)
@@ -139,7 +144,8 @@ class QuizForm(Form):
 
 
 class ProjectForm(Form):
-    name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=200)])
+    name = StringField("Name", filters=[strip],
+                       validators=[InputRequired("Enter a name."), Length(max=200)])
     organization_id = SelectField("Organization", coerce=int,
                                   validators=[InputRequired("Choose the organization.")])
     go_live_date = DateField("Go-live date", validators=[Optional()])

@@ -15,7 +15,7 @@ from app.models import (
     MicroCredentialDefinition,
     StaffMicroCredential,
 )
-from app.services import audit
+from app.services import audit, fields
 from app.services.context import Actor
 from app.services.credentials.status import ORDER
 from app.services.errors import Conflict, NotFound
@@ -131,20 +131,29 @@ def status_counts(definition: MicroCredentialDefinition) -> dict[str, int]:
     return counts
 
 
-def _clean(values: dict[str, Any]) -> dict[str, Any]:
-    cleaned = {}
-    for field, value in values.items():
-        if field not in DEFINITION_FIELDS:
-            raise ValueError(f"cannot set {field!r} on a definition")
-        if isinstance(value, str):
-            value = value.strip() or None
-        cleaned[field] = value
-    return cleaned
+# The DefinitionForm's limits (seed 001), checked again here for every caller.
+DEFINITION_RULES = {
+    "title": fields.rule(fields.text, min_len=3, max_len=200,
+                         message="Use 3 to 200 characters."),
+    "level": fields.rule(fields.integer, min=1, max=10, message="Enter a level from 1 to 10."),
+    "skill_standard": fields.rule(fields.optional_text, max_len=200),
+    "issuing_body": fields.rule(fields.text, max_len=200, message="Enter the issuing body."),
+    "requirements": fields.rule(fields.optional_text, max_len=2000, multiline=True),
+    "validity_months": fields.rule(fields.optional_integer, min=1, max=600,
+                                   message="Enter 1 to 600 months, or leave empty."),
+}
+REQUIRED_FIELDS = ("title", "level", "issuing_body")
+
+
+def _clean(values: dict[str, Any], *, creating: bool = False) -> dict[str, Any]:
+    """Raises ValidationFailed (every field's error at once); ValueError for a field
+    that is not a definition's (is_default among them)."""
+    return fields.clean(values, DEFINITION_RULES, creating=creating, required=REQUIRED_FIELDS)
 
 
 def create_definition(actor: Actor, **values: Any) -> MicroCredentialDefinition:
-    """A new (never default) definition. Validation is the form's; nothing is raised here."""
-    definition = MicroCredentialDefinition(is_default=False, **_clean(values))
+    """A new (never default) definition. Raises ValidationFailed."""
+    definition = MicroCredentialDefinition(is_default=False, **_clean(values, creating=True))
     db.session.add(definition)
     db.session.flush()
     audit.record(actor, AuditAction.CREATE, "micro_credential_definition", definition.id,
@@ -154,9 +163,11 @@ def create_definition(actor: Actor, **values: Any) -> MicroCredentialDefinition:
 
 def update_definition(definition: MicroCredentialDefinition, actor: Actor,
                       **values: Any) -> MicroCredentialDefinition:
-    """Change the given fields; is_default is not among them (ValueError if tried)."""
+    """Change the given fields; is_default is not among them (ValueError if tried).
+    Raises ValidationFailed, changing nothing."""
+    cleaned = _clean(values)
     before = audit.snapshot(definition, DEFINITION_FIELDS)
-    for field, value in _clean(values).items():
+    for field, value in cleaned.items():
         setattr(definition, field, value)
     db.session.flush()
     changes = audit.changes_between(before, audit.snapshot(definition, DEFINITION_FIELDS))

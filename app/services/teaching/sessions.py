@@ -17,7 +17,7 @@ from app.models import (
     SessionAttendance,
     User,
 )
-from app.services import audit
+from app.services import audit, fields
 from app.services.context import Actor
 from app.services.errors import Conflict, ValidationFailed
 from app.services.persistence import flush_or_raise
@@ -26,10 +26,17 @@ from app.services.teaching.instructors import require_instructor
 
 def create_session(actor: Actor, course: Course, *, title: str, starts_at: datetime,
                    location: str | None = None) -> CourseSession:
+    """An empty title is the course's. Raises ValidationFailed (title, location)."""
     instructor = require_instructor(actor.user, course)
+    checked = fields.Fields()
+    title = checked.check(fields.optional_text, title, "title", max_len=200)
+    location = checked.check(fields.optional_text, location, "location", max_len=200)
+    if not isinstance(starts_at, datetime):
+        checked.add("starts_at", "Enter the date and time.")
+    checked.done()
     session = CourseSession(course_id=course.id, instructor_id=instructor.id,
-                            title=title.strip() or course.title, starts_at=starts_at,
-                            location=(location or "").strip() or None)
+                            title=title or course.title, starts_at=starts_at,
+                            location=location)
     db.session.add(session)
     db.session.flush()
     audit.record(actor, AuditAction.CREATE, "course_session", session.id,
@@ -56,8 +63,7 @@ def mark_attendance(actor: Actor, session: CourseSession, learner: User,
 
 def rate_session(actor: Actor, session: CourseSession, rating: int) -> SessionAttendance:
     """A learner who attended rates the session 1-5."""
-    if not isinstance(rating, int) or not 1 <= rating <= 5:
-        raise ValidationFailed("Rate from 1 to 5.", fields={"rating": ["From 1 to 5."]})
+    fields.integer(rating, "rating", min=1, max=5, message="Rate from 1 to 5.")
     row = db.session.scalar(select(SessionAttendance).where(
         SessionAttendance.session_id == session.id,
         SessionAttendance.user_id == (actor.user.id if actor.user else -1)))

@@ -13,15 +13,31 @@ from app.extensions import db
 from app.models import (
     AuditAction,
     CertificationTrack,
+    ContentType,
     Course,
 )
-from app.services import audit
+from app.services import audit, fields
 from app.services.context import Actor
 from app.services.errors import NotFound, ValidationFailed
 from app.services.training.tracks import set_fields
 
 COURSE_FIELDS = ("title", "description", "content_type", "content_url", "content_body",
                  "estimated_minutes", "required", "has_exam", "passing_score", "attempt_limit")
+# The CourseForm's limits, checked again here for every caller.
+COURSE_RULES: dict[str, fields.Rule] = {
+    "title": fields.rule(fields.text, max_len=200),
+    "description": fields.rule(fields.optional_text, max_len=2000, multiline=True),
+    "content_type": fields.rule(fields.choice, enum_cls=ContentType),
+    "content_url": fields.rule(fields.url, max_len=500),
+    "content_body": fields.rule(fields.optional_text, max_len=100_000, multiline=True),
+    "estimated_minutes": fields.rule(fields.optional_integer, min=1, max=10_000,
+                                     message="From 1 to 10000 minutes."),
+    "required": fields.boolean,
+    "has_exam": fields.boolean,
+    "passing_score": fields.rule(fields.integer, min=1, max=100, message="From 1 to 100."),
+    "attempt_limit": fields.rule(fields.optional_integer, min=1, max=100,
+                                 message="From 1 to 100, or empty."),
+}
 
 
 def get_course(course_id: int) -> Course:
@@ -42,11 +58,12 @@ def _check_content(course: Course) -> None:
 
 
 def create_course(track: CertificationTrack, actor: Actor, **values: Any) -> Course:
-    """Adds the course at the end of the track. Raises ValidationFailed (content missing)."""
+    """Adds the course at the end of the track. Raises ValidationFailed (a field's rule,
+    content missing)."""
     last = db.session.scalar(select(func.max(Course.sort_order)).where(
         Course.track_id == track.id))
     course = Course(track_id=track.id, sort_order=(last or 0) + 1, questions=[])
-    set_fields(course, COURSE_FIELDS, values)
+    set_fields(course, COURSE_RULES, values, creating=True, required=("title",))
     _check_content(course)
     db.session.add(course)
     db.session.flush()
@@ -56,9 +73,9 @@ def create_course(track: CertificationTrack, actor: Actor, **values: Any) -> Cou
 
 
 def update_course(course: Course, actor: Actor, **values: Any) -> Course:
-    """Raises ValidationFailed (content missing)."""
+    """Raises ValidationFailed (a field's rule, content missing), changing nothing."""
     before = audit.snapshot(course, COURSE_FIELDS)
-    set_fields(course, COURSE_FIELDS, values)
+    set_fields(course, COURSE_RULES, values)
     _check_content(course)
     db.session.flush()
     changes = audit.changes_between(before, audit.snapshot(course, COURSE_FIELDS))

@@ -15,7 +15,7 @@ from app.models import (
     AuditAction,
     Course,
 )
-from app.services import audit
+from app.services import audit, fields
 from app.services.context import Actor
 from app.services.errors import ValidationFailed
 
@@ -89,12 +89,13 @@ def save_quiz(course: Course, questions: Any, actor: Actor, *, passing_score: in
     """Replace the course's questions (validated) and quiz settings; the course becomes
     an exam course. Raises ValidationFailed."""
     clean = validate_questions(questions)
-    if passing_score is not None and not 1 <= passing_score <= 100:
-        raise ValidationFailed("The pass mark is a percentage from 1 to 100.",
-                               fields={"passing_score": ["From 1 to 100."]})
-    if attempt_limit not in ("keep", None) and not 1 <= int(attempt_limit) <= 100:
-        raise ValidationFailed("Allow 1 to 100 attempts, or leave it empty for no limit.",
-                               fields={"attempt_limit": ["From 1 to 100, or empty."]})
+    checked = fields.Fields()
+    passing_score = checked.check(fields.optional_integer, passing_score, "passing_score",
+                                  min=1, max=100, message="From 1 to 100.")
+    if attempt_limit != "keep":
+        attempt_limit = checked.check(fields.optional_integer, attempt_limit, "attempt_limit",
+                                      min=1, max=100, message="From 1 to 100, or empty.")
+    checked.done()
     before = {"questions": len(course.questions or []), "passing_score": course.passing_score,
               "attempt_limit": course.attempt_limit, "has_exam": course.has_exam}
     course.questions = clean
