@@ -20,7 +20,7 @@ from app.services import certificates as cert_service
 from app.services import dates, storage
 from app.services import users as user_service
 from app.services.certificates import exports
-from app.services.errors import ServiceError
+from app.services.errors import Conflict, ServiceError
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
@@ -68,12 +68,13 @@ def detail(certificate_id: int) -> Any:
 
 def _after_action(certificate: Any, error: ServiceError | None = None,
                   form: ReasonForm | None = None) -> Any:
-    """The detail panel again; the list refreshes itself on the event."""
+    """The detail panel again; the list refreshes itself on the event (after a conflict
+    too: someone else changed the certificate, and the list should show it)."""
     response = fragment_only(DETAIL, certificate=certificate, today=dates.today(),
                              reason_form=form or ReasonForm(formdata=None),
                              error=error.message if error else None,
                              status=error.status if error else 200)
-    if error is None:
+    if error is None or isinstance(error, Conflict):
         response.headers["HX-Trigger"] = "certificates-changed"
     return response
 
