@@ -102,18 +102,6 @@ class User(UserMixin, Base):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
-
-    @property
-    def is_manager(self) -> bool:
-        return self.role in (Role.ADMIN, Role.MANAGER)
-
-    @property
-    def is_org_admin(self) -> bool:
-        return self.role == Role.ORG_ADMIN
-
     def __repr__(self) -> str:
         return f"<User {self.email}>"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import wraps
 from typing import Any
 
 from flask import Blueprint, abort, g, jsonify, redirect, request, url_for
@@ -100,22 +99,3 @@ def guard_blueprint(bp: Blueprint, default_roles: Iterable[Role], *, api: bool =
                 and current_app.config.get("WTF_CSRF_ENABLED", True)):
             csrf.protect()
         return None
-
-
-def login_required_roles(*roles: Role) -> Callable:
-    """For a single view outside a guarded blueprint."""
-
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            from flask import current_app
-
-            if not current_user.is_authenticated:
-                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-            if roles and current_user.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
