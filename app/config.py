@@ -10,6 +10,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ConfigError(RuntimeError):
@@ -43,6 +44,28 @@ def _development_secret_key(instance_path: Path) -> str:
     return key
 
 
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def _public_base_url(value: str, production: bool) -> str:
+    """PUBLIC_BASE_URL: signed into every credential, PDF, QR code and email link, so
+    production refuses to guess it (the development default would publish
+    http://127.0.0.1:5000 to the world)."""
+    if not value:
+        if production:
+            raise ConfigError(
+                "PUBLIC_BASE_URL must be set when APP_ENV=production: the address people "
+                "reach the portal at (e.g. https://credentials.example.org), used in every "
+                "link, PDF and signed credential")
+        return DEVELOPMENT_BASE_URL
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query \
+            or parts.fragment:
+        raise ConfigError(f"PUBLIC_BASE_URL must be an absolute http(s) URL such as "
+                          f"https://credentials.example.org, not {value!r}")
+    return value
+
+
 # argon2id cost of password hashes: argon2-cffi's RFC 9106 "low memory" profile
 # (memory in KiB). APP_ENV=test takes the cheapest the algorithm allows: its hashes
 # guard nothing, and hashing was the largest share of the test suite's CPU time.
@@ -63,6 +86,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         if production:
             raise ConfigError("SECRET_KEY must be set when APP_ENV=production")
         secret_key = _development_secret_key(instance)
+
+    public_base_url = _public_base_url(env.get("PUBLIC_BASE_URL", "").strip(), production)
 
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'credwright.db'}"
     redis_url = env.get("REDIS_URL") or None
@@ -101,7 +126,7 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         # Set when the app runs behind a proxy that sets X-Forwarded-For (count of proxies).
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", 0)),
         "PAGE_SIZE": int(env.get("PAGE_SIZE", 25)),
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "PUBLIC_BASE_URL": public_base_url,
         # The organization named as issuer on certificates and in Open Badges.
         "ISSUER_NAME": env.get("ISSUER_NAME", "Credwright"),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),

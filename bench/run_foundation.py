@@ -126,6 +126,7 @@ def server_env(database_url: str) -> dict[str, str]:
         "RATELIMIT_ENABLED": "0",       # the benchmark logs in more than 5 times a minute
         "PYTHONUNBUFFERED": "1",
     })
+    env.setdefault("PUBLIC_BASE_URL", "https://credwright.example.nz")  # production needs one
     return env
 
 

@@ -24,9 +24,51 @@ def test_production_requires_a_secret_key(tmp_path):
         load_config(str(tmp_path), {"APP_ENV": "production"})
 
 
+PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "k" * 40,
+              "PUBLIC_BASE_URL": "https://credwright.example.nz"}
+
+
+def test_production_requires_a_public_base_url(tmp_path):
+    """Without it every credential, PDF and email link would say http://127.0.0.1:5000."""
+    for missing in ({}, {"PUBLIC_BASE_URL": ""}, {"PUBLIC_BASE_URL": "  "}):
+        environ = {**PRODUCTION, **missing}
+        if not missing:
+            del environ["PUBLIC_BASE_URL"]
+        with pytest.raises(ConfigError, match="PUBLIC_BASE_URL must be set when "
+                                              "APP_ENV=production"):
+            load_config(str(tmp_path), environ)
+    config = load_config(str(tmp_path), PRODUCTION)
+    assert config["PUBLIC_BASE_URL"] == "https://credwright.example.nz"
+
+
+def test_production_refuses_to_start_without_a_public_base_url(monkeypatch, tmp_path):
+    from app import create_app
+
+    for key, value in {**PRODUCTION, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("PUBLIC_BASE_URL")
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        create_app()
+
+
+@pytest.mark.parametrize("value", ["credwright.example.nz", "ftp://credwright.example.nz",
+                                   "https://", "https://x.nz/?a=1", "https://x.nz/#top"])
+def test_a_public_base_url_that_is_not_an_absolute_http_url_is_refused(tmp_path, value):
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL must be an absolute"):
+        load_config(str(tmp_path), {**PRODUCTION, "PUBLIC_BASE_URL": value})
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL must be an absolute"):
+        load_config(str(tmp_path), {"PUBLIC_BASE_URL": value})
+
+
+def test_development_and_tests_default_the_public_base_url(tmp_path):
+    for environ in ({}, {"APP_ENV": "test"}, {"PUBLIC_BASE_URL": ""}):
+        assert load_config(str(tmp_path), environ)["PUBLIC_BASE_URL"] == \
+            "http://127.0.0.1:5000"
+
+
 def test_production_settings(tmp_path):
     config = load_config(str(tmp_path), {
-        "APP_ENV": "production", "SECRET_KEY": "k" * 40,
+        **PRODUCTION,
         "DATABASE_URL": "postgres://u@db/credwright", "REDIS_URL": "redis://cache:6379/0"})
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/credwright"
@@ -43,7 +85,7 @@ STRONG_ARGON2 = {"ARGON2_TIME_COST": 3, "ARGON2_MEMORY_COST": 65536, "ARGON2_PAR
 
 
 @pytest.mark.parametrize("environ", [
-    {}, {"APP_ENV": "development"}, {"APP_ENV": "production", "SECRET_KEY": "k" * 40}])
+    {}, {"APP_ENV": "development"}, PRODUCTION])
 def test_password_hashes_keep_the_strong_argon2_cost_outside_tests(tmp_path, environ):
     from flask import Flask
 
