@@ -8,7 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from app.models import CredentialStatus, Role
+from app.extensions import db
+from app.models import CredentialStatus, Role, StaffMicroCredential
 from tests.conftest import HX
 
 S = CredentialStatus
@@ -48,16 +49,56 @@ def test_filters_and_fragment(org_admin_client, org_setup):
     assert "Ana Aroha" in awarded and "=Ben Formula" not in awarded
 
 
+def _csv_rows(response) -> list[list[str]]:
+    """The export as Excel reads it: the bytes must start with UTF-8's byte order mark."""
+    data = response.get_data()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
 def test_csv_export_is_own_org_and_formula_safe(org_admin_client, org_setup):
     response = org_admin_client.get("/org/credentials.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    rows = _csv_rows(response)
     assert rows[0][:5] == ["Name", "Email", "Credential", "Level", "Status"]
     names = [r[0] for r in rows[1:]]
     assert "Ana Aroha" in names and "'=Ben Formula" in names
     assert "Olga Outsider" not in names
     ana = next(r for r in rows if r[0] == "Ana Aroha")
     assert ana[4] == "Awarded" and ana[7] == "20"
+
+
+def test_csv_export_is_utf8_with_bom_and_keeps_numbers(app, org_admin_client, org, make_user,
+                                                      make_definition, make_credential):
+    """Excel shows the macrons (the BOM), a negative "days left" stays a number, and
+    formula-led text is still neutralized."""
+    heights = make_definition("Working at Heights", level=3)
+    tane = make_user(name="Tāne Ngāti Pōneke", organization=org)
+    plus = make_user(name="+SUM(A1:A9)", organization=org)
+    lapsed = make_credential(heights, tane, S.AWARDED,
+                             expiry_date=date.today() + timedelta(days=30))
+    with app.app_context():  # lapsed 12 days ago, before the nightly sweep marks it
+        db.session.get(StaffMicroCredential, lapsed.id).expiry_date = \
+            date.today() - timedelta(days=12)
+        db.session.commit()
+    make_credential(heights, plus, S.AWARDED, expiry_date=date.today() + timedelta(days=3))
+    rows = _csv_rows(org_admin_client.get("/org/credentials.csv"))
+    by_name = {row[0]: row for row in rows[1:]}
+    assert by_name["Tāne Ngāti Pōneke"][3] == "3"
+    assert by_name["Tāne Ngāti Pōneke"][7] == "-12"
+    assert by_name["'+SUM(A1:A9)"][7] == "3"
+
+
+@pytest.mark.parametrize(("value", "cell"), [
+    (-12, "-12"), ("-12", "-12"), ("3.5", "3.5"), ("-3.5", "-3.5"), (0, "0"), (None, ""),
+    ("Tāne", "Tāne"), ("=1+1", "'=1+1"), ("+64 21 555", "'+64 21 555"), ("-1+2", "'-1+2"),
+    ("-", "'-"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"), ("\r=1", "'\r=1"),
+    ("-12e3", "'-12e3"), ("-١٢", "'-١٢"), ("a=1", "a=1")])
+def test_csv_cell_guards_formulas_but_not_numbers(value, cell):
+    from app.blueprints.org.routes import _csv_cell
+
+    assert _csv_cell(value) == cell
 
 
 def test_org_admin_cannot_pick_another_organization(org_admin_client, org_setup):

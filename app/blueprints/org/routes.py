@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
@@ -59,10 +60,18 @@ def matrix() -> Any:
                                  if current_user.role == Role.ADMIN else []))
 
 
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP's list).
+_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
+
+
 def _csv_cell(value: Any) -> str:
+    """The cell as text a spreadsheet shows as it is: formula-led text gets a leading
+    apostrophe; numbers ("-12", "3.5") stay numbers."""
     text = "" if value is None else str(value)
-    # A leading =, +, - or @ would run as a formula in a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    if text[:1] in _FORMULA_LEADS and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 @bp.route("/credentials.csv")
@@ -83,7 +92,9 @@ def export() -> Any:
             awarded_at.date().isoformat() if awarded_at else "",
             expiry.isoformat() if expiry else "",
             (expiry - today).days if expiry else "")])
-    response = Response(buffer.getvalue(), mimetype="text/csv")
+    # UTF-8 with a byte order mark: without it Excel reads the file in the machine's
+    # ANSI code page and garbles every macron ("Tāne Ngāti Pōneke").
+    response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{org.slug}-credentials-{today.isoformat()}.csv"')
     return response
