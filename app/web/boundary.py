@@ -52,6 +52,10 @@ def attempt(action: Callable[[], T]) -> tuple[T | None, ServiceError | None]:
         with db.session.begin_nested():
             return action(), None
     except ServiceError as error:
+        # Rows the refused call changed by a bulk UPDATE (a transition) still hold the
+        # undone values in memory: read everything afresh (the SAVEPOINT flushed first,
+        # so nothing unsaved is lost).
+        db.session.expire_all()
         return None, error
 
 
@@ -122,7 +126,10 @@ def _note_statement(state: ORMExecuteState) -> None:
 
 
 def _forget(session: Session, *_args: Any) -> None:
-    session.info.pop(_WROTE, None)
+    # A SAVEPOINT's release or rollback also fires these events: only the end of the
+    # whole transaction forgets that it wrote.
+    if not session.in_transaction():
+        session.info.pop(_WROTE, None)
 
 
 def init_app(app: Flask) -> None:

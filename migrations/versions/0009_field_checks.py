@@ -119,7 +119,63 @@ def _sqlite_indexes_kept(table):
         bind.exec_driver_sql(sql)
 
 
+def _clamp(column, low, high=None):
+    """The value brought into [low, high]: the nearest bound."""
+    if high is None:
+        return f'CASE WHEN {column} < {low} THEN {low} ELSE {column} END'
+    return (f'CASE WHEN {column} < {low} THEN {low} WHEN {column} > {high} THEN {high} '
+            f'ELSE {column} END')
+
+
+# What an existing row that breaks a new rule becomes, so the upgrade never refuses a
+# database the old services filled (they accepted level 99, negative validity, blank
+# names): blank names get a visible placeholder, optional values out of range become
+# "not set" (NULL), required ones the nearest bound. Frozen with the checks above.
+REPAIRS = {
+    'level_range': _clamp('level', 1, 10),
+    'validity_months_range': 'NULL',
+    'evidence_size_range': 'NULL',
+    'estimated_hours_range': 'NULL',
+    'estimated_minutes_range': 'NULL',
+    'sort_order_range': _clamp('sort_order', 0),
+    'passing_score_range': _clamp('passing_score', 0, 100),
+    'attempt_limit_range': 'NULL',
+    'exam_score_range': 'NULL',
+    'exam_attempts_range': _clamp('exam_attempts', 0),
+    'attempt_cycle_range': _clamp('attempt_cycle', 0),
+    'score_range': _clamp('score', 0, 100),
+    'attempt_number_range': _clamp('attempt_number', 1),
+    'cycle_range': _clamp('cycle', 0),
+    'required_completions_range': _clamp('required_completions', 1),
+    'progress_percent_range': 'NULL',
+    'sessions_attended_range': 'NULL',
+    'average_rating_range': 'NULL',
+    'rating_range': 'NULL',
+}
+
+
+def _repair_existing_rows():
+    bind = op.get_bind()
+    for table, checks in CHECKS.items():
+        for name, condition in checks:
+            if name.endswith('_not_blank'):
+                column = name.removesuffix('_not_blank')
+                fix = (f"'{table.rstrip('s')}-' || id" if column == 'slug'
+                       else "'(no name)'")
+                sql = f'UPDATE {table} SET {column} = {fix} WHERE NOT ({condition})'
+            elif name == 'version_range':
+                sql = (f'UPDATE {table} SET version_major = {_clamp("version_major", 1)}, '
+                       f'version_minor = {_clamp("version_minor", 0)} WHERE NOT ({condition})')
+            else:
+                column = name.removesuffix('_range')
+                sql = f'UPDATE {table} SET {column} = {REPAIRS[name]} WHERE NOT ({condition})'
+            changed = bind.exec_driver_sql(sql).rowcount
+            if changed:
+                print(f'0009: {changed} row(s) of {table} brought within {name}')
+
+
 def upgrade():
+    _repair_existing_rows()
     with _sqlite_foreign_keys_off():
         for table, checks in CHECKS.items():
             with _sqlite_indexes_kept(table), \

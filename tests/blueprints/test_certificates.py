@@ -142,3 +142,25 @@ def test_links_in_from_users_and_courses(app, admin_client, make_user, make_trac
     filtered = admin_client.get(f"/admin/certificates?user_id={learner.id}&status=issued",
                                 headers=HX).get_data(as_text=True)
     assert "Linked Learner" in filtered
+
+
+def test_a_refused_reissue_leaves_the_certificate_as_it_is(app, admin_client, make_user,
+                                                           make_track, issue):
+    """Re-issue revokes the old certificate, then refuses to issue (the recipient is
+    inactive): the panel must show the certificate still valid, as the database has it,
+    not the undone revocation."""
+    holder = make_user(name="Gone Away")
+    certificate = issue(holder, track=make_track())
+    with app.app_context():
+        from app.models import User
+
+        db.session.get(User, holder.id).active = False
+        db.session.commit()
+    response = admin_client.post(f"/admin/certificates/{certificate.id}/reissue", headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "This account is inactive." in html
+    assert '<span class="badge status-awarded">Active</span>' in html
+    assert '<span class="badge status-expired">Revoked</span>' not in html
+    with app.app_context():
+        after = db.session.get(Certificate, certificate.id)
+        assert after.status == S.ISSUED and after.revocation_category is None

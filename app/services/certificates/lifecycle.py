@@ -161,7 +161,9 @@ def _only(expected: CertificateStatus, verb: str) -> Callable[[Certificate], str
             return f"Already reinstated: certificate {certificate.number} is valid."
         if certificate.revocation_category == "superseded" and verb == "reinstated":
             return "A superseded certificate is not reinstated; its replacement stands."
-        return (f"Only a {expected.label.lower()} certificate can be {verb}; this one is "
+        wanted = expected.label.lower()
+        article = "an" if wanted[0] in "aeiou" else "a"
+        return (f"Only {article} {wanted} certificate can be {verb}; this one is "
                 f"{certificate.status.label.lower()}.")
 
     return message
@@ -258,8 +260,12 @@ def reissue(certificate: Certificate, actor: Actor) -> Certificate:
     replacement."""
     if certificate.status != S.ISSUED:
         raise Conflict(_only(S.ISSUED, "re-issued")(certificate))
-    revoke(certificate, actor, "Re-issued with current details.", "superseded",
-           notify_recipient=False)
+    try:
+        revoke(certificate, actor, "Re-issued with current details.", "superseded",
+               notify_recipient=False)
+    except Conflict as lost:  # another re-issue (or a revoke) won the race
+        raise Conflict("Already re-issued or revoked a moment ago. Reload to see the "
+                       "replacement.") from lost
     replacement = issue_certificate(
         actor, recipient=certificate.recipient, type_=certificate.type,
         course=certificate.course, track=certificate.track, notes=certificate.notes,

@@ -1,0 +1,68 @@
+"""Migration 0009 on a database the old services filled: rows that break the new field
+rules (level 99, negative validity, blank names) are brought within them, so the upgrade
+never refuses a real database; downgrade and upgrade again work. On a scratch SQLite
+file, and on a scratch PostgreSQL database when DATABASE_URL names one."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.extensions import db
+
+
+@pytest.fixture
+def scratch_url(tmp_path) -> Iterator[str]:
+    configured = os.environ.get("DATABASE_URL", "")
+    if not configured.startswith("postgres"):
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    base = make_url(configured.replace("postgresql://", "postgresql+psycopg://", 1)
+                    if configured.startswith("postgresql://") else configured)
+    name = f"{base.database}_repair_{secrets.token_hex(4)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_rows_breaking_the_new_rules_are_repaired_on_upgrade(scratch_url, tmp_path):
+    app = create_app({"APP_ENV": "test", "TESTING": True, "SECRET_KEY": "x",
+                      "SQLALCHEMY_DATABASE_URI": scratch_url, "JOBS_INLINE": True,
+                      "STORAGE_DIR": str(tmp_path / "storage")})
+    with app.app_context():
+        upgrade(revision="0008_notification_delivery")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO organizations (name, slug, active, email_compliance_alerts, "
+                "email_system_alerts, sms_credential_alerts, sms_critical_alerts, created_at, "
+                "updated_at) VALUES ('   ', '', true, true, true, false, false, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            conn.execute(text("UPDATE micro_credential_definitions SET level = 99, "
+                              "validity_months = -3 WHERE is_default = true"))
+            conn.execute(text("UPDATE micro_credential_definitions SET title = ' ' "
+                              "WHERE level = 99 AND id = (SELECT min(id) FROM "
+                              "micro_credential_definitions)"))
+        upgrade()
+        with db.engine.connect() as conn:
+            org = conn.execute(text("SELECT id, name, slug FROM organizations")).one()
+            levels = conn.execute(text(
+                "SELECT DISTINCT level, validity_months FROM micro_credential_definitions "
+                "WHERE is_default = true")).all()
+            titles = conn.execute(text("SELECT title FROM micro_credential_definitions")).all()
+        assert org.name == "(no name)" and org.slug == f"organization-{org.id}"
+        assert levels == [(10, None)]
+        assert ("(no name)",) in titles
+        downgrade(revision="0008_notification_delivery")
+        upgrade()
+        db.engine.dispose()
