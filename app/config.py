@@ -120,6 +120,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "5 per minute"),
         "VERIFY_RATE_LIMIT": env.get("VERIFY_RATE_LIMIT", "60 per minute"),
         "VERIFY_LOOKUP_RATE_LIMIT": env.get("VERIFY_LOOKUP_RATE_LIMIT", "10 per minute"),
+        # A signed /verify answer's life (its JWS `exp`): a check, not a lasting proof.
+        "VERIFY_ANSWER_TTL_MINUTES": int(env.get("VERIFY_ANSWER_TTL_MINUTES", 10)),
         # Checks of certificates are logged in batches (app/services/verification_log.py).
         "VERIFICATION_LOG_FLUSH_SECONDS": float(env.get("VERIFICATION_LOG_FLUSH_SECONDS", 1.0)),
         "VERIFICATION_LOG_FLUSH_ROWS": int(env.get("VERIFICATION_LOG_FLUSH_ROWS", 500)),

@@ -139,6 +139,20 @@ def public_certificate(record: PublicRecord) -> dict[str, Any]:
     return _public_certificate(record, current_app.config["ISSUER_NAME"], urls.public_base())
 
 
+def json_answer(record: PublicRecord | None, verification_id: str) -> dict[str, Any]:
+    """The machine answer about the id that was asked for (found or not): answer_for()
+    plus the claims that bind a signed copy of it to that id and to a short life, so it
+    can be neither replayed for another id nor kept as proof forever:
+    `sub` and `verification_id` (the id asked, NOT_FOUND included) and `exp` (`iat` +
+    VERIFY_ANSWER_TTL_MINUTES). No query beyond answer_for's record."""
+    answer = answer_for(record)
+    ttl = int(current_app.config.get("VERIFY_ANSWER_TTL_MINUTES", 10)) * 60
+    return {"iss": answer["iss"], "sub": verification_id, "iat": answer["iat"],
+            "exp": answer["iat"] + ttl, "verification_id": verification_id,
+            "checked_at": answer["checked_at"], "status": answer["status"],
+            "certificate": answer["certificate"]}
+
+
 def answer_for(record: PublicRecord | None) -> dict[str, Any]:
     """The public answer about a certificate found by one of the lookups above (None:
     nothing, or nothing the public may know about)."""

@@ -202,13 +202,21 @@ def test_not_found_answers_are_identical_and_echo_nothing(app, client, holder, t
         assert "No certificate found" in html
         bodies[label] = _without_csrf(html)
     assert len(set(bodies.values())) == 1, "every NOT FOUND page is the same"
+    answers = set()
     for label, verification_id in asked.items():
         response = client.get(f"/verify/{verification_id}?format=json")
         assert response.status_code == 404, label
         body = response.get_json()
         assert body["status"] == "NOT_FOUND" and body["certificate"] is None
-        assert verification_id not in response.get_data(as_text=True)
-        assert _decode_with_jwks(client, body["jws"])["status"] == "NOT_FOUND"
+        # The JSON names the id it answers (and nothing else from the request), so a
+        # signed NOT FOUND cannot be passed off as the answer about another id.
+        claims = _decode_with_jwks(client, body["jws"])
+        assert claims["status"] == "NOT_FOUND"
+        assert claims["sub"] == claims["verification_id"] == verification_id, label
+        answers.add(json.dumps({k: v for k, v in body.items() if k not in
+                                {"sub", "verification_id", "iat", "exp", "checked_at",
+                                 "jws"}}, sort_keys=True))
+    assert len(answers) == 1, "apart from the id asked, every NOT FOUND answer is the same"
     assert _channels(app, pending.id) == [] and _channels(app, rejected.id) == []
 
 
@@ -254,6 +262,77 @@ def test_json_answer_is_signed_and_verifies_against_jwks(app, client, valid):
     page = client.get(f"/verify/{valid.verification_id}",
                       headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert page.mimetype == "text/html"
+
+
+def test_the_jws_names_the_id_it_answers_and_expires(app, client, valid, monkeypatch):
+    """Checked with PyJWT (its own exp and sub checks) and jwcrypto, keys from the JWKS."""
+    from jwcrypto import jwk as jc_jwk
+    from jwcrypto import jwt as jc_jwt
+
+    unknown = secrets.token_urlsafe(24)
+    for verification_id, status in ((valid.verification_id, "VALID"), (unknown, "NOT_FOUND")):
+        token = client.get(f"/verify/{verification_id}?format=json").get_json()["jws"]
+        claims = _decode_with_jwks(client, token, subject=verification_id,
+                                   options={"require": ["exp", "iat", "sub"]})
+        assert claims["status"] == status and claims["verification_id"] == verification_id
+        assert claims["exp"] - claims["iat"] == 10 * 60
+        assert claims["iat"] <= time.time() < claims["exp"]
+        # Replayed as the answer about another id: refused.
+        with pytest.raises(jwt.exceptions.InvalidSubjectError):
+            _decode_with_jwks(client, token, subject=secrets.token_urlsafe(24))
+        # Eleven minutes later: expired (a negative leeway moves the verifier's clock on;
+        # the same leeway would put `iat` in its future, so that check is left out here).
+        with pytest.raises(jwt.ExpiredSignatureError):
+            _decode_with_jwks(client, token, leeway=-11 * 60, options={"verify_iat": False})
+        _decode_with_jwks(client, token, leeway=-9 * 60, options={"verify_iat": False})
+        # jwcrypto, independently: the signature, exp and sub.
+        key = jc_jwk.JWK(**_jwk_for(client, token))
+        checked = jc_jwt.JWT(jwt=token, key=key, algs=["EdDSA"],
+                             check_claims={"exp": None, "sub": verification_id})
+        assert json.loads(checked.claims)["sub"] == verification_id
+        with pytest.raises(jc_jwt.JWTInvalidClaimValue):
+            jc_jwt.JWT(jwt=token, key=key, algs=["EdDSA"],
+                       check_claims={"sub": secrets.token_urlsafe(24)})
+        with monkeypatch.context() as later:  # jwcrypto's clock, 11 minutes on
+            eleven_minutes_on = claims["iat"] + 11 * 60 + jc_jwt.JWT().leeway
+            later.setattr(jc_jwt, "time", types.SimpleNamespace(
+                time=lambda at=eleven_minutes_on: at))
+            with pytest.raises(jc_jwt.JWTExpired):
+                jc_jwt.JWT(jwt=token, key=key, algs=["EdDSA"], check_claims={"exp": None})
+
+
+def test_the_answer_lifetime_is_configurable(make_app, make_user, make_track):
+    app = make_app(VERIFY_ANSWER_TTL_MINUTES=2)
+    issued = _issue(app, make_user(), make_track("Ladders"))
+    token = app.test_client().get(f"/verify/{issued.verification_id}?format=json")
+    claims = jwt.decode(token.get_json()["jws"], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 120
+
+
+def test_public_answers_can_be_read_cross_origin(app, client, valid):
+    """An employer's web app on another origin reads the JSON (and the page and JWKS)."""
+    origin = {"Origin": "https://hr.example.com"}
+    for url, status in ((f"/verify/{valid.verification_id}?format=json", 200),
+                        (f"/verify/{secrets.token_urlsafe(24)}?format=json", 404),
+                        (f"/verify/{valid.verification_id}", 200),
+                        ("/.well-known/jwks.json", 200)):
+        response = client.get(url, headers=origin)
+        assert response.status_code == status, url
+        assert response.headers["Access-Control-Allow-Origin"] == "*", url
+        assert "Access-Control-Allow-Credentials" not in response.headers
+    json_accept = client.get(f"/verify/{valid.verification_id}",
+                             headers={**origin, "Accept": "application/json"})
+    assert json_accept.headers["Access-Control-Allow-Origin"] == "*"
+    # A preflight (a client that adds a non-simple header) is answered for GET.
+    preflight = client.options(f"/verify/{valid.verification_id}", headers={
+        **origin, "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "cache-control"})
+    assert preflight.status_code in (200, 204)
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "cache-control" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    # Not on the holder's own (signed-in) download, nor on the lookup form.
+    assert "Access-Control-Allow-Origin" not in client.get("/verify", headers=origin).headers
 
 
 def test_a_tampered_or_foreign_jws_fails(app, client, valid):

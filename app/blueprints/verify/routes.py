@@ -11,7 +11,9 @@ same NOT FOUND answer (same template, status 404, nothing from the request echoe
 
 JSON (`?format=json`, or `Accept: application/json` preferred over HTML):
 
-    {"iss": PUBLIC_BASE_URL, "iat": 1795420800, "checked_at": "2026-11-23T08:00:00Z",
+    {"iss": PUBLIC_BASE_URL, "sub": "<the id asked>", "iat": 1795420800,
+     "exp": 1795421400, "verification_id": "<the id asked>",
+     "checked_at": "2026-11-23T08:00:00Z",
      "status": "VALID" | "EXPIRED" | "REVOKED" | "NOT_FOUND",
      "certificate": {"number", "recipient_name", "type", "type_label", "subject",
                      "subject_kind", "track", "version", "issued_on", "expires_on",
@@ -22,13 +24,19 @@ JSON (`?format=json`, or `Accept: application/json` preferred over HTML):
 "credwright-verification+jwt"}; the key is in /.well-known/jwks.json by its kid), and
 its payload is exactly the answer without "jws": a verifier decodes it and reads that,
 or compares it with the unsigned fields. NOT_FOUND is 404 with the same shape
-("certificate": null). The certificate fields are the snapshot frozen at issue, minus
-`issued_by` (a staff member's name is not published), plus the revocation date and
-category (never the free-text reason) and the page's URL.
+("certificate": null). `sub`/`verification_id` name the id the answer is about (NOT_FOUND
+too, so an answer cannot be replayed for another id) and `exp` ends it
+VERIFY_ANSWER_TTL_MINUTES (10) after `iat`: a verifier checks both. The certificate
+fields are the snapshot frozen at issue, minus `issued_by` (a staff member's name is not
+published), plus the revocation date and category (never the free-text reason) and the
+page's URL.
 
 POST /verify answers 200 with the result panel whether or not anything matched (a
 lookup that finds nothing is an answer, not an error), 422 for a missing field or
 file, 413 for a PDF over 10 MiB. htmx requests get only the #verify-result fragment.
+
+The page, its JSON and the JWKS answer `Access-Control-Allow-Origin: *` (an employer's web
+app reads them from its own origin; a preflight OPTIONS gets the methods and headers).
 
 Every answer is `Referrer-Policy: no-referrer` and `X-Robots-Tag: noindex`, and is
 rate limited per client address: VERIFY_RATE_LIMIT (default "60 per minute") for the
@@ -84,10 +92,22 @@ def _lookup_limit() -> str:
     return current_app.config.get("VERIFY_LOOKUP_RATE_LIMIT", "10 per minute")
 
 
+# Public answers any site's script may read (no credentials: with "*" a browser never
+# exposes an answer fetched with cookies). The JWKS sets its own.
+_CORS_ENDPOINTS = frozenset({"verify.certificate", "verify.jwks"})
+
+
 @bp.after_request
 def _private_answers(response: Response) -> Response:
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
+    if request.endpoint in _CORS_ENDPOINTS:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+        if request.method == "OPTIONS":  # a preflight (Flask's automatic OPTIONS answer)
+            response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Accept, Cache-Control"
+            response.headers["Access-Control-Max-Age"] = "86400"
     return response
 
 
@@ -180,16 +200,16 @@ def _certificate_page(found: PublicRecord | None, answer: dict[str, Any],
 @limiter.limit(_page_limit)
 def certificate(verification_id: str) -> Any:
     found = verification.by_verification_id(verification_id)
-    answer = verification.answer_for(found)
     status = 404 if found is None else 200
     if _wants_json():
+        answer = verification.json_answer(found, verification_id)
         body = {**answer, "jws": signing.sign_verification(answer)}
         response = jsonify(body)
         response.status_code = status
         response.headers["Cache-Control"] = "no-store"
         _record(found, "json")
     else:
-        response = _certificate_page(found, answer, status)
+        response = _certificate_page(found, verification.answer_for(found), status)
         _record(found, "page")
     response.vary.add("Accept")
     response.vary.add("Cookie")  # a signed-in visitor's page has their menu
