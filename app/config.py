@@ -156,6 +156,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         # A failed delivery job is retried after these many seconds, then given up.
         "DELIVERY_RETRY_INTERVALS": [int(x) for x in env.get(
             "DELIVERY_RETRY_INTERVALS", "30,300,1800").split(",") if x.strip()],
+        # An email's one-click unsubscribe link (signed with SECRET_KEY) works this long.
+        "UNSUBSCRIBE_LINK_DAYS": int(env.get("UNSUBSCRIBE_LINK_DAYS", 60)),
         "NOTIFICATION_POLL_SECONDS": int(env.get("NOTIFICATION_POLL_SECONDS", 30)),
         **(ARGON2_TEST if app_env == "test" else ARGON2_STRONG),
     }

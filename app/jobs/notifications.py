@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from app.extensions import db, rq
 from app.services import delivery
+
+log = logging.getLogger(__name__)
 
 
 class DeliveriesFailed(Exception):
@@ -17,8 +21,14 @@ def send_deliveries(delivery_ids: list[int]) -> dict[str, int]:
     them all, if any failed: RQ then retries the job with backoff."""
     outcomes: dict[str, int] = {}
     for delivery_id in delivery_ids:
-        outcome = delivery.send(delivery_id)
-        db.session.commit()
+        try:
+            outcome = delivery.send(delivery_id)
+            db.session.commit()
+        except Exception as exc:  # noqa: BLE001 - one bad message never stops the batch
+            db.session.rollback()
+            log.exception("delivery %s could not be sent", delivery_id)
+            outcome = delivery.mark_failed(delivery_id, f"{type(exc).__name__}: {exc}")
+            db.session.commit()
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     if outcomes.get("failed"):
         raise DeliveriesFailed(f"{outcomes['failed']} of {len(delivery_ids)} deliveries failed "

@@ -7,8 +7,14 @@
     POST /me/notifications/read-all         mark all read -> the list
     GET  /me/notifications/<id>/open        mark read and go to its link
     GET|POST /me/preferences                email/SMS preferences and phone number
+    GET|POST /me/preferences/unsubscribe/<token>
+                                            an email's List-Unsubscribe link: GET asks,
+                                            POST (RFC 8058 one-click, no session, no CSRF
+                                            token: the signed token is the authority)
+                                            switches off exactly that preference
 
-Only ever the current user's own notifications: another person's id is a 404.
+Only ever the current user's own notifications: another person's id is a 404. An
+unsubscribe token that is forged, expired or no longer applies is a 404 too.
 """
 
 from __future__ import annotations
@@ -16,12 +22,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from app.blueprints.notifications.forms import UserPreferencesForm
+from app.extensions import csrf
 from app.models import Audience, NotificationType
 from app.services import notifications as service
+from app.services import unsubscribe as unsubscribing
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor
 from app.web.forms import Form
@@ -124,3 +141,21 @@ def preferences() -> Any:
                             audience=Audience.SELF, saved_message="Preferences saved.",
                             heading="Notification preferences", legend="Send me",
                             intro="Your own email and text message settings.")
+
+
+@bp.route("/preferences/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str) -> Any:
+    """An email's List-Unsubscribe link (app/services/unsubscribe.py)."""
+    subscription = unsubscribing.read(token)  # NotFound -> 404
+    done = None
+    if request.method == "POST":
+        done = unsubscribing.switch_off(subscription, request.remote_addr)
+    response = Response(render_template(
+        "notifications/unsubscribe.html", subscription=subscription, token=token, done=done,
+        settings_url=url_for(unsubscribing.settings_endpoint(subscription.audience))))
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+csrf.exempt(unsubscribe)  # a mail client's one-click POST has no session or CSRF token
