@@ -39,8 +39,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.web.sessions import CookieSessionInterface
 
     app.session_interface = CookieSessionInterface()
+    from app.web import input as web_input
+
+    web_input.init_app(app)  # the bounded <int:> converter, before any route is added
     _init_extensions(app)
     _register_blueprints(app)
+    from app.web import openapi
+
+    app.register_blueprint(openapi.bp)  # /api/openapi.json, outside the API's login guard
 
     from app import cli
     from app.web import boundary, errors, security, templating

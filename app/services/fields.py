@@ -16,8 +16,14 @@ from typing import Any, TypeVar
 
 from app.services.errors import ValidationFailed
 
-MAX_ID = 2**63 - 1
+# Row ids are INTEGER columns: 32 bits on PostgreSQL ("integer out of range" beyond), so
+# an id above 2**31-1 names no row anywhere. (BIGINT would be 2**63-1.)
+MAX_ID = 2**31 - 1
 MULTILINE_CONTROLS = frozenset("\n\r\t")
+# Bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069): in a name
+# they reorder what a PDF or the public page shows ("\u202eexe.pdf" reads "fdp.exe").
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit() accepts "²" and "١"
 SLUG = re.compile(r"[a-z0-9-]+")
 URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/?#:]+\S*", re.IGNORECASE)
 
@@ -39,9 +45,70 @@ def has_control(value: str, *, multiline: bool = False) -> bool:
     return False
 
 
+def strip_bidi(value: str) -> str:
+    """`value` without bidirectional override/embedding/isolate characters."""
+    return BIDI_CONTROLS.sub("", value)
+
+
+def parse_int(value: Any, *, min: int = 0, max: int = MAX_ID) -> int:  # noqa: A002
+    """A whole number written in ASCII digits (an optional leading "-" when min < 0),
+    within min..max, from a URL, query string or form; ValueError otherwise, which makes
+    `request.args.get(name, type=...)` fall back to its default."""
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str):
+        raw = value.strip()
+        negative = raw.startswith("-") and min < 0
+        if not DIGITS.fullmatch(raw[1:] if negative else raw):
+            raise ValueError(f"not a whole number: {value!r}")
+        number = -int(raw[1:]) if negative else int(raw)
+    else:
+        raise ValueError("not a number")
+    if not min <= number <= max:
+        raise ValueError(f"out of range: {number}")
+    return number
+
+
+def parse_id(value: Any) -> int:
+    """A row id (1..MAX_ID) from text; ValueError otherwise (for `type=` in request.args)."""
+    return parse_int(value, min=1, max=MAX_ID)
+
+
+def parse_ids(values: Any) -> list[int]:
+    """The row ids among `values` (a form's getlist), skipping anything else."""
+    ids = []
+    for value in values or ():
+        try:
+            ids.append(parse_id(value))
+        except ValueError:
+            continue
+    return ids
+
+
+# Filter dates a query string may ask for: the calendar's edges are clamped inside, so
+# "to 9999-12-31" (whose next day does not exist) and "from 0001-01-01" still work.
+FIRST_DAY = date(1, 1, 2)
+LAST_DAY = date(9999, 12, 30)
+
+
+def parse_date(value: Any) -> date | None:
+    """An ISO date (YYYY-MM-DD) from a query string, clamped to FIRST_DAY..LAST_DAY;
+    None when there is none or it is not a date."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return max(FIRST_DAY, min(day, LAST_DAY))
+
+
 def text(value: Any, field: str, *, required: bool = True, min_len: int = 1,
          max_len: int, multiline: bool = False, message: str | None = None) -> str | None:
-    """Text stripped of surrounding whitespace. Refuses a non-string, control characters
+    """Text stripped of surrounding whitespace and of bidi overrides. Refuses a non-string,
+    control characters
     (anywhere in the raw value; newline and tab only when `multiline`), and a length
     outside min_len..max_len. Empty (None, "" or only whitespace) is an error when
     `required`, else None."""
@@ -52,7 +119,7 @@ def text(value: Any, field: str, *, required: bool = True, min_len: int = 1,
     if has_control(value, multiline=multiline):
         raise _fail(field, "Remove the control characters (such as NUL)."
                     if multiline else "Use one line without control characters (such as NUL).")
-    value = value.strip()
+    value = strip_bidi(value).strip()
     if not value:
         if required:
             raise _fail(field, message or "This field is required.")
@@ -90,7 +157,7 @@ def optional_integer(value: Any, field: str, **kwargs: Any) -> int | None:
 
 
 def ident(value: Any, field: str, *, required: bool = True) -> int | None:
-    """A row id: 0 < id <= 2**63 - 1."""
+    """A row id: 0 < id <= MAX_ID (2**31 - 1, the INTEGER columns' range)."""
     return integer(value, field, min=1, max=MAX_ID, required=required,
                    message="Choose an existing item." if value is not None else None)
 

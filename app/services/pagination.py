@@ -13,6 +13,7 @@ from app.extensions import db
 T = TypeVar("T")
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000  # beyond it OFFSET would overflow a BIGINT (?page=10**20)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def clamp_page(value: Any, default: int = 1) -> int:
         page = int(value)
     except (TypeError, ValueError):
         return default
-    return max(1, page)
+    return max(1, min(page, MAX_PAGE))
 
 
 def paginate(stmt: Select[Any], page: int, per_page: int, *, rows: bool = False,
@@ -61,7 +62,7 @@ def paginate(stmt: Select[Any], page: int, per_page: int, *, rows: bool = False,
     rows, and the page says so (`total_capped`): counting a million rows costs more than
     showing 25."""
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    page = max(1, page)
+    page = max(1, min(page, MAX_PAGE))
     capped = False
     if count_limit is None:
         total = db.session.scalar(select(func.count()).select_from(

@@ -6,15 +6,16 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import Field
+from wtforms import Field, FieldList, IntegerField, SelectMultipleField
 
 from app.services.errors import ServiceError, ValidationFailed
+from app.services.fields import MAX_ID, strip_bidi
 
 
 def strip(value: Any) -> Any:
-    """A WTForms filter: text without surrounding whitespace, so "   " fails
-    InputRequired and lengths are counted as the services count them."""
-    return value.strip() if isinstance(value, str) else value
+    """A WTForms filter: text without surrounding whitespace (nor bidi overrides), so
+    "   " fails InputRequired and lengths are counted as the services count them."""
+    return strip_bidi(value).strip() if isinstance(value, str) else value
 
 
 class Form(FlaskForm):
@@ -31,7 +32,16 @@ class Form(FlaskForm):
             if strip in (getattr(field, "filters", None) or ()) and field.raw_data \
                     and isinstance(field.data, str):
                 field.raw_data = [field.data, *field.raw_data[1:]]
-        return super().validate(extra_validators)
+        valid = super().validate(extra_validators)
+        for field in self:
+            # No whole number (id or count) the database stores is beyond MAX_ID (INTEGER
+            # columns): refuse it here rather than let a query overflow (IntegerField
+            # accepts any size).
+            if isinstance(field, IntegerField) and isinstance(field.data, int) \
+                    and not -MAX_ID <= field.data <= MAX_ID:
+                field.errors = [*field.errors, "Enter a smaller number."]  # type: ignore[list-item]
+                valid = False
+        return valid
 
     def add_service_error(self, error: ServiceError) -> None:
         """Show a service's refusal on the fields it names, or on the form as a whole."""
@@ -80,6 +90,14 @@ def validate_json(form_class: type[Form], payload: Any, *, partial: bool = False
     unknown = sorted(to_api.get(k, k) for k in set(renamed) - set(form._fields))
     if unknown:
         raise ValidationFailed("Unknown fields.", fields={k: ["Unknown field."] for k in unknown})
+    # Strict shapes: one value per field (a list only where the field holds several), and
+    # never an object.
+    misshapen = sorted(to_api.get(k, k) for k, v in renamed.items() if isinstance(v, dict)
+                       or (isinstance(v, list | tuple)
+                           and not isinstance(form._fields[k], FieldList | SelectMultipleField)))
+    if misshapen:
+        raise ValidationFailed("Some fields are not valid.",
+                               fields={k: ["Send a single value."] for k in misshapen})
     if partial:
         for name in list(form._fields):
             if name not in renamed:

@@ -20,6 +20,7 @@ from app.services import audit as audit_service
 from app.services import jobs as jobs_service
 from app.services import organizations as org_service
 from app.services import users as user_service
+from app.services.fields import parse_date, parse_id
 from app.services.pagination import clamp_page, paginate
 from app.web.auth import allow_roles, current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
@@ -55,7 +56,7 @@ def dashboard() -> Any:
 def _user_list_context(editing_id: int | None = None, q: str | None = None,
                        edit_form: UserForm | None = None) -> dict[str, Any]:
     args = request.args
-    org_id = args.get("organization_id", type=int)
+    org_id = args.get("organization_id", type=parse_id)
     role = args.get("role", "") if args.get("role", "") in {r.value for r in Role} else ""
     q = args.get("q", "") if q is None else q
     filters = {"q": q, "role": role, "organization_id": org_id,
@@ -198,10 +199,7 @@ def set_organization_active(org_id: int) -> Any:
 # --- Audit trail ---------------------------------------------------------------------
 
 def _parse_date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+    return parse_date(value)
 
 
 @bp.route("/audit")

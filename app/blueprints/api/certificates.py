@@ -55,7 +55,9 @@ def _reason_form() -> ReasonForm:
 @admin_bp.route("/certificates/<int:certificate_id>/approve", methods=["POST"])
 def approve_certificate(certificate_id: int) -> Any:
     certificate = cert_service.get_certificate(certificate_id)
-    payload = request.get_json(silent=True) or {}
+    payload = request.get_json(silent=True) if request.get_data() else {}
+    if not isinstance(payload, dict):
+        raise ValidationFailed("Send a JSON object (or no body).")
     cert_service.approve(certificate, current_actor(),
                          notify_recipient=payload.get("notify", True) is not False)
     return jsonify(cert_service.to_api(certificate))

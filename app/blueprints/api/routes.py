@@ -12,6 +12,7 @@ from app.extensions import csrf
 from app.models import Role
 from app.services import users as user_service
 from app.services.errors import ValidationFailed
+from app.services.fields import parse_id, parse_int
 from app.services.pagination import clamp_page, paginate
 from app.web.auth import current_actor, guard_blueprint
 from app.web.forms import validate_json
@@ -27,13 +28,17 @@ guard_blueprint(admin_bp, [Role.ADMIN], api=True)
 
 def json_body() -> Any:
     payload = request.get_json(silent=True)
-    if payload is None:
+    if not isinstance(payload, dict):
         raise ValidationFailed("Send a JSON object with Content-Type: application/json.")
     return payload
 
 
+def parse_limit(value: str) -> int:
+    return parse_int(value, min=1, max=100)
+
+
 def page_args() -> tuple[int, int]:
-    limit = request.args.get("limit", type=int) or current_app.config["PAGE_SIZE"]
+    limit = request.args.get("limit", type=parse_limit) or current_app.config["PAGE_SIZE"]
     return clamp_page(request.args.get("page")), limit
 
 
@@ -56,7 +61,7 @@ def list_users() -> Any:
     if role and role not in {r.value for r in Role}:
         raise ValidationFailed("Unknown role.", fields={"role": ["Unknown role."]})
     stmt = user_service.search_users(args.get("q", ""), role=role,
-                                     organization_id=args.get("organization_id", type=int),
+                                     organization_id=args.get("organization_id", type=parse_id),
                                      status=args.get("status", ""))
     page = paginate(stmt, *page_args())
     return jsonify(page_json(page, [user_service.to_dict(u) for u in page.items]))

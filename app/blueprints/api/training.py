@@ -25,6 +25,7 @@ from app.models import CertificationTrack, Course, CourseProgress, Enrolment, Pr
 from app.services import training
 from app.services import users as user_service
 from app.services.errors import NotFound, ValidationFailed
+from app.services.fields import MAX_ID
 from app.services.pagination import paginate
 from app.web.auth import allow_roles, current_actor, guard_blueprint
 from app.web.forms import validate_json
@@ -34,6 +35,11 @@ csrf.exempt(bp)
 # Every signed-in role may call it; catalogue changes are narrowed per route below.
 guard_blueprint(bp, list(Role), api=True)
 MANAGERS = (Role.ADMIN, Role.MANAGER)
+
+
+def _is_id(value: Any) -> bool:
+    """A row id in a JSON body: an integer (not a bool) from 1 to MAX_ID."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def _is_manager() -> bool:
@@ -129,7 +135,7 @@ def update_track(track_id: int) -> Any:
 def create_course() -> Any:
     payload = json_body()
     track_id = payload.pop("trackId", None) if isinstance(payload, dict) else None
-    if not isinstance(track_id, int):
+    if not _is_id(track_id):
         raise ValidationFailed("Which track?", fields={"trackId": ["Give the track's id."]})
     track = training.get_track(track_id)
     form = validate_json(CourseForm, payload, aliases=COURSE_API_FIELDS)
@@ -156,7 +162,7 @@ def reorder(track_id: int) -> Any:
     track = training.get_track(track_id)
     payload = json_body()
     ids = payload.get("ids") if isinstance(payload, dict) else None
-    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+    if not isinstance(ids, list) or not all(_is_id(i) for i in ids):
         raise ValidationFailed("Send {\"ids\": [course ids in order]}.",
                                fields={"ids": ["A list of course ids."]})
     training.reorder_courses(track, ids, current_actor())
@@ -170,7 +176,7 @@ def enroll() -> Any:
     payload = json_body()
     user_id = payload.get("userId", current_user.id) if isinstance(payload, dict) else None
     track_id = payload.get("trackId") if isinstance(payload, dict) else None
-    if not isinstance(user_id, int) or not isinstance(track_id, int):
+    if not _is_id(user_id) or not _is_id(track_id):
         raise ValidationFailed("Send userId and trackId.",
                                fields={"trackId": ["Give the track's id."]})
     _own_or_manager(user_id)
@@ -204,7 +210,7 @@ def update_course_progress(progress_id: int) -> Any:
     row = _course_progress(progress_id)
     payload = json_body()
     status = payload.get("status") if isinstance(payload, dict) else None
-    if status not in ProgressStatus.__members__:
+    if not isinstance(status, str) or status not in ProgressStatus.__members__:
         raise ValidationFailed("Unknown status.", fields={"status": [
             "One of NOT_STARTED, IN_PROGRESS, COMPLETED, FAILED."]})
     score = payload.get("examScore")

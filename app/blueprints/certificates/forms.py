@@ -15,6 +15,7 @@ from app.services import training
 from app.services import users as user_service
 from app.services.certificates import REVOCATION_CATEGORIES
 from app.services.context import Actor
+from app.services.fields import parse_date, parse_id
 from app.web.forms import Form
 
 TYPE_CHOICES = [SelectChoice(t.value, t.label) for t in CertificateType]
@@ -53,10 +54,7 @@ TABS = ("pending", "issued", "revoked")
 
 
 def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+    return parse_date(value)
 
 
 def filters_from_args(args: MultiDict[str, str]) -> cert_service.CertificateFilters:
@@ -65,6 +63,7 @@ def filters_from_args(args: MultiDict[str, str]) -> cert_service.CertificateFilt
     tab = args.get("status", "pending").lower()
     return cert_service.CertificateFilters(
         status=tab if tab in TABS else "pending", q=args.get("q", ""),
-        course_id=args.get("course_id", type=int), track_id=args.get("track_id", type=int),
-        user_id=args.get("user_id", type=int), type=args.get("type", ""),
+        course_id=args.get("course_id", type=parse_id),
+        track_id=args.get("track_id", type=parse_id),
+        user_id=args.get("user_id", type=parse_id), type=args.get("type", ""),
         date_from=_date(args.get("from")), date_to=_date(args.get("to")))

@@ -21,6 +21,7 @@ from app.services import dates, storage
 from app.services import users as user_service
 from app.services.certificates import exports
 from app.services.errors import Conflict, ServiceError
+from app.services.fields import parse_id
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
@@ -131,8 +132,8 @@ def pdf(certificate_id: int) -> Any:
 
 @bp.route("/new")
 def new() -> Any:
-    form = IssueForm(formdata=None, user_id=request.args.get("user_id", type=int),
-                     course_id=request.args.get("course_id", type=int))
+    form = IssueForm(formdata=None, user_id=request.args.get("user_id", type=parse_id),
+                     course_id=request.args.get("course_id", type=parse_id))
     return fragment_only("partials/certificates/issue_modal.html", form=form,
                          courses=_courses(), recipient=_recipient(form.user_id.data))
 

@@ -12,6 +12,7 @@ from app.models import CredentialStatus, Role
 from app.services import credentials as mc
 from app.services import dates, storage
 from app.services import organizations as org_service
+from app.services.fields import parse_id, parse_ids
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
@@ -125,7 +126,7 @@ def status_counts(definition_id: int) -> Any:
 def candidates(definition_id: int) -> Any:
     """The live staff search of the assign panel (htmx)."""
     definition = mc.get_definition(definition_id)
-    org_id = request.args.get("organization_id", type=int)
+    org_id = request.args.get("organization_id", type=parse_id)
     rows = mc.assignable_staff(definition, request.args.get("q", ""), org_id)
     return fragment_only("partials/credentials/candidates.html", definition=definition,
                          rows=rows)
@@ -134,7 +135,7 @@ def candidates(definition_id: int) -> Any:
 @bp.route("/<int:definition_id>/assign", methods=["POST"])
 def assign(definition_id: int) -> Any:
     definition = mc.get_definition(definition_id)
-    user_ids = [int(v) for v in request.form.getlist("user_ids") if v.isdigit()]
+    user_ids = parse_ids(request.form.getlist("user_ids"))
     created, error = attempt(lambda: mc.assign(definition, user_ids, current_actor(),
                                                notes=request.form.get("notes", "")[:1000]))
     if error is not None:

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 
 from app.models import CertificationTrack, Course, Enrolment, ProgressStatus
 from app.services import training
+from app.services.fields import DIGITS
 from app.web.auth import current_actor
 from app.web.boundary import attempt
 from app.web.htmx import fragment_only, render, wants_fragment
@@ -93,9 +94,11 @@ def _answers(course: Course) -> dict[str, list[int]]:
     """Form fields answer-<question id> (one or several option indexes) to a mapping."""
     answers: dict[str, list[int]] = {}
     for question in course.questions or []:
-        chosen = [v for v in request.form.getlist(f"answer-{question['id']}") if v.isdigit()]
+        # Option indexes in ASCII digits ("²" passes str.isdigit() but not int()).
+        chosen = [int(v) for v in request.form.getlist(f"answer-{question['id']}")
+                  if DIGITS.fullmatch(v)]
         if chosen:
-            answers[question["id"]] = [int(v) for v in chosen]
+            answers[question["id"]] = chosen
     return answers
 
 

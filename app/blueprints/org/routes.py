@@ -17,6 +17,7 @@ from app.models import Audience, CredentialStatus, Organization, Role
 from app.services import credentials as mc
 from app.services import dates, notifications
 from app.services import organizations as org_service
+from app.services.fields import parse_id
 from app.services.pagination import clamp_page
 from app.web.auth import allow_roles, current_actor, guard_blueprint
 from app.web.htmx import render
@@ -28,9 +29,11 @@ guard_blueprint(bp, [Role.ORG_ADMIN])
 def _organization() -> Organization:
     """An org admin sees their own organization; a platform admin may pick any."""
     if current_user.role == Role.ADMIN:
-        org_id = request.args.get("organization_id", type=int)
-        org = db.session.get(Organization, org_id) if org_id else None
-        if org is None:
+        if "organization_id" in request.args:
+            # An id that names no organization is not found: never a fallback to another.
+            org_id = request.args.get("organization_id", type=parse_id)
+            org = db.session.get(Organization, org_id) if org_id else None
+        else:
             org = next(iter(org_service.all_organizations()), None)
     else:
         org = current_user.organization
@@ -41,7 +44,7 @@ def _organization() -> Organization:
 
 def _filters() -> dict[str, Any]:
     status = request.args.get("status", "")
-    return {"definition_id": request.args.get("definition_id", type=int),
+    return {"definition_id": request.args.get("definition_id", type=parse_id),
             "status": status if status in CredentialStatus.__members__ else "",
             "q": request.args.get("q", "")}
 

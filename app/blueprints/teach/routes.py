@@ -23,6 +23,7 @@ from app.models.base import utcnow
 from app.services import certificates as cert_service
 from app.services import teaching, training
 from app.services import users as user_service
+from app.services.fields import parse_id, parse_int
 from app.web.auth import current_actor
 from app.web.boundary import attempt
 from app.web.htmx import fragment_only, render
@@ -96,7 +97,7 @@ def session(session_id: int) -> Any:
 @bp.route("/sessions/<int:session_id>/attendance", methods=["POST"])
 def attendance(session_id: int) -> Any:
     session = _session(session_id)
-    learner = user_service.get_user(request.form.get("user_id", type=int) or 0)
+    learner = user_service.get_user(request.form.get("user_id", type=parse_id) or 0)
     teaching.mark_attendance(current_actor(), session, learner,
                                  request.form.get("attended") == "1")
     row = next(r for r in _learners(session) if r[0].id == learner.id)
@@ -106,7 +107,7 @@ def attendance(session_id: int) -> Any:
 @bp.route("/sessions/<int:session_id>/recommend", methods=["POST"])
 def recommend(session_id: int) -> Any:
     session = _session(session_id)
-    learner = user_service.get_user(request.form.get("user_id", type=int) or 0)
+    learner = user_service.get_user(request.form.get("user_id", type=parse_id) or 0)
     _, error = attempt(lambda: teaching.recommend(
         current_actor(), session.course, learner, notes=request.form.get("notes", "")[:1000]))
     row = next(r for r in _learners(session) if r[0].id == learner.id)
@@ -120,7 +121,7 @@ def rate(session_id: int) -> Any:
     """A learner rates a session they attended (1-5)."""
     session = db.session.get(CourseSession, session_id) or abort(404)
     _, error = attempt(lambda: teaching.rate_session(
-        current_actor(), session, request.form.get("rating", type=int) or 0))
+        current_actor(), session, request.form.get("rating", type=parse_int) or 0))
     if error is not None:
         flash(error.message, "warning")
     else:

@@ -27,7 +27,9 @@ from app.models import (
 from app.services import organizations as org_service
 from app.services import training
 from app.services import users as user_service
+from app.services.fields import parse_ids, parse_int
 from app.services.pagination import clamp_page, paginate
+from app.services.training.quizzes import MAX_QUESTIONS
 from app.web.auth import current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
 from app.web.htmx import fragment_only, render, wants_fragment
@@ -39,6 +41,12 @@ TRACK_ROW = "partials/training/track_row.html"
 TRACK_EDIT_ROW = "partials/training/track_edit_row.html"
 COURSE_ROW = "partials/training/course_row.html"
 COURSE_EDIT_ROW = "partials/training/course_edit_row.html"
+
+
+def question_index(value: str) -> int:
+    """?index= of a new question in the quiz editor: 0..MAX_QUESTIONS-1 (the form is built
+    with index+1 entries, so neither negative nor huge)."""
+    return parse_int(value, min=0, max=MAX_QUESTIONS - 1)
 
 
 def _page_size() -> int:
@@ -141,7 +149,7 @@ def candidates(track_id: int) -> Any:
 @bp.route("/tracks/<int:track_id>/enrol", methods=["POST"])
 def enrol(track_id: int) -> Any:
     track = training.get_track(track_id)
-    ids = [int(v) for v in request.form.getlist("user_ids") if v.isdigit()]
+    ids = parse_ids(request.form.getlist("user_ids"))
     if not ids:
         return fragment_only("partials/credentials/assign_result.html",
                              error="Choose at least one person.", status=422)
@@ -225,7 +233,7 @@ def quiz(course_id: int) -> Any:
 @bp.route("/courses/<int:course_id>/quiz/question")
 def blank_question(course_id: int) -> Any:
     training.get_course(course_id)
-    index = request.args.get("index", 0, type=int)
+    index = request.args.get("index", 0, type=question_index)
     form = QuizForm(formdata=None, questions=[{"kind": "single", "options": ""}] * (index + 1))
     return fragment_only("partials/training/question.html", entry=form.questions[index],
                          number=index + 1, errors=[])

@@ -90,7 +90,7 @@ def search(filters: CertificateFilters) -> Select[tuple[Certificate]]:
         stmt = stmt.where(Certificate.type == CertificateType(filters.type.upper()))
     if filters.date_from:
         stmt = stmt.where(Certificate.issued_at >= utc_midnight(filters.date_from))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:
         stmt = stmt.where(Certificate.issued_at < utc_midnight(
             date.fromordinal(filters.date_to.toordinal() + 1)))
     if filters.status.upper() == "PENDING":

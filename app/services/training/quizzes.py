@@ -20,7 +20,22 @@ from app.services.context import Actor
 from app.services.errors import ValidationFailed
 
 QUESTION_TYPES = ("single", "multiple", "true_false")
+MAX_OPTIONS = 10
+MAX_QUESTIONS = 200
 
+
+def _option_index(value: Any) -> int:
+    """An option's index: an int (not a bool, not a float such as 1e308) or ASCII digits
+    ("²" and "1e400" are not); ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("not an option number")
+    if isinstance(value, int):
+        if not 0 <= value <= MAX_OPTIONS:
+            raise ValueError("not an option number")
+        return value
+    if isinstance(value, str) and fields.DIGITS.fullmatch(value) and int(value) <= MAX_OPTIONS:
+        return int(value)
+    raise ValueError("not an option number")
 
 def validate_questions(raw: Any) -> list[dict[str, Any]]:
     """Check and normalise quiz questions; raises ValidationFailed naming each problem.
@@ -31,6 +46,9 @@ def validate_questions(raw: Any) -> list[dict[str, Any]]:
     """
     if not isinstance(raw, list):
         raise ValidationFailed("Questions must be a list.", fields={"questions": ["Not a list."]})
+    if len(raw) > MAX_QUESTIONS:
+        raise ValidationFailed(f"A quiz has at most {MAX_QUESTIONS} questions.",
+                               fields={"questions": [f"At most {MAX_QUESTIONS}."]})
     problems: dict[str, list[str]] = {}
     clean: list[dict[str, Any]] = []
     seen_ids: set[str] = set()
@@ -41,9 +59,17 @@ def validate_questions(raw: Any) -> list[dict[str, Any]]:
             problems[key] = ["Not a question."]
             continue
         kind = question.get("type")
+        if not isinstance(kind, str):
+            kind = None
         prompt = str(question.get("prompt") or "").strip()
-        options = [str(o).strip() for o in (question.get("options") or [])]
+        raw_options = question.get("options") or []
+        if not isinstance(raw_options, list) or not all(
+                isinstance(o, str | int) and not isinstance(o, bool) for o in raw_options):
+            raw_options = []
+        options = [str(o).strip() for o in raw_options]
         correct = question.get("correct") or []
+        if not isinstance(correct, list):
+            correct = [correct]
         explanation = str(question.get("explanation") or "").strip()
         if kind not in QUESTION_TYPES:
             errors.append("Choose single choice, multiple choice or true/false.")
@@ -58,7 +84,7 @@ def validate_questions(raw: Any) -> list[dict[str, Any]]:
         elif len(set(options)) != len(options):
             errors.append("Options must differ from one another.")
         try:
-            correct = sorted({int(i) for i in correct})
+            correct = sorted({_option_index(i) for i in correct})
         except (TypeError, ValueError):
             correct = []
             errors.append("Correct answers must be option numbers.")
@@ -136,7 +162,7 @@ def grade(questions: Sequence[dict[str, Any]], answers: dict[str, Any],
         if not isinstance(chosen, list):
             chosen = [chosen]
         try:
-            picked = {int(c) for c in chosen}
+            picked = {_option_index(c) for c in chosen}
         except (TypeError, ValueError):
             picked = set()
         if picked != set(question["correct"]):
