@@ -129,7 +129,9 @@ def update_user(user: User, actor: Actor, **values: Any) -> User:
     for field, value in values.items():
         if field not in AUDITED_FIELDS or field == "active":
             raise ValueError(f"update_user cannot set {field!r}")
-        setattr(user, field, value.strip() if isinstance(value, str) else value)
+        # A Role is a str too: only plain text is stripped (the enum must stay an enum).
+        plain_text = isinstance(value, str) and not isinstance(value, Role)
+        setattr(user, field, value.strip() if plain_text else value)
     if password:
         user.password_hash = hash_password(password)
         end_sessions(user)

@@ -132,6 +132,7 @@ def test_saving_an_edit_row_updates_and_audits_the_change(app, admin_client, sta
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Samuel Staff" in html and 'class="editing"' not in html
+    assert ">Staff</span>" in html  # the saved row still shows the role (an enum, not text)
     with app.app_context():
         assert db.session.get(User, staff_user.id).name == "Samuel Staff"
         entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "UPDATE"))
