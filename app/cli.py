@@ -56,14 +56,43 @@ def seed_command(demo: bool) -> None:
 @users_cli.command("create-token")
 @click.argument("email")
 @click.option("--name", default="CLI token", help="A label to tell tokens apart.")
-def create_token(email: str, name: str) -> None:
+@click.option("--days", default=auth_service.TOKEN_DEFAULT_DAYS, show_default=True,
+              type=click.IntRange(1, auth_service.TOKEN_MAX_DAYS),
+              help="Days until the token expires.")
+def create_token(email: str, name: str, days: int) -> None:
     """Print a new personal API token for EMAIL (shown once; stored hashed)."""
     user = auth_service.find_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No user with email {email}")
-    _, plaintext = auth_service.create_api_token(user, name, Actor.system())
+    _, plaintext = auth_service.create_api_token(user, name, Actor.system(), days)
     db.session.commit()
     click.echo(plaintext)
+
+
+@users_cli.command("revoke-token")
+@click.argument("token", required=False)
+@click.option("--all-for", "email", default=None, help="Revoke every token of this user.")
+def revoke_token(token: str | None, email: str | None) -> None:
+    """Revoke a personal API token: TOKEN is its id, its shown prefix (cw_...) or the
+    token itself. Anything using it gets 401 at once."""
+    if (token is None) == (email is None):
+        raise click.UsageError("Give a TOKEN or --all-for EMAIL.")
+    if email is not None:
+        user = auth_service.find_user_by_email(email)
+        if user is None:
+            raise click.ClickException(f"No user with email {email}")
+        count = auth_service.revoke_api_tokens(user, Actor.system(), reason="cli")
+        db.session.commit()
+        click.echo(f"Revoked {count} token(s) of {user.email}.")
+        return
+    found = auth_service.find_api_token(token or "")
+    if found is None:
+        raise click.ClickException(f"No single token matches {token}")
+    if not auth_service.revoke_api_token(found, Actor.system()):
+        click.echo(f"Token {found.id} ({found.name}) was revoked already.")
+        return
+    db.session.commit()
+    click.echo(f"Revoked token {found.id} ({found.name}) of {found.user.email}.")
 
 
 @users_cli.command("set-password")
@@ -74,9 +103,15 @@ def set_password(email: str, password: str) -> None:
     user = auth_service.find_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No user with email {email}")
-    auth_service.set_password(user, password, Actor.system())
+    from app.services.errors import ValidationFailed
+
+    try:
+        auth_service.set_password(user, password, Actor.system())
+    except ValidationFailed as exc:
+        raise click.ClickException(" ".join(sum(exc.fields.values(), [])) or exc.message) \
+            from exc
     db.session.commit()
-    click.echo("Password set.")
+    click.echo("Password set; their sessions are logged out and API tokens revoked.")
 
 
 @audit_cli.command("verify")

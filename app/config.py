@@ -117,7 +117,16 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "credwright"),
         "RATELIMIT_HEADERS_ENABLED": True,
-        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "5 per minute"),
+        # Per client address, generous: a whole office may share one proxy. Guessing at
+        # one account is slowed per account instead (LOGIN_FREE_FAILURES failures, then
+        # 2, 4, 8, ... seconds between attempts, up to LOGIN_MAX_BACKOFF_SECONDS).
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "100 per minute"),
+        "LOGIN_FREE_FAILURES": int(env.get("LOGIN_FREE_FAILURES", 5)),
+        "LOGIN_MAX_BACKOFF_SECONDS": int(env.get("LOGIN_MAX_BACKOFF_SECONDS", 900)),
+        "PASSWORD_RESET_RATE_LIMIT": env.get("PASSWORD_RESET_RATE_LIMIT", "10 per minute"),
+        # Emailed links: an invitation works for 7 days, a password reset for 1 hour.
+        "INVITATION_TTL_HOURS": int(env.get("INVITATION_TTL_HOURS", 168)),
+        "PASSWORD_RESET_TTL_MINUTES": int(env.get("PASSWORD_RESET_TTL_MINUTES", 60)),
         "VERIFY_RATE_LIMIT": env.get("VERIFY_RATE_LIMIT", "60 per minute"),
         "VERIFY_LOOKUP_RATE_LIMIT": env.get("VERIFY_LOOKUP_RATE_LIMIT", "10 per minute"),
         # A signed /verify answer's life (its JWS `exp`): a check, not a lasting proof.

@@ -41,7 +41,16 @@ from app.models.training import (
     TrackLevel,
     TrainingAssignment,
 )
-from app.models.users import ApiToken, Organization, Role, User
+from app.models.users import (
+    AccountToken,
+    AccountTokenPurpose,
+    AccountTokenStatus,
+    ApiToken,
+    LoginThrottle,
+    Organization,
+    Role,
+    User,
+)
 
 __all__ = [
     "Audience",
@@ -71,7 +80,11 @@ __all__ = [
     "TrackAudience",
     "TrackLevel",
     "TrainingAssignment",
+    "AccountToken",
+    "AccountTokenPurpose",
+    "AccountTokenStatus",
     "ApiToken",
+    "LoginThrottle",
     "AuditAction",
     "AuditChainHead",
     "AuditLog",

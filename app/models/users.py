@@ -118,8 +118,54 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(12))  # shown to the owner to tell tokens apart
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    # None only for tokens made before expiry existed (migration 0010 gives them one).
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="api_tokens")
+
+
+class AccountTokenPurpose(enum.StrEnum):
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"
+
+
+class AccountTokenStatus(enum.StrEnum):
+    PENDING = "pending"
+    USED = "used"
+    REVOKED = "revoked"  # superseded by a newer link, or ended by a password change
+
+
+class AccountToken(Base):
+    """A single-use, time-limited emailed link (invitation or password reset); only the
+    SHA-256 of its random secret is stored."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (Index("ix_account_tokens_user_id_status", "user_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10), default=AccountTokenStatus.PENDING)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed logins for one account (keyed by the SHA-256 of the normalised email, so
+    unknown emails are throttled the same way and nothing tells them apart), whatever
+    address they come from."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    blocked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # Emails are unique regardless of case (the services also store them lower-cased).

@@ -93,6 +93,9 @@ PREFERENCES: dict[NotificationType, ChannelPrefs] = {
     T.TRAINING_COMPLETED: ChannelPrefs(
         "email_training", NEVER, "email_system_alerts", NEVER),
     T.WELCOME: ChannelPrefs(ALWAYS, NEVER, NEVER, NEVER),
+    # Account links go to the person by email whatever the settings, never by SMS.
+    T.ACCOUNT_INVITATION: ChannelPrefs(ALWAYS, NEVER, NEVER, NEVER),
+    T.PASSWORD_RESET: ChannelPrefs(ALWAYS, NEVER, NEVER, NEVER),
 }
 
 # The settings people and org admins can change, with their labels (for the forms).

@@ -10,8 +10,8 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import AuditAction, Organization, Role, User
-from app.services import audit, fields
-from app.services.auth import end_sessions, hash_password, normalise_email
+from app.services import accounts, audit, fields
+from app.services.auth import end_sessions, new_password_hash, normalise_email, set_password
 from app.services.context import Actor
 from app.services.enqueue import enqueue_after_commit
 from app.services.errors import Conflict, NotFound, ValidationFailed
@@ -19,7 +19,7 @@ from app.services.persistence import flush_or_raise
 
 AUDITED_FIELDS = ("email", "name", "role", "organization_id", "active", "phone")
 EMAIL_TAKEN = "A user with this email already exists."
-WELCOME_JOB = "app.jobs.welcome.send_welcome_notification"
+WELCOME_JOB = accounts.WELCOME_JOB
 PHONE_FORMAT = re.compile(r"\+?[0-9 ()-]{6,31}")  # the UserForm's
 
 
@@ -78,8 +78,12 @@ def create_user(
     password: str | None = None,
     phone: str | None = None,
 ) -> User:
-    """Raises ValidationFailed (a field's rule, bad organization for the role) or
-    Conflict (email taken)."""
+    """Raises ValidationFailed (a field's rule, the password policy, bad organization
+    for the role) or Conflict (email taken).
+
+    Without a password (the admin pages and the API) the person is invited: they get an
+    email with a single-use link to set it (accounts.invite). A password (the demo seed)
+    must pass the policy; they get the welcome notification instead."""
     checked = fields.Fields()
     name = checked.check(NAME, name, "name")
     phone = checked.check(PHONE, phone, "phone")
@@ -90,14 +94,18 @@ def create_user(
     _check_organization(role, organization_id)
     if _email_taken(email):
         raise _email_conflict()
+    password_hash = new_password_hash(password, email=email, name=name) if password else None
     user = User(
         email=email, name=name, role=role, organization_id=organization_id,
-        phone=phone, password_hash=hash_password(password) if password else None,
+        phone=phone, password_hash=password_hash,
     )
     flush_or_raise(_email_conflict(), add=[user])
     audit.record(actor, AuditAction.CREATE, "user", user.id,
                  audit.snapshot(user, AUDITED_FIELDS))
-    enqueue_after_commit(WELCOME_JOB, user.id)
+    if password_hash:
+        enqueue_after_commit(WELCOME_JOB, user.id)
+    else:
+        accounts.invite(user, actor)
     return user
 
 
@@ -132,13 +140,10 @@ def update_user(user: User, actor: Actor, **values: Any) -> User:
         # A Role is a str too: only plain text is stripped (the enum must stay an enum).
         plain_text = isinstance(value, str) and not isinstance(value, Role)
         setattr(user, field, value.strip() if plain_text else value)
-    if password:
-        user.password_hash = hash_password(password)
-        end_sessions(user)
     flush_or_raise(_email_conflict())
+    if password:  # the policy, then every session and API token of theirs ends
+        set_password(user, password, actor)
     changes = audit.changes_between(before, audit.snapshot(user, AUDITED_FIELDS))
-    if password:
-        changes["password"] = ["***", "***"]
     if changes:
         audit.record(actor, AuditAction.UPDATE, "user", user.id, changes)
     return user
@@ -155,7 +160,7 @@ def set_user_active(user: User, active: bool, actor: Actor) -> User:
         return user
     user.active = active
     if not active:
-        end_sessions(user)
+        end_sessions(user)  # and their API tokens stop answering (auth.login_allowed)
     audit.record(actor, AuditAction.REACTIVATE if active else AuditAction.DEACTIVATE,
                  "user", user.id, {"active": [not active, active]})
     db.session.flush()
@@ -204,6 +209,7 @@ def to_dict(user: User) -> dict[str, Any]:
             if user.organization else None
         ),
         "active": user.active,
+        "invitation_pending": user.password_hash is None,  # no password set yet
         "phone": user.phone,
         "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
         "created_at": user.created_at.isoformat(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Blueprint, abort, g, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, after_this_request, g, jsonify, redirect, request, url_for
 from flask_login import LoginManager, current_user
 
 from app.extensions import csrf
@@ -38,10 +38,19 @@ def init_login_manager(login_manager: LoginManager) -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        user = auth_service.user_for_api_token(token.strip())
-        if user is not None:
-            g.api_token_auth = True
-        return user
+        use = auth_service.use_api_token(token.strip())
+        if use is None:
+            return None
+        g.api_token_auth = True
+        if use.touch:
+            token_id = use.token_id
+
+            @after_this_request
+            def record_use(response: Any) -> Any:
+                # After the request's own transaction ended: a GET still writes nothing.
+                auth_service.touch_api_token(token_id)
+                return response
+        return use.user
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Any:

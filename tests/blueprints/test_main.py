@@ -27,11 +27,18 @@ def test_healthz_reports_an_unreachable_redis(make_app):
     assert response.get_json()["checks"]["redis"].startswith("error")
 
 
-def test_me_shows_the_welcome_notification(admin_client, new_client):
+def test_me_shows_the_welcome_notification(app, admin_client, new_client):
+    from app.extensions import db
+    from app.models import Notification
+
     admin_client.post("/admin/users", headers={"HX-Request": "true"}, data={
         "name": "New Learner", "email": "learner@example.test", "role": "staff",
-        "organization_id": "", "password": "long-enough-pw"})
+        "organization_id": ""})
+    with app.app_context():  # the invitation email's link sets the password
+        link = db.session.scalar(db.select(Notification.link).where(
+            Notification.type == "ACCOUNT_INVITATION"))
     learner = new_client()
+    learner.post(link, data={"password": "long-enough-pw", "confirm": "long-enough-pw"})
     learner.login("learner@example.test", "long-enough-pw")
     page = learner.get("/me").get_data(as_text=True)
     assert "Welcome to Credwright" in page and "New Learner" in page

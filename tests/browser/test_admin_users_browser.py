@@ -55,7 +55,6 @@ def test_admin_creates_and_edits_a_user_inline_and_the_audit_lists_it(
     row.locator('select[name="role"]').select_option("org_admin")
     row.locator('select[name="organization_id"]').select_option(label=org.name)
     row.locator('input[name="phone"]').fill("+64 21 555 0100")
-    row.locator('input[name="password"]').fill("long-enough-pw")
     response = _click_and_wait(page, row.get_by_role("button", name="Add user"), "/admin/users")
     assert response.status == 200
 
@@ -80,7 +79,6 @@ def test_admin_creates_and_edits_a_user_inline_and_the_audit_lists_it(
     row = page.locator("tr#user-new")
     row.locator('input[name="name"]').fill("Bad Address")
     row.locator('input[name="email"]').fill("not-an-email")
-    row.locator('input[name="password"]').fill("long-enough-pw")
     response = _click_and_wait(page, row.get_by_role("button", name="Add user"), "/admin/users")
     assert response.status == 422
     errors = page.locator("tr#user-new ul.errors")
@@ -111,7 +109,7 @@ def test_admin_creates_and_edits_a_user_inline_and_the_audit_lists_it(
     assert page.evaluate("window.__marker") == 1
     assert _find_user(app, EMAIL).name == NEW_NAME
 
-    # The audit trail lists the CREATE and the UPDATE, filtered to this user.
+    # The audit trail lists the CREATE, the invitation and the UPDATE, filtered to this user.
     page.goto(f"{live_server}/admin/audit")
     expect(page.get_by_role("heading", name="Audit trail")).to_be_visible()
     page.evaluate("window.__marker = 1")
@@ -120,9 +118,10 @@ def test_admin_creates_and_edits_a_user_inline_and_the_audit_lists_it(
     page.locator('input[name="resource_id"]').fill(str(created.id))
     expect(page).to_have_url(re.compile(rf"resource_id={created.id}\b"))
     rows = page.locator("#audit-table tbody tr")
-    expect(rows).to_have_count(2)
-    update, create = rows.nth(0), rows.nth(1)  # newest first
-    for entry in (update, create):
+    expect(rows).to_have_count(3)
+    update, invitation, create = rows.nth(0), rows.nth(1), rows.nth(2)  # newest first
+    expect(invitation.locator(".badge")).to_have_text("INVITATION_SEND")
+    for entry in (update, invitation, create):
         expect(entry).to_contain_text(f"user #{created.id}")
         expect(entry).to_contain_text(admin.email)
     expect(create.locator(".badge")).to_have_text("CREATE")

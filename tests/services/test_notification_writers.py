@@ -27,7 +27,15 @@ from app.models import (
     TrackAudience,
     User,
 )
-from app.services import certificates, credentials, notifications, sweep, teaching, training
+from app.services import (
+    accounts,
+    certificates,
+    credentials,
+    notifications,
+    sweep,
+    teaching,
+    training,
+)
 from app.services import users as user_service
 from app.services.context import Actor
 from app.services.dates import today
@@ -100,10 +108,18 @@ def test_every_type_reaches_the_delivery_plan(app: Flask, emails_on: bool) -> No
         org = Organization(name="Writers Ltd", slug=f"writers-{int(emails_on)}")
         db.session.add(org)
         db.session.flush()
-        # WELCOME: create_user, then the welcome job (inline, after the commit).
+        # ACCOUNT_INVITATION: create_user without a password; WELCOME: the invitation's
+        # link sets the password, then the welcome job (inline, after the commit);
+        # PASSWORD_RESET: the reset job's work.
         learner = user_service.create_user(system, email=f"learner{int(emails_on)}@example.test",
                                            name="Lee Learner", role=Role.STAFF,
                                            organization_id=org.id)
+        db.session.commit()
+        link = db.session.scalar(select(Notification.link).where(
+            Notification.user_id == learner.id, Notification.type == NotificationType.ACCOUNT_INVITATION))
+        accounts.redeem(link.rsplit("/", 1)[1], "a-brand-new-pass", system)
+        db.session.commit()
+        accounts.send_reset(learner.email)
         db.session.commit()
         learner = db.session.get(User, learner.id)
         learner.email_compliance = learner.email_training = emails_on

@@ -44,6 +44,8 @@ RULES: dict[NotificationType, tuple[str, str, str, str]] = {
         "email_training", "sms_critical", "email_compliance_alerts", "sms_critical_alerts"),
     T.TRAINING_COMPLETED: ("email_training", NEVER, "email_system_alerts", NEVER),
     T.WELCOME: (ALWAYS, NEVER, NEVER, NEVER),
+    T.ACCOUNT_INVITATION: (ALWAYS, NEVER, NEVER, NEVER),
+    T.PASSWORD_RESET: (ALWAYS, NEVER, NEVER, NEVER),
 }
 USER_ATTRS = ("email_compliance", "email_training", "sms_critical")
 ORG_ATTRS = ("email_compliance_alerts", "email_system_alerts", "sms_credential_alerts",

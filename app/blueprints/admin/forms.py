@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from app.models import Role
-from app.services.auth import MIN_PASSWORD_LENGTH
+from app.services.auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.services.organizations import organization_choices
 from app.web.forms import EmailAddress, Form, strip
 
@@ -39,27 +39,24 @@ class UserForm(Form):
         Optional(), Length(max=32),
         Regexp(r"^\+?[0-9 ()-]{6,31}$", message="Enter a phone number such as +64 21 555 0100."),
     ])
+    # Only when editing (an admin sets a new one); a new person is invited instead. The
+    # whole policy is auth.check_password, on the service side.
     password = PasswordField("Password", validators=[
-        Optional(), Length(min=MIN_PASSWORD_LENGTH,
-                           message=f"Use at least {MIN_PASSWORD_LENGTH} characters."),
+        Optional(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH,
+                           message=f"Use {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} "
+                                   "characters."),
     ])
 
     def __init__(self, *args: object, organizations: list[tuple[int, str]] | None = None,
-                 require_password: bool = False, **kwargs: object) -> None:
+                 creating: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.require_password = require_password
+        if creating:  # no password field at all: nothing posted as one is read
+            del self.password
         if organizations is None:
             organizations = organization_choices()
         self.organization_id.choices = [SelectChoice(None, "— Internal —")] + [
             SelectChoice(org_id, name) for org_id, name in organizations
         ]
-
-    def validate(self, extra_validators: object = None) -> bool:
-        valid = super().validate(extra_validators)  # type: ignore[arg-type]
-        if valid and self.require_password and not self.password.data:
-            self.password.errors.append("Set an initial password.")  # type: ignore[attr-defined]
-            return False
-        return valid
 
     def values(self) -> dict[str, object]:
         data = {name: getattr(self, name).data for name in self.present_fields()}

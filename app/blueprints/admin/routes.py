@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from app.blueprints.admin.forms import OrganizationForm, UserForm
 from app.extensions import db
 from app.models import AuditAction, Organization, Role, User
+from app.services import accounts
 from app.services import audit as audit_service
 from app.services import jobs as jobs_service
 from app.services import organizations as org_service
@@ -70,7 +71,7 @@ def _user_list_context(editing_id: int | None = None, q: str | None = None,
     organizations = org_service.organization_choices()
     return {"page": page, "filters": filters, "editing_id": editing_id,
             "organizations": organizations,
-            "create_form": UserForm(formdata=None, organizations=organizations),
+            "create_form": UserForm(formdata=None, organizations=organizations, creating=True),
             "edit_form": edit_form}
 
 
@@ -81,13 +82,14 @@ def users() -> Any:
 
 @bp.route("/users", methods=["POST"])
 def create_user() -> Any:
-    form = UserForm(require_password=True)
+    form = UserForm(creating=True)
+    # No password: the person is invited by email to set their own.
     user = submit(form, lambda: user_service.create_user(current_actor(), **form.values()))
     if user is None:
         return fragment_only(USER_EDIT_ROW, form=form, user=None, status=form.status)
     # The blank create row again, with the new user's row right under it.
     return fragment_only("partials/admin/users/created.html", user=user,
-                         create_form=UserForm(formdata=None))
+                         create_form=UserForm(formdata=None, creating=True))
 
 
 @bp.route("/users/<int:user_id>")
@@ -134,6 +136,16 @@ def set_user_active(user_id: int) -> Any:
     if error is not None:
         return fragment_only(USER_ROW, user=user, row_error=error.message, status=error.status)
     return fragment_only(USER_ROW, user=user)
+
+
+@bp.route("/users/<int:user_id>/invite", methods=["POST"])
+def invite_user(user_id: int) -> Any:
+    """Send the invitation email again (a new link; the earlier one stops working)."""
+    user = user_service.get_user(user_id)
+    _, error = attempt(lambda: accounts.invite(user, current_actor()))
+    if error is not None:
+        return fragment_only(USER_ROW, user=user, row_error=error.message, status=error.status)
+    return fragment_only(USER_ROW, user=user, invitation_sent=True)
 
 
 # --- Organizations -------------------------------------------------------------------
