@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 VENDOR := app/static/vendor
 
-.PHONY: run test deps test-deps static migrate seed chromium lint check-migrations worker clean
+.PHONY: run test deps test-deps static cjk-font migrate seed chromium lint check-migrations worker clean
 
 run: deps static migrate seed  ## Install, migrate, load demo data and serve on :5000
 	@echo "Serving Credwright on http://127.0.0.1:5000 (jobs run inline; Ctrl-C stops)"
@@ -37,10 +37,26 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 # htmx and Pico are served from the app's own static folder, never from a CDN.
-static: node_modules/.package-lock.json
+static: node_modules/.package-lock.json cjk-font
 	@mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
 	cp node_modules/@picocss/pico/css/pico.min.css $(VENDOR)/pico.min.css
+
+# Certificate PDFs embed a CJK font for Chinese, Japanese and Korean names: Debian's
+# WenQuanYi Micro Hei (fonts-wqy-microhei, TrueType), installed when missing and copied
+# next to DejaVu Sans (app/services/pdf.py reads it there). CJK_FONT may name another
+# copy of that file.
+CJK_FONT ?= /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+CJK_FONT_COPY := app/static/fonts/wqy-microhei.ttc
+cjk-font:
+	@if [ ! -f "$(CJK_FONT)" ]; then \
+	  if [ "$(CJK_FONT)" != /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
+	    echo "CJK_FONT=$(CJK_FONT) is not a file" >&2; exit 1; fi; \
+	  echo "Installing Debian's fonts-wqy-microhei for CJK names in certificate PDFs"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-wqy-microhei; \
+	fi
+	@cmp -s "$(CJK_FONT)" $(CJK_FONT_COPY) || cp "$(CJK_FONT)" $(CJK_FONT_COPY)
 
 migrate: deps
 	$(FLASK) db upgrade
@@ -104,4 +120,4 @@ check-migrations: deps  ## flask db check on fresh SQLite and PostgreSQL databas
 	fi
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache
+	rm -rf $(VENV) node_modules $(VENDOR) $(CJK_FONT_COPY) .pytest_cache

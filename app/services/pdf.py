@@ -4,14 +4,17 @@ What the PDF says comes only from the certificate's frozen `snapshot` (plus its 
 verification code and the public verify URL), never from live user or course rows: a
 renamed course or a changed name does not change a certificate already issued.
 
-Fonts: DejaVu Sans (static/fonts/, embedded and subset) draws Latin with macrons and
-diacritics, Greek, Cyrillic, Hebrew and Arabic. It has no CJK glyphs, so a run of Han,
-kana or Hangul is set in one of ReportLab's built-in CID fonts (STSong-Light,
-HeiseiMin-W3, HYSMyeongJo-Medium). Those are not embedded: the PDF names them and the
-viewer supplies the glyphs (Acrobat, Preview, browsers and Poppler with CJK fonts
-installed all do), while the text itself stays in the PDF and can be searched and copied.
+Fonts: every font a PDF uses is embedded, as a subset of the glyphs it prints.
+DejaVu Sans (static/fonts/, in the repository) draws Latin with macrons and diacritics,
+Greek, Cyrillic, Hebrew and Arabic. It has no CJK glyphs, so a run of Han, kana or
+Hangul is set in WenQuanYi Micro Hei (CJK_FONT: TrueType outlines in a collection, face
+0; all three scripts; Debian's fonts-wqy-microhei, which `make static` installs when
+missing and copies into static/fonts/), declared only in PDFs that have such a run.
+Without that file a CJK run falls back to ReportLab's CID fonts (STSong-Light, HeiseiMin-W3,
+HYSMyeongJo-Medium), which are not embedded (boxes in viewers without CJK fonts), and a
+warning is logged.
 
-Resources: the only things the template loads are the two fonts under /static/fonts/ and
+Resources: the only things the template loads are the fonts under /static/fonts/ and
 the QR code as a data: URI. `link_callback` confines every fetch to the static folder
 (any other scheme, host or path is refused), and the render runs under xhtml2pdf's
 resource policy, which forbids network fetches and local reads outside that folder too.
@@ -31,6 +34,9 @@ from urllib.parse import unquote, urlsplit
 
 import segno
 from flask import current_app
+from reportlab import rl_config
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
@@ -58,6 +64,9 @@ _STATEMENTS = {"COMPLETION": "has successfully completed",
 
 
 # --- Resources -----------------------------------------------------------------------
+
+#: The CJK font, inside the static folder (copied there by `make static`).
+CJK_FONT = "fonts/wqy-microhei.ttc"
 
 def static_root() -> Path:
     return Path(current_app.static_folder or "").resolve()
@@ -100,6 +109,17 @@ def link_callback(uri: Any, rel: Any = None) -> str:
     if not resolved.is_relative_to(root) or not resolved.is_file():
         return _refuse(uri, "outside the static folder or missing")
     return str(resolved)
+
+
+def cjk_font_url() -> str | None:
+    """The CJK font's URL for the template's @font-face, or None (and a warning) when the
+    file is not installed."""
+    if (static_root() / CJK_FONT).is_file():
+        static_url = (current_app.static_url_path or "/static").rstrip("/")
+        return f"{static_url}/{CJK_FONT}"
+    log.warning("certificate PDF: %s is missing (run `make static`); CJK text falls back "
+                "to fonts that are not embedded", CJK_FONT)
+    return None
 
 
 def _refuse(uri: Any, reason: str) -> str:
@@ -218,21 +238,27 @@ def certificate_context(certificate: Certificate) -> dict[str, Any]:
         subject_note = "Certification track"
     if version:
         subject_note += f", version {version}"
+    runs = {
+        "recipient_runs": script_runs(recipient),
+        "subject_runs": script_runs(subject),
+        "subject_note_runs": script_runs(subject_note),
+        "issuer_runs": script_runs(str(snap.get("issuer") or "")),
+        "issuer_caps_runs": script_runs(str(snap.get("issuer") or "").upper()),
+        "issued_by_runs": script_runs(snap.get("issued_by")),
+    }
+    has_cjk = any(css for value in runs.values() for _run, css in value)
     return {
+        **runs,
+        # Declared only when a CJK run needs it (parsing the font costs time once).
+        "cjk_font": cjk_font_url() if has_cjk else None,
         "title": _TITLES.get(type_, f"{type_label} Certificate"),
         "statement": _STATEMENTS.get(type_, "has been awarded"),
         "type_label": type_label,
         "recipient_name": recipient,
-        "recipient_runs": script_runs(recipient),
         "name_size": name_size(recipient),
         "subject": subject,
-        "subject_runs": script_runs(subject),
         "subject_size": subject_size(subject),
-        "subject_note_runs": script_runs(subject_note),
-        "issuer_runs": script_runs(str(snap.get("issuer") or "")),
-        "issuer_caps_runs": script_runs(str(snap.get("issuer") or "").upper()),
         "issuer": str(snap.get("issuer") or ""),
-        "issued_by_runs": script_runs(snap.get("issued_by")),
         "issued_on": long_date(snap.get("issued_on")),
         "expires_on": long_date(snap.get("expires_on")),
         "number": number,
@@ -249,9 +275,25 @@ def render_html(certificate: Certificate) -> str:
     return template.render(**certificate_context(certificate))
 
 
+#: ReportLab's canvas starts every page by selecting its initial font, and its graphics
+#: (the QR code's SVG) select theirs: Helvetica by default, a standard-14 font that is
+#: never embedded, listed in the PDF although nothing is drawn in it. A TrueType
+#: initial font is not selected until text is drawn in it (then embedded as a subset).
+_INITIAL_FONT = "CredwrightInitial-DejaVuSans"
+
+
+def _initial_font() -> None:
+    if _INITIAL_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(_INITIAL_FONT, str(static_root() / "fonts" /
+                                                          "DejaVuSans.ttf")))
+    rl_config.canvas_basefontname = _INITIAL_FONT
+    rl_config.defaultGraphicsFontName = _INITIAL_FONT
+
+
 def html_to_pdf(html: str) -> bytes:
     """HTML to PDF through link_callback and the resource policy; raises RuntimeError
     when xhtml2pdf reports errors or writes no PDF."""
+    _initial_font()
     out = io.BytesIO()
     result = pisa.CreatePDF(html, dest=out, encoding="utf-8", link_callback=link_callback,
                             resource_policy=resource_policy())

@@ -210,17 +210,73 @@ def test_names_in_latin_greek_and_cyrillic_come_out_in_dejavu(app, name):
     assert any(font.endswith("+DejaVuSans-Bold") for font in fonts), fonts
 
 
-@pytest.mark.parametrize(("name", "face"), [
-    ("李伟", "/STSong-Light"),
-    ("山田さくら", "/HeiseiMin-W3"),
-    ("김민준", "/HYSMyeongJo-Medium"),
-])
-def test_cjk_names_use_a_cid_font_and_stay_text(app, name, face):
+def _font_files(data: bytes) -> dict[str, int]:
+    """Every font of every page (form XObjects included) -> the size of its embedded
+    font program (FontFile, FontFile2 or FontFile3; a Type0 font's descendant's), or 0
+    when the PDF only names the font and leaves the glyphs to the viewer."""
+    found: dict[str, int] = {}
+
+    def program(font: Any) -> int:
+        if "/DescendantFonts" in font:
+            font = font["/DescendantFonts"][0].get_object()
+        descriptor = font.get("/FontDescriptor")
+        descriptor = descriptor.get_object() if descriptor is not None else {}
+        for key in ("/FontFile", "/FontFile2", "/FontFile3"):
+            if key in descriptor:
+                return len(descriptor[key].get_object().get_data())
+        return 0
+
+    def walk(resources: Any) -> None:
+        resources = resources.get_object() if resources is not None else {}
+        for font in (resources.get("/Font") or {}).values():
+            font = font.get_object()
+            found[str(font["/BaseFont"])] = program(font)
+        for xobject in (resources.get("/XObject") or {}).values():
+            xobject = xobject.get_object()
+            if "/Resources" in xobject:
+                walk(xobject["/Resources"])
+
+    for page in PdfReader(io.BytesIO(data)).pages:
+        walk(page.get("/Resources"))
+    return found
+
+
+@pytest.mark.parametrize("name", ["李伟", "山田さくら", "김민준", "Tāne 王秀英 Ngāti"])
+def test_cjk_names_are_set_in_an_embedded_subset_and_stay_text(app, name):
     data = _render(app, recipient_name=name, subject=f"安全 Safety for {name}")
     text = _text(data)
-    assert name in text
-    assert "Safety for" in text
-    assert face in _fonts(data)
+    assert name in text and "安全 Safety for" in text
+    files = _font_files(data)
+    cjk = [font for font in files if font.endswith("+WenQuanYiMicroHei-0")]
+    assert len(cjk) == 1, files
+    # Subset: the PDF holds the glyphs it prints, not the 5 MB collection.
+    assert 0 < files[cjk[0]] < 200_000, files
+
+
+@pytest.mark.parametrize("snapshot", [
+    {}, {"recipient_name": "Ελένη Παπαδοπούλου"}, {"recipient_name": "李伟"},
+    {"recipient_name": "김민준", "subject": "屋根の安全", "issued_by": "山田さくら"},
+    {"recipient_name": "Дмитрий", "issuer": "Ōtautahi 研修"}])
+def test_every_font_in_the_pdf_is_embedded(app, snapshot):
+    files = _font_files(_render(app, **snapshot))
+    assert files and all(files.values()), files  # no font left to the viewer
+    assert all("+" in font for font in files), files  # each one a subset (XXXXXX+Name)
+    has_cjk = any(css for value in snapshot.values() for _run, css in pdf.script_runs(value))
+    assert any(font.endswith("+WenQuanYiMicroHei-0") for font in files) == has_cjk, files
+
+
+def test_without_the_cjk_font_file_cjk_falls_back_with_a_warning(app, monkeypatch, caplog):
+    monkeypatch.setattr(pdf, "CJK_FONT", "fonts/not-installed.ttc")
+    data = _render(app, recipient_name="李伟")
+    assert "李伟" in _text(data)
+    assert "/STSong-Light" in _fonts(data)
+    assert "not-installed.ttc is missing" in caplog.text
+
+
+def test_the_cjk_font_is_installed(app):
+    """`make static` copies Debian's fonts-wqy-microhei next to DejaVu Sans."""
+    path = Path(app.static_folder, pdf.CJK_FONT)
+    assert path.is_file() and path.read_bytes()[:4] == b"ttcf"
 
 
 def test_script_runs_split_cjk_from_the_rest():
