@@ -89,7 +89,7 @@ def invite(user: User, actor: Actor) -> AccountToken:
         raise Conflict(f"{user.name} cannot log in (inactive, or their organization is).")
     token, secret = _new_link(user, AccountTokenPurpose.INVITATION)
     notify(user, NotificationType.ACCOUNT_INVITATION, "You are invited to Credwright",
-           f"Hello {user.name}, an administrator has made you an account on Credwright. "
+           "An administrator has made you an account on Credwright. "
            f"Follow the link to choose your password. It works once, within "
            f"{_hours(token.expires_at - token.created_at)}.",
            link=LINK_PATH + secret)
@@ -110,7 +110,7 @@ def send_reset(email: str, ip: str | None = None) -> AccountToken | None:
         return None
     token, secret = _new_link(user, AccountTokenPurpose.PASSWORD_RESET)
     notify(user, NotificationType.PASSWORD_RESET, "Reset your Credwright password",
-           f"Hello {user.name}, someone (hopefully you) asked to reset your password. "
+           "Someone (hopefully you) asked to reset your password. "
            f"Follow the link to choose a new one; it works once, within "
            f"{_hours(token.expires_at - token.created_at)}. If it was not you, ignore "
            "this email: your password stays as it is.",
