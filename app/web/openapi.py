@@ -254,7 +254,11 @@ def _path_and_parameters(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
                                       else MAX_ID}
         else:
             schema = {"type": "string", "pattern": "^[^/]+$"}
-        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+        parameter: dict[str, Any] = {"name": name, "in": "path", "required": True,
+                                     "schema": schema}
+        if isinstance(converter, IntegerConverter):
+            parameter["example"] = 1  # the first row of its kind
+        parameters.append(parameter)
     for name in rule.arguments:
         path = path.replace(f"<{_converter_text(rule, name)}>", "{" + name + "}")
     return path, parameters
@@ -332,7 +336,9 @@ def build(app: Flask) -> dict[str, Any]:
 def _body_schema(reading: dict[str, Any], method: str) -> dict[str, Any]:
     forms = reading["forms"]
     if not forms:
-        return {"type": "object", "properties": {k: {} for k in reading["body_keys"]}}
+        # The keys the view reads itself (of any JSON type: the view checks them).
+        return {"type": "object", "properties": {k: {} for k in reading["body_keys"]},
+                "additionalProperties": False}
     form_class, aliases, partial = forms[0]
     return form_schema(form_class, aliases=aliases, partial=partial or method == "patch",
                        extra=reading["body_keys"])
