@@ -289,3 +289,13 @@ def test_hostile_values_in_every_form_never_get_a_500(new_client: Any, app: Flas
     statuses = _hammer(app, client, examples=160)
     assert sum(statuses.values()) >= 200
     assert statuses.get(422, 0) > 0  # the forms and the guard did refuse things
+
+
+def test_session_ids_and_token_references_are_ascii_ids(app: Flask, admin_user: User) -> None:
+    from app.services import auth
+
+    with app.app_context():
+        for cookie in ("²:token", "١:token", f"{2**31}:token", f"{2**64}:token", ":token"):
+            assert auth.load_session_user(cookie) is None, cookie
+        for reference in (str(2**31), "9" * 18, "²"):
+            assert auth.find_api_token(reference) is None, reference

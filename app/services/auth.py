@@ -268,8 +268,8 @@ def authenticate(email: str, password: str, actor: Actor) -> User:
 def load_session_user(cookie_id: str) -> User | None:
     """Resolve a login cookie's `id:session_token`; a rotated token resolves to nobody."""
     user_id, _, token = cookie_id.partition(":")
-    if not user_id.isdigit() or not token:
-        return None
+    if not fields.DIGITS.fullmatch(user_id) or int(user_id) > fields.MAX_ID or not token:
+        return None  # ASCII digits within the id range ("²".isdigit() is true)
     user = db.session.get(User, int(user_id))
     if user is None or not login_allowed(user):
         return None
@@ -411,8 +411,10 @@ def revoke_api_token(token: ApiToken, actor: Actor) -> bool:
 def find_api_token(reference: str) -> ApiToken | None:
     """A token by its id, its shown prefix (cw_xxxxxxx) or its whole plaintext."""
     reference = reference.strip()
-    if reference.isascii() and reference.isdigit() and len(reference) < 19:
-        return db.session.get(ApiToken, int(reference))
+    if fields.DIGITS.fullmatch(reference):
+        # An id: beyond MAX_ID (INTEGER on PostgreSQL) it names no token.
+        return db.session.get(ApiToken, int(reference)) if int(reference) <= fields.MAX_ID \
+            else None
     if reference.startswith(TOKEN_PREFIX) and len(reference) > 10:
         return db.session.scalar(select(ApiToken).where(
             ApiToken.token_hash == _token_digest(reference)))
