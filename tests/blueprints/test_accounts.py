@@ -497,3 +497,10 @@ def test_the_cli_set_password_gets_the_policy(app, staff_user):
     result = app.test_cli_runner().invoke(
         args=["users", "set-password", staff_user.email], input="password1234\npassword1234\n")
     assert result.exit_code != 0
+
+
+def test_the_openapi_document_has_no_password_for_a_new_user(client):
+    document = client.get("/api/openapi.json").get_json()
+    body = document["paths"]["/api/admin/users"]["post"]["requestBody"]
+    properties = body["content"]["application/json"]["schema"]["properties"]
+    assert "password" not in properties and {"name", "email", "role"} <= set(properties)

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from sqlalchemy import func, select
 
-from app.blueprints.admin.forms import OrganizationForm, UserForm
+from app.blueprints.admin.forms import NewUserForm, OrganizationForm, UserForm
 from app.extensions import db
 from app.models import AuditAction, Organization, Role, User
 from app.services import accounts
@@ -71,7 +71,7 @@ def _user_list_context(editing_id: int | None = None, q: str | None = None,
     organizations = org_service.organization_choices()
     return {"page": page, "filters": filters, "editing_id": editing_id,
             "organizations": organizations,
-            "create_form": UserForm(formdata=None, organizations=organizations, creating=True),
+            "create_form": NewUserForm(formdata=None, organizations=organizations),
             "edit_form": edit_form}
 
 
@@ -82,14 +82,14 @@ def users() -> Any:
 
 @bp.route("/users", methods=["POST"])
 def create_user() -> Any:
-    form = UserForm(creating=True)
+    form = NewUserForm()
     # No password: the person is invited by email to set their own.
     user = submit(form, lambda: user_service.create_user(current_actor(), **form.values()))
     if user is None:
         return fragment_only(USER_EDIT_ROW, form=form, user=None, status=form.status)
     # The blank create row again, with the new user's row right under it.
     return fragment_only("partials/admin/users/created.html", user=user,
-                         create_form=UserForm(formdata=None, creating=True))
+                         create_form=NewUserForm(formdata=None))
 
 
 @bp.route("/users/<int:user_id>")

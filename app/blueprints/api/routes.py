@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
-from app.blueprints.admin.forms import UserForm
+from app.blueprints.admin.forms import NewUserForm, UserForm
 from app.extensions import csrf
 from app.models import Role
 from app.services import users as user_service
@@ -70,7 +70,7 @@ def list_users() -> Any:
 @admin_bp.route("/users", methods=["POST"])
 def create_user() -> Any:
     # No password in the contract: the person is emailed an invitation to set one.
-    form = validate_json(UserForm, json_body(), creating=True)
+    form = validate_json(NewUserForm, json_body())
     values = form.values()
     user = user_service.create_user(current_actor(), **values)
     return jsonify(user_service.to_dict(user)), 201
