@@ -51,6 +51,17 @@
     if (quiet(event)) { return; }
     showFlash("The server could not be reached. Check your connection.", "error");
   });
+  // A change that went through makes an earlier refusal's message stale: clear it.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var config = event.detail.requestConfig;
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if (quiet(event) || status < 200 || status >= 400 || !config || config.verb === "get") {
+      return;
+    }
+    var box = document.getElementById("flashes");
+    if (!box) { return; }
+    box.querySelectorAll(".flash-error").forEach(function (old) { old.remove(); });
+  });
   // A failed request named by data-error-message gets a Retry that sends it again.
   function showFlash(text, category, retry) {
     var box = document.getElementById("flashes");
