@@ -87,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.api.routes import bp as api_bp
     from app.blueprints.api.training import bp as api_training_bp
     from app.blueprints.auth.routes import bp as auth_bp
+    from app.blueprints.badges.routes import bp as badges_bp
     from app.blueprints.certificates.routes import bp as certificates_bp
     from app.blueprints.credentials.routes import bp as credentials_bp
     from app.blueprints.credentials.routes import evidence_bp
@@ -100,5 +101,5 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (main_bp, auth_bp, admin_bp, credentials_bp, evidence_bp, org_bp, training_bp,
                learn_bp, certificates_bp, teach_bp, api_bp, api_training_bp, verify_bp,
-               notifications_bp):
+               notifications_bp, badges_bp):
         app.register_blueprint(bp)

@@ -144,13 +144,17 @@ def expire_credentials(as_of: str | None) -> None:
 
 
 @keys_cli.command("rotate")
-def rotate_keys() -> None:
+@click.option("--alg", type=click.Choice(["EdDSA", "RS256", "all"]), default="all",
+              show_default=True, help="Which kind: Ed25519 (verify answers, Data Integrity "
+              "proofs), RSA 3072 (Open Badges VC-JWT), or both.")
+def rotate_keys(alg: str) -> None:
     """Make a new signing key; the old one is retired but stays published (JWKS)."""
     from app.services import signing
 
-    key = signing.rotate_key()
+    for kind in (signing.ALGORITHM, signing.RSA_ALGORITHM) if alg == "all" else (alg,):
+        key = signing.rotate_key(kind)
+        click.echo(f"New {kind} signing key {key.kid}; earlier keys retired, still published.")
     db.session.commit()
-    click.echo(f"New signing key {key.kid}; earlier keys retired, still published.")
 
 
 @keys_cli.command("list")
@@ -158,12 +162,13 @@ def list_keys() -> None:
     """Every signing key, oldest first: kid, created, retired (or CURRENT)."""
     from app.services import signing
 
-    current = signing.current_key()
+    current = {k.id for k in (signing.current_key(), signing.current_key(signing.RSA_ALGORITHM))
+               if k is not None}
     for key in signing.all_keys():
-        state = ("CURRENT" if current is not None and key.id == current.id
+        state = ("CURRENT" if key.id in current
                  else f"retired {key.retired_at:%Y-%m-%d %H:%M} UTC" if key.retired_at
                  else "unretired")
-        click.echo(f"{key.kid}  created {key.created_at:%Y-%m-%d %H:%M} UTC  {state}")
+        click.echo(f"{key.kid}  {key.alg}  created {key.created_at:%Y-%m-%d %H:%M} UTC  {state}")
 
 
 @jobs_cli.command("sweep")

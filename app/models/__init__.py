@@ -41,6 +41,7 @@ from app.models.training import (
     TrackLevel,
     TrainingAssignment,
 )
+from app.models.open_badges import STATUS_LIST_SIZE, StatusListEntry
 from app.models.users import (
     AccountToken,
     AccountTokenPurpose,
@@ -67,6 +68,8 @@ __all__ = [
     "CourseSession",
     "SessionAttendance",
     "SigningKey",
+    "STATUS_LIST_SIZE",
+    "StatusListEntry",
     "CertificateStatus",
     "CertificateType",
     "CertificationTrack",

@@ -141,6 +141,9 @@ class SigningKey(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)
+    # "EdDSA" (Ed25519: /verify answers, Data Integrity proofs) or "RS256" (RSA 3072:
+    # the Open Badges VC-JWT proof); each kind has its own current key.
+    alg: Mapped[str] = mapped_column(String(16), default="EdDSA", server_default="EdDSA")
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     # PKCS#8 PEM, encrypted with a key derived from SECRET_KEY (Fernet).
     private_key_encrypted: Mapped[str] = mapped_column(Text)

@@ -6,6 +6,12 @@ b"credwright signing keys"). The newest unretired key signs; `rotate_key()` reti
 (it stays in `jwks()`, so everything it signed still verifies) and makes a new one.
 A key's `kid` is its RFC 7638 JWK thumbprint.
 
+Two kinds of key, each with its own current key and rotation (`alg`): "EdDSA"
+(Ed25519: the /verify answers and the Data Integrity proofs of Open Badges) and "RS256"
+(RSA 3072: the Open Badges VC-JWT proof, the algorithm OB 3.0 requires every verifier to
+support). Both are published in `jwks()`; an RSA key's published kid is the absolute URL
+of its JWK (app/services/open_badges/).
+
 Keys are made lazily: `ensure_key()` creates the first one when none exists, and
 `sign()` / `sign_open_badge()` call it. Services here flush; the caller commits.
 
@@ -30,10 +36,11 @@ from typing import Any
 import jwt
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app, has_request_context, request
-from jwt.algorithms import OKPAlgorithm
+from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,6 +50,8 @@ from app.models.base import utcnow
 from app.services import urls
 
 ALGORITHM = "EdDSA"
+RSA_ALGORITHM = "RS256"
+RSA_KEY_BITS = 3072
 HKDF_INFO = b"credwright signing keys"
 # The `typ` of the signed answers of /verify/<id>?format=json (RFC 8725 explicit
 # typing: an answer can never be passed off as a credential, whose typ is "JWT").
@@ -50,6 +59,7 @@ VERIFICATION_TYP = "credwright-verification+jwt"
 OB_CONTEXT = ["https://www.w3.org/ns/credentials/v2",
               "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
 _PUBLIC_JWK_FIELDS = ("kty", "crv", "x")
+_RSA_PUBLIC_JWK_FIELDS = ("kty", "n", "e")
 
 
 class SigningError(Exception):
@@ -86,59 +96,74 @@ def _fernet(secret_key: str) -> Fernet:
 
 def _thumbprint(public_jwk: dict[str, Any]) -> str:
     """RFC 7638: SHA-256 of the required members, sorted, no whitespace."""
-    canonical = json.dumps({k: public_jwk[k] for k in ("crv", "kty", "x")},
+    members = ("e", "kty", "n") if public_jwk.get("kty") == "RSA" else ("crv", "kty", "x")
+    canonical = json.dumps({k: public_jwk[k] for k in members},
                            separators=(",", ":"), sort_keys=True)
     digest = hashlib.sha256(canonical.encode("utf-8")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def _new_key() -> SigningKey:
-    private = Ed25519PrivateKey.generate()
-    raw = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
-    public_jwk = {k: raw[k] for k in _PUBLIC_JWK_FIELDS}
+def _new_key(alg: str = ALGORITHM) -> SigningKey:
+    private: Ed25519PrivateKey | rsa.RSAPrivateKey
+    if alg == RSA_ALGORITHM:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
+        raw = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
+        public_jwk = {k: raw[k] for k in _RSA_PUBLIC_JWK_FIELDS}
+    else:
+        private = Ed25519PrivateKey.generate()
+        raw = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
+        public_jwk = {k: raw[k] for k in _PUBLIC_JWK_FIELDS}
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     encrypted = _fernet(current_app.config["SECRET_KEY"]).encrypt(pem).decode("ascii")
-    return SigningKey(kid=_thumbprint(public_jwk), public_jwk=public_jwk,
+    return SigningKey(kid=_thumbprint(public_jwk), alg=alg, public_jwk=public_jwk,
                       private_key_encrypted=encrypted, created_at=utcnow())
 
 
-def current_key() -> SigningKey | None:
-    """The newest unretired key (None before the first is made)."""
-    return db.session.scalar(select(SigningKey).where(SigningKey.retired_at.is_(None))
+def current_key(alg: str = ALGORITHM) -> SigningKey | None:
+    """The newest unretired key of that kind (None before the first is made)."""
+    return db.session.scalar(select(SigningKey).where(SigningKey.retired_at.is_(None),
+                                                      SigningKey.alg == alg)
                              .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
                              .limit(1))
 
 
-def ensure_key() -> SigningKey:
+def ensure_key(alg: str = ALGORITHM) -> SigningKey:
     """The current key, creating the first one if there is none."""
-    key = current_key()
+    key = current_key(alg)
     if key is None:
-        key = _new_key()
+        key = _new_key(alg)
         db.session.add(key)
         db.session.flush()
     return key
 
 
-def _store_first_key() -> SigningKey:
+def _store_first_key(alg: str = ALGORITHM) -> SigningKey:
     """The first key. The first answer to sign may be a public GET, which writes nothing in
     its own transaction: there the key is committed at once in a transaction of its own.
     Elsewhere (a write request, a job, a command) it is flushed like any other change."""
     if not (has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")):
-        return ensure_key()
-    key = _new_key()
+        return ensure_key(alg)
+    key = _new_key(alg)
     with Session(db.engine, expire_on_commit=False) as session, session.begin():
         session.add(key)
     return key
 
 
-def rotate_key() -> SigningKey:
-    """Retire every unretired key (still published) and make a new current one."""
+def key_for_signing(alg: str = ALGORITHM) -> SigningKey:
+    """The current key of that kind, made first if there is none (committed on its own
+    on a GET, flushed elsewhere, as `_store_first_key`)."""
+    return current_key(alg) or _store_first_key(alg)
+
+
+def rotate_key(alg: str = ALGORITHM) -> SigningKey:
+    """Retire every unretired key of that kind (still published) and make a new one."""
     _key_cache.pop(db.engine, None)
     now = utcnow()
-    for old in db.session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
+    for old in db.session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None),
+                                                           SigningKey.alg == alg)):
         old.retired_at = now
-    key = _new_key()
+    key = _new_key(alg)
     db.session.add(key)
     db.session.flush()
     return key
@@ -151,7 +176,12 @@ def all_keys() -> list[SigningKey]:
 
 
 def public_jwk(key: SigningKey) -> dict[str, Any]:
-    """The published form of a key: only the public members, never "d"."""
+    """The published form of a key: only the public members, never "d" (an RSA key's
+    kid is the URL that answers it, the kid its VC-JWTs carry)."""
+    if key.alg == RSA_ALGORITHM:
+        return {"kid": urls.public_url("badges.key", kid=key.kid),
+                **{k: key.public_jwk[k] for k in _RSA_PUBLIC_JWK_FIELDS},
+                "alg": RSA_ALGORITHM, "use": "sig"}
     return {"kid": key.kid, **{k: key.public_jwk[k] for k in _PUBLIC_JWK_FIELDS},
             "alg": ALGORITHM, "use": "sig"}
 
@@ -162,7 +192,7 @@ def jwks() -> dict[str, list[dict[str, Any]]]:
 
 
 @lru_cache(maxsize=32)
-def _load_private(secret_key: str, encrypted: str) -> Ed25519PrivateKey:
+def _load_private(secret_key: str, encrypted: str) -> Any:
     try:
         pem = _fernet(secret_key).decrypt(encrypted.encode("ascii"))
     except InvalidToken as exc:
@@ -170,12 +200,12 @@ def _load_private(secret_key: str, encrypted: str) -> Ed25519PrivateKey:
             "The signing key cannot be decrypted with this SECRET_KEY; "
             "run `flask --app wsgi keys rotate` to make a new one.") from exc
     private = serialization.load_pem_private_key(pem, password=None)
-    if not isinstance(private, Ed25519PrivateKey):  # pragma: no cover - we only store these
-        raise SigningKeyUnavailable("The stored signing key is not Ed25519.")
+    if not isinstance(private, Ed25519PrivateKey | rsa.RSAPrivateKey):  # pragma: no cover
+        raise SigningKeyUnavailable("The stored signing key is not Ed25519 or RSA.")
     return private
 
 
-def private_key(key: SigningKey) -> Ed25519PrivateKey:
+def private_key(key: SigningKey) -> Any:
     return _load_private(current_app.config["SECRET_KEY"], key.private_key_encrypted)
 
 
@@ -229,7 +259,8 @@ def verify(token: str, *, check_times: bool = True) -> dict[str, Any]:
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise UnknownKey("The JWS header names no key (kid).")
-    key = db.session.scalar(select(SigningKey).where(SigningKey.kid == kid))
+    key = db.session.scalar(select(SigningKey).where(SigningKey.kid == kid,
+                                                      SigningKey.alg == ALGORITHM))
     if key is None:
         raise UnknownKey(f"No signing key with kid {kid!r}.")
     public = jwt.PyJWK(public_jwk(key))

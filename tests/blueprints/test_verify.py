@@ -657,7 +657,10 @@ def test_open_badge_download_only_for_the_holder(app, new_client, make_user, val
     mine.login(holder.email)
     response = mine.get(url)
     assert response.status_code == 200
-    assert response.get_json() == {"credential": valid.credential_jws}
+    credential = response.get_json()  # the Open Badges 3.0 credential, Data Integrity proof
+    assert credential["id"] == f"{app.config['PUBLIC_BASE_URL'].rstrip('/')}/verify/" \
+        f"{valid.verification_id}"
+    assert credential["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
     assert response.headers["Content-Disposition"] == (
         f'attachment; filename="{valid.number}-open-badge.json"')
     assert mine.get(f"/verify/{secrets.token_urlsafe(24)}/badge.json").status_code == 404
@@ -686,7 +689,8 @@ def test_holder_links_partial(app, valid):
         assert query["expirationYear"] == [str(valid.expires_at.year)]
         assert query["certUrl"] == [verify_url] and query["certId"] == [valid.number]
         assert verify_url in hrefs
-        assert f"/verify/{valid.verification_id}/badge.json" in hrefs
+        for ext in ("json", "jwt", "png"):  # the Open Badge downloads (test_open_badges.py)
+            assert f"/me/badges/certificates/{valid.verification_id}.{ext}" in hrefs
         certificate.status = CertificateStatus.PENDING
         assert render_template("partials/verify/holder_links.html",
                                certificate=certificate).strip() == ""

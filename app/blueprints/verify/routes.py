@@ -3,7 +3,8 @@
     GET  /verify/<verification_id>            the certificate's page (or JSON, below)
     GET  /verify                              type the number + code, or upload the PDF
     POST /verify                              check=code (number, code) or check=pdf (pdf)
-    GET  /verify/<verification_id>/badge.json the holder's Open Badges 3.0 credential
+    GET  /verify/<verification_id>/badge.json the holder's Open Badges 3.0 credential (as
+                                              /me/badges/certificates/<id>.json)
     GET  /.well-known/jwks.json               every signing key, current and retired
 
 Unknown, malformed and altered ids, and pending or rejected certificates, all get the
@@ -68,7 +69,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 from app.blueprints.verify.forms import PDF_MAX_BYTES, CodeLookupForm, PdfCheckForm
 from app.extensions import db, limiter
 from app.models import Certificate, CertificateStatus
-from app.services import certificates, signing, verification
+from app.services import certificates, open_badges, signing, verification
 from app.services.verification import PublicRecord
 from app.web import errors
 from app.web.htmx import render
@@ -271,10 +272,9 @@ def open_badge(verification_id: str) -> Any:
     found = verification.by_verification_id(verification_id)
     certificate = db.session.get(Certificate, found.id) if found is not None else None
     if (certificate is None or certificate.recipient_id != current_user.id
-            or certificate.status != CertificateStatus.ISSUED
-            or not certificate.credential_jws):
+            or certificate.status != CertificateStatus.ISSUED):
         abort(404)
-    response = jsonify({"credential": certificate.credential_jws})
+    response = jsonify(open_badges.signed_json(certificate))  # with its Data Integrity proof
     filename = re.sub(r"[^A-Za-z0-9-]", "", certificate.number or "certificate")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{filename}-open-badge.json"')

@@ -40,6 +40,7 @@ from app.services.dates import add_months, today
 from app.services.enqueue import enqueue_after_commit
 from app.services.errors import Conflict, ValidationFailed
 from app.services.notifications import notify
+from app.services.open_badges import status as badge_status
 from app.services.persistence import flush_or_raise
 from app.services.transitions import transition
 
@@ -68,6 +69,7 @@ def _finalise_issue(certificate: Certificate, actor: Actor, issued_on: date | No
     db.session.flush()
     certificate.snapshot = snapshot(certificate, actor.user)
     certificate.credential_jws = _sign_credential(certificate)
+    badge_status.assign(certificate)  # its random index in the Open Badges status list
     db.session.flush()
     enqueue_after_commit(RENDER_PDF_JOB, certificate.id)
 
@@ -215,6 +217,7 @@ def revoke(certificate: Certificate, actor: Actor, reason: str, category: str = 
         "live_key": None, "revocation_reason": reason[:2000], "revocation_category": category,
         "revoked_at": utcnow(), "revoked_by_id": actor.user.id if actor.user else None,
     }, refused=_only(S.ISSUED, "revoked"))
+    badge_status.set_status(certificate, suspended=True)
     audit.record(actor, AuditAction.CERT_REVOKE, "certificate", certificate.id,
                  {"status": ["ISSUED", "REVOKED"], "reason": certificate.revocation_reason,
                   "category": category})
@@ -244,6 +247,7 @@ def reinstate(certificate: Certificate, actor: Actor, *,
     certificate.live_key = Certificate.make_live_key(
         certificate.recipient_id, certificate.course_id, certificate.track_id, certificate.type)
     flush_or_raise(already_live())
+    badge_status.set_status(certificate, suspended=False)
     audit.record(actor, AuditAction.CERT_REINSTATE, "certificate", certificate.id,
                  {"status": ["REVOKED", "ISSUED"], "was": previous})
     enqueue_after_commit(RENDER_PDF_JOB, certificate.id)

@@ -24,6 +24,7 @@ from app.services.context import Actor
 from app.services.dates import add_months
 from app.services.errors import Conflict, ValidationFailed
 from app.services.notifications import notify
+from app.services.open_badges import status as badge_status
 from app.services.transitions import transition
 
 S = CredentialStatus
@@ -97,6 +98,7 @@ def change_status(credential: StaffMicroCredential, new_status: CredentialStatus
         validity = credential.definition.validity_months
         credential.expiry_date = expiry_date or (add_months(today, validity) if validity else None)
         changes["expiry_date"] = [None, credential.expiry_date]
+        badge_status.assign(credential)  # in good standing in the Open Badges status list
         action = AuditAction.MCRED_AWARD
     elif new_status == S.EXPIRED:
         action = AuditAction.MCRED_EXPIRE
@@ -106,6 +108,7 @@ def change_status(credential: StaffMicroCredential, new_status: CredentialStatus
             credential.awarded_at = None
             credential.awarded_by_id = None
             credential.expiry_date = None
+            badge_status.set_status(credential, suspended=True)  # its badge no longer holds
         action = AuditAction.UPDATE
     if note:
         changes["note"] = note
