@@ -75,8 +75,10 @@ def test_a_real_rq_worker_runs_the_queued_job(make_app, migrated_database, make_
     app = make_app(JOBS_INLINE=False, RQ_ASYNC=True, RQ_CONNECTION=redis_url, REDIS_URL=redis_url)
     with app.app_context():
         rq.queue.empty()
+        # With a password (no invitation): the welcome job is the one job queued.
         user = user_service.create_user(Actor.system(), email="queued@example.test",
-                                        name="Queued", role=Role.STAFF)
+                                        name="Queued", role=Role.STAFF,
+                                        password="long-enough-pw")
         db.session.commit()  # enqueues on Redis instead of running inline
         user_id = user.id
         assert rq.queue.count == 1
