@@ -148,10 +148,13 @@ def expire_credentials(as_of: str | None) -> None:
               show_default=True, help="Which kind: Ed25519 (verify answers, Data Integrity "
               "proofs), RSA 3072 (Open Badges VC-JWT), or both.")
 def rotate_keys(alg: str) -> None:
-    """Make a new signing key; the old one is retired but stays published (JWKS)."""
+    """Make a new signing key; the old one is retired but stays published (JWKS). With
+    "all", the RSA key is rotated once there is one (it is made on the first VC-JWT)."""
     from app.services import signing
 
-    for kind in (signing.ALGORITHM, signing.RSA_ALGORITHM) if alg == "all" else (alg,):
+    kinds = (alg,) if alg != "all" else (signing.ALGORITHM,) + (
+        (signing.RSA_ALGORITHM,) if signing.current_key(signing.RSA_ALGORITHM) else ())
+    for kind in kinds:
         key = signing.rotate_key(kind)
         click.echo(f"New {kind} signing key {key.kid}; earlier keys retired, still published.")
     db.session.commit()

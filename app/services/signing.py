@@ -187,8 +187,11 @@ def public_jwk(key: SigningKey) -> dict[str, Any]:
 
 
 def jwks() -> dict[str, list[dict[str, Any]]]:
-    """Every key, current and retired, newest first (the signing key leads)."""
-    return {"keys": [public_jwk(k) for k in reversed(all_keys())]}
+    """Every key, current and retired: the Ed25519 keys newest first (the key that signs
+    the verification answers leads), then the RSA keys of the VC-JWTs, newest first."""
+    keys = list(reversed(all_keys()))
+    return {"keys": [public_jwk(k) for k in keys if k.alg == ALGORITHM]
+            + [public_jwk(k) for k in keys if k.alg != ALGORITHM]}
 
 
 @lru_cache(maxsize=32)

@@ -185,6 +185,8 @@ def test_the_rsa_key_is_3072_bits_encrypted_and_rotates_like_the_ed25519_key(
         db.session.commit()
         assert signing.current_key(signing.RSA_ALGORITHM).id == new.id
         assert signing.current_key().id == ed_key.id  # the other kind is untouched
+        # The Ed25519 key that signs the /verify answers still leads the JWKS.
+        assert [k["kty"] for k in signing.jwks()["keys"]] == ["OKP", "RSA", "RSA"]
         published = {k["kid"]: k for k in signing.jwks()["keys"]}
         old_kid = jwt.get_unverified_header(token)["kid"]
         assert old_kid in published  # the retired key still verifies what it signed
