@@ -289,3 +289,10 @@ def test_public_documents_are_cached_open_and_negotiated(app, client, holder_cli
     assert client.get("/achievements/micro-credential/999999").status_code == 404
     issuer_page = client.get("/issuer")  # a browser's */* gets the page
     assert issuer_page.mimetype == "text/html"
+
+
+def test_public_documents_are_rate_limited_like_verify(make_app):
+    app = make_app(VERIFY_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    for url in ("/credentials/status/suspension", "/issuer"):
+        assert [client.get(url).status_code for _ in range(3)] == [200, 200, 429]

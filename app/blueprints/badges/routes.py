@@ -1,7 +1,8 @@
 """Open Badges 3.0: the public documents a verifier walks to, and the holder's downloads.
 
-Public (no login; JSON for `application/json` / `application/ld+json` or ?format=json,
-an HTML page for people where one makes sense; CORS open, cached):
+Public (no login, rate limited like /verify; JSON for `application/json` /
+`application/ld+json` or ?format=json, an HTML page for people where one makes sense;
+CORS open, cached):
 
     GET /issuer                                    the issuer Profile + controller document
     GET /achievements/<track|course>/<id>/<type>   a certificate's Achievement
@@ -24,11 +25,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+)
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.extensions import db
+from app.extensions import db, limiter
 from app.models import (
     Certificate,
     CertificateStatus,
@@ -44,6 +53,14 @@ bp = Blueprint("badges", __name__)
 
 PUBLIC_CACHE = "public, max-age=300"
 EXTENSIONS = ("json", "jwt", "png")
+
+
+def _rate_limit() -> str:
+    """The public documents share /verify's per-address limit (VERIFY_RATE_LIMIT)."""
+    return current_app.config.get("VERIFY_RATE_LIMIT", "60 per minute")
+
+
+public_limit = limiter.limit(_rate_limit)
 
 
 def _wants_json() -> bool:
@@ -79,11 +96,13 @@ def _document(document: dict[str, Any], template: str, **context: Any) -> Respon
 # --- Public documents ----------------------------------------------------------------
 
 @bp.route("/issuer")
+@public_limit
 def issuer() -> Any:
     return _document(credentials.issuer_document(), "badges/issuer.html")
 
 
 @bp.route("/achievements/<any(track, course):kind>/<int:subject_id>/<type_>")
+@public_limit
 def certificate_achievement(kind: str, subject_id: int, type_: str) -> Any:
     achievement = credentials.current_certificate_achievement(kind, subject_id, type_)
     if achievement is None:
@@ -93,6 +112,7 @@ def certificate_achievement(kind: str, subject_id: int, type_: str) -> Any:
 
 
 @bp.route("/achievements/<any(track, course):kind>/<int:subject_id>/<type_>/image.png")
+@public_limit
 def certificate_achievement_image(kind: str, subject_id: int, type_: str) -> Any:
     achievement = credentials.current_certificate_achievement(kind, subject_id, type_)
     if achievement is None:
@@ -101,6 +121,7 @@ def certificate_achievement_image(kind: str, subject_id: int, type_: str) -> Any
 
 
 @bp.route("/achievements/micro-credential/<int:definition_id>")
+@public_limit
 def micro_credential_achievement(definition_id: int) -> Any:
     definition = db.get_or_404(MicroCredentialDefinition, definition_id)
     achievement = credentials.micro_credential_achievement(definition)
@@ -109,6 +130,7 @@ def micro_credential_achievement(definition_id: int) -> Any:
 
 
 @bp.route("/achievements/micro-credential/<int:definition_id>/image.png")
+@public_limit
 def micro_credential_image(definition_id: int) -> Any:
     definition = db.get_or_404(MicroCredentialDefinition, definition_id)
     return _png(baking.badge_png(definition.title, f"NZQCF level {definition.level}"))
@@ -121,6 +143,7 @@ def _png(data: bytes, *, public: bool = True) -> Response:
 
 
 @bp.route("/keys/<kid>")
+@public_limit
 def key(kid: str) -> Any:
     """JSON only: a key has no page for people."""
     found = db.session.scalar(select(SigningKey).where(SigningKey.kid == kid))
@@ -134,6 +157,7 @@ def key(kid: str) -> Any:
 
 
 @bp.route("/credentials/status/<purpose>")
+@public_limit
 def status_list(purpose: str) -> Any:
     if purpose not in status.PURPOSES:
         abort(404)
