@@ -223,3 +223,19 @@ def test_only_issued_and_awarded_are_portable(app, make_user):
         db.session.flush()
         with pytest.raises(open_badges.NotPortable):
             open_badges.micro_credential_credential(credential)
+
+
+def test_the_issuer_document_is_an_ob_profile_and_a_controller_document(app, make_user,
+                                                                       make_track):
+    """Expanded offline (PyLD): the type is OB's Profile, and the Ed25519 key that signs
+    the Data Integrity proofs is one of its assertion methods."""
+    from pyld import jsonld
+
+    with app.app_context():
+        certificate = issue_certificate(make_user(), make_track())
+        proof = open_badges.signed_json(certificate)["proof"][0]
+        expanded = jsonld.expand(open_badges.issuer_document(),
+                                 {"documentLoader": contexts.document_loader})[0]
+        assert expanded["@type"] == ["https://purl.imsglobal.org/spec/vc/ob/vocab.html#Profile"]
+        methods = expanded["https://w3id.org/security#assertionMethod"]
+        assert {"@id": proof["verificationMethod"]} in methods

@@ -292,11 +292,12 @@ def _unsigned(owner: Certificate | StaffMicroCredential
 def issuer_document() -> dict[str, Any]:
     """The issuer's Profile, which is also the controller document of the Ed25519 keys
     (a Data Integrity verifier checks that the proof's verificationMethod is listed in
-    the issuer's assertionMethod). DID v1 leads the context, as a controller document."""
+    the issuer's assertionMethod). DID v1 leads the context, as a controller document;
+    the VC 2.0 and OB 3.0 contexts follow, so `Profile`, `name` and `url` are OB terms."""
     keys = [k for k in signing.all_keys() if k.alg == signing.ALGORITHM]
     methods = [proofs.key_url(k) for k in reversed(keys)]
     return {
-        "@context": [DID_V1, MULTIKEY_V1],
+        "@context": [DID_V1, MULTIKEY_V1, *CONTEXT],
         "id": issuer_id(),
         "type": ["Profile"],
         "name": issuer_name(),
