@@ -40,7 +40,7 @@ from app.services.transitions import transition
 
 RESET_JOB = "app.jobs.accounts.send_password_reset"
 WELCOME_JOB = "app.jobs.welcome.send_welcome_notification"
-LINK_PATH = "/account/set-password/"
+LINK_PATH = auth.ACCOUNT_LINK_PATH
 LINK_GONE = "This link has expired or has already been used."
 
 

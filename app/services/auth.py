@@ -22,6 +22,8 @@ from app.models import (
     ApiToken,
     AuditAction,
     LoginThrottle,
+    Notification,
+    NotificationType,
     User,
 )
 from app.models.base import utcnow
@@ -301,13 +303,25 @@ def revoke_api_tokens(user: User, actor: Actor, *, reason: str) -> int:
     return len(ids)
 
 
+ACCOUNT_LINK_PATH = "/account/set-password/"  # + the secret: the emailed link's path
+
+
 def revoke_account_links(user: User) -> None:
-    """End every unused invitation or reset link of the user."""
+    """End every unused invitation or reset link of the user, and take the secrets out
+    of the notifications that carried them (an email is written from its notification
+    when it is sent, so a pending link's secret is in its row until the link ends)."""
     db.session.execute(
         update(AccountToken).where(AccountToken.user_id == user.id,
                                    AccountToken.status == AccountTokenStatus.PENDING)
         .values(status=AccountTokenStatus.REVOKED)
         .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Notification).where(
+            Notification.user_id == user.id,
+            Notification.type.in_([NotificationType.ACCOUNT_INVITATION,
+                                   NotificationType.PASSWORD_RESET]),
+            Notification.link.startswith(ACCOUNT_LINK_PATH, autoescape=True))
+        .values(link=None).execution_options(synchronize_session=False))
 
 
 def set_password(user: User, new_password: str, actor: Actor, *,

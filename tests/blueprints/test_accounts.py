@@ -158,6 +158,11 @@ def test_resending_an_invitation_ends_the_earlier_link(app, admin_client, new_cl
     assert new_client().get(first).status_code == 404
     assert new_client().get(second).status_code == 200
     assert len(_audit(app, "INVITATION_SEND")) == 2
+    with app.app_context():  # the ended link's secret is no longer kept in its notification
+        links = db.session.scalars(select(Notification.link).where(
+            Notification.user_id == user.id, Notification.type == "ACCOUNT_INVITATION")
+            .order_by(Notification.id)).all()
+    assert links == [None, second]
 
 
 def test_no_invitation_for_someone_who_has_a_password(admin_client, staff_user):
@@ -233,6 +238,9 @@ def test_a_reset_sets_a_new_password_once_and_ends_sessions_and_tokens(
     assert new_client().get(link).status_code == 404
     assert len(_audit(app, "PASSWORD_RESET")) == 1
     assert len(_audit(app, "PASSWORD_RESET_REQUEST")) == 1
+    with app.app_context():  # once used, the secret is not kept in the notification
+        assert db.session.scalar(select(Notification.link).where(
+            Notification.type == "PASSWORD_RESET")) is None
 
 
 def test_a_new_reset_link_ends_the_earlier_one(app, new_client, staff_user):
