@@ -102,7 +102,7 @@ check-migrations: deps  ## flask db check on fresh SQLite and PostgreSQL databas
 	cleanup() { [ -z "$(CHECK_PG_URL)" ] || $(PG_SCRATCH) drop "$(CHECK_PG_URL)" "$$pg_db" >/dev/null; \
 	            rm -rf "$$tmp"; }; \
 	trap cleanup EXIT; \
-	export APP_ENV=development SECRET_KEY=check-migrations STORAGE_DIR="$$tmp/storage" REDIS_URL=; \
+	export APP_ENV=development SECRET_KEY=check-migrations AUDIT_KEY=check-migrations STORAGE_DIR="$$tmp/storage" REDIS_URL=; \
 	check() { \
 	  echo "== migrations vs models: $$1"; \
 	  DATABASE_URL="$$2" $(FLASK) db upgrade >"$$tmp/log" 2>&1 || { cat "$$tmp/log"; exit 1; }; \

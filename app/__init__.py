@@ -63,7 +63,7 @@ def _init_extensions(app: Flask) -> None:
     from app import jobs, models  # noqa: F401  (models: every table registered)
     from app.database import configure_engine
     from app.extensions import csrf, db, htmx, limiter, login_manager, migrate, rq
-    from app.jobs import sweep  # noqa: F401  (registers the daily cron schedule)
+    from app.jobs import outbox, sweep  # noqa: F401  (register their cron schedules)
     from app.services import verification_log
     from app.web import auth
 

@@ -20,7 +20,7 @@ users_cli = AppGroup("users", help="Manage users and their API tokens.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 credentials_cli = AppGroup("credentials", help="Micro-credential housekeeping.")
 keys_cli = AppGroup("keys", help="Signing keys of certificates and verification answers.")
-jobs_cli = AppGroup("jobs", help="Scheduled jobs: the daily sweep.")
+jobs_cli = AppGroup("jobs", help="Scheduled jobs: the daily sweep, the outbox dispatcher.")
 
 
 def _day(as_of: str | None) -> date:
@@ -200,6 +200,21 @@ def sweep_command(as_of: str | None, dry_run: bool, enqueue: bool) -> None:
             click.echo(f"{result.name:<22} {line}")
     total = sum(r.sent for r in results)
     click.echo(f"{'would send' if dry_run else 'sent'}: {total}")
+
+
+@jobs_cli.command("dispatch")
+def dispatch_command() -> None:
+    """Queue the committed jobs still in the outbox (Redis was away at their commit, or
+    the process died before queueing them). Each row is queued once, however many
+    dispatchers run at the same time; without REDIS_URL they run here. Exits 1 if Redis
+    could not be reached (the rows stay pending)."""
+    from app.jobs import dispatch_pending
+
+    result = dispatch_pending()
+    click.echo(f"outbox: {result.queued} queued, {result.ran} ran inline, "
+               f"{result.failed} failed inline, {result.left} left pending")
+    if result.left:
+        sys.exit(1)
 
 
 def init_app(app: Flask) -> None:

@@ -32,9 +32,10 @@ def _normalise_database_url(url: str) -> str:
     return url
 
 
-def _development_secret_key(instance_path: Path) -> str:
-    """A random key kept in instance/ so a restart does not log everyone out."""
-    key_file = instance_path / "secret_key"
+def _development_secret_key(instance_path: Path, name: str = "secret_key") -> str:
+    """A random key kept in instance/ so a restart does not log everyone out (or, for
+    the audit key, break the audit chain)."""
+    key_file = instance_path / name
     if key_file.exists():
         return key_file.read_text().strip()
     instance_path.mkdir(parents=True, exist_ok=True)
@@ -87,6 +88,15 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
             raise ConfigError("SECRET_KEY must be set when APP_ENV=production")
         secret_key = _development_secret_key(instance)
 
+    # The audit chain's HMAC key is derived from its own secret, never stored in the
+    # database (app/services/audit.py): whoever can write the tables cannot re-chain.
+    audit_key = env.get("AUDIT_KEY", "")
+    if not audit_key:
+        if production:
+            raise ConfigError("AUDIT_KEY must be set when APP_ENV=production (the secret "
+                              "that keys the audit trail's hash chain)")
+        audit_key = _development_secret_key(instance, "audit_key")
+
     public_base_url = _public_base_url(env.get("PUBLIC_BASE_URL", "").strip(), production)
 
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'credwright.db'}"
@@ -95,6 +105,7 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
     return {
         "APP_ENV": app_env,
         "SECRET_KEY": secret_key,
+        "AUDIT_KEY": audit_key,
         "SQLALCHEMY_DATABASE_URI": _normalise_database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
@@ -114,6 +125,11 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_LIFETIME_SECONDS", 8 * 3600)),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Redis away: count in this process instead of failing every limited request
+        # (login, verify); Flask-Limiter goes back to Redis once it answers again.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": ({"socket_connect_timeout": 1, "socket_timeout": 1}
+                                      if redis_url else {}),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "credwright"),
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -145,6 +145,9 @@ def make_app(database_url: str | None) -> Any:
         os.environ["DATABASE_URL"] = database_url
     # A throw-away key, so building the app never writes instance/secret_key.
     os.environ.setdefault("SECRET_KEY", "bench-" + secrets.token_hex(16))
+    # The same audit key as the benchmarks' servers (run_foundation.server_env), so the
+    # generated trail verifies there; never instance/audit_key.
+    os.environ.setdefault("AUDIT_KEY", "bench-audit-key")
     from app import create_app
 
     return create_app()

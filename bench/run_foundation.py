@@ -122,6 +122,7 @@ def server_env(database_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "APP_ENV": "production",
         "SECRET_KEY": "bench-" + secrets.token_hex(24),
+        "AUDIT_KEY": "bench-audit-key",  # production needs one; fixed: the data outlives runs
         "SESSION_COOKIE_SECURE": "0",   # plain HTTP on loopback
         "RATELIMIT_ENABLED": "0",       # the benchmark logs in more than 5 times a minute
         "PYTHONUNBUFFERED": "1",

@@ -74,6 +74,7 @@ def _test_config(database_url: str, storage_dir: Path, **overrides: Any) -> dict
         "TESTING": True,
         # One key for the session: signing keys in the database are encrypted with it.
         "SECRET_KEY": "credwright-test-secret-key",
+        "AUDIT_KEY": "credwright-test-audit-key",  # keys the audit chain (never instance/)
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_KEY_PREFIX": "credwright-test-" + secrets.token_hex(6),
         "SQLITE_IMMEDIATE_OUTSIDE_REQUESTS": False,

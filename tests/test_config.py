@@ -24,8 +24,26 @@ def test_production_requires_a_secret_key(tmp_path):
         load_config(str(tmp_path), {"APP_ENV": "production"})
 
 
-PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "k" * 40,
+PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "k" * 40, "AUDIT_KEY": "a" * 40,
               "PUBLIC_BASE_URL": "https://credwright.example.nz"}
+
+
+def test_production_requires_an_audit_key_and_development_keeps_one(tmp_path):
+    environ = {k: v for k, v in PRODUCTION.items() if k != "AUDIT_KEY"}
+    with pytest.raises(ConfigError, match="AUDIT_KEY must be set"):
+        load_config(str(tmp_path), environ)
+    assert load_config(str(tmp_path), PRODUCTION)["AUDIT_KEY"] == "a" * 40
+    assert not (tmp_path / "audit_key").exists()  # production never writes one
+    config = load_config(str(tmp_path), {})
+    assert (tmp_path / "audit_key").read_text() == config["AUDIT_KEY"]
+    assert config["AUDIT_KEY"] != config["SECRET_KEY"] and len(config["AUDIT_KEY"]) >= 32
+    assert load_config(str(tmp_path), {})["AUDIT_KEY"] == config["AUDIT_KEY"]
+
+
+def test_rate_limits_fall_back_to_memory_when_redis_is_away(tmp_path):
+    config = load_config(str(tmp_path), {**PRODUCTION, "REDIS_URL": "redis://cache:6379/0"})
+    assert config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True
+    assert config["RATELIMIT_STORAGE_OPTIONS"]["socket_timeout"] <= 1
 
 
 def test_production_requires_a_public_base_url(tmp_path):

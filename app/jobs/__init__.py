@@ -1,35 +1,57 @@
 """Background jobs: plain functions taking ids, idempotent, returning what they did.
 
 Views and services never enqueue directly: `enqueue_after_commit` (app/services/
-enqueue.py, re-exported here) holds the job, by its dotted name, until the request's
-transaction commits (a worker must see the rows it is given), and drops it if the
-transaction rolls back. With no REDIS_URL the job then runs inline, in a fresh
-application context of its own, so a failing job never undoes the request's work.
+enqueue.py, re-exported here) writes an outbox row (app/models/jobs.py) in the request's
+transaction, so the job exists exactly when the change that needs it was committed.
+After the commit, the rows that transaction wrote are moved on here (`dispatch`): put on
+RQ under their own job id, or, with no REDIS_URL, run inline in a fresh application
+context of their own (a failing job never undoes the request's work). If Redis cannot be
+reached at that moment the row stays pending and the request still succeeds; `flask jobs
+dispatch` (cron, the worker's schedule, the start of the daily sweep) moves it later.
+
+A row goes to RQ once: a dispatcher first claims it (pending -> dispatching, one
+conditional UPDATE; on PostgreSQL the candidates are picked with FOR UPDATE SKIP
+LOCKED), then enqueues it under its job_key and marks it dispatched with that id. A
+claim left by a dispatcher that died is taken over after CLAIM_LEASE; the job id is
+looked up on Redis first, so a row that did reach the queue is not queued again.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import event
+from rq.job import Job
+from sqlalchemy import and_, delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.extensions import db, rq
+from app.models import JobOutbox, OutboxStatus
+from app.models.base import utcnow
 from app.services.enqueue import (
-    BATCHED,
-    PENDING,
+    OUTBOX_IDS,
     JobRef,
     enqueue_after_commit,
     enqueue_batched_after_commit,
+    forget,
     job_name,
+    load_options,
+    write_batched,
 )
 
-__all__ = ["enqueue_after_commit", "enqueue_batched_after_commit", "resolve", "run_job"]
+__all__ = ["dispatch", "dispatch_pending", "enqueue_after_commit", "purge_outbox",
+           "enqueue_batched_after_commit", "resolve", "run_job"]
 
 log = logging.getLogger(__name__)
+
+# A claim older than this is taken to belong to a dispatcher that died.
+CLAIM_LEASE = timedelta(minutes=5)
+DISPATCH_BATCH = 200
 
 
 def resolve(name: str) -> Any:
@@ -52,38 +74,193 @@ def run_job(job: JobRef, *args: Any, **options: Any) -> Any:
 
 
 def _run_inline(app: Flask, name: str, args: tuple[Any, ...]) -> Any:
+    return _attempt_inline(app, name, args)[0]
+
+
+def _attempt_inline(app: Flask, name: str, args: tuple[Any, ...]) -> tuple[Any, str | None]:
+    """(result, None), or (None, the error) if the job raised (logged, not raised)."""
     with app.app_context():
         label = name.rpartition(".")[2]
         try:
             result = resolve(name)(*args)
             log.info("job %s%r done: %r", label, args, result)
-            return result
-        except Exception:
+            return result, None
+        except Exception as exc:
             db.session.rollback()
             log.exception("inline job %s%r failed", label, args)
-            return None
+            return None, f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class DispatchResult:
+    """What one dispatch did: rows put on RQ, run inline, left pending (Redis away)."""
+
+    queued: int = 0
+    ran: int = 0
+    failed: int = 0
+    left: int = 0
+
+    @property
+    def claimed(self) -> int:
+        return self.queued + self.ran + self.failed + self.left
+
+    def add(self, other: DispatchResult) -> None:
+        self.queued += other.queued
+        self.ran += other.ran
+        self.failed += other.failed
+        self.left += other.left
+
+
+def _claim(ids: Iterable[int] | None, limit: int) -> list[Claimed]:
+    """Take pending rows (these ids, or the oldest `limit`) for this dispatcher and
+    commit the claim. Only the UPDATE that moves a row out of pending gets it."""
+    now = utcnow()
+    claimable = or_(JobOutbox.status == OutboxStatus.PENDING,
+                    and_(JobOutbox.status == OutboxStatus.DISPATCHING,
+                         JobOutbox.claimed_at < now - CLAIM_LEASE))
+    candidates = select(JobOutbox.id).where(claimable)
+    if ids is not None:
+        candidates = candidates.where(JobOutbox.id.in_(list(ids)))
+    candidates = candidates.order_by(JobOutbox.id).limit(limit).with_for_update(
+        skip_locked=True)
+    rows = [Claimed(*row) for row in db.session.execute(
+        update(JobOutbox)
+        .where(JobOutbox.id.in_(candidates.scalar_subquery()), claimable)
+        .values(status=OutboxStatus.DISPATCHING, claimed_at=now,
+                attempts=JobOutbox.attempts + 1)
+        .returning(JobOutbox.id, JobOutbox.name, JobOutbox.args, JobOutbox.options,
+                   JobOutbox.job_key)
+        .execution_options(synchronize_session=False))]
+    # Plain values, and no transaction left open while the jobs run (on SQLite an open
+    # write transaction here would lock out the inline job's own session).
+    db.session.commit()
+    return sorted(rows, key=lambda row: row.id)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    name: str
+    args: list[Any]
+    options: dict[str, Any]
+    job_key: str
+
+
+def _finish(row_id: int, status: OutboxStatus, **values: Any) -> None:
+    db.session.execute(update(JobOutbox).where(
+        JobOutbox.id == row_id, JobOutbox.status == OutboxStatus.DISPATCHING)
+        .values(status=status, **values))
+    db.session.commit()
+
+
+def _enqueue(row: Claimed) -> str:
+    """Put the row's job on RQ under its job_key (unless a previous claim already did)."""
+    queue = rq.queues[getattr(resolve(row.name), "queue", "default")]
+    if Job.exists(row.job_key, connection=queue.connection):
+        return row.job_key
+    options = load_options(row.options)
+    return queue.enqueue(row.name, *row.args, job_id=row.job_key, **options).id
+
+
+def _dispatch_rows(app: Flask, rows: list[Claimed]) -> DispatchResult:
+    result = DispatchResult()
+    for row in rows:
+        if app.config["JOBS_INLINE"]:
+            _, error = _attempt_inline(app, row.name, tuple(row.args))
+            if error is None:
+                _finish(row.id, OutboxStatus.DONE, dispatched_at=utcnow(), last_error=None)
+                result.ran += 1
+            else:
+                _finish(row.id, OutboxStatus.FAILED, dispatched_at=utcnow(),
+                        last_error=error[:2000])
+                result.failed += 1
+            continue
+        try:
+            job_id = _enqueue(row)
+        except Exception as exc:  # Redis away (or anything else): the row waits
+            log.warning("job %s (outbox %s) left pending: %s: %s", row.name, row.id,
+                        type(exc).__name__, exc)
+            _finish(row.id, OutboxStatus.PENDING, claimed_at=None,
+                    last_error=f"{type(exc).__name__}: {exc}"[:2000])
+            result.left += 1
+            continue
+        _finish(row.id, OutboxStatus.DISPATCHED, rq_job_id=job_id, dispatched_at=utcnow(),
+                last_error=None)
+        result.queued += 1
+    return result
+
+
+def dispatch(ids: Iterable[int] | None = None, *, limit: int = DISPATCH_BATCH) -> DispatchResult:
+    """Move pending outbox rows on (these ids, or every pending row, `limit` at a time):
+    to RQ, or run inline without Redis. Runs in an application context of its own (its
+    own session and transactions). Never raises for Redis trouble: those rows stay
+    pending and are counted in `left`."""
+    app = current_app._get_current_object()
+    total = DispatchResult()
+    with app.app_context():
+        wanted = None if ids is None else sorted(set(ids))
+        while True:
+            try:
+                rows = _claim(wanted, limit)
+            except Exception:
+                db.session.rollback()
+                log.exception("could not claim outbox rows; they stay pending")
+                return total
+            if not rows:
+                return total
+            result = _dispatch_rows(app, rows)
+            total.add(result)
+            if wanted is not None:
+                return total  # the given rows were all claimable in one go (or taken)
+            if result.left:
+                return total  # Redis is away: the rest would wait too
+
+
+def dispatch_pending() -> DispatchResult:
+    """Every pending row (the dispatcher's `flask jobs dispatch`)."""
+    return dispatch(None)
+
+
+# Rows that reached RQ (or ran inline) are kept this long, for looking back, then purged.
+KEEP_DONE = timedelta(days=7)
+
+
+def purge_outbox(older_than: timedelta = KEEP_DONE) -> int:
+    """Delete dispatched/done rows older than `older_than` (the daily sweep calls it);
+    pending, claimed and failed rows stay."""
+    deleted = db.session.execute(delete(JobOutbox).where(
+        JobOutbox.status.in_([OutboxStatus.DISPATCHED, OutboxStatus.DONE]),
+        JobOutbox.dispatched_at < utcnow() - older_than)).rowcount
+    db.session.commit()
+    return int(deleted or 0)
+
+
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    write_batched(session)
 
 
 def _after_commit(session: Session) -> None:
     # Releasing a SAVEPOINT fires after_commit too; only the real commit dispatches.
     if session.in_nested_transaction():
         return
-    pending = session.info.pop(PENDING, None)
-    for name, args, options in pending or ():
-        run_job(name, *args, **options)
-    batched = session.info.pop(BATCHED, None)
-    for name, (items, size, options) in (batched or {}).items():
-        for start in range(0, len(items), size):
-            run_job(name, items[start:start + size], **options)
+    ids = session.info.pop(OUTBOX_IDS, None)
+    if not ids:
+        return
+    try:
+        dispatch(ids)
+    except Exception:  # the write is committed: never turn it into an error
+        log.exception("dispatching outbox rows %s failed; they stay pending", ids[:10])
 
 
 def _after_rollback(session: Session) -> None:
-    session.info.pop(PENDING, None)
-    session.info.pop(BATCHED, None)
+    forget(session)
 
 
 def init_app(app: Flask) -> None:
     if not getattr(init_app, "_listening", False):
+        event.listen(Session, "before_commit", _before_commit)
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_rollback", _after_rollback)
         init_app._listening = True  # type: ignore[attr-defined]

@@ -34,6 +34,12 @@ def run(as_of: date, *, dry_run: bool = False) -> list[sweep.PhaseResult]:
         finally:
             db.session.rollback()
         return results
+    # Jobs committed while Redis was away go out first (the sweep is the one job every
+    # deployment runs daily, whatever else schedules the dispatcher).
+    from app.jobs import dispatch_pending, purge_outbox
+
+    dispatch_pending()
+    purge_outbox()
     record = SweepRun(as_of=as_of)
     db.session.add(record)
     db.session.commit()

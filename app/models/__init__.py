@@ -18,6 +18,7 @@ from app.models.credentials import (
     MicroCredentialDefinition,
     StaffMicroCredential,
 )
+from app.models.jobs import JobOutbox, OutboxStatus
 from app.models.notifications import (
     Audience,
     DeliveryChannel,
@@ -28,6 +29,7 @@ from app.models.notifications import (
     ReminderClaim,
     SweepRun,
 )
+from app.models.open_badges import STATUS_LIST_SIZE, StatusListEntry
 from app.models.training import (
     CertificationTrack,
     ContentType,
@@ -41,7 +43,6 @@ from app.models.training import (
     TrackLevel,
     TrainingAssignment,
 )
-from app.models.open_badges import STATUS_LIST_SIZE, StatusListEntry
 from app.models.users import (
     AccountToken,
     AccountTokenPurpose,
@@ -60,6 +61,8 @@ __all__ = [
     "NotificationDelivery",
     "ReminderClaim",
     "SweepRun",
+    "JobOutbox",
+    "OutboxStatus",
     "LIVE_STATUSES",
     "Certificate",
     "CertificateCounter",

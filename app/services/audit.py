@@ -1,4 +1,12 @@
-"""The audit trail: every write records a row here, chained by SHA-256 to the one before.
+"""The audit trail: every write records a row here, chained to the one before by an
+HMAC-SHA256 keyed with a secret that is not in the database.
+
+The key is derived (HKDF-SHA256) from AUDIT_KEY (app/config.py: the environment; in
+development a random one kept in instance/audit_key; required in production). Someone
+who can write the tables but does not hold the key can edit a row and recompute every
+later hash with plain SHA-256 or a key of their own, and `audit verify` still stops at
+the edited row. Rows written before the chain was keyed (plain SHA-256) were verified
+and re-chained with the key by migration 0013_audit_keyed_chain (see there).
 
 The chain's tip lives in a one-row table that each writer updates *first*: on PostgreSQL
 the row lock, and on SQLite the write lock, serialize concurrent writers so two requests
@@ -7,7 +15,9 @@ can never both chain onto the same row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,6 +25,9 @@ from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
 from sqlalchemy import Select, insert, select, update
 
 from app.extensions import db
@@ -55,9 +68,32 @@ def _content(row: AuditLog) -> dict[str, Any]:
     }
 
 
-def compute_row_hash(prev_hash: str, row: AuditLog) -> str:
-    payload = prev_hash + "\n" + canonical_json(_content(row))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+# HKDF's "info": what the derived key is for (a new purpose gets a new label).
+CHAIN_KEY_INFO = b"credwright audit chain hmac-sha256 v1"
+
+
+@functools.lru_cache(maxsize=8)
+def derive_chain_key(secret: str) -> bytes:
+    """The chain's 32-byte HMAC key, derived from the AUDIT_KEY secret."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=CHAIN_KEY_INFO).derive(secret.encode("utf-8"))
+
+
+def chain_key() -> bytes:
+    secret = current_app.config.get("AUDIT_KEY") or ""
+    if not secret:
+        raise RuntimeError("AUDIT_KEY is not configured: the audit chain cannot be keyed")
+    return derive_chain_key(secret)
+
+
+def row_payload(prev_hash: str, row: AuditLog) -> bytes:
+    return (prev_hash + "\n" + canonical_json(_content(row))).encode("utf-8")
+
+
+def compute_row_hash(prev_hash: str, row: AuditLog, key: bytes | None = None) -> str:
+    """HMAC-SHA256 (hex) of the previous hash and the row's content."""
+    return hmac.new(key if key is not None else chain_key(), row_payload(prev_hash, row),
+                    hashlib.sha256).hexdigest()
 
 
 def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -186,6 +222,7 @@ def verify_chain(batch_size: int = 2000) -> ChainReport:
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
+    key = chain_key()
     rows = db.session.scalars(
         select(AuditLog).order_by(AuditLog.seq).execution_options(yield_per=batch_size)
     )
@@ -196,7 +233,7 @@ def verify_chain(batch_size: int = 2000) -> ChainReport:
         if row.prev_hash != expected_prev:
             return ChainReport(False, checked, row.id, row.seq,
                                "prev_hash does not match the previous row's hash")
-        if compute_row_hash(row.prev_hash, row) != row.row_hash:
+        if not hmac.compare_digest(compute_row_hash(row.prev_hash, row, key), row.row_hash):
             return ChainReport(False, checked, row.id, row.seq,
                                "row content does not match its hash (the row was edited)")
         expected_prev = row.row_hash

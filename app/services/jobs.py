@@ -20,10 +20,17 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.queue import Queue
 from rq.results import Result
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.extensions import db, rq
-from app.models import DeliveryStatus, Notification, NotificationDelivery, SweepRun
+from app.models import (
+    DeliveryStatus,
+    JobOutbox,
+    Notification,
+    NotificationDelivery,
+    OutboxStatus,
+    SweepRun,
+)
 from app.services import delivery
 from app.services import notifications as notification_service
 from app.services.errors import Conflict, NotFound
@@ -239,3 +246,33 @@ def delivery_totals() -> dict[str, int]:
     """Deliveries per status, every status listed (0 when there are none)."""
     counts: dict[str, Any] = delivery.counts()
     return {status.value: int(counts.get(status.value, 0)) for status in DeliveryStatus}
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """Committed jobs not yet on RQ: pending (Redis was away, or the dispatch has not
+    run yet) and claimed by a dispatcher right now; the oldest pending one's time and
+    last error; inline jobs that raised."""
+
+    pending: int
+    dispatching: int
+    failed: int
+    oldest: datetime | None
+    last_error: str | None
+
+
+def outbox_backlog() -> OutboxBacklog:
+    counts = dict(db.session.execute(
+        select(JobOutbox.status, func.count()).where(JobOutbox.status.in_([
+            OutboxStatus.PENDING, OutboxStatus.DISPATCHING, OutboxStatus.FAILED]))
+        .group_by(JobOutbox.status)).all())
+    oldest = db.session.execute(
+        select(JobOutbox.created_at, JobOutbox.last_error)
+        .where(JobOutbox.status == OutboxStatus.PENDING)
+        .order_by(JobOutbox.id).limit(1)).one_or_none()
+    return OutboxBacklog(
+        pending=int(counts.get(OutboxStatus.PENDING, 0)),
+        dispatching=int(counts.get(OutboxStatus.DISPATCHING, 0)),
+        failed=int(counts.get(OutboxStatus.FAILED, 0)),
+        oldest=oldest.created_at if oldest else None,
+        last_error=oldest.last_error if oldest else None)

@@ -135,6 +135,7 @@ def test_session_cookie_flags(client, staff_user):
 def test_production_marks_cookies_secure(monkeypatch, tmp_path):
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("AUDIT_KEY", "a" * 40)
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://credwright.example.nz")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
     app = create_app()

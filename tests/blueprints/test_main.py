@@ -20,11 +20,34 @@ def test_healthz_reports_the_database(client):
     assert response.get_json()["checks"]["database"] == "ok"
 
 
-def test_healthz_reports_an_unreachable_redis(make_app):
+def test_healthz_reports_an_unreachable_redis_as_degraded(make_app):
+    """Redis down: still serving (200), "degraded", naming the component."""
     app = make_app(REDIS_URL="redis://127.0.0.1:1/0")
     response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "degraded" and body["degraded"] == ["redis"]
+    assert body["checks"]["redis"].startswith("error")
+    assert body["checks"]["database"] == "ok" and body["outbox_pending"] == 0
+
+
+def test_healthz_answers_503_without_the_database(app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from app.extensions import db
+
+    real_execute = db.session.execute
+
+    def down(statement, *args, **kwargs):
+        if str(statement) == "SELECT 1":
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+        return real_execute(statement, *args, **kwargs)
+
+    with app.test_request_context("/healthz"):
+        monkeypatch.setattr(db.session, "execute", down)
+        response = app.full_dispatch_request()
     assert response.status_code == 503
-    assert response.get_json()["checks"]["redis"].startswith("error")
+    assert response.get_json()["status"] == "error"
 
 
 def test_me_shows_the_welcome_notification(app, admin_client, new_client):

@@ -236,7 +236,7 @@ JOBS_PANEL = "partials/admin/jobs/panel.html"
 
 
 def _jobs_context(notice: str | None = None) -> dict[str, Any]:
-    return {"queues": jobs_service.queue_state(),
+    return {"queues": jobs_service.queue_state(), "outbox": jobs_service.outbox_backlog(),
             "deliveries": jobs_service.failed_deliveries(),
             "totals": jobs_service.delivery_totals(),
             "sweeps": jobs_service.recent_sweeps(), "notice": notice}
