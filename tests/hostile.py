@@ -64,10 +64,16 @@ def form_field_names() -> list[str]:
     return sorted(names)
 
 
-def rules(app: Flask, method: str, *, api: bool | None = None) -> list[Rule]:
+# Routes that end the client's own session: walking them would run the rest of a walk
+# logged out.
+ENDS_SESSION = ("auth.logout",)
+
+
+def rules(app: Flask, method: str, *, api: bool | None = None,
+          skip: tuple[str, ...] = ENDS_SESSION) -> list[Rule]:
     found = []
     for rule in app.url_map.iter_rules():
-        if method not in (rule.methods or ()) or rule.endpoint == "static":
+        if method not in (rule.methods or ()) or rule.endpoint in ("static", *skip):
             continue
         is_api = rule.rule.startswith("/api")
         if api is not None and api != is_api:
@@ -125,6 +131,8 @@ def world(app: Flask, make_user: Any, make_track: Any, make_definition: Any,
     from app.services import training
     from app.services.context import Actor
 
+    # Not id 1: routes are walked with id 1, and deactivating oneself would end the walk.
+    make_user(Role.STAFF, org, name="Hostile Bystander")
     admin = make_user(Role.ADMIN, name="Hostile Admin")
     staff = make_user(Role.STAFF, org, name="Hostile Staff")
     make_user(Role.ORG_ADMIN, org, name="Hostile Org Admin")

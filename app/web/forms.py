@@ -40,6 +40,7 @@ class Form(FlaskForm):
             if isinstance(field, IntegerField) and isinstance(field.data, int) \
                     and not -MAX_ID <= field.data <= MAX_ID:
                 field.errors = [*field.errors, "Enter a smaller number."]  # type: ignore[list-item]
+                field.data = None  # nor is it shown back or looked up (a re-rendered form)
                 valid = False
         return valid
 
