@@ -145,9 +145,13 @@ def test_certificate_credential_verifies_with_independent_code(
     assert claims["jti"] == claims["id"] == credential["id"]
     assert claims["sub"] == claims["credentialSubject"]["id"]
     assert {"nbf", "exp"} <= set(claims)
+    public = _fetch_json(client, jwt.get_unverified_header(token)["kid"])
     with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(_tampered(token), jwt.PyJWK(_fetch_json(client, jwt.get_unverified_header(
-            token)["kid"])), algorithms=["RS256"])
+        jwt.decode(_tampered(token), jwt.PyJWK(public), algorithms=["RS256"])
+    forged_jws = jwcrypto_jws.JWS()
+    forged_jws.deserialize(_tampered(token))
+    with pytest.raises(jwcrypto_jws.InvalidJWSSignature):
+        forged_jws.verify(jwcrypto_jwk.JWK(**public), alg="RS256")
 
     # Data Integrity proof: Digital Bazaar's verifier, with what the site publishes.
     documents = _site_documents(client, credential)
