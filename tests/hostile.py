@@ -135,7 +135,7 @@ def world(app: Flask, make_user: Any, make_track: Any, make_definition: Any,
     make_user(Role.STAFF, org, name="Hostile Bystander")
     admin = make_user(Role.ADMIN, name="Hostile Admin")
     staff = make_user(Role.STAFF, org, name="Hostile Staff")
-    make_user(Role.ORG_ADMIN, org, name="Hostile Org Admin")
+    org_admin = make_user(Role.ORG_ADMIN, org, name="Hostile Org Admin")
     track = make_track("Hostile Track")
     definition = make_definition("Hostile Credential")
     make_credential(definition, staff)
@@ -147,5 +147,5 @@ def world(app: Flask, make_user: Any, make_track: Any, make_definition: Any,
                                    db.session.get(CertificationTrack, track.id), Actor.system())
         db.session.commit()
         enrolment = enrolment.id
-    return {"admin": admin, "staff": staff, "track": track, "definition": definition,
+    return {"admin": admin, "staff": staff, "org_admin": org_admin, "track": track, "definition": definition,
             "certificate": certificate, "enrolment": enrolment}
