@@ -7,7 +7,7 @@ Create Date: 2026-12-01 09:00:00
 New tables and added columns only (no table rebuild on SQLite). Tokens made before
 expiry existed get one 90 days from the upgrade.
 """
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,7 +21,7 @@ depends_on = None
 def upgrade():
     op.add_column('api_tokens', sa.Column('expires_at', sa.DateTime(), nullable=True))
     op.add_column('api_tokens', sa.Column('last_used_at', sa.DateTime(), nullable=True))
-    expiry = (datetime.now(timezone.utc) + timedelta(days=90)).replace(tzinfo=None)
+    expiry = (datetime.now(UTC) + timedelta(days=90)).replace(tzinfo=None)
     op.execute(sa.text('UPDATE api_tokens SET expires_at = :at WHERE expires_at IS NULL')
                .bindparams(at=expiry))
     op.create_table('account_tokens',
@@ -33,7 +33,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('expires_at', sa.DateTime(), nullable=False),
     sa.Column('used_at', sa.DateTime(), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_account_tokens_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'],
+                            name=op.f('fk_account_tokens_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_account_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_account_tokens_token_hash'))
     )
