@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Organization
+from app.models import Notification, NotificationType, Organization
+from app.services.enqueue import enqueue_after_commit
 from app.services.errors import Conflict, ValidationFailed
 from app.web.boundary import ReadWroteError, attempt
 from tests.conftest import HX
@@ -75,6 +76,18 @@ def probe_app(make_app: Any) -> Flask:
         _, error = attempt(refuse)
         _add("after")
         return jsonify(status=error.status if error else None)
+
+    @app.post("/_probe/job-then-refusal")
+    def job_then_refusal() -> Any:
+        user_id = int(request.form["user_id"])
+        enqueue_after_commit("app.jobs.welcome.send_welcome_notification", user_id)
+
+        def refuse() -> None:
+            _add("undone")
+            raise Conflict("No.")
+
+        attempt(refuse)
+        return "ok"
 
     @app.get("/_probe/read-writes")
     def read_writes() -> Any:
@@ -138,6 +151,19 @@ def test_attempt_undoes_only_the_refused_call_and_the_request_goes_on(probe_app)
     # attempt() undid only the refused call (a SAVEPOINT): what came before and after it
     # was committed with the successful answer.
     assert {"kept", "after"} <= _slugs(probe_app) and "undone" not in _slugs(probe_app)
+
+
+def test_a_job_queued_before_a_refused_attempt_still_runs(probe_app, make_user):
+    """A SAVEPOINT rolled back by attempt() undoes only its own work: a job the request
+    queued before it is still dispatched when the request commits."""
+    user = make_user()
+    response = probe_app.test_client().post("/_probe/job-then-refusal",
+                                            data={"user_id": user.id})
+    assert response.status_code == 200
+    with probe_app.app_context():
+        welcomed = db.session.scalar(select(func.count(Notification.id)).where(
+            Notification.user_id == user.id, Notification.type == NotificationType.WELCOME))
+    assert welcomed == 1
 
 
 def test_a_get_that_writes_is_refused_and_rolled_back(probe_app, caplog):

@@ -38,9 +38,10 @@ from app.services.enqueue import (
     JobRef,
     enqueue_after_commit,
     enqueue_batched_after_commit,
-    forget,
     job_name,
     load_options,
+    mark_savepoint,
+    rolled_back,
     write_batched,
 )
 
@@ -254,13 +255,10 @@ def _after_commit(session: Session) -> None:
         log.exception("dispatching outbox rows %s failed; they stay pending", ids[:10])
 
 
-def _after_rollback(session: Session) -> None:
-    forget(session)
-
-
 def init_app(app: Flask) -> None:
     if not getattr(init_app, "_listening", False):
         event.listen(Session, "before_commit", _before_commit)
         event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_rollback", _after_rollback)
+        event.listen(Session, "after_transaction_create", mark_savepoint)
+        event.listen(Session, "after_soft_rollback", rolled_back)
         init_app._listening = True  # type: ignore[attr-defined]

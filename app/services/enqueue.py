@@ -17,7 +17,7 @@ from typing import Any
 
 from rq import Retry
 from sqlalchemy import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.extensions import db
 from app.models import JobOutbox, OutboxStatus
@@ -26,6 +26,7 @@ from app.models import JobOutbox, OutboxStatus
 # commit) and the batched items not yet written (written just before the commit).
 OUTBOX_IDS = "credwright_outbox_ids"
 BATCHED = "credwright_batched_jobs"
+SAVEPOINTS = "credwright_outbox_savepoints"  # what was held when each SAVEPOINT began
 
 JobRef = str  # a dotted name: "app.jobs.<module>.<function>"
 
@@ -100,3 +101,36 @@ def forget(session: Session) -> None:
     """The transaction rolled back: its outbox rows went with it."""
     session.info.pop(OUTBOX_IDS, None)
     session.info.pop(BATCHED, None)
+    session.info.pop(SAVEPOINTS, None)
+
+
+def mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    """A SAVEPOINT begins: remember how much work was held, so rolling it back drops only
+    what was asked for inside it (an after_transaction_create hook)."""
+    if not transaction.nested:
+        return
+    batched = session.info.get(BATCHED, {})
+    session.info.setdefault(SAVEPOINTS, {})[id(transaction)] = (
+        len(session.info.get(OUTBOX_IDS, [])),
+        {name: len(entry[0]) for name, entry in batched.items()})
+
+
+def rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    """A rollback (an after_soft_rollback hook): the whole transaction's, or only a
+    SAVEPOINT's, whose outbox rows went with it while the work held before it stays
+    (a refused attempt() must not cancel the jobs the request queued earlier)."""
+    if not transaction.nested:
+        forget(session)
+        return
+    mark = session.info.get(SAVEPOINTS, {}).pop(id(transaction), None)
+    if mark is None:
+        return
+    kept_ids, kept_items = mark
+    if OUTBOX_IDS in session.info:
+        del session.info[OUTBOX_IDS][kept_ids:]
+    batched = session.info.get(BATCHED, {})
+    for name in list(batched):
+        if name not in kept_items:
+            del batched[name]
+        else:
+            del batched[name][0][kept_items[name]:]
