@@ -324,6 +324,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "errors_outside_fault_windows": len(errors) - len(errors_in_window),
         "error_kinds": dict(Counter(f"{s[1]}:{s[3]}" for s in errors)),
         "faults": [name for name, _ in faults],
+        "fault_at_s": [round(at - start, 1) for _, at in faults],
+        "error_at_s": [(round(e[0] - start, 1), e[1], e[3]) for e in errors],
         "p50_ms": round(percentile(latencies, 50) * 1000, 1),
         "p99_ms": round(percentile(latencies, 99) * 1000, 1),
         "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
