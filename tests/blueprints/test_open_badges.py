@@ -253,7 +253,7 @@ def test_downloads_are_the_holders_only(app, client, new_client, make_user, issu
     other = new_client()
     other.login(make_user().email)
     for url in (f"/me/badges/certificates/{issued}", f"/me/badges/micro-credentials/{awarded}"):
-        for ext in ("json", "jwt", "png"):
+        for ext in ("json", "jwt", "png", "svg"):
             assert other.get(f"{url}.{ext}").status_code == 404
             assert client.get(f"{url}.{ext}").status_code in (302, 401)
 
@@ -300,3 +300,48 @@ def test_public_documents_are_rate_limited_like_verify(make_app):
     client = app.test_client()
     for url in ("/credentials/status/suspension", "/issuer"):
         assert [client.get(url).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_baked_png_and_svg_yield_the_same_credential(app, holder_client, client, issued,
+                                                     awarded):
+    """OB 3.0 baking, both formats: the PNG's iTXt chunk and the SVG's
+    <openbadges:credential verify> hold a VC-JWT of the same credential, verified with the
+    key from its kid URL and by openbadgeslib (which reads each format itself)."""
+    for base in (f"/me/badges/certificates/{issued}", f"/me/badges/micro-credentials/{awarded}"):
+        png = holder_client.get(f"{base}.png")
+        svg = holder_client.get(f"{base}.svg")
+        assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+        assert "attachment" in svg.headers["Content-Disposition"]
+        from_png = _verify_jwt_independently(client, baking.unbake(png.data))
+        from_svg = _verify_jwt_independently(client, baking.unbake_svg(svg.data))
+        # Each download is signed afresh (its own jti and salt): the credential is the same.
+        for claims in (from_png, from_svg):
+            claims.pop("jti"), claims.pop("iat", None), claims.pop("nbf", None)
+            claims["credentialSubject"]["identifier"] = None
+        assert from_png["id"] == from_svg["id"]
+        assert from_png["credentialSubject"]["achievement"] == \
+            from_svg["credentialSubject"]["achievement"]
+        assert from_png["issuer"] == from_svg["issuer"]
+        header = jwt.get_unverified_header(baking.unbake_svg(svg.data))
+        public_pem = jwt.PyJWK(_fetch_json(client, header["kid"])).key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        assert verify_badge(svg.data, "3", pubkey_pem=public_pem).valid
+        forged = baking.bake_svg(baking.badge_svg("Forged"), _tampered(
+            baking.unbake_svg(svg.data)))
+        assert not verify_badge(forged.encode(), "3", pubkey_pem=public_pem).valid
+
+
+def test_the_svg_badge_escapes_what_it_draws():
+    svg = baking.badge_svg('<script>alert(1)</script> & "Co"', caption="<b>")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    baked = baking.bake_svg(svg, 'a.b"c')
+    assert baking.unbake_svg(baked) == 'a.b"c'
+    with pytest.raises(baking.NotBaked):
+        baking.unbake_svg(svg)
+
+
+def test_an_svg_with_entities_is_not_read():
+    bomb = ('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">]>'
+            '<svg xmlns="http://www.w3.org/2000/svg">&a;</svg>')
+    with pytest.raises(baking.NotBaked):
+        baking.unbake_svg(bomb)

@@ -13,11 +13,11 @@ CORS open, cached):
 
 The holder's own (login; anyone else, and anything not issued/awarded, gets 404):
 
-    GET /me/badges/certificates/<verification_id>.<json|jwt|png>
-    GET /me/badges/micro-credentials/<id>.<json|jwt|png>
+    GET /me/badges/certificates/<verification_id>.<json|jwt|png|svg>
+    GET /me/badges/micro-credentials/<id>.<json|jwt|png|svg>
 
 `.json` is the credential with its Data Integrity proof (application/ld+json), `.jwt`
-the VC-JWT (application/vc+jwt), `.png` the badge image with the VC-JWT baked in.
+the VC-JWT (application/vc+jwt), `.png` and `.svg` the badge image with the VC-JWT baked in.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from app.services.open_badges import baking, credentials, serializers, status
 bp = Blueprint("badges", __name__)
 
 PUBLIC_CACHE = "public, max-age=300"
-EXTENSIONS = ("json", "jwt", "png")
+EXTENSIONS = ("json", "jwt", "png", "svg")
 
 
 def _rate_limit() -> str:
@@ -178,6 +178,9 @@ def _download(owner: Certificate | StaffMicroCredential, extension: str) -> Resp
     elif extension == "jwt":
         response = make_response(open_badges.signed_jwt(owner))
         response.mimetype = "application/vc+jwt"
+    elif extension == "svg":
+        response = make_response(serializers.baked_svg(owner))
+        response.mimetype = "image/svg+xml"
     else:
         response = _png(serializers.baked_png(owner), public=False)
     response.headers["Content-Disposition"] = (
@@ -186,7 +189,7 @@ def _download(owner: Certificate | StaffMicroCredential, extension: str) -> Resp
     return response
 
 
-@bp.route("/me/badges/certificates/<verification_id>.<any(json, jwt, png):extension>")
+@bp.route("/me/badges/certificates/<verification_id>.<any(json, jwt, png, svg):extension>")
 @login_required
 def certificate_download(verification_id: str, extension: str) -> Any:
     certificate = db.session.scalar(select(Certificate).where(
@@ -197,7 +200,7 @@ def certificate_download(verification_id: str, extension: str) -> Any:
     return _download(certificate, extension)
 
 
-@bp.route("/me/badges/micro-credentials/<int:credential_id>.<any(json, jwt, png):extension>")
+@bp.route("/me/badges/micro-credentials/<int:credential_id>.<any(json, jwt, png, svg):extension>")
 @login_required
 def micro_credential_download(credential_id: int, extension: str) -> Any:
     credential = db.session.get(StaffMicroCredential, credential_id)
@@ -222,5 +225,5 @@ def open_badge_downloads(owner: Any) -> list[tuple[str, str]]:
             return []
         endpoint, values = "badges.micro_credential_download", {"credential_id": owner.id}
     labels = {"json": "Open Badge (JSON-LD)", "jwt": "Open Badge (VC-JWT)",
-              "png": "Badge image (PNG)"}
+              "png": "Badge image (PNG)", "svg": "Badge image (SVG)"}
     return [(labels[ext], url_for(endpoint, extension=ext, **values)) for ext in EXTENSIONS]

@@ -1,6 +1,7 @@
 """Baked badges: a PNG badge image carrying the credential in an `iTXt` chunk keyed
 `openbadgecredential` (OB 3.0 "Baking"; the text is the VC-JWT or the JSON credential,
-uncompressed, before IEND), and reading it back.
+uncompressed, before IEND), an SVG badge carrying it in an `<openbadges:credential
+verify="...">` element right after the `<svg>` tag, and reading both back.
 
 The image itself is drawn with Pillow: a disc in the site's colours with the initials of
 the achievement and a caption band.
@@ -11,10 +12,13 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape, quoteattr
 
 from PIL import Image, ImageDraw, ImageFont
 
 KEYWORD = b"openbadgecredential"
+SVG_NAMESPACE = "https://purl.imsglobal.org/ob/v3p0"
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -88,3 +92,53 @@ def unbake(png: bytes) -> str:
         _translated, text = rest.split(b"\0", 1)
         return (zlib.decompress(text) if compressed else text).decode("utf-8")
     raise NotBaked("No openbadgecredential iTXt chunk.")
+
+
+def _initials(title: str) -> str:
+    words = [w for w in title.replace("\u2014", " ").split() if w[:1].isalnum()]
+    return "".join(w[0] for w in words[:3]).upper() or "CW"
+
+
+def badge_svg(title: str, caption: str = "", size: int = 256) -> str:
+    """The same badge as `badge_png`, drawn as SVG (every text escaped)."""
+    half = size / 2
+    caption_text = (f'<text x="{half}" y="{size * 0.74}" font-size="{size // 14}" '
+                    f'text-anchor="middle" fill="#fff">{escape(caption[:28])}</text>'
+                    if caption else "")
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
+            f'width="{size}" height="{size}" role="img"><title>{escape(title)}</title>'
+            f'<circle cx="{half}" cy="{half}" r="{half - 9}" fill="#10527a" '
+            f'stroke="#e6b029" stroke-width="10"/>'
+            f'<text x="{half}" y="{size * 0.5}" font-size="{size // 4}" font-family="sans-serif" '
+            f'font-weight="bold" text-anchor="middle" fill="#fff">{escape(_initials(title))}</text>'
+            f"{caption_text}</svg>")
+
+
+def bake_svg(svg: str, credential: str) -> str:
+    """The SVG with the `xmlns:openbadges` declaration on its `<svg>` tag and, directly
+    after it, one `<openbadges:credential verify="<VC-JWT>">` element (OB 3.0 baking
+    with a VC-JWT proof)."""
+    start = svg.index("<svg")
+    end = svg.index(">", start)
+    tag = svg[start:end]
+    if "xmlns:openbadges" not in tag:
+        tag += f' xmlns:openbadges="{SVG_NAMESPACE}"'
+    element = f"<openbadges:credential verify={quoteattr(credential)}></openbadges:credential>"
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + svg[:start] + tag + ">" + element
+            + svg[end + 1:])
+
+
+def unbake_svg(svg: str | bytes) -> str:
+    """The VC-JWT of a baked SVG (the first `openbadges:credential` element's `verify`),
+    or the JSON credential in its body; NotBaked when there is none."""
+    text = svg.decode("utf-8", "replace") if isinstance(svg, bytes) else svg
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:  # no entity expansion, ever
+        raise NotBaked("An SVG with a DTD is not read.")
+    try:
+        root = ElementTree.fromstring(text)  # noqa: S314 - no DTD, so no entities
+    except ElementTree.ParseError as exc:
+        raise NotBaked("Not an SVG file.") from exc
+    element = root.find(f"{{{SVG_NAMESPACE}}}credential")
+    if element is None:
+        raise NotBaked("No openbadges:credential element.")
+    return element.get("verify") or (element.text or "").strip()

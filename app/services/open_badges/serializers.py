@@ -39,3 +39,9 @@ def baked_png(owner: Certificate | StaffMicroCredential) -> bytes:
     """The badge image with the credential's VC-JWT baked in."""
     title, caption = title_of(owner)
     return baking.bake(baking.badge_png(title, caption), credentials.signed_jwt(owner))
+
+
+def baked_svg(owner: Certificate | StaffMicroCredential) -> str:
+    """The badge as SVG with the credential's VC-JWT baked in."""
+    title, caption = title_of(owner)
+    return baking.bake_svg(baking.badge_svg(title, caption), credentials.signed_jwt(owner))
