@@ -48,15 +48,19 @@ static: node_modules/.package-lock.json cjk-font
 # copy of that file.
 CJK_FONT ?= /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 CJK_FONT_COPY := app/static/fonts/wqy-microhei.ttc
+# Best effort: without apt (or root/sudo) the app still runs, and CJK names fall back to
+# the viewer's fonts with a warning in the log.
 cjk-font:
 	@if [ ! -f "$(CJK_FONT)" ]; then \
 	  if [ "$(CJK_FONT)" != /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
 	    echo "CJK_FONT=$(CJK_FONT) is not a file" >&2; exit 1; fi; \
 	  echo "Installing Debian's fonts-wqy-microhei for CJK names in certificate PDFs"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-wqy-microhei; \
+	  { command -v apt-get >/dev/null 2>&1 && $$SUDO apt-get update -qq \
+	    && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-wqy-microhei; } \
+	  || echo "Could not install fonts-wqy-microhei: CJK names in PDFs will use the viewer's fonts" >&2; \
 	fi
-	@cmp -s "$(CJK_FONT)" $(CJK_FONT_COPY) || cp "$(CJK_FONT)" $(CJK_FONT_COPY)
+	@if [ -f "$(CJK_FONT)" ]; then cmp -s "$(CJK_FONT)" $(CJK_FONT_COPY) || cp "$(CJK_FONT)" $(CJK_FONT_COPY); fi
 
 migrate: deps
 	$(FLASK) db upgrade

@@ -138,6 +138,9 @@ def _claim(ids: Iterable[int] | None, limit: int) -> list[Claimed]:
     return sorted(rows, key=lambda row: row.id)
 
 
+JOB_KEY_TTL_SECONDS = 7 * 24 * 3600  # as long as finished outbox rows are kept
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: int
@@ -160,6 +163,9 @@ def _enqueue(row: Claimed) -> str:
     if Job.exists(row.job_key, connection=queue.connection):
         return row.job_key
     options = load_options(row.options)
+    # RQ keeps a finished job's key 500 s by default; the check above must outlive any
+    # claim a dispatcher could take over later, or a finished job would be queued again.
+    options.setdefault("result_ttl", JOB_KEY_TTL_SECONDS)
     return queue.enqueue(row.name, *row.args, job_id=row.job_key, **options).id
 
 

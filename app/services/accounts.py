@@ -98,6 +98,16 @@ def invite(user: User, actor: Actor) -> AccountToken:
     return token
 
 
+def _recent_reset(user: User) -> bool:
+    since = utcnow() - timedelta(
+        seconds=int(current_app.config.get("PASSWORD_RESET_RESEND_SECONDS", 300)))
+    return db.session.scalar(select(AccountToken.id).where(
+        AccountToken.user_id == user.id,
+        AccountToken.purpose == AccountTokenPurpose.PASSWORD_RESET,
+        AccountToken.status == AccountTokenStatus.PENDING,
+        AccountToken.created_at > since).limit(1)) is not None
+
+
 def request_reset(email: str, actor: Actor) -> None:
     """Queue the reset email for whoever owns `email`, if anyone (the same for all)."""
     enqueue_after_commit(RESET_JOB, (email or "")[:254], actor.ip)
@@ -107,6 +117,10 @@ def send_reset(email: str, ip: str | None = None) -> AccountToken | None:
     """The job's work: a reset link for the active account with this email, if any."""
     user = auth.find_user_by_email(email) if email else None
     if user is None or not auth.login_allowed(user):
+        return None
+    if _recent_reset(user):
+        # Asked again within minutes: the link just sent stands (no inbox flood, and a
+        # stranger cannot keep cancelling the owner's pending link).
         return None
     token, secret = _new_link(user, AccountTokenPurpose.PASSWORD_RESET)
     notify(user, NotificationType.PASSWORD_RESET, "Reset your Credwright password",

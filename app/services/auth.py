@@ -213,6 +213,11 @@ def _backoff_seconds(failures: int) -> int:
 
 def _count_failure(throttle: LoginThrottle) -> None:
     now = utcnow()
+    # Failures are forgotten after a quiet spell: one guess every quarter of an hour must
+    # not keep an account locked for good.
+    quiet = timedelta(seconds=_config("LOGIN_FAILURES_FORGOTTEN_SECONDS", 3600))
+    if throttle.updated_at is not None and now - throttle.updated_at > quiet:
+        throttle.failures = 0
     throttle.failures += 1
     wait = _backoff_seconds(throttle.failures)
     throttle.blocked_until = now + timedelta(seconds=wait) if wait else None

@@ -11,7 +11,14 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import AuditAction, Organization, Role, User
 from app.services import accounts, audit, fields
-from app.services.auth import end_sessions, new_password_hash, normalise_email, set_password
+from app.services.auth import (
+    end_sessions,
+    login_allowed,
+    new_password_hash,
+    normalise_email,
+    revoke_account_links,
+    set_password,
+)
 from app.services.context import Actor
 from app.services.enqueue import enqueue_after_commit
 from app.services.errors import Conflict, NotFound, ValidationFailed
@@ -146,6 +153,13 @@ def update_user(user: User, actor: Actor, **values: Any) -> User:
     changes = audit.changes_between(before, audit.snapshot(user, AUDITED_FIELDS))
     if changes:
         audit.record(actor, AuditAction.UPDATE, "user", user.id, changes)
+    if "email" in changes:
+        # A link mailed to the old address must not open the account any more (a mistyped
+        # invitation corrected): it ends, and someone still to set a password is invited
+        # again at the new address.
+        revoke_account_links(user)
+        if not user.password_hash and login_allowed(user):
+            accounts.invite(user, actor)
     return user
 
 

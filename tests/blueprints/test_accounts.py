@@ -243,12 +243,52 @@ def test_a_reset_sets_a_new_password_once_and_ends_sessions_and_tokens(
             Notification.type == "PASSWORD_RESET")) is None
 
 
+def _age_links(app, user_id: int, minutes: int) -> None:
+    with app.app_context():
+        db.session.execute(update(AccountToken).where(AccountToken.user_id == user_id)
+                           .values(created_at=utcnow() - timedelta(minutes=minutes)))
+        db.session.commit()
+
+
 def test_a_new_reset_link_ends_the_earlier_one(app, new_client, staff_user):
     new_client().post("/forgot-password", data={"email": staff_user.email})
     first = _link(app, staff_user.id, "PASSWORD_RESET")
+    _age_links(app, staff_user.id, 10)  # past the minutes in which a request repeats nothing
     new_client().post("/forgot-password", data={"email": staff_user.email})
     assert new_client().get(first).status_code == 404
     assert new_client().get(_link(app, staff_user.id, "PASSWORD_RESET")).status_code == 200
+
+
+def test_repeated_reset_requests_within_minutes_send_nothing_more(app, new_client, staff_user):
+    """No inbox flood, and nobody can keep cancelling the owner's pending link."""
+    new_client().post("/forgot-password", data={"email": staff_user.email})
+    first = _link(app, staff_user.id, "PASSWORD_RESET")
+    for _ in range(3):
+        assert new_client().post("/forgot-password",
+                                 data={"email": staff_user.email}).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Notification.id)).where(
+            Notification.type == "PASSWORD_RESET")) == 1
+    assert new_client().get(first).status_code == 200  # still the owner's to use
+
+
+def test_changing_the_email_ends_the_links_and_invites_again(app, admin_client, new_client):
+    """A mistyped invitation corrected: the link mailed to the wrong address stops working,
+    and the person is invited at the new one."""
+    person = _invite(app, admin_client, email="ngaio@exmaple.test")
+    wrong = _link(app, person.id, "ACCOUNT_INVITATION")
+    response = admin_client.post(f"/admin/users/{person.id}", headers=HX, data={
+        "name": person.name, "email": "ngaio@example.test", "role": "staff",
+        "organization_id": "", "phone": ""})
+    assert response.status_code == 200
+    assert new_client().get(wrong).status_code == 404
+    right = _link(app, person.id, "ACCOUNT_INVITATION")
+    assert right != wrong and new_client().get(right).status_code == 200
+    with app.app_context():
+        addresses = db.session.scalars(select(NotificationDelivery.address).join(
+            Notification).where(Notification.type == "ACCOUNT_INVITATION")
+            .order_by(NotificationDelivery.id)).all()
+    assert addresses == ["ngaio@exmaple.test", "ngaio@example.test"]
 
 
 def test_no_reset_for_a_deactivated_account(app, new_client, make_user):
@@ -367,6 +407,23 @@ def test_the_back_off_doubles_and_a_success_clears_it(app, new_client, staff_use
     new_client().login(staff_user.email)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(LoginThrottle)) == 0
+
+
+def test_failures_are_forgotten_after_a_quiet_hour(app, new_client, staff_user):
+    """One guess every quarter of an hour must not keep an account locked for good."""
+    _guess(new_client, staff_user.email, 5)
+    with app.app_context():
+        throttle = db.session.scalar(select(LoginThrottle))
+        assert throttle.failures == 5 and throttle.blocked_until is not None
+        long_ago = utcnow() - timedelta(hours=2)
+        db.session.execute(update(LoginThrottle).values(updated_at=long_ago,
+                                                        blocked_until=long_ago))
+        db.session.commit()
+    (answer,) = _guess(new_client, staff_user.email, 1)
+    assert answer.status_code == 401
+    with app.app_context():
+        throttle = db.session.scalar(select(LoginThrottle))
+        assert throttle.failures == 1 and throttle.blocked_until is None
 
 
 def test_the_back_off_is_capped(make_app):
@@ -512,3 +569,14 @@ def test_the_openapi_document_has_no_password_for_a_new_user(client):
     body = document["paths"]["/api/admin/users"]["post"]["requestBody"]
     properties = body["content"]["application/json"]["schema"]["properties"]
     assert "password" not in properties and {"name", "email", "role"} <= set(properties)
+
+
+def test_changing_the_email_ends_a_pending_reset_link(app, admin_client, new_client,
+                                                      staff_user, org):
+    new_client().post("/forgot-password", data={"email": staff_user.email})
+    link = _link(app, staff_user.id, "PASSWORD_RESET")
+    response = admin_client.post(f"/admin/users/{staff_user.id}", headers=HX, data={
+        "name": staff_user.name, "email": "sam.new@example.test", "role": "staff",
+        "organization_id": str(org.id), "phone": ""})
+    assert response.status_code == 200
+    assert new_client().get(link).status_code == 404  # mailed to the old address
