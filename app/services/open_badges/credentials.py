@@ -190,6 +190,32 @@ def _with_status(credential: dict[str, Any], owner: Certificate | StaffMicroCred
     return credential
 
 
+def _document(credential_id: str, name: str, description: str, achievement: dict[str, Any],
+              issuer: dict[str, Any], recipient_id: int, email: str, valid_from: datetime,
+              valid_until: datetime | None) -> dict[str, Any]:
+    """The AchievementCredential both kinds of credential share (unsigned, no status)."""
+    document: dict[str, Any] = {
+        "@context": list(CONTEXT),
+        "id": credential_id,
+        "type": list(CREDENTIAL_TYPE),
+        "name": name,
+        "description": description,
+        "image": achievement["image"],
+        "issuer": issuer,
+        "validFrom": proofs.iso(valid_from),
+        "awardedDate": proofs.iso(valid_from),
+        "credentialSubject": {
+            "id": _subject_id(recipient_id),
+            "type": ["AchievementSubject"],
+            "identifier": _identifier(email),
+            "achievement": achievement,
+        },
+    }
+    if valid_until is not None:
+        document["validUntil"] = proofs.iso(valid_until)
+    return document
+
+
 def certificate_credential(certificate: Certificate) -> tuple[dict[str, Any], datetime,
                                                               datetime | None]:
     """The unsigned credential of an issued certificate, its validFrom and validUntil."""
@@ -207,25 +233,11 @@ def certificate_credential(certificate: Certificate) -> tuple[dict[str, Any], da
                                           version=snap.get("version"), issuer=issuer)
     valid_from = certificate.issued_at
     valid_until = _end_of(certificate.expires_at) if certificate.expires_at else None
-    credential: dict[str, Any] = {
-        "@context": list(CONTEXT),
-        "id": urls.verify_url(certificate.verification_id),
-        "type": list(CREDENTIAL_TYPE),
-        "name": achievement["name"],
-        "description": f"Certificate {certificate.number}: {achievement['description']}",
-        "image": achievement["image"],
-        "issuer": issuer_profile(issuer),
-        "validFrom": proofs.iso(valid_from),
-        "awardedDate": proofs.iso(valid_from),
-        "credentialSubject": {
-            "id": _subject_id(certificate.recipient_id),
-            "type": ["AchievementSubject"],
-            "identifier": _identifier(certificate.recipient.email),
-            "achievement": achievement,
-        },
-    }
-    if valid_until is not None:
-        credential["validUntil"] = proofs.iso(valid_until)
+    credential = _document(
+        urls.verify_url(certificate.verification_id), achievement["name"],
+        f"Certificate {certificate.number}: {achievement['description']}", achievement,
+        issuer_profile(issuer), certificate.recipient_id, certificate.recipient.email,
+        valid_from, valid_until)
     return _with_status(credential, certificate), valid_from, valid_until
 
 
@@ -246,25 +258,10 @@ def micro_credential_credential(credential: StaffMicroCredential
     achievement = micro_credential_achievement(definition)
     valid_from = credential.awarded_at
     valid_until = _end_of(credential.expiry_date) if credential.expiry_date else None
-    document: dict[str, Any] = {
-        "@context": list(CONTEXT),
-        "id": micro_credential_id(credential),
-        "type": list(CREDENTIAL_TYPE),
-        "name": definition.title,
-        "description": achievement["description"],
-        "image": achievement["image"],
-        "issuer": issuer_profile(),
-        "validFrom": proofs.iso(valid_from),
-        "awardedDate": proofs.iso(valid_from),
-        "credentialSubject": {
-            "id": _subject_id(credential.user_id),
-            "type": ["AchievementSubject"],
-            "identifier": _identifier(credential.user.email),
-            "achievement": achievement,
-        },
-    }
-    if valid_until is not None:
-        document["validUntil"] = proofs.iso(valid_until)
+    document = _document(
+        micro_credential_id(credential), definition.title, achievement["description"],
+        achievement, issuer_profile(), credential.user_id, credential.user.email,
+        valid_from, valid_until)
     return _with_status(document, credential), valid_from, valid_until
 
 
