@@ -14,6 +14,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,24 +40,36 @@ def _worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def scratch_database(suffix: str, sqlite_path: Path) -> Iterator[str]:
+    """A database of its own for the block: a fresh PostgreSQL database (named from
+    DATABASE_URL's and `suffix`, dropped afterwards) when DATABASE_URL names PostgreSQL,
+    else a SQLite file at `sqlite_path`."""
     configured = os.environ.get("DATABASE_URL", "")
     if not configured.startswith("postgres"):
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield f"sqlite:///{sqlite_path}"
         return
     base = make_url(configured.replace("postgresql://", "postgresql+psycopg://", 1)
                     if configured.startswith("postgresql://") else configured)
-    # One database per pytest process (and xdist worker), so concurrent runs never meet.
-    name = f"{base.database}_{_worker_id()}_{os.getpid()}"
+    name = f"{base.database}_{suffix}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # One database per pytest process (and xdist worker), so concurrent runs never meet.
+    with scratch_database(f"{_worker_id()}_{os.getpid()}",
+                          tmp_path_factory.mktemp("db") / "test.db") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

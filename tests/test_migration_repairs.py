@@ -5,35 +5,22 @@ file, and on a scratch PostgreSQL database when DATABASE_URL names one."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db
+from tests.conftest import scratch_database
 
 
 @pytest.fixture
 def scratch_url(tmp_path) -> Iterator[str]:
-    configured = os.environ.get("DATABASE_URL", "")
-    if not configured.startswith("postgres"):
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    base = make_url(configured.replace("postgresql://", "postgresql+psycopg://", 1)
-                    if configured.startswith("postgresql://") else configured)
-    name = f"{base.database}_repair_{secrets.token_hex(4)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(f"repair_{secrets.token_hex(4)}", tmp_path / "old.db") as url:
+        yield url
 
 
 def test_rows_breaking_the_new_rules_are_repaired_on_upgrade(scratch_url, tmp_path):
