@@ -134,6 +134,14 @@ def test_admin_approves_a_certificate_and_the_public_verify_page_follows_revoke_
     assert page.locator("#certificates-list figure").evaluate(
         "f => f.scrollWidth <= f.clientWidth"), "the issued table overflows its column"
     screenshot("detail-panel")
+    # Opening it changed the URL (keeping the tab); a reload shows the same list and panel.
+    expect(page).to_have_url(re.compile(
+        rf"/admin/certificates/{certificate.id}\?(.*&)?status=issued(&|$)"))
+    page.reload()
+    expect(detail.locator("header")).to_contain_text(certificate.number)
+    expect(tabs.locator('a[aria-current="page"]')).to_have_text("Issued")
+    expect(row).to_contain_text(certificate.number)
+    expect(pdf_link).to_be_visible()
 
     answer = page.context.request.get(live_server + pdf_link.get_attribute("href"))
     assert answer.status == 200
