@@ -127,6 +127,10 @@ def _demo_micro_credentials(actor: Actor) -> int:
     """Credentials in every state, some about to expire, one with evidence."""
     created = 0
     titles = {d.title: d for d in db.session.scalars(select(MicroCredentialDefinition))}
+    # A default keeps its original title here even after an admin renamed it.
+    keyed = {d.default_key: d for d in titles.values() if d.default_key}
+    titles.update({values["title"]: keyed[values["default_key"]]
+                   for values in credentials.RANZ_DEFAULTS if values["default_key"] in keyed})
     for values in DEMO_DEFINITIONS:
         if values["title"] not in titles:
             titles[values["title"]] = credentials.create_definition(actor, **values)

@@ -33,6 +33,8 @@ class MicroCredentialDefinition(Base):
         not_blank("issuing_body"),
         CheckConstraint("level BETWEEN 1 AND 10", name="level_range"),
         CheckConstraint("validity_months >= 0", name="validity_months_range"),
+        # A default's stable key (migration 0018): seeding matches defaults by it.
+        Index("uq_micro_credential_definitions_default_key", "default_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,6 +44,8 @@ class MicroCredentialDefinition(Base):
     issuing_body: Mapped[str] = mapped_column(String(200))
     requirements: Mapped[str | None] = mapped_column(Text)
     is_default: Mapped[bool] = mapped_column(default=False)
+    # The default's stable key ("ranz-reclad-reroofing-l5"); None for every other one.
+    default_key: Mapped[str | None] = mapped_column(String(40))
     # Sets the expiry date on award; None means the credential does not expire.
     validity_months: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -75,6 +79,7 @@ class StaffMicroCredential(Base):
     evidence_filename: Mapped[str | None] = mapped_column(String(255))
     evidence_content_type: Mapped[str | None] = mapped_column(String(60))
     evidence_size: Mapped[int | None]
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64))  # the same file again: no-op
     evidence_uploaded_at: Mapped[datetime | None]
     evidence_uploaded_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))

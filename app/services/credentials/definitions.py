@@ -25,9 +25,12 @@ from app.services.persistence import flush_or_raise
 DEFINITION_FIELDS = ("title", "level", "skill_standard", "issuing_body", "requirements",
                      "validity_months")
 
-# The three RANZ defaults of seed 001 (migration 0002 inserts its own frozen copy).
+# The three RANZ defaults of seed 001 (migration 0002 inserts its own frozen copy), each
+# with its stable key (migration 0018 gives existing rows theirs): an admin may rename a
+# default, and seeding still finds it by key.
 RANZ_DEFAULTS: list[dict[str, Any]] = [
     {
+        "default_key": "ranz-reclad-reroofing-l5",
         "title": "Reclad/Reroofing Level 5",
         "level": 5,
         "skill_standard": "NZQA Skill Standard - Reclad/Reroofing",
@@ -37,6 +40,7 @@ RANZ_DEFAULTS: list[dict[str, Any]] = [
         "compliance documentation.",
     },
     {
+        "default_key": "ranz-repairs-maintenance-l5",
         "title": "Repairs/Maintenance Level 5",
         "level": 5,
         "skill_standard": "NZQA Skill Standard - Repairs/Maintenance",
@@ -46,6 +50,7 @@ RANZ_DEFAULTS: list[dict[str, Any]] = [
         "management.",
     },
     {
+        "default_key": "ranz-compliance-practices-l4",
         "title": "Compliance Practices Level 4",
         "level": 4,
         "skill_standard": "NZQA Skill Standard - Compliance Practices",
@@ -60,10 +65,12 @@ RANZ_DEFAULTS: list[dict[str, Any]] = [
 # --- Definitions ---------------------------------------------------------------------
 
 def ensure_default_definitions() -> int:
-    """Create any of the RANZ defaults that are missing; returns how many were made."""
+    """Create any of the RANZ defaults that are missing, matched by their stable key
+    (never by title: a renamed default is still there); returns how many were made."""
     existing = set(db.session.scalars(
-        select(MicroCredentialDefinition.title).where(MicroCredentialDefinition.is_default)))
-    missing = [d for d in RANZ_DEFAULTS if d["title"] not in existing]
+        select(MicroCredentialDefinition.default_key)
+        .where(MicroCredentialDefinition.default_key.is_not(None))))
+    missing = [d for d in RANZ_DEFAULTS if d["default_key"] not in existing]
     for values in missing:
         db.session.add(MicroCredentialDefinition(is_default=True, **values))
     db.session.flush()
