@@ -364,3 +364,42 @@ def test_a_failed_export_says_why_and_can_be_run_again(app, make_user, make_trac
 def test_a_missing_export_is_skipped(app):
     with app.app_context():
         assert build_certificate_export(424242)["status"] == "skipped"
+
+
+# --- every rendering kept -----------------------------------------------------------------
+
+def test_every_rendering_keeps_its_hash_with_its_certificate(app, make_user, make_track):
+    """Reinstate re-renders the PDF: the new hash is current and the first one is kept."""
+    user = make_user(name="Hemi Walker")
+    track = make_track("Re-rendered")
+    certificate_id = _issue(app, user, track)
+    first = _get(app, certificate_id)
+    with app.app_context():
+        certificate = db.session.get(Certificate, certificate_id)
+        certificates.revoke(certificate, Actor.system(), "Checking.", "other")
+        db.session.commit()
+        certificates.reinstate(db.session.get(Certificate, certificate_id), Actor.system())
+        db.session.commit()  # the PDF job runs again, inline
+    second = _get(app, certificate_id)
+    assert second.pdf_key and second.pdf_key != first.pdf_key
+    assert second.pdf_sha256 != first.pdf_sha256  # a new file (xhtml2pdf stamps it)
+    with app.app_context():
+        kept = certificates.renderings_of(certificate_id)
+        hashes = [r.sha256 for r in kept]
+        assert second.pdf_sha256 in hashes and first.pdf_sha256 in hashes
+        assert len(set(hashes)) == len(hashes)
+        assert all(r.certificate_id == certificate_id for r in kept)
+        # The job run again finds the PDF there: no new rendering.
+        render_certificate_pdf(certificate_id)
+        assert len(certificates.renderings_of(certificate_id)) == len(kept)
+
+
+def test_a_byte_identical_rendering_is_kept_once(app, make_user, make_track):
+    user = make_user(name="Rangi Parata")
+    certificate_id = _issue(app, user, make_track("Same bytes"))
+    current = _get(app, certificate_id)
+    with app.app_context():
+        certificates.record_rendering(certificate_id, current.pdf_sha256, current.pdf_key)
+        db.session.commit()
+        assert [r.sha256 for r in certificates.renderings_of(certificate_id)] == [
+            current.pdf_sha256]

@@ -69,6 +69,9 @@ def _ensure_pdf(certificate: Certificate) -> tuple[str, str | None]:
         if certificate.status != CertificateStatus.ISSUED:
             return "skipped", None
         return "already_rendered", certificate.pdf_key
+    # Kept with its certificate for good: the public PDF check recognizes this file even
+    # after a later re-render replaces it.
+    certificate_service.record_rendering(certificate.id, sha256, key)
     return "rendered", key
 
 

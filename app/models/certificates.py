@@ -151,6 +151,21 @@ class SigningKey(Base):
     retired_at: Mapped[datetime | None]
 
 
+class CertificateRendering(Base):
+    """One rendering of a certificate's PDF, by its SHA-256: every file ever handed out
+    (before a revoke and reinstate, or any re-render) stays recognized by the public PDF
+    check, which answers with its certificate and that certificate's status now."""
+
+    __tablename__ = "certificate_renderings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id",
+                                                           ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    pdf_key: Mapped[str | None] = mapped_column(String(100))
+    rendered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CertificateVerification(Base):
     """When a certificate was checked, and how; the holder sees these on /me."""
 

@@ -27,7 +27,7 @@ from sqlalchemy import Select, Text, bindparam, cast, select
 
 from app.database import read_first
 from app.extensions import db
-from app.models import Certificate, CertificateStatus, CertificateType
+from app.models import Certificate, CertificateRendering, CertificateStatus, CertificateType
 from app.models.base import utcnow
 from app.services import certificates, urls
 
@@ -61,7 +61,10 @@ _BY_VERIFICATION_ID = select(*_COLUMNS).where(
     Certificate.verification_id == bindparam("verification_id"))
 _BY_NUMBER = select(*_COLUMNS, Certificate.verification_code).where(
     Certificate.number == bindparam("number"))
-_BY_PDF_SHA256 = select(*_COLUMNS).where(Certificate.pdf_sha256 == bindparam("digest")).limit(1)
+# Any rendering ever made of the certificate's PDF (app/services/certificates/renderings.py).
+_BY_PDF_SHA256 = (select(*_COLUMNS)
+                  .join(CertificateRendering, CertificateRendering.certificate_id == Certificate.id)
+                  .where(CertificateRendering.sha256 == bindparam("digest")).limit(1))
 
 
 def _first(statement: Select[Any], **params: Any) -> Any:
@@ -102,6 +105,7 @@ def by_number_and_code(number: str, code: str) -> PublicRecord | None:
 
 
 def by_pdf_sha256(digest: str) -> PublicRecord | None:
+    """The certificate one of whose PDF renderings has this SHA-256 (hex), if public."""
     row = _first(_BY_PDF_SHA256, digest=digest)
     return _public(PublicRecord(*row) if row is not None else None)
 

@@ -443,6 +443,8 @@ def _stored_pdf(app: Flask, certificate_id: int) -> bytes:
         else:
             data = b"%PDF-1.7\n" + secrets.token_bytes(4000) + b"\n%%EOF\n"
             certificate.pdf_key, certificate.pdf_sha256 = storage.save(data, "certificates")
+            certificates.record_rendering(certificate.id, certificate.pdf_sha256,
+                                          certificate.pdf_key)
             db.session.commit()
         assert hashlib.sha256(data).hexdigest() == certificate.pdf_sha256
         return data
@@ -455,7 +457,8 @@ def test_pdf_check_matches_only_the_exact_bytes(app, client, valid):
                            content_type="multipart/form-data", headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert f"byte-for-byte the one issued for {valid.number}" in html and "(valid)" in html
+    assert "Genuine PDF" in html and "byte-for-byte one we issued for certificate" in html
+    assert valid.number in html and "Valid certificate" in html
     altered = bytearray(pdf)
     altered[len(pdf) // 2] ^= 0x01
     response = client.post("/verify", data={"check": "pdf",
@@ -468,6 +471,38 @@ def test_pdf_check_matches_only_the_exact_bytes(app, client, valid):
                        headers=HX)
     assert none.status_code == 422
     assert _channels(app, valid.id) == ["pdf"]
+
+
+def _upload(client: Client, data: bytes) -> str:
+    response = client.post("/verify", data={"check": "pdf", "pdf": (io.BytesIO(data), "c.pdf")},
+                           content_type="multipart/form-data", headers=HX)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_a_copy_from_before_a_reinstate_is_still_genuine_with_its_status_now(
+        app, client, valid, holder):
+    sent_to_employer = _stored_pdf(app, valid.id)
+    with app.app_context():
+        certificate = db.session.get(Certificate, valid.id)
+        certificates.revoke(certificate, Actor.system(), "Checking a complaint.", "other")
+        db.session.commit()
+    html = _upload(client, sent_to_employer)
+    assert "Genuine PDF" in html and valid.number in html and "Mereana Tūhoe" in html
+    assert "Roof Safety" in html and "✕ Revoked" in html and "Valid certificate" not in html
+    with app.app_context():
+        certificates.reinstate(db.session.get(Certificate, valid.id), Actor.system())
+        db.session.commit()
+    with app.app_context():  # the PDF job rendered it again, inline
+        certificate = db.session.get(Certificate, valid.id)
+        assert certificate.pdf_sha256 != hashlib.sha256(sent_to_employer).hexdigest()
+        rerendered = storage.read(certificate.pdf_key) if certificate.pdf_key else None
+    for copy in (sent_to_employer, rerendered):
+        if copy is None:  # no PDF job in this run
+            continue
+        html = _upload(client, copy)
+        assert "Genuine PDF" in html and valid.number in html and "Valid certificate" in html
+    assert _channels(app, valid.id).count("pdf") >= 2
 
 
 def test_pdf_over_10_mib_is_refused(app, client):

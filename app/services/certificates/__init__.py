@@ -7,9 +7,10 @@ says is frozen in `snapshot` at issue. Every action is audited and may notify.
 
 The package: lifecycle.py (the status changes), numbering.py (numbers, verification
 codes, the snapshot), queries.py (finding and counting), status.py (expiry and the public
-status), serializers.py (the JSON). The teaching domain (instructors, sessions,
-attendance, ratings, recommendations) is app/services/teaching/, which depends on this
-package (never the other way round): import its names from there.
+status), renderings.py (every PDF rendering's hash), serializers.py (the JSON). The
+teaching domain (instructors, sessions, attendance, ratings, recommendations) is
+app/services/teaching/, which depends on this package (never the other way round):
+import its names from there.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from app.services.certificates.queries import (
     search,
     verifications_of,
 )
+from app.services.certificates.renderings import record_rendering, renderings_of
 from app.services.certificates.serializers import pending_to_api, to_api
 from app.services.certificates.status import (
     Checkable,
@@ -60,7 +62,8 @@ __all__ = [
     "CertificateFilters", "Checkable", "already_live", "approve", "certificates_of", "find",
     "get_certificate", "is_expired", "issue_certificate", "live_certificate",
     "new_verification_code", "next_number", "normalise_code", "pending_count",
-    "pending_to_api", "record_verification", "reinstate", "reissue", "reject",
+    "pending_to_api", "record_rendering", "record_verification", "reinstate",
+    "renderings_of", "reissue", "reject",
     "request_completion", "revoke", "search", "snapshot", "subject_name", "to_api",
     "track_of", "verification_status", "verifications_of",
 ]
