@@ -225,6 +225,10 @@ def _count_failure(throttle: LoginThrottle) -> None:
     db.session.flush()
 
 
+ORGANIZATION_INACTIVE = ("Your organization's access to Credwright is deactivated, so you "
+                         "cannot log in. Ask your Credwright administrator.")
+
+
 def login_allowed(user: User) -> bool:
     """Active, and not a member of a deactivated organization."""
     return bool(user.active) and (user.organization is None or user.organization.active)
@@ -233,8 +237,9 @@ def login_allowed(user: User) -> bool:
 def authenticate(email: str, password: str, actor: Actor) -> User:
     """Check the credentials and record the attempt in the audit trail.
 
-    Raises AuthenticationFailed for an unknown email, a wrong password, an inactive
-    account or a deactivated organization, with the same message for all of them, and
+    Raises AuthenticationFailed for an unknown email, a wrong password or an inactive
+    account, with the same message for all of them (the right password of a member of a
+    deactivated organization is told so, and whom to ask), and
     LoginThrottled (429) while the account is backing off after repeated failures,
     whichever address the attempts come from (unknown emails back off the same way).
     """
@@ -262,6 +267,10 @@ def authenticate(email: str, password: str, actor: Actor) -> User:
         _count_failure(throttle)
         audit.record(actor, AuditAction.LOGIN_FAILED, "user", user.id,
                      {"reason": reason}, actor_user=user)
+        if reason == "organization_inactive":
+            # Said only to someone who knows the password: the person learns why, and
+            # whom to ask, instead of resetting a password that is not the problem.
+            raise AuthenticationFailed(ORGANIZATION_INACTIVE)
         raise AuthenticationFailed("Invalid email or password.")
     if _hasher().check_needs_rehash(user.password_hash or ""):
         user.password_hash = hash_password(password)

@@ -9,10 +9,13 @@ from sqlalchemy import Select, func, or_, select
 
 from app.extensions import db
 from app.models import AuditAction, Organization, User
-from app.services import audit, fields
+from app.models.base import utcnow
+from app.models.users import new_session_token
+from app.services import audit, auth, fields
 from app.services.context import Actor
 from app.services.errors import Conflict, NotFound
 from app.services.persistence import flush_or_raise
+from app.services.transitions import transition
 
 AUDITED_FIELDS = (
     "name", "slug", "active", "email_compliance_alerts", "email_system_alerts",
@@ -99,11 +102,31 @@ def update_organization(org: Organization, actor: Actor, **values: Any) -> Organ
 
 
 def set_organization_active(org: Organization, active: bool, actor: Actor) -> Organization:
-    if org.active != active:
-        org.active = active
-        audit.record(actor, AuditAction.REACTIVATE if active else AuditAction.DEACTIVATE,
-                     "organization", org.id, {"active": [not active, active]})
+    """Deactivate or reactivate an organization (again is a no-op: of two admins or a
+    double click, one audit row).
+
+    While it is inactive its members cannot log in (auth.authenticate says why), their
+    sessions end at their next request and their API tokens are refused
+    (auth.login_allowed). Deactivating also ends every session cookie and revokes every
+    API token of its members, so reactivation revives neither: they log in again and
+    make new tokens. Public /verify answers for their certificates do not change (a
+    certificate stands on its own status)."""
+    try:
+        transition(org, to=active, expected=[not active], column="active",
+                   values={"updated_at": utcnow()})
+    except Conflict:
+        return org  # someone else just did it
+    changes: dict[str, Any] = {"active": [not active, active]}
+    if not active:
+        members = list(db.session.scalars(select(User).where(User.organization_id == org.id)))
+        for member in members:
+            member.session_token = new_session_token()
+        revoked = sum(auth.revoke_api_tokens(member, actor, reason="organization_deactivated")
+                      for member in members)
+        changes.update(sessions_ended=len(members), api_tokens_revoked=revoked)
         db.session.flush()
+    audit.record(actor, AuditAction.REACTIVATE if active else AuditAction.DEACTIVATE,
+                 "organization", org.id, changes)
     return org
 
 

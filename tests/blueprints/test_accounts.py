@@ -466,7 +466,7 @@ def test_a_deactivated_organization_stops_logins_sessions_and_tokens(app, new_cl
     assert session.get("/me").status_code == 302
     assert new_client().get("/api/me", headers=token).status_code == 401
     refused = new_client().post("/login", data={"email": staff_user.email, "password": PASSWORD})
-    assert refused.status_code == 401 and b"Invalid email or password." in refused.data
+    assert refused.status_code == 401 and b"access to Credwright is deactivated" in refused.data
     assert _audit(app, "LOGIN_FAILED")[-1].changes == {"reason": "organization_inactive"}
 
 

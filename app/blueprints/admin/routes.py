@@ -22,6 +22,7 @@ from app.services import jobs as jobs_service
 from app.services import organizations as org_service
 from app.services import users as user_service
 from app.services.fields import parse_date, parse_id
+from app.services.errors import ValidationFailed
 from app.services.pagination import clamp_page, paginate
 from app.web.auth import allow_roles, current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
@@ -204,7 +205,11 @@ def update_organization(org_id: int) -> Any:
 @bp.route("/organizations/<int:org_id>/active", methods=["POST"])
 def set_organization_active(org_id: int) -> Any:
     org = org_service.get_organization(org_id)
-    org_service.set_organization_active(org, request.form.get("active") == "1", current_actor())
+    active = request.form.get("active", "")
+    if active not in ("0", "1"):
+        raise ValidationFailed("Choose deactivate or reactivate.",
+                               fields={"active": ["Send 0 (deactivate) or 1 (reactivate)."]})
+    org_service.set_organization_active(org, active == "1", current_actor())
     return fragment_only(ORG_ROW, org=org, member_count=_member_count(org))
 
 
