@@ -34,3 +34,21 @@ def test_filters_by_actor_resource_and_date(admin_client, staff_client, staff_us
 
 def test_bad_dates_are_ignored_not_500(admin_client):
     assert admin_client.get("/admin/audit?from=yesterday&to=2026-13-45").status_code == 200
+
+
+def test_an_entry_opens_in_words_for_admins_only(admin_client, staff_client, staff_user,
+                                                admin_user):
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import AuditLog
+
+    with admin_client.application.app_context():
+        entry = db.session.scalars(select(AuditLog).where(
+            AuditLog.actor_id == staff_user.id, AuditLog.action == "LOGIN")).one()
+    page = admin_client.get(f"/admin/audit/{entry.id}").get_data(as_text=True)
+    assert f"{staff_user.name} logged in" in page
+    assert staff_client.get(f"/admin/audit/{entry.id}").status_code == 403
+    assert admin_client.get("/admin/audit/999999").status_code == 404
+    listing = admin_client.get("/admin/audit?action=LOGIN", headers=HX).get_data(as_text=True)
+    assert f'href="/admin/audit/{entry.id}"' in listing and "logged in" in listing

@@ -120,16 +120,29 @@ def test_admin_creates_and_edits_a_user_inline_and_the_audit_lists_it(
     rows = page.locator("#audit-table tbody tr")
     expect(rows).to_have_count(3)
     update, invitation, create = rows.nth(0), rows.nth(1), rows.nth(2)  # newest first
-    expect(invitation.locator(".badge")).to_have_text("INVITATION_SEND")
+    # In words: who (name, then email), what, to whom (by their current name).
+    expect(invitation.locator(".badge")).to_have_text("sent an invitation to")
     for entry in (update, invitation, create):
-        expect(entry).to_contain_text(f"user #{created.id}")
+        expect(entry).to_contain_text(f"person {NEW_NAME}")
+        expect(entry).to_contain_text(admin.name)
         expect(entry).to_contain_text(admin.email)
-    expect(create.locator(".badge")).to_have_text("CREATE")
+    expect(create.locator(".badge")).to_have_text("created")
     expect(create).to_contain_text(EMAIL)
-    expect(update.locator(".badge")).to_have_text("UPDATE")
-    expect(update).to_contain_text(f"name: {NAME} → {NEW_NAME}")
+    expect(update.locator(".badge")).to_have_text("changed")
+    expect(update).to_contain_text(f"Name: {NAME} → {NEW_NAME}")
     assert page.evaluate("window.__marker") == 1, "the audit filters reloaded the page"
     screenshot("audit")
+
+    # Open the change and read it in words.
+    update.get_by_role("link").first.click()
+    sentence = page.locator("#audit-sentence")
+    expect(sentence).to_have_text(f"{admin.name} changed person {NEW_NAME}")
+    change = page.locator("table.audit-changes tr", has_text="Name")
+    expect(change.locator("td").nth(0)).to_have_text(NAME)
+    expect(change.locator("td").nth(1)).to_have_text(NEW_NAME)
+    screenshot("audit-entry")
+    page.get_by_role("link", name="Every entry about it").click()
+    expect(page.locator("#audit-table tbody tr")).to_have_count(3)
 
     assert page_errors == []
 

@@ -15,14 +15,14 @@ from sqlalchemy import func, select
 
 from app.blueprints.admin.forms import NewUserForm, OrganizationForm, UserForm
 from app.extensions import db
-from app.models import AuditAction, Organization, Role, User
-from app.services import accounts
+from app.models import AuditAction, AuditLog, Organization, Role, User
+from app.services import accounts, audit_text
 from app.services import audit as audit_service
 from app.services import jobs as jobs_service
 from app.services import organizations as org_service
 from app.services import users as user_service
-from app.services.fields import parse_date, parse_id
 from app.services.errors import ValidationFailed
+from app.services.fields import parse_date, parse_id
 from app.services.pagination import clamp_page, paginate
 from app.web.auth import allow_roles, current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
@@ -229,8 +229,16 @@ def audit() -> Any:
     )
     page = paginate(audit_service.search(filters), clamp_page(args.get("page")), _page_size())
     return render("admin/audit.html", "partials/admin/audit/table.html", page=page,
+                  described=audit_text.describe(page.items),
                   filters=filters, actions=[a.value for a in AuditAction],
                   resource_types=audit_service.resource_types())
+
+
+@bp.route("/audit/<int:entry_id>")
+def audit_entry(entry_id: int) -> Any:
+    entry = db.get_or_404(AuditLog, entry_id)
+    return render("admin/audit_entry.html", entry=entry,
+                  text=audit_text.describe([entry])[entry.id])
 
 
 # --- Jobs ----------------------------------------------------------------------------
