@@ -94,7 +94,13 @@ class CertificationTrack(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    # The live courses (what learners take and what completes the track); an archived
+    # course keeps its history and shows only in `all_courses` (the manager's view).
     courses: Mapped[list[Course]] = relationship(
+        primaryjoin="and_(CertificationTrack.id == Course.track_id, "
+                    "Course.archived_at.is_(None))",
+        order_by="Course.sort_order, Course.id", viewonly=True)
+    all_courses: Mapped[list[Course]] = relationship(
         back_populates="track", order_by="Course.sort_order, Course.id")
 
     @property
@@ -132,10 +138,17 @@ class Course(Base):
     #   "correct": [option indexes], "explanation"}]
     questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     attempt_limit: Mapped[int | None]  # None: unlimited
+    # Archived: hidden from learners and new enrolments, no longer counted toward the
+    # track; its progress, attempts and certificates stay. None: live.
+    archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    track: Mapped[CertificationTrack] = relationship(back_populates="courses")
+    track: Mapped[CertificationTrack] = relationship(back_populates="all_courses")
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class Enrolment(Base):

@@ -86,6 +86,8 @@ PREFERENCES: dict[NotificationType, ChannelPrefs] = {
         "email_training", NEVER, "email_system_alerts", NEVER),
     T.CERTIFICATE_PENDING: ChannelPrefs(
         "email_training", NEVER, "email_system_alerts", NEVER),
+    T.CERTIFICATE_REJECTED: ChannelPrefs(
+        "email_training", NEVER, "email_system_alerts", NEVER),
     T.TRAINING_ASSIGNED: ChannelPrefs(
         "email_training", NEVER, "email_system_alerts", NEVER),
     T.TRAINING_DUE: ChannelPrefs(

@@ -1,14 +1,15 @@
-"""catalogue archive and deletes (placeholder)
+"""catalogue archive: courses.archived_at
 
 Revision ID: 0016_catalogue_archive
 Revises: 0015_recertification
 Create Date: 2026-12-01 11:10:00
 
-Placeholder: reserved in the chain so parallel work never forks the history; fill in or
-leave as a no-op.
+An archived course (archived_at set) is hidden from learners and new enrolments and no
+longer counts toward its track; NULL (every existing course) is live. A nullable column
+added in place: no table rebuild on SQLite.
 """
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0016_catalogue_archive'
@@ -18,8 +19,8 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    op.add_column('courses', sa.Column('archived_at', sa.DateTime(), nullable=True))
 
 
 def downgrade():
-    pass
+    op.drop_column('courses', 'archived_at')

@@ -59,8 +59,10 @@ def test_pending_shape_approve_and_reject(app, client, api, make_user, make_trac
     pending = client.get(f"{BASE}/pending", headers=api).get_json()["certificates"]
     assert len(pending) == 2
     first = pending[0]
-    assert set(first) == {"id", "type", "recipient", "course", "recommended_by",
+    assert set(first) == {"id", "type", "recipient", "course", "track", "recommended_by",
                           "recommended_at", "supporting"}
+    assert first["course"] == {"id": track.courses[0].id, "title": track.courses[0].title}
+    assert first["track"] is None
     assert first["type"] == "teaching" and first["supporting"]["avg_rating"] == 4.5
     assert set(first["recipient"]) == {"id", "name", "avatar"}
     approved = client.post(f"{BASE}/{ids[0]}/approve", headers=api, json={"notify": False})
@@ -78,3 +80,56 @@ def test_validation_and_404(client, api):
     assert bad.status_code == 422 and {"user_id", "type"} <= set(bad.get_json()["error"]["fields"])
     assert client.get(f"{BASE}/999999", headers=api).status_code == 404
     assert client.get(f"{BASE}/999999/pdf", headers=api).status_code == 404
+
+
+def test_pending_track_certificate_is_under_track_not_course(app, client, api, make_user,
+                                                            make_track):
+    """Seed 004: `course` is {id, title} of a course; a track certificate names its track."""
+    track = make_track("Go-live Track")
+    with app.app_context():
+        row = Certificate(type=CertificateType.COMPLETION, status=CertificateStatus.PENDING,
+                          recipient_id=make_user(name="Tama Track").id, track_id=track.id,
+                          progress_percent=100.0)
+        db.session.add(row)
+        db.session.commit()
+    [one] = client.get(f"{BASE}/pending", headers=api).get_json()["certificates"]
+    assert one["course"] is None
+    assert one["track"] == {"id": track.id, "name": "Go-live Track"}
+    assert one["type"] == "completion" and one["recipient"]["name"] == "Tama Track"
+    assert one["supporting"] == {"progress_percent": 100.0, "sessions_attended": 0}
+
+
+def _pending(app, user_id, course_id):
+    with app.app_context():
+        row = Certificate(type=CertificateType.MASTERY, status=CertificateStatus.PENDING,
+                          recipient_id=user_id, course_id=course_id)
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def test_status_rejected_lists_rejections_and_unknown_status_is_422(app, client, api,
+                                                                    make_user, make_track):
+    track = make_track()
+    learner = make_user(name="Rewi Rejected")
+    rejected_id = _pending(app, learner.id, track.courses[0].id)
+    pending_id = _pending(app, make_user(name="Pita Pending").id, track.courses[0].id)
+    answer = client.post(f"{BASE}/{rejected_id}/reject", headers=api,
+                         json={"reason": "Assessment evidence missing."})
+    assert answer.status_code == 200
+    assert answer.get_json()["rejection_reason"] == "Assessment evidence missing."
+    for status in ("rejected", "REJECTED", "Rejected"):
+        listed = client.get(f"{BASE}?status={status}", headers=api).get_json()
+        assert [c["id"] for c in listed["data"]] == [rejected_id], status
+        assert listed["data"][0]["status"] == "REJECTED"
+        assert listed["data"][0]["rejection_reason"] == "Assessment evidence missing."
+    assert [c["id"] for c in client.get(f"{BASE}?status=pending", headers=api)
+            .get_json()["data"]] == [pending_id]
+    every = client.get(BASE, headers=api).get_json()
+    assert {c["id"] for c in every["data"]} == {rejected_id, pending_id}
+    for bad in ("bogus", "approved", "pending,issued", "expired"):
+        refused = client.get(f"{BASE}?status={bad}", headers=api)
+        assert refused.status_code == 422, bad
+        error = refused.get_json()["error"]
+        assert error["code"] == "validation_failed" and "status" in error["fields"], bad
+        assert "rejected" in error["fields"]["status"][0]

@@ -165,3 +165,22 @@ def test_parallel_issues_make_one_certificate(app, admin_user, make_user, make_t
             Certificate.recipient_id == learner.id)).all()
     assert len(made) == 1 and made[0].number.endswith("-00001")
     assert issue(make_user(), track=track).number.endswith("-00002")
+
+
+def test_parallel_rejects_tell_the_learner_once(app, admin_user, make_user, make_track, race):
+    """Rejecting notifies the learner: N double-clicks on Reject (the page) make one
+    rejection, one audit row and one notice with the reason."""
+    learner = make_user(name="Told Once")
+    pending_id = _pending(app, learner, make_track())
+    responses = race(admin_user, "POST", f"/admin/certificates/{pending_id}/reject", n=N,
+                     headers=HX, data={"reason": "Logbook missing"})
+    assert _statuses(responses) == {200: 1, 409: N - 1}
+    assert "Already rejected" in next(r for r in responses if r.status_code == 409).get_data(
+        as_text=True)
+    assert _audits(app, "CERT_REJECT", pending_id) == 1
+    assert _notifications(app, learner.id, NotificationType.CERTIFICATE_REJECTED) == 1
+    with app.app_context():
+        note = db.session.scalars(select(Notification).where(
+            Notification.user_id == learner.id)).one()
+        assert "Reason: Logbook missing" in note.body
+    assert _certificate(app, pending_id).status == S.REJECTED

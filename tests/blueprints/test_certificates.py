@@ -164,3 +164,43 @@ def test_a_refused_reissue_leaves_the_certificate_as_it_is(app, admin_client, ma
     with app.app_context():
         after = db.session.get(Certificate, certificate.id)
         assert after.status == S.ISSUED and after.revocation_category is None
+
+
+def test_a_rejected_certificate_is_found_again_in_the_rejected_tab(app, admin_client,
+                                                                   make_user, make_track):
+    track = make_track("Working at Height")
+    certificate_id = _pending(app, make_user(name="Rīpeka Rejected"), track)
+    rejected = admin_client.post(f"/admin/certificates/{certificate_id}/reject", headers=HX,
+                                 data={"reason": "Logbook not signed."})
+    assert rejected.status_code == 200
+    assert "Rīpeka Rejected" not in admin_client.get("/admin/certificates").get_data(
+        as_text=True)  # gone from Pending
+    page = admin_client.get("/admin/certificates")
+    assert 'status=rejected' in page.get_data(as_text=True)  # the tab is there
+    tab = admin_client.get("/admin/certificates?status=rejected", headers=HX)
+    html = tab.get_data(as_text=True)
+    assert tab.status_code == 200 and "Rīpeka Rejected" in html and "Working at Height" in html
+    assert 'aria-current="page">Rejected</a>' in html
+    for other in ("issued", "revoked"):
+        assert "Rīpeka Rejected" not in admin_client.get(
+            f"/admin/certificates?status={other}", headers=HX).get_data(as_text=True)
+    detail = admin_client.get(f"/admin/certificates/{certificate_id}", headers=HX)
+    assert "Rejected" in detail.get_data(as_text=True)
+    assert "Logbook not signed." in detail.get_data(as_text=True)
+
+
+def test_an_unknown_status_is_a_clear_422_never_the_pending_list(app, admin_client, make_user,
+                                                                 make_track):
+    _pending(app, make_user(name="Pending Paora"), make_track())
+    page = admin_client.get("/admin/certificates?status=bogus")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "Unknown status" in html and "Pending Paora" not in html
+    fragment = admin_client.get("/admin/certificates?status=bogus", headers=HX)
+    assert fragment.status_code == 422 and fragment.headers["HX-Retarget"] == "#flashes"
+    assert "Unknown status" in fragment.get_data(as_text=True)
+    export = admin_client.post("/admin/certificates/export?status=bogus", headers=HX)
+    assert export.status_code == 422
+    with app.app_context():
+        from app.models import CertificateExport
+
+        assert db.session.scalar(select(CertificateExport.id)) is None

@@ -245,3 +245,46 @@ def test_search_filters(app, make_user, make_track, issue):
         today = utcnow().date()
         assert count(date_from=today, date_to=today) == 2
         assert count(date_from=today + timedelta(days=1)) == 0
+
+
+def test_rejecting_tells_the_learner_with_the_reason(app, make_user, make_track):
+    """CERTIFICATE_REJECTED: in-app always, email per the learner's training-email setting;
+    a second rejection is refused and tells nobody again."""
+    from app.models import DeliveryChannel, NotificationDelivery, NotificationType
+
+    track = make_track("Scaffold Safety")
+    emails_on, emails_off = make_user(name="Ana Email"), make_user(name="Ben Quiet")
+    with app.app_context():
+        db.session.get(User, emails_off.id).email_training = False
+        pending = [Certificate(type=CertificateType.COMPLETION, status=S.PENDING,
+                               recipient_id=u.id, track_id=track.id)
+                   for u in (emails_on, emails_off)]
+        db.session.add_all(pending)
+        db.session.commit()
+        for certificate in pending:
+            certs.reject(certificate, Actor.system(), "  Evidence photo is unreadable.  ")
+        db.session.commit()
+        with pytest.raises(Conflict, match="Already rejected"):
+            certs.reject(pending[0], Actor.system(), "Again")
+        db.session.rollback()
+        for user, emailed in ((emails_on, True), (emails_off, False)):
+            [note] = db.session.scalars(select(Notification).where(
+                Notification.user_id == user.id)).all()
+            assert note.type == NotificationType.CERTIFICATE_REJECTED
+            assert note.title == "Certificate not approved: Scaffold Safety"
+            assert "Reason: Evidence photo is unreadable." in note.body
+            assert note.delivery["email"] is emailed
+            channels = list(db.session.scalars(select(NotificationDelivery.channel).where(
+                NotificationDelivery.notification_id == note.id)))
+            assert channels == ([DeliveryChannel.EMAIL] if emailed else [])
+        assert db.session.scalar(select(func.count(AuditLog.id)).where(
+            AuditLog.action == "CERT_REJECT")) == 2
+        # Told nothing when the admin says so.
+        quiet = Certificate(type=CertificateType.MASTERY, status=S.PENDING,
+                            recipient_id=emails_on.id, track_id=track.id)
+        db.session.add(quiet)
+        db.session.commit()
+        certs.reject(quiet, Actor.system(), "Duplicate request.", notify_recipient=False)
+        db.session.commit()
+        assert db.session.scalar(select(func.count(Notification.id)).where(
+            Notification.user_id == emails_on.id)) == 1

@@ -173,7 +173,10 @@ def test_every_type_reaches_the_delivery_plan(app: Flask, emails_on: bool) -> No
         certificates.issue_certificate(system, recipient=instructor,
                                        type_=CertificateType.TEACHING, course=course)
         db.session.commit()
-        teaching.recommend(Actor(user=instructor, ip=None), course, learner)
+        recommended = teaching.recommend(Actor(user=instructor, ip=None), course, learner)
+        db.session.commit()
+        # CERTIFICATE_REJECTED: the recommendation turned down, with the reason.
+        certificates.reject(recommended, system, "Attendance too low.")
         db.session.commit()
 
         for type_ in NotificationType:

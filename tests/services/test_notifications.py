@@ -39,6 +39,7 @@ RULES: dict[NotificationType, tuple[str, str, str, str]] = {
         ALWAYS, "sms_critical", "email_compliance_alerts", "sms_critical_alerts"),
     T.CERTIFICATE_ISSUED: ("email_training", NEVER, "email_system_alerts", NEVER),
     T.CERTIFICATE_PENDING: ("email_training", NEVER, "email_system_alerts", NEVER),
+    T.CERTIFICATE_REJECTED: ("email_training", NEVER, "email_system_alerts", NEVER),
     T.TRAINING_ASSIGNED: ("email_training", NEVER, "email_system_alerts", NEVER),
     T.TRAINING_DUE: (
         "email_training", "sms_critical", "email_compliance_alerts", "sms_critical_alerts"),

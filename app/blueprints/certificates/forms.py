@@ -9,12 +9,13 @@ from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, DateField, IntegerField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from app.models import Certificate, CertificateType
+from app.models import Certificate, CertificateStatus, CertificateType
 from app.services import certificates as cert_service
 from app.services import training
 from app.services import users as user_service
 from app.services.certificates import REVOCATION_CATEGORIES
 from app.services.context import Actor
+from app.services.errors import ValidationFailed
 from app.services.fields import parse_date, parse_id
 from app.web.forms import Form
 
@@ -50,19 +51,36 @@ class ReasonForm(Form):
         SelectChoice(c, c.replace("_", " ").capitalize()) for c in REVOCATION_CATEGORIES])
 
 
-TABS = ("pending", "issued", "revoked")
+# The page's tabs (in order); every status is also a filter of the API.
+TABS = (("pending", "Pending"), ("issued", "Issued"), ("rejected", "Rejected"),
+        ("revoked", "Revoked"))
 
 
 def _date(value: str | None) -> date | None:
     return parse_date(value)
 
 
-def filters_from_args(args: MultiDict[str, str]) -> cert_service.CertificateFilters:
-    """The list's filters from a query string (the page and GET /api/admin/certificates);
-    anything unreadable is ignored."""
-    tab = args.get("status", "pending").lower()
+def status_filter(value: str | None, default: str) -> str:
+    """`status` of a list query: a certificate status (any case) or, absent or empty,
+    `default`. Raises ValidationFailed (422, field "status") for anything else: an unknown
+    status never silently lists another tab."""
+    status = (value or "").strip().lower()
+    if not status:
+        return default
+    known = [s.value.lower() for s in CertificateStatus]
+    if status not in known:
+        message = f"Unknown status. Use one of: {', '.join(known)}."
+        raise ValidationFailed(message, fields={"status": [message]})
+    return status
+
+
+def filters_from_args(args: MultiDict[str, str],
+                      default_status: str = "pending") -> cert_service.CertificateFilters:
+    """The list's filters from a query string (the page, the export and GET
+    /api/admin/certificates, whose default is every status). Raises ValidationFailed for
+    an unknown status; other unreadable filters are ignored."""
     return cert_service.CertificateFilters(
-        status=tab if tab in TABS else "pending", q=args.get("q", ""),
+        status=status_filter(args.get("status"), default_status), q=args.get("q", ""),
         course_id=args.get("course_id", type=parse_id),
         track_id=args.get("track_id", type=parse_id),
         user_id=args.get("user_id", type=parse_id), type=args.get("type", ""),

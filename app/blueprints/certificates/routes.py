@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, request, send_file
 from sqlalchemy import select
 
-from app.blueprints.certificates.forms import IssueForm, ReasonForm, filters_from_args
+from app.blueprints.certificates.forms import TABS, IssueForm, ReasonForm, filters_from_args
 from app.extensions import db
 from app.models import (
     CertificateType,
@@ -47,7 +47,8 @@ def _list_context() -> dict[str, Any]:
     page = cert_service.find(filters, clamp_page(request.args.get("page")),
                              current_app.config["PAGE_SIZE"])
     return {"filters": filters, "page": page, "tab": filters.status, "today": dates.today(),
-            "pending_count": cert_service.pending_count(), "types": list(CertificateType)}
+            "pending_count": cert_service.pending_count(), "types": list(CertificateType),
+            "tabs": TABS}
 
 
 @bp.route("")

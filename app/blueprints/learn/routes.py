@@ -32,6 +32,8 @@ def _open_track(track_id: int) -> CertificationTrack:
 
 
 def _my_enrolment(course: Course) -> Enrolment:
+    if course.archived:
+        abort(404)  # an archived course is hidden from learners
     track = _open_track(course.track_id)
     enrolment = training.find_enrolment(current_user.id, track.id)
     if enrolment is None:

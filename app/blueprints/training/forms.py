@@ -151,6 +151,14 @@ class ProjectForm(Form):
     go_live_date = DateField("Go-live date", validators=[Optional()])
 
 
+class ProjectEditForm(Form):
+    """A project's name and go-live date (its organization stays)."""
+
+    name = StringField("Name", filters=[strip],
+                       validators=[InputRequired("Enter a name."), Length(max=200)])
+    go_live_date = DateField("Go-live date", validators=[Optional()])
+
+
 class AssignmentForm(Form):
     track_id = SelectField("Track", coerce=int, validators=[InputRequired("Choose a track.")])
     target_role = SelectField("Who", choices=[

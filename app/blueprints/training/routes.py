@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.blueprints.training.forms import (
     AssignmentForm,
     CourseForm,
+    ProjectEditForm,
     ProjectForm,
     QuizForm,
     TrackForm,
@@ -126,7 +127,8 @@ def _track_context(track: CertificationTrack) -> dict[str, Any]:
     return {"track": track, "summary": training.track_summary(track), "learners": learners,
             "done": done, "required_count": sum(1 for c in track.courses if c.required),
             "status_filter": status, "q": q, "statuses": list(ProgressStatus),
-            "course_form": CourseForm(formdata=None)}
+            "course_form": CourseForm(formdata=None),
+            "in_use": training.course_usage([c.id for c in track.all_courses])}
 
 
 @bp.route("/tracks/<int:track_id>")
@@ -178,10 +180,17 @@ def create_course(track_id: int) -> Any:
                          status=form.status)
 
 
-def _courses_fragment(track: CertificationTrack) -> Any:
+def _courses_fragment(track: CertificationTrack, *, status: int = 200,
+                      row_errors: dict[int, str] | None = None) -> Any:
     db.session.refresh(track)
     return fragment_only("partials/training/courses_table.html", track=track,
-                         course_form=CourseForm(formdata=None))
+                         course_form=CourseForm(formdata=None), status=status,
+                         in_use=training.course_usage([c.id for c in track.all_courses]),
+                         row_errors=row_errors or {})
+
+
+def _course_row(course: Any) -> Any:
+    return fragment_only(COURSE_ROW, course=course, in_use=training.course_usage([course.id]))
 
 
 @bp.route("/courses/<int:course_id>/row")
@@ -189,7 +198,7 @@ def course_row(course_id: int) -> Any:
     course = training.get_course(course_id)
     if not wants_fragment():
         return redirect(url_for("training.track", track_id=course.track_id))
-    return fragment_only(COURSE_ROW, course=course)
+    return _course_row(course)
 
 
 @bp.route("/courses/<int:course_id>/edit")
@@ -206,7 +215,7 @@ def update_course(course_id: int) -> Any:
     course = training.get_course(course_id)
     form = CourseForm()
     if submit(form, lambda: training.update_course(course, current_actor(), **form.values())):
-        return fragment_only(COURSE_ROW, course=course)
+        return _course_row(course)
     return fragment_only(COURSE_EDIT_ROW, form=form, course=course, track=course.track,
                          status=form.status)
 
@@ -217,6 +226,35 @@ def move_course(course_id: int) -> Any:
     training.move_course(course, -1 if request.form.get("direction") == "up" else 1,
                          current_actor())
     return _courses_fragment(course.track)
+
+
+def _course_change(course_id: int, action: Any) -> Any:
+    """Archive, restore or delete a course from its row; the table answers (numbers and
+    sections change). A refusal shows in the course's row, with its status."""
+    course = training.get_course(course_id)
+    track = course.track
+    _, error = attempt(lambda: action(course, current_actor()))
+    if error is not None:
+        if error.status == 404:
+            raise error  # gone a moment ago: the message area says so
+        return _courses_fragment(track, status=error.status,
+                                 row_errors={course_id: error.message})
+    return _courses_fragment(track)
+
+
+@bp.route("/courses/<int:course_id>/archive", methods=["POST"])
+def archive_course(course_id: int) -> Any:
+    return _course_change(course_id, training.archive_course)
+
+
+@bp.route("/courses/<int:course_id>/restore", methods=["POST"])
+def restore_course(course_id: int) -> Any:
+    return _course_change(course_id, training.restore_course)
+
+
+@bp.route("/courses/<int:course_id>/delete", methods=["POST"])
+def delete_course(course_id: int) -> Any:
+    return _course_change(course_id, training.delete_course)
 
 
 # --- Quiz editor ---------------------------------------------------------------------
@@ -303,12 +341,49 @@ def _assignment_form(submitted: bool = False) -> AssignmentForm:
     return AssignmentForm(formdata=None, track_choices=choices)
 
 
+def _edit_form(project: ImplementationProject) -> ProjectEditForm:
+    return ProjectEditForm(formdata=None, obj=project)
+
+
 @bp.route("/projects/<int:project_id>")
 def project(project_id: int) -> Any:
     project = training.get_project(project_id)
     return render("training/project.html", "partials/training/project_status.html",
                   project=project, readiness=training.project_status(project),
-                  form=_assignment_form())
+                  form=_assignment_form(), edit_form=_edit_form(project))
+
+
+@bp.route("/projects/<int:project_id>", methods=["POST"])
+def update_project(project_id: int) -> Any:
+    """Rename the project or move its go-live date; the header answers, and the
+    readiness (judged on the go-live date) is swapped in beside it."""
+    project = training.get_project(project_id)
+    form = ProjectEditForm()
+    saved = submit(form, lambda: training.update_project(
+        project, current_actor(), name=form.name.data, go_live_date=form.go_live_date.data))
+    if saved is None:
+        db.session.refresh(project)  # the header shows what is stored, the form what was typed
+        if not wants_fragment():
+            return render("training/project.html", project=project, status=form.status,
+                          readiness=training.project_status(project),
+                          form=_assignment_form(), edit_form=form)
+        return fragment_only("partials/training/project_header.html", project=project,
+                             edit_form=form, status=form.status)
+    if not wants_fragment():
+        return redirect(url_for("training.project", project_id=project.id))
+    return fragment_only("partials/training/project_saved.html", project=project,
+                         edit_form=_edit_form(project), saved=True,
+                         readiness=training.project_status(project), form=_assignment_form())
+
+
+@bp.route("/projects/<int:project_id>/assignments/<int:assignment_id>/delete",
+          methods=["POST"])
+def remove_assignment(project_id: int, assignment_id: int) -> Any:
+    project = training.get_project(project_id)
+    training.remove_assignment(training.get_assignment(project, assignment_id),
+                               current_actor())
+    return fragment_only("partials/training/project_status.html", project=project,
+                         readiness=training.project_status(project), form=_assignment_form())
 
 
 @bp.route("/projects/<int:project_id>/assignments", methods=["POST"])

@@ -181,15 +181,21 @@ def approve(certificate: Certificate, actor: Actor, *,
     audit.record(actor, AuditAction.CERT_APPROVE, "certificate", certificate.id,
                  {"status": ["PENDING", "ISSUED"], "number": certificate.number})
     if notify_recipient:
+        replaced = (db.session.get(Certificate, certificate.supersedes_id)
+                    if certificate.supersedes_id else None)
         _notify(certificate, NotificationType.CERTIFICATE_ISSUED,
                 f"Certificate issued: {subject_name(certificate)}",
-                f"Your certificate {certificate.number} has been approved.")
+                f"Your certificate {certificate.number} has been approved."
+                + (f" It replaces {replaced.number}." if replaced is not None else ""))
     return certificate
 
 
-def reject(certificate: Certificate, actor: Actor, reason: str) -> Certificate:
-    """PENDING -> REJECTED, with a reason. Raises ValidationFailed (no reason) and
-    Conflict (not pending any more)."""
+def reject(certificate: Certificate, actor: Actor, reason: str, *,
+           notify_recipient: bool = True) -> Certificate:
+    """PENDING -> REJECTED, with a reason; the learner is told, with the reason
+    (CERTIFICATE_REJECTED: in-app, and by email per their training-email setting). Raises
+    ValidationFailed (no reason) and Conflict (not pending any more: of two rejections at
+    once one wins; one audit row, one notice)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("Give a reason for rejecting.",
@@ -199,6 +205,12 @@ def reject(certificate: Certificate, actor: Actor, reason: str) -> Certificate:
                refused=_only(S.PENDING, "rejected"))
     audit.record(actor, AuditAction.CERT_REJECT, "certificate", certificate.id,
                  {"status": ["PENDING", "REJECTED"], "reason": certificate.rejection_reason})
+    if notify_recipient:
+        _notify(certificate, NotificationType.CERTIFICATE_REJECTED,
+                f"Certificate not approved: {subject_name(certificate)}",
+                f"Your {certificate.type.label.lower()} certificate for "
+                f"{subject_name(certificate)} was not approved. Reason: "
+                f"{certificate.rejection_reason}")
     return certificate
 
 

@@ -56,15 +56,17 @@ def to_api(certificate: Certificate) -> dict[str, Any]:
 
 
 def pending_to_api(certificate: Certificate) -> dict[str, Any]:
-    """Seed 004's pending-certificate shape."""
+    """Seed 004's pending-certificate shape: `course` {id, title} for a course
+    certificate; a track certificate has `course` null and its track under `track`
+    {id, name} (to_api's track shape), never passed off as a course."""
     return {
         "id": certificate.id, "type": certificate.type.value.lower(),
         "recipient": {"id": certificate.recipient.id, "name": certificate.recipient.name,
                       "avatar": None},
         "course": ({"id": certificate.course.id, "title": certificate.course.title}
-                   if certificate.course else
-                   {"id": certificate.track.id, "title": certificate.track.name}
-                   if certificate.track else None),
+                   if certificate.course else None),
+        "track": ({"id": certificate.track.id, "name": certificate.track.name}
+                  if certificate.track and not certificate.course else None),
         "recommended_by": ({"id": certificate.recommended_by.id,
                             "name": certificate.recommended_by.name}
                            if certificate.recommended_by else None),

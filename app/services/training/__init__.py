@@ -10,10 +10,14 @@ from __future__ import annotations
 from app.services.dates import add_months
 from app.services.training.courses import (
     COURSE_FIELDS,
+    archive_course,
+    course_usage,
     create_course,
+    delete_course,
     get_course,
     move_course,
     reorder_courses,
+    restore_course,
     update_course,
 )
 from app.services.training.enrolment import (
@@ -41,8 +45,11 @@ from app.services.training.projects import (
     assign_training,
     assignment_statuses,
     create_project,
+    get_assignment,
     get_project,
     project_status,
+    remove_assignment,
+    update_project,
 )
 from app.services.training.quizzes import (
     QUESTION_TYPES,
@@ -70,6 +77,8 @@ from app.services.training.tracks import (
 )
 
 __all__ = [
+    "archive_course", "course_usage", "delete_course", "get_assignment", "remove_assignment",
+    "restore_course", "update_project",
     "COURSE_FIELDS", "QUESTION_TYPES", "TARGET_ROLES", "TRACK_FIELDS", "AssignmentStatus",
     "Grade", "ProjectStatus", "TrackSummary", "add_months", "assign_training",
     "assignment_statuses", "attempts_left",

@@ -57,6 +57,12 @@ def progress_view(enrolment: Enrolment, course: Course) -> CourseProgress:
                           exam_attempts=0, attempt_cycle=0)
 
 
+def _live(course: Course) -> None:
+    """An archived course takes no more progress (its history stays)."""
+    if course.archived_at is not None:
+        raise Conflict(f"{course.title} is archived: it no longer counts toward the track.")
+
+
 def _hold(progress: CourseProgress) -> CourseProgress:
     """Serialize every change on one enrolment: lock its row (until the transaction ends),
     then read the enrolment and its progress rows afresh. Two tabs completing two courses
@@ -84,6 +90,7 @@ def complete_course(progress: CourseProgress, actor: Actor) -> CourseProgress:
     and Conflict when it is complete already (a double-click: the first one counts)."""
     if progress.course.has_exam:
         raise ValidationFailed("This course is completed by passing its quiz.")
+    _live(progress.course)
     _hold(progress)
     before = progress.status
     now = utcnow()
@@ -137,6 +144,7 @@ def submit_quiz_attempt(progress: CourseProgress, answers: dict[str, Any], actor
     number): a double-click is graded once.
     """
     course = progress.course
+    _live(course)
     if not course.has_exam or not course.questions:
         raise ValidationFailed("This course has no quiz.")
     if not isinstance(answers, dict):

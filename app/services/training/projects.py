@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -28,6 +29,7 @@ from app.services.context import Actor
 from app.services.dates import today
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.persistence import flush_or_raise
+from app.services.transitions import lock
 
 P = ProgressStatus
 TARGET_ROLES = ("any", Role.STAFF.value, Role.ORG_ADMIN.value)
@@ -57,6 +59,58 @@ def create_project(actor: Actor, *, name: str, organization_id: int,
                  {"name": project.name, "organization_id": organization_id,
                   "go_live_date": go_live_date})
     return project
+
+
+def update_project(project: ImplementationProject, actor: Actor, *, name: str,
+                   go_live_date: date | None) -> ImplementationProject:
+    """Rename the project or move its go-live date (readiness is then judged on the new
+    date). Raises ValidationFailed (the ProjectForm's rules), changing nothing; audited
+    when something changed."""
+    checked = fields.Fields()
+    name = checked.check(fields.text, name, "name", max_len=200)
+    go_live_date = checked.check(fields.optional_date, go_live_date, "go_live_date")
+    checked.done()
+    before = {"name": project.name, "go_live_date": project.go_live_date}
+    project.name = name
+    project.go_live_date = go_live_date
+    db.session.flush()
+    changes = audit.changes_between(before, {"name": name, "go_live_date": go_live_date})
+    if changes:
+        audit.record(actor, AuditAction.UPDATE, "project", project.id, changes)
+    return project
+
+
+def get_assignment(project: ImplementationProject, assignment_id: int) -> TrainingAssignment:
+    """One of the project's assignments. Raises NotFound (also for another project's)."""
+    assignment = db.session.get(TrainingAssignment, assignment_id)
+    if assignment is None or assignment.project_id != project.id:
+        raise NotFound("That assignment is no longer on this project.")
+    return assignment
+
+
+def remove_assignment(assignment: TrainingAssignment, actor: Actor) -> None:
+    """Take a track off the project: it no longer counts toward go-live readiness. The
+    learners' progress is untouched. Raises NotFound when a request a moment ago removed
+    it (the row is locked first, so of two removals at once one takes effect)."""
+    try:
+        lock(assignment)
+    except NoResultFound:
+        db.session.expunge(assignment)
+        raise NotFound("That assignment was removed a moment ago. Reload the page.") from None
+    snapshot = {"project_id": assignment.project_id, "track_id": assignment.track_id,
+                "target_role": assignment.target_role,
+                "required_completions": assignment.required_completions,
+                "due_date": assignment.due_date}
+    assignment_id = assignment.id
+    deleted = db.session.execute(delete(TrainingAssignment).where(
+        TrainingAssignment.id == assignment_id).execution_options(
+        synchronize_session=False)).rowcount
+    if deleted != 1:
+        raise NotFound("That assignment was removed a moment ago. Reload the page.")
+    project = assignment.project
+    db.session.expunge(assignment)
+    db.session.expire(project, ["assignments"])
+    audit.record(actor, AuditAction.DELETE, "training_assignment", assignment_id, snapshot)
 
 
 def assign_training(project: ImplementationProject, track: CertificationTrack, actor: Actor, *,

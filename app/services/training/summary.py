@@ -84,6 +84,7 @@ def track_learners(track: CertificationTrack, *, status: str = "", q: str = "", 
             select(CourseProgress.enrolment_id,
                    func.sum(case((CourseProgress.status == P.COMPLETED, 1), else_=0)))
             .join(Course, Course.id == CourseProgress.course_id)
-            .where(CourseProgress.enrolment_id.in_(ids), Course.required.is_(True))
+            .where(CourseProgress.enrolment_id.in_(ids), Course.required.is_(True),
+                   Course.archived_at.is_(None))
             .group_by(CourseProgress.enrolment_id)).all())
     return page_rows, {k: int(v or 0) for k, v in done.items()}
