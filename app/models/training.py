@@ -186,6 +186,7 @@ class CourseProgress(Base):
         CheckConstraint("exam_score BETWEEN 0 AND 100", name="exam_score_range"),
         CheckConstraint("exam_attempts >= 0", name="exam_attempts_range"),
         CheckConstraint("attempt_cycle >= 0", name="attempt_cycle_range"),
+        CheckConstraint("extra_attempts >= 0", name="extra_attempts_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -200,6 +201,8 @@ class CourseProgress(Base):
     exam_attempts: Mapped[int] = mapped_column(default=0)  # in the current cycle
     # Bumped when a major version sends the learner back: attempts count afresh.
     attempt_cycle: Mapped[int] = mapped_column(default=0)
+    # Attempts a manager granted on top of the course's limit (this cycle).
+    extra_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -83,6 +83,7 @@ def progress_to_api(enrolment: Enrolment) -> dict[str, Any]:
         "courses": [{
             "id": p.id, "courseId": p.course_id, "status": p.status.value,
             "examScore": p.exam_score, "examAttempts": p.exam_attempts,
+            "extraAttempts": p.extra_attempts, "attemptsLeft": training.attempts_left(p),
             "completedAt": p.completed_at.isoformat() if p.completed_at else None,
         } for p in sorted(enrolment.course_progress, key=lambda p: (p.course.sort_order, p.id))],
     }
@@ -235,7 +236,14 @@ def submit_quiz(progress_id: int) -> Any:
         abort(403)  # only the learner takes their own quiz
     payload = json_body()
     answers = payload.get("answers") if isinstance(payload, dict) else None
-    attempt = training.submit_quiz_attempt(row, answers, current_actor())
+    # Unanswered questions: 422 naming them (fields.answers), nothing recorded, unless
+    # "submitAnyway": true (they count as wrong), as the page's "Submit anyway" does.
+    anyway = payload.get("submitAnyway", False) if isinstance(payload, dict) else False
+    if not isinstance(anyway, bool):
+        raise ValidationFailed("submitAnyway is true or false.",
+                               fields={"submitAnyway": ["true or false."]})
+    attempt = training.submit_quiz_attempt(row, answers, current_actor(),
+                                           allow_unanswered=anyway)
     wrong = [q for q in row.course.questions if q["id"] in attempt.wrong_question_ids]
     return jsonify({
         "attempt": attempt.attempt_number, "score": attempt.score, "passed": attempt.passed,
@@ -244,6 +252,41 @@ def submit_quiz(progress_id: int) -> Any:
                   for q in wrong],
         "progress": progress_to_api(row.enrolment),
     }), 201
+
+
+def _attempts_to_api(row: CourseProgress) -> dict[str, Any]:
+    return {"id": row.id, "courseId": row.course_id, "userId": row.enrolment.user_id,
+            "status": row.status.value, "examScore": row.exam_score,
+            "examAttempts": row.exam_attempts, "extraAttempts": row.extra_attempts,
+            "attemptLimit": row.course.attempt_limit,
+            "attemptsLeft": training.attempts_left(row)}
+
+
+@bp.route("/course-progress/<int:progress_id>/grant-attempts", methods=["POST"])
+@allow_roles(*MANAGERS)
+def grant_attempts(progress_id: int) -> Any:
+    """{"extraAttempts": 1-20, "expectedAttemptsLeft": n}: n is the attemptsLeft the
+    caller last read; another value by now (a repeat, a new attempt) answers 409."""
+    row = _course_progress(progress_id)
+    payload = json_body()
+    if not isinstance(payload, dict):
+        payload = {}
+    training.grant_attempts(row, current_actor(), extra=payload.get("extraAttempts"),
+                            expected_left=payload.get("expectedAttemptsLeft"))
+    return jsonify(_attempts_to_api(row))
+
+
+@bp.route("/course-progress/<int:progress_id>/reset-attempts", methods=["POST"])
+@allow_roles(*MANAGERS)
+def reset_attempts(progress_id: int) -> Any:
+    """{"expectedAttemptsLeft": n}: the full attempt limit again (a new cycle)."""
+    row = _course_progress(progress_id)
+    payload = json_body()
+    if not isinstance(payload, dict):
+        payload = {}
+    training.reset_attempts(row, current_actor(),
+                            expected_left=payload.get("expectedAttemptsLeft"))
+    return jsonify(_attempts_to_api(row))
 
 
 @bp.route("/tracks/<int:track_id>/summary")

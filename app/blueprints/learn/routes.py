@@ -109,8 +109,11 @@ def quiz_progress(course_id: int) -> Any:
     """'Answered 3 of 5' while the learner works; nothing is graded or stored."""
     course = training.get_course(course_id)
     _my_enrolment(course)
-    return fragment_only("partials/learn/quiz_progress.html", answered=len(_answers(course)),
-                         total=len(course.questions or []))
+    answers = _answers(course)
+    missing = training.unanswered(course.questions or [], answers)
+    return fragment_only("partials/learn/quiz_progress.html", answered=len(answers),
+                         total=len(course.questions or []),
+                         first_missing=missing[0] if missing else None)
 
 
 @bp.route("/courses/<int:course_id>/quiz", methods=["POST"])
@@ -119,11 +122,16 @@ def submit_quiz(course_id: int) -> Any:
     enrolment = _my_enrolment(course)
     progress = training.progress_for(enrolment, course)
     answers = _answers(course)
-    graded, error = attempt(lambda: training.submit_quiz_attempt(progress, answers,
-                                                                 current_actor()))
+    # Questions left unanswered refuse the submission (no attempt used) until the
+    # learner presses "Submit anyway" in the warning that answer shows.
+    anyway = request.form.get("submit_anyway") == "1"
+    graded, error = attempt(lambda: training.submit_quiz_attempt(
+        progress, answers, current_actor(), allow_unanswered=anyway))
     if error is not None:
+        missing = error.question_ids if isinstance(error, training.IncompleteAnswers) else []
         return render("learn/course.html", "partials/learn/quiz_error.html", course=course,
-                      enrolment=enrolment, progress=progress, error=error.message,
+                      enrolment=enrolment, progress=progress,
+                      error=None if missing else error.message, missing=missing, chosen=answers,
                       attempts_left=training.attempts_left(progress),
                       last=training.last_attempt(progress),
                       questions=training.public_questions(course), status=error.status)
@@ -132,5 +140,5 @@ def submit_quiz(course_id: int) -> Any:
                "questions": training.public_questions(course), "just_submitted": True}
     if not wants_fragment():
         return render("learn/course.html", **context)
-    return fragment_only("partials/learn/quiz_result.html", **context,
+    return fragment_only("partials/learn/quiz.html", **context,
                          track_completed=enrolment.status == ProgressStatus.COMPLETED)

@@ -399,3 +399,7 @@ def assign(project_id: int) -> Any:
         form = _assignment_form()
     return fragment_only("partials/training/project_status.html", project=project,
                          readiness=training.project_status(project), form=form, status=status)
+
+
+# The manager's view of a learner and the retake controls (their own module).
+from app.blueprints.training import learner_view  # noqa: E402,F401

@@ -54,10 +54,20 @@ from app.services.training.projects import (
 from app.services.training.quizzes import (
     QUESTION_TYPES,
     Grade,
+    IncompleteAnswers,
     grade,
     public_questions,
     save_quiz,
+    unanswered,
     validate_questions,
+)
+from app.services.training.retakes import (
+    CourseRecord,
+    course_progress,
+    enrolment_of,
+    grant_attempts,
+    learner_record,
+    reset_attempts,
 )
 from app.services.training.serializers import (
     project_status_to_api,
@@ -90,4 +100,7 @@ __all__ = [
     "set_course_progress", "set_fields", "submit_quiz_attempt", "summary_to_api",
     "track_choices", "track_learners", "track_summary", "update_course", "update_track",
     "validate_questions",
+    # retakes and the manager's view of a learner
+    "CourseRecord", "IncompleteAnswers", "course_progress", "enrolment_of", "grant_attempts",
+    "learner_record", "reset_attempts", "unanswered",
 ]

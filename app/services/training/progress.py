@@ -28,7 +28,7 @@ from app.services.dates import add_months
 from app.services.errors import Conflict, ValidationFailed
 from app.services.notifications import notify
 from app.services.persistence import flush_or_raise
-from app.services.training.quizzes import grade
+from app.services.training.quizzes import IncompleteAnswers, grade, unanswered
 from app.services.transitions import lock, transition
 
 P = ProgressStatus
@@ -54,7 +54,7 @@ def progress_view(enrolment: Enrolment, course: Course) -> CourseProgress:
         return row
     # Not added to the session (SQLAlchemy 2 does not cascade through the backref).
     return CourseProgress(enrolment_id=enrolment.id, course=course, status=P.NOT_STARTED,
-                          exam_attempts=0, attempt_cycle=0)
+                          exam_attempts=0, attempt_cycle=0, extra_attempts=0)
 
 
 def _live(course: Course) -> None:
@@ -130,18 +130,26 @@ def set_course_progress(progress: CourseProgress, actor: Actor, *, status: Progr
 
 
 def attempts_left(progress: CourseProgress) -> int | None:
+    """The course's limit plus what a manager granted, less the attempts used (None: no
+    limit)."""
     limit = progress.course.attempt_limit
-    return None if limit is None else max(0, limit - progress.exam_attempts)
+    if limit is None:
+        return None
+    return max(0, limit + (progress.extra_attempts or 0) - progress.exam_attempts)
 
 
 def submit_quiz_attempt(progress: CourseProgress, answers: dict[str, Any], actor: Actor,
-                        started_at: Any = None) -> QuizAttempt:
+                        started_at: Any = None, *,
+                        allow_unanswered: bool = False) -> QuizAttempt:
     """Grade a quiz submission on the server and record it.
 
     A pass completes the course (and may complete the track); failing the last allowed
-    attempt fails the course. Raises ValidationFailed (no quiz, answers not a mapping) and
-    Conflict (already passed, no attempts left, another submission took this attempt
-    number): a double-click is graded once.
+    attempt fails the course. A question left unanswered refuses the submission (nothing
+    is recorded, no attempt used) unless `allow_unanswered` (the learner chose "submit
+    anyway"; the question then counts as wrong). Raises ValidationFailed (no quiz,
+    answers not a mapping), IncompleteAnswers (a ValidationFailed naming the unanswered
+    questions) and Conflict (already passed, no attempts left, another submission took
+    this attempt number): a double-click is graded once.
     """
     course = progress.course
     _live(course)
@@ -155,6 +163,9 @@ def submit_quiz_attempt(progress: CourseProgress, answers: dict[str, Any], actor
     left = attempts_left(progress)
     if left == 0:
         raise Conflict("No attempts are left for this quiz.")
+    missing = unanswered(course.questions, answers)
+    if missing and not allow_unanswered:
+        raise IncompleteAnswers(missing, len(course.questions))
     result = grade(course.questions, answers, course.passing_score)
     now = utcnow()
     attempt = QuizAttempt(

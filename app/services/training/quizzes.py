@@ -144,6 +144,39 @@ def public_questions(course: Course) -> list[dict[str, Any]]:
             for q in course.questions or []]
 
 
+def picked_options(answers: dict[str, Any], question_id: str) -> set[int]:
+    """The option indexes chosen for a question: one index or a list of them (0 is an
+    answer); anything that is not an option number picks nothing."""
+    chosen = answers.get(question_id)
+    if chosen is None:
+        return set()
+    if not isinstance(chosen, list):
+        chosen = [chosen]
+    try:
+        return {_option_index(c) for c in chosen}
+    except (TypeError, ValueError):
+        return set()
+
+
+def unanswered(questions: Sequence[dict[str, Any]], answers: dict[str, Any]) -> list[str]:
+    """The ids of the questions with no option chosen, in the quiz's order."""
+    return [q["id"] for q in questions if not picked_options(answers, q["id"])]
+
+
+class IncompleteAnswers(ValidationFailed):
+    """A submission leaves questions unanswered and did not say "submit anyway"."""
+
+    def __init__(self, question_ids: list[str], total: int) -> None:
+        count = len(question_ids)
+        super().__init__(
+            f"{count} of {total} question{'' if total == 1 else 's'} "
+            f"{'is' if count == 1 else 'are'} unanswered. Answer "
+            f"{'it' if count == 1 else 'them'}, or submit anyway: an unanswered question "
+            "counts as wrong and the attempt is used.",
+            fields={"answers": [f"Unanswered: {', '.join(question_ids)}."]})
+        self.question_ids = question_ids
+
+
 @dataclass(frozen=True)
 class Grade:
     score: float
@@ -158,14 +191,7 @@ def grade(questions: Sequence[dict[str, Any]], answers: dict[str, Any],
     rounded before it is compared: 79.9 fails a pass mark of 80, 80.0 passes."""
     wrong = []
     for question in questions:
-        chosen = answers.get(question["id"]) or []
-        if not isinstance(chosen, list):
-            chosen = [chosen]
-        try:
-            picked = {_option_index(c) for c in chosen}
-        except (TypeError, ValueError):
-            picked = set()
-        if picked != set(question["correct"]):
+        if picked_options(answers, question["id"]) != set(question["correct"]):
             wrong.append(question["id"])
     total = len(questions)
     score = 100.0 * (total - len(wrong)) / total if total else 0.0
