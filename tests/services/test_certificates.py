@@ -22,7 +22,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.services import certificates as certs
-from app.services import teaching
+from app.services import teaching, training
 from app.services.context import Actor
 from app.services.errors import Conflict, ValidationFailed
 
@@ -211,6 +211,10 @@ def test_instructors_sessions_ratings_and_recommendations(app, make_user, make_t
             teaching.create_session(Actor(lrn), c, title="x", starts_at=utcnow())
         session = teaching.create_session(Actor(t), c, title="Morning", starts_at=datetime.now(
             utcnow().tzinfo))
+        # Only learners enrolled in the course's track attend or are recommended.
+        with pytest.raises(ValidationFailed, match="not enrolled"):
+            teaching.mark_attendance(Actor(t), session, lrn, True)
+        training.enrol(lrn, c.track, Actor.system())
         teaching.mark_attendance(Actor(t), session, lrn, True)
         with pytest.raises(ValidationFailed):
             teaching.mark_attendance(Actor(lrn), session, lrn, True)

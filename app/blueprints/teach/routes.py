@@ -23,6 +23,7 @@ from app.models.base import utcnow
 from app.services import certificates as cert_service
 from app.services import teaching, training
 from app.services import users as user_service
+from app.services.errors import ServiceError, ValidationFailed
 from app.services.fields import parse_id, parse_int
 from app.web.auth import current_actor
 from app.web.boundary import attempt
@@ -94,14 +95,25 @@ def session(session_id: int) -> Any:
     return render("teach/session.html", session=session, learners=_learners(session))
 
 
+def _row_answer(session: CourseSession, learner: User, error: ServiceError | None) -> Any:
+    """The learner's row again (with a refusal's message in it). Someone the page does not
+    list (not enrolled in the track, the instructor) has no row: the service refused them,
+    and the refusal goes to the page's message area (the error handler)."""
+    row = next((r for r in _learners(session) if r[0].id == learner.id), None)
+    if row is None:
+        raise error or ValidationFailed(f"{learner.name} is not one of this course's learners.")
+    return fragment_only("partials/teach/learner_row.html", session=session, row=row,
+                         error=error.message if error else None,
+                         status=error.status if error else 200)
+
+
 @bp.route("/sessions/<int:session_id>/attendance", methods=["POST"])
 def attendance(session_id: int) -> Any:
     session = _session(session_id)
     learner = user_service.get_user(request.form.get("user_id", type=parse_id) or 0)
-    teaching.mark_attendance(current_actor(), session, learner,
-                                 request.form.get("attended") == "1")
-    row = next(r for r in _learners(session) if r[0].id == learner.id)
-    return fragment_only("partials/teach/learner_row.html", session=session, row=row)
+    _, error = attempt(lambda: teaching.mark_attendance(
+        current_actor(), session, learner, request.form.get("attended") == "1"))
+    return _row_answer(session, learner, error)
 
 
 @bp.route("/sessions/<int:session_id>/recommend", methods=["POST"])
@@ -110,10 +122,7 @@ def recommend(session_id: int) -> Any:
     learner = user_service.get_user(request.form.get("user_id", type=parse_id) or 0)
     _, error = attempt(lambda: teaching.recommend(
         current_actor(), session.course, learner, notes=request.form.get("notes", "")[:1000]))
-    row = next(r for r in _learners(session) if r[0].id == learner.id)
-    return fragment_only("partials/teach/learner_row.html", session=session, row=row,
-                         error=error.message if error else None,
-                         status=error.status if error else 200)
+    return _row_answer(session, learner, error)
 
 
 @bp.route("/sessions/<int:session_id>/rate", methods=["POST"])

@@ -3,7 +3,7 @@ instructor of it (and only an instructor runs its sessions or recommends its lea
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 
 from app.extensions import db
 from app.models import (
@@ -11,6 +11,7 @@ from app.models import (
     CertificateStatus,
     CertificateType,
     Course,
+    Enrolment,
     User,
 )
 from app.services.certificates.queries import live_certificate
@@ -43,3 +44,18 @@ def require_instructor(user: User | None, course: Course) -> User:
         raise ValidationFailed("Only an instructor of this course (an active teaching "
                                "certificate) can do that.")
     return user
+
+
+def require_learner_of(course: Course, learner: User, instructor: User | None) -> User:
+    """Attendance and recommendations are for the course's learners: people enrolled in
+    its track, never the instructor themselves. Raises ValidationFailed."""
+    if instructor is not None and learner.id == instructor.id:
+        raise ValidationFailed("You cannot do that for yourself: another instructor or an "
+                               "admin does.", fields={"user_id": ["Not yourself."]})
+    enrolled = db.session.scalar(select(exists().where(
+        Enrolment.user_id == learner.id, Enrolment.track_id == course.track_id)))
+    if not enrolled:
+        raise ValidationFailed(f"{learner.name} is not enrolled in {course.track.name}: only "
+                               "its learners can attend or be recommended.",
+                               fields={"user_id": ["Not enrolled in this course's track."]})
+    return learner

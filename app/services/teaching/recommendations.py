@@ -30,7 +30,7 @@ from app.services.certificates.queries import already_live, live_certificate
 from app.services.context import Actor
 from app.services.notifications import notify
 from app.services.persistence import flush_or_raise
-from app.services.teaching.instructors import require_instructor
+from app.services.teaching.instructors import require_instructor, require_learner_of
 
 S = CertificateStatus
 
@@ -70,9 +70,11 @@ def recommend(actor: Actor, course: Course, learner: User,
               notes: str | None = None) -> Certificate:
     """An instructor recommends a certificate: it waits, pending, for an admin.
 
-    Raises ValidationFailed (not an instructor) and Conflict (already live).
+    Raises ValidationFailed (not an instructor; the learner is the instructor or not
+    enrolled in the course's track) and Conflict (already live).
     """
     instructor = require_instructor(actor.user, course)
+    require_learner_of(course, learner, instructor)
     if live_certificate(learner.id, course.id, None, type_) is not None:
         raise already_live()
     figures = supporting_figures(learner, course, type_)

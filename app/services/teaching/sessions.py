@@ -21,7 +21,7 @@ from app.services import audit, fields
 from app.services.context import Actor
 from app.services.errors import Conflict, ValidationFailed
 from app.services.persistence import flush_or_raise
-from app.services.teaching.instructors import require_instructor
+from app.services.teaching.instructors import require_instructor, require_learner_of
 
 
 def create_session(actor: Actor, course: Course, *, title: str, starts_at: datetime,
@@ -46,9 +46,12 @@ def create_session(actor: Actor, course: Course, *, title: str, starts_at: datet
 
 def mark_attendance(actor: Actor, session: CourseSession, learner: User,
                     attended: bool) -> SessionAttendance:
-    """The session's instructor marks a learner present or absent."""
+    """The session's instructor marks a learner present or absent. Raises
+    ValidationFailed (not the session's instructor; the learner is the instructor or not
+    enrolled in the course's track) and Conflict (recorded at the same moment)."""
     if actor.user is None or actor.user.id != session.instructor_id:
         raise ValidationFailed("Only the session's instructor marks attendance.")
+    require_learner_of(session.course, learner, actor.user)
     row = db.session.scalar(select(SessionAttendance).where(
         SessionAttendance.session_id == session.id, SessionAttendance.user_id == learner.id))
     if row is None:
@@ -62,15 +65,22 @@ def mark_attendance(actor: Actor, session: CourseSession, learner: User,
 
 
 def rate_session(actor: Actor, session: CourseSession, rating: int) -> SessionAttendance:
-    """A learner who attended rates the session 1-5."""
+    """A learner who attended rates the session 1-5; its instructor never does (their
+    rating feeds their own teaching certificate). Raises ValidationFailed."""
     fields.integer(rating, "rating", min=1, max=5, message="Rate from 1 to 5.")
+    if actor.user is not None and actor.user.id == session.instructor_id:
+        raise ValidationFailed("You cannot rate your own session: the learners who attended "
+                               "rate it.")
     row = db.session.scalar(select(SessionAttendance).where(
         SessionAttendance.session_id == session.id,
         SessionAttendance.user_id == (actor.user.id if actor.user else -1)))
     if row is None or not row.attended:
         raise ValidationFailed("Only someone who attended can rate a session.")
+    before = row.rating
     row.rating = rating
     db.session.flush()
+    audit.record(actor, AuditAction.UPDATE, "session_attendance", row.id,
+                 {"rating": [before, rating]})
     return row
 
 
