@@ -36,6 +36,7 @@ class AuditAction(enum.StrEnum):
     CERT_REJECT = "CERT_REJECT"
     CERT_REVOKE = "CERT_REVOKE"
     CERT_REINSTATE = "CERT_REINSTATE"
+    CERT_SUPERSEDE = "CERT_SUPERSEDE"
 
 
 class AuditLog(Base):

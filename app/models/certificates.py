@@ -38,6 +38,9 @@ class CertificateStatus(enum.StrEnum):
     ISSUED = "ISSUED"
     REJECTED = "REJECTED"
     REVOKED = "REVOKED"
+    # Replaced by a newer certificate (a re-issue, or a new major version's): never
+    # reinstated; the certificate whose supersedes_id names it stands instead.
+    SUPERSEDED = "SUPERSEDED"
 
     @property
     def label(self) -> str:
@@ -71,6 +74,8 @@ class Certificate(Base):
                                                             ondelete="SET NULL"))
     # "recipient:course:track:type" while pending or issued, NULL otherwise: its unique
     # constraint allows one live certificate per recipient, subject and type, race or not.
+    # A track certificate's key ends with the major version it covers (":v2"), so a new
+    # major version's pending certificate is not blocked by the old version's.
     live_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     issued_at: Mapped[datetime | None]
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -100,6 +105,10 @@ class Certificate(Base):
     credential_jws: Mapped[str | None] = mapped_column(Text)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id",
                                                                  ondelete="SET NULL"))
+    # A track certificate's track version ("2.0"): the one completed (set when the
+    # completion is requested, kept at issue even if the track moved on), the track's
+    # current one for a direct issue, the old one's for a re-issue. None for courses.
+    track_version: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -112,8 +121,22 @@ class Certificate(Base):
 
     @staticmethod
     def make_live_key(recipient_id: int, course_id: int | None, track_id: int | None,
-                      type_: CertificateType) -> str:
-        return f"{recipient_id}:{course_id or '-'}:{track_id or '-'}:{type_.value}"
+                      type_: CertificateType, major: int | None = None) -> str:
+        key = f"{recipient_id}:{course_id or '-'}:{track_id or '-'}:{type_.value}"
+        if track_id is not None and course_id is None:
+            key += f":v{major or 1}"
+        return key
+
+    @property
+    def covered_major(self) -> int | None:
+        """The track's major version this certificate covers; None if unknown."""
+        return major_of(self.track_version)
+
+
+def major_of(version: object) -> int | None:
+    """ "2.1" -> 2; anything else -> None."""
+    head = str(version or "").split(".", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 # The admin list's order for one status (newest issue first): a page reads 25 entries of

@@ -77,6 +77,8 @@ class CertificationTrack(Base):
         CheckConstraint("version_major >= 1 AND version_minor >= 0", name="version_range"),
         CheckConstraint("estimated_hours >= 0", name="estimated_hours_range"),
         CheckConstraint("validity_months >= 0", name="validity_months_range"),
+        CheckConstraint("recertification_grace_days BETWEEN 0 AND 3650",
+                        name="recertification_grace_days_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,6 +89,10 @@ class CertificationTrack(Base):
     # major.minor: a major bump sends every holder back to re-certify.
     version_major: Mapped[int] = mapped_column(default=1)
     version_minor: Mapped[int] = mapped_column(default=0)
+    # When the major version last changed (None: still 1.x), and how many days after it
+    # certificates of an older major version stay valid (0: re-certify at once).
+    major_version_changed_at: Mapped[datetime | None]
+    recertification_grace_days: Mapped[int] = mapped_column(default=0, server_default="0")
     active: Mapped[bool] = mapped_column(default=True)  # inactive: kept, hidden from learners
     required_for_go_live: Mapped[bool] = mapped_column(default=False)
     estimated_hours: Mapped[int | None]

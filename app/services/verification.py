@@ -23,13 +23,21 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from flask import current_app
-from sqlalchemy import Select, Text, bindparam, cast, select
+from sqlalchemy import Select, Text, and_, bindparam, cast, select
 
 from app.database import read_first
 from app.extensions import db
-from app.models import Certificate, CertificateRendering, CertificateStatus, CertificateType
+from app.models import (
+    Certificate,
+    CertificateRendering,
+    CertificateStatus,
+    CertificateType,
+    CertificationTrack,
+)
 from app.models.base import utcnow
+from app.models.certificates import major_of
 from app.services import certificates, urls
+from app.services.certificates.status import PUBLIC_STATUSES
 
 NOT_FOUND = "NOT_FOUND"
 # secrets.token_urlsafe(24): 32 characters of the URL-safe base64 alphabet.
@@ -49,12 +57,29 @@ class PublicRecord(NamedTuple):
     revoked_at: datetime | None
     revocation_category: str | None
     snapshot_json: str | None  # the frozen snapshot, as stored (parsed only on a miss)
+    # Re-certification facts of a track certificate (None/0 for a course certificate).
+    track_version: str | None = None
+    track_major: int | None = None
+    track_minor: int | None = None
+    major_changed_at: datetime | None = None
+    grace_days: int = 0
+    # A SUPERSEDED certificate's successor (its own record; its successor not followed).
+    successor: PublicRecord | None = None
+
+    @property
+    def covered_major(self) -> int | None:
+        return major_of(self.track_version)
 
 
 _COLUMNS = (Certificate.id, Certificate.verification_id, Certificate.number,
             Certificate.type, Certificate.status, Certificate.expires_at,
             Certificate.revoked_at, Certificate.revocation_category,
-            cast(Certificate.snapshot, Text))
+            cast(Certificate.snapshot, Text), Certificate.track_version,
+            CertificationTrack.version_major, CertificationTrack.version_minor,
+            CertificationTrack.major_version_changed_at,
+            CertificationTrack.recertification_grace_days)
+# A track certificate's track (its current version and grace); none for a course's.
+_TRACK_ON = and_(CertificationTrack.id == Certificate.track_id, Certificate.course_id.is_(None))
 # Built once: the same statement object each time skips SQLAlchemy's cache-key and
 # result-adaptation work (a measurable part of a /verify/<id> request).
 _BY_VERIFICATION_ID = select(*_COLUMNS).where(
@@ -65,6 +90,27 @@ _BY_NUMBER = select(*_COLUMNS, Certificate.verification_code).where(
 _BY_PDF_SHA256 = (select(*_COLUMNS)
                   .join(CertificateRendering, CertificateRendering.certificate_id == Certificate.id)
                   .where(CertificateRendering.sha256 == bindparam("digest")).limit(1))
+
+
+# The track rides along on every lookup (one LEFT JOIN on its primary key).
+_BY_VERIFICATION_ID, _BY_NUMBER, _BY_PDF_SHA256 = (
+    statement.outerjoin(CertificationTrack, _TRACK_ON)
+    for statement in (_BY_VERIFICATION_ID, _BY_NUMBER, _BY_PDF_SHA256))
+_SUCCESSOR = (select(*_COLUMNS).outerjoin(CertificationTrack, _TRACK_ON)
+              .where(Certificate.supersedes_id == bindparam("certificate_id"),
+                     Certificate.status.in_(PUBLIC_STATUSES))
+              .order_by(Certificate.id.desc()).limit(1))
+
+
+def _record(row: Any) -> PublicRecord:
+    """The record of a row of _COLUMNS; a superseded certificate's carries its successor
+    (one more read, only for those)."""
+    record = PublicRecord(*row)
+    if record.status == CertificateStatus.SUPERSEDED:
+        found = _first(_SUCCESSOR, certificate_id=record.id)
+        if found is not None:
+            record = record._replace(successor=PublicRecord(*found))
+    return record
 
 
 def _first(statement: Select[Any], **params: Any) -> Any:
@@ -84,7 +130,7 @@ def by_verification_id(verification_id: str) -> PublicRecord | None:
     if not VERIFICATION_ID.fullmatch(verification_id or ""):
         return None  # malformed: no query, same answer as unknown
     row = _first(_BY_VERIFICATION_ID, verification_id=verification_id)
-    return _public(PublicRecord(*row) if row is not None else None)
+    return _public(_record(row) if row is not None else None)
 
 
 def normalise_number(raw: str) -> str:
@@ -101,13 +147,13 @@ def by_number_and_code(number: str, code: str) -> PublicRecord | None:
     if row is None or not expected or not hmac.compare_digest(expected.encode(),
                                                               given.encode()):
         return None
-    return _public(PublicRecord(*row[:-1]))
+    return _public(_record(row[:-1]))
 
 
 def by_pdf_sha256(digest: str) -> PublicRecord | None:
     """The certificate one of whose PDF renderings has this SHA-256 (hex), if public."""
     row = _first(_BY_PDF_SHA256, digest=digest)
-    return _public(PublicRecord(*row) if row is not None else None)
+    return _public(_record(row) if row is not None else None)
 
 
 # --- The answer (one dict for the page, the JSON and the JWS) ------------------------
@@ -118,6 +164,7 @@ def _public_certificate(record: PublicRecord, issuer: str, base_url: str) -> dic
     snap = json.loads(record.snapshot_json) if record.snapshot_json else {}
     snap = snap or {}
     revoked = record.status == CertificateStatus.REVOKED
+    superseded = record.status == CertificateStatus.SUPERSEDED
     return {
         "number": snap.get("number") or record.number,
         "recipient_name": snap.get("recipient_name"),
@@ -133,14 +180,30 @@ def _public_certificate(record: PublicRecord, issuer: str, base_url: str) -> dic
         "revoked_on": (record.revoked_at.date().isoformat()
                        if revoked and record.revoked_at else None),
         "revocation_category": record.revocation_category if revoked else None,
+        "superseded_on": (record.revoked_at.date().isoformat()
+                          if superseded and record.revoked_at else None),
+        "superseded_by": None,  # answer_for() fills it in (its status is today's)
+        # The track's version now (a track certificate): RECERTIFICATION_REQUIRED names
+        # both the version the certificate covers and this one.
+        "current_version": (f"{record.track_major}.{record.track_minor}"
+                            if record.track_major is not None else None),
         "verify_url": urls.verify_url(record.verification_id),  # on base_url
     }
 
 
 def public_certificate(record: PublicRecord) -> dict[str, Any]:
     """The certificate part of the answer: the snapshot frozen at issue minus
-    `issued_by`, plus the revocation date and category and the page's URL."""
-    return _public_certificate(record, current_app.config["ISSUER_NAME"], urls.public_base())
+    `issued_by`, plus the revocation date and category, the superseding date and
+    certificate ({"number", "status", "verify_url"}: the successor's own standing now),
+    the track's current version and the page's URL."""
+    answer = _public_certificate(record, current_app.config["ISSUER_NAME"], urls.public_base())
+    successor = record.successor
+    if successor is None:
+        return answer
+    return {**answer, "superseded_by": {
+        "number": successor.number,
+        "status": certificates.verification_status(successor),
+        "verify_url": urls.verify_url(successor.verification_id)}}
 
 
 def json_answer(record: PublicRecord | None, verification_id: str) -> dict[str, Any]:

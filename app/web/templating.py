@@ -104,6 +104,16 @@ def init_app(app: Flask) -> None:
                                  wants_fragment=wants_fragment,
                                  unread_notifications=unread_notifications,
                                  public_url=public_url, verify_url=verify_url)
+    # A certificate's public standing (one rule: app/services/certificates/status.py).
+    from app.services.certificates.lifecycle import successor_of
+    from app.services.certificates.status import (
+        Standing,
+        recertification_due_on,
+        standing,
+    )
+    app.jinja_env.globals.update(Standing=Standing, standing=standing,
+                                 recertification_due_on=recertification_due_on,
+                                 successor_of=successor_of)
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.filters["date"] = lambda v: format_datetime(v, "%Y-%m-%d")

@@ -150,7 +150,8 @@ def test_parallel_rejects_and_reissues_take_effect_once(app, admin_user, make_us
         live = db.session.scalars(select(Certificate).where(
             Certificate.recipient_id == holder.id, Certificate.status == S.ISSUED)).all()
     assert len(replacements) == 1 and len(live) == 1 and live[0].id == replacements[0].id
-    assert _audits(app, "CERT_REVOKE", certificate.id) == 1
+    assert _certificate(app, certificate.id).status == S.SUPERSEDED
+    assert _audits(app, "CERT_SUPERSEDE", certificate.id) == 1
 
 
 def test_parallel_issues_make_one_certificate(app, admin_user, make_user, make_track, race,

@@ -130,10 +130,13 @@ def test_reissue_supersedes_with_current_details(app, make_user, make_track, iss
         replacement = certs.reissue(db.session.get(Certificate, certificate.id), Actor.system())
         db.session.commit()
         old = db.session.get(Certificate, certificate.id)
-        assert old.status == S.REVOKED and old.revocation_category == "superseded"
+        assert old.status == S.SUPERSEDED and old.revocation_category == "superseded"
+        assert old.live_key is None and replacement.live_key
         assert replacement.snapshot["recipient_name"] == "New Person"
         assert replacement.supersedes_id == old.id and replacement.number != old.number
-        with pytest.raises(Conflict, match="superseded"):
+        assert certs.verification_status(old) == "SUPERSEDED"
+        with pytest.raises(Conflict, match=f"superseded and cannot be reinstated; its "
+                                           f"replacement {replacement.number} stands"):
             certs.reinstate(old, Actor.system())
 
 

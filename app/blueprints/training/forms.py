@@ -24,7 +24,8 @@ from app.web.forms import Form, strip
 
 TRACK_API_FIELDS = {"requiredForGoLive": "required_for_go_live",
                     "estimatedHours": "estimated_hours", "validityMonths": "validity_months",
-                    "isActive": "active", "type": "audience"}
+                    "isActive": "active", "type": "audience",
+                    "recertificationGraceDays": "recertification_grace_days"}
 COURSE_API_FIELDS = {"contentType": "content_type", "contentUrl": "content_url",
                      "contentBody": "content_body", "estimatedMinutes": "estimated_minutes",
                      "isRequired": "required", "hasExam": "has_exam",
@@ -52,6 +53,11 @@ class TrackForm(Form):
         Optional(), NumberRange(min=1, max=1000, message="From 1 to 1000 hours.")])
     validity_months = IntegerField("Valid (months)", validators=[
         Optional(), NumberRange(min=1, max=600, message="From 1 to 600 months, or empty.")])
+    # Days certificates of the previous major version stay valid after a major version.
+    recertification_grace_days = IntegerField("Re-certification grace (days)", default=0,
+                                              validators=[Optional(), NumberRange(
+                                                  min=0, max=3650,
+                                                  message="From 0 to 3650 days.")])
 
     def values(self) -> dict[str, Any]:
         names = list(getattr(self, "present", None) or self._fields)

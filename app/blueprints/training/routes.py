@@ -31,6 +31,7 @@ from app.services import users as user_service
 from app.services.fields import parse_ids, parse_int
 from app.services.pagination import clamp_page, paginate
 from app.services.training.quizzes import MAX_QUESTIONS
+from app.services.training.tracks import recertification_holders
 from app.web.auth import current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
 from app.web.htmx import fragment_only, render, wants_fragment
@@ -39,6 +40,7 @@ bp = Blueprint("training", __name__, url_prefix="/admin")
 guard_blueprint(bp, [Role.ADMIN, Role.MANAGER])
 
 TRACK_ROW = "partials/training/track_row.html"
+TRACK_HEADER = "partials/training/track_header.html"
 TRACK_EDIT_ROW = "partials/training/track_edit_row.html"
 COURSE_ROW = "partials/training/course_row.html"
 COURSE_EDIT_ROW = "partials/training/course_edit_row.html"
@@ -110,12 +112,27 @@ def set_track_active(track_id: int) -> Any:
 
 @bp.route("/tracks/<int:track_id>/version", methods=["POST"])
 def bump_version(track_id: int) -> Any:
+    """A new minor or major version, from the version the page showed (`from_version`):
+    a double-click bumps once; the second gets 409 and the header as it is now."""
     track = training.get_track(track_id)
-    major = request.form.get("part") == "major"
-    count = training.bump_version(track, current_actor(), major=major)
+    part = request.form.get("part", "")
+    if part not in ("major", "minor"):
+        return fragment_only(TRACK_HEADER, status=422, **_header_context(
+            track, error="Choose a minor or a major version."))
+    major = part == "major"
+    count, error = attempt(lambda: training.bump_version(
+        track, current_actor(), major=major, from_version=request.form.get("from_version")))
+    if error is not None:
+        return fragment_only(TRACK_HEADER, status=error.status,
+                             **_header_context(track, error=error.message))
     message = (f"Version {track.version}: {count} holder(s) must re-certify." if major
                else f"Version {track.version}: holders stay certified.")
-    return fragment_only("partials/training/track_header.html", track=track, message=message)
+    return fragment_only(TRACK_HEADER, **_header_context(track, message=message))
+
+
+def _header_context(track: CertificationTrack, **extra: Any) -> dict[str, Any]:
+    """The track's header: its version controls and the holders of an older major version."""
+    return {"track": track, "recertification": recertification_holders(track), **extra}
 
 
 def _track_context(track: CertificationTrack) -> dict[str, Any]:
@@ -124,7 +141,8 @@ def _track_context(track: CertificationTrack) -> dict[str, Any]:
     learners, done = training.track_learners(track, status=status, q=q,
                                              page=clamp_page(request.args.get("page")),
                                              per_page=_page_size())
-    return {"track": track, "summary": training.track_summary(track), "learners": learners,
+    return {**_header_context(track), "summary": training.track_summary(track),
+            "learners": learners,
             "done": done, "required_count": sum(1 for c in track.courses if c.required),
             "status_filter": status, "q": q, "statuses": list(ProgressStatus),
             "course_form": CourseForm(formdata=None),

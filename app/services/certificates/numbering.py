@@ -75,7 +75,10 @@ def snapshot(certificate: Certificate, issued_by: User | None) -> dict[str, Any]
         "subject": subject_name(certificate),
         "subject_kind": "course" if certificate.course is not None else "track",
         "track": track.name if track is not None else None,
-        "version": track.version if track is not None else None,
+        # A track certificate says the version it covers (`track_version`: the one
+        # completed, or the one a re-issue carries over), even if the track moved on.
+        "version": (certificate.track_version or track.version) if track is not None
+        else None,
         "issued_on": certificate.issued_at.date().isoformat() if certificate.issued_at else None,
         "expires_on": certificate.expires_at.isoformat() if certificate.expires_at else None,
         "issuer": current_app.config["ISSUER_NAME"],

@@ -44,8 +44,10 @@ def get_certificate(certificate_id: int) -> Certificate:
 
 
 def live_certificate(recipient_id: int, course_id: int | None, track_id: int | None,
-                     type_: CertificateType) -> Certificate | None:
-    key = Certificate.make_live_key(recipient_id, course_id, track_id, type_)
+                     type_: CertificateType, major: int | None = None) -> Certificate | None:
+    """The live certificate of a recipient, subject and type (a track certificate: of
+    that major version, 1 by default)."""
+    key = Certificate.make_live_key(recipient_id, course_id, track_id, type_, major)
     return db.session.scalar(select(Certificate).where(Certificate.live_key == key))
 
 
@@ -64,13 +66,16 @@ class CertificateFilters:
 
 
 def search(filters: CertificateFilters) -> Select[tuple[Certificate]]:
-    """Certificates matching the filters: newest issue first (pending: oldest first)."""
+    """Certificates matching the filters: newest issue first (pending: oldest first).
+    status "revoked" lists the superseded ones as well (neither is valid any more)."""
     stmt = (select(Certificate)
             # Many-to-one, so joined in the page's own query (one round trip, no IN lists).
             .options(joinedload(Certificate.recipient), joinedload(Certificate.course),
                      joinedload(Certificate.track), joinedload(Certificate.issued_by),
                      joinedload(Certificate.recommended_by)))
-    if filters.status.upper() in S.__members__:
+    if filters.status.upper() == S.REVOKED:  # the Revoked tab: superseded ones too
+        stmt = stmt.where(Certificate.status.in_([S.REVOKED, S.SUPERSEDED]))
+    elif filters.status.upper() in S.__members__:
         stmt = stmt.where(Certificate.status == S(filters.status.upper()))
     q = filters.q.strip()
     if NUMBER_QUERY.fullmatch(q.upper()):
@@ -117,7 +122,8 @@ def certificates_of(user_id: int) -> list[Certificate]:
         select(Certificate).options(selectinload(Certificate.course),
                                     selectinload(Certificate.track))
         .where(Certificate.recipient_id == user_id, Certificate.status.in_(
-            [S.PENDING, S.ISSUED, S.REVOKED])).order_by(Certificate.created_at.desc())))
+            [S.PENDING, S.ISSUED, S.REVOKED, S.SUPERSEDED]))
+        .order_by(Certificate.created_at.desc())))
 
 
 def verifications_of(user_id: int, limit: int = 20) -> list[tuple[Certificate, Any]]:

@@ -219,7 +219,8 @@ def _document(credential_id: str, name: str, description: str, achievement: dict
 def certificate_credential(certificate: Certificate) -> tuple[dict[str, Any], datetime,
                                                               datetime | None]:
     """The unsigned credential of an issued certificate, its validFrom and validUntil."""
-    if certificate.status not in (CertificateStatus.ISSUED, CertificateStatus.REVOKED) \
+    if certificate.status not in (CertificateStatus.ISSUED, CertificateStatus.REVOKED,
+                                  CertificateStatus.SUPERSEDED) \
             or certificate.issued_at is None or not certificate.verification_id:
         raise NotPortable("Only an issued certificate has a portable credential.")
     snap = certificate.snapshot or {}

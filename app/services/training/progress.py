@@ -13,6 +13,8 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.models import (
     AuditAction,
+    Certificate,
+    CertificateStatus,
     Course,
     CourseProgress,
     Enrolment,
@@ -196,6 +198,25 @@ def submit_quiz_attempt(progress: CourseProgress, answers: dict[str, Any], actor
     return attempt
 
 
+def completion_message(certificate: Certificate | None) -> str:
+    """What the learner is told about their certificate on completing a track: a new
+    pending one waits for approval (and, for a new major version, will replace the old
+    one); a live one of this version already stands."""
+    if certificate is None:
+        return ""
+    if certificate.status == CertificateStatus.ISSUED:
+        return f"Your certificate {certificate.number} for this version stays valid."
+    older = db.session.scalar(select(Certificate.number).where(
+        Certificate.recipient_id == certificate.recipient_id,
+        Certificate.track_id == certificate.track_id, Certificate.course_id.is_(None),
+        Certificate.type == certificate.type, Certificate.status == CertificateStatus.ISSUED,
+        Certificate.id != certificate.id).order_by(Certificate.id.desc()).limit(1))
+    if older:
+        return (f"Your certificate for version {certificate.track_version} is waiting for "
+                f"approval; once approved it replaces {older}.")
+    return "Your certificate is waiting for approval."
+
+
 def roll_up(enrolment: Enrolment, actor: Actor) -> Enrolment:
     """Derive the enrolment's status from its courses: every required course completed
     completes it (recording the version and expiry, and requesting a pending COMPLETION
@@ -213,11 +234,11 @@ def roll_up(enrolment: Enrolment, actor: Actor) -> Enrolment:
                 "completed_at": now, "completed_version": track.version,
                 "expires_at": (add_months(now.date(), track.validity_months)
                                if track.validity_months else None)})
-            request_completion(enrolment, actor)
+            certificate = request_completion(enrolment, actor)
             notify(enrolment.user, NotificationType.TRAINING_COMPLETED,
                    f"Completed: {track.name}",
-                   f"You completed {track.name} (version {track.version}). Your certificate "
-                   "is waiting for approval.", link="/me")
+                   f"You completed {track.name} (version {track.version}). "
+                   + completion_message(certificate), link="/me")
     elif any(s == P.FAILED for s in statuses):
         transition(enrolment, to=P.FAILED, expected=old)
     elif any(s != P.NOT_STARTED for s in statuses) or enrolment.started_at:

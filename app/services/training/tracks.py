@@ -1,20 +1,28 @@
 """Certification tracks: the catalogue (search, pickers, create, update, deactivate) and
 version bumps. A minor bump keeps holders certified; a major bump sends every holder
 back to re-certify (enrolment IN_PROGRESS again, course progress restarted with a fresh
-attempt allowance) and tells them so. `set_fields` is the one way a track's or course's
-editable fields are written (each checked by its rule in app/services/fields.py: text
-trimmed, an emptied optional field is no value)."""
+attempt allowance) and tells them so. Their certificates of the older major version stay
+valid for the track's `recertification_grace_days` (0: none) after the bump, then say
+RECERTIFICATION_REQUIRED (app/services/certificates/status.py decides, at read time);
+completing the new version yields a new certificate that supersedes the old one.
+`set_fields` is the one way a track's or course's editable fields are written (each
+checked by its rule in app/services/fields.py: text trimmed, an emptied optional field
+is no value)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import (
     AuditAction,
+    Certificate,
+    CertificateStatus,
     CertificationTrack,
     CourseProgress,
     Enrolment,
@@ -25,13 +33,16 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.services import audit, fields
+from app.services.certificates.status import recertification_due_on, verification_status
 from app.services.context import Actor
-from app.services.errors import NotFound
+from app.services.errors import Conflict, NotFound
 from app.services.notifications import NewNotification, notify_many
+from app.services.transitions import transition
 
 P = ProgressStatus
 TRACK_FIELDS = ("name", "description", "audience", "level", "active", "required_for_go_live",
-                "estimated_hours", "validity_months")
+                "estimated_hours", "validity_months", "recertification_grace_days")
+MAX_GRACE_DAYS = 3650
 # The TrackForm's limits, checked again here for every caller.
 TRACK_RULES: dict[str, fields.Rule] = {
     "name": fields.rule(fields.text, max_len=200),
@@ -44,6 +55,10 @@ TRACK_RULES: dict[str, fields.Rule] = {
                                    message="From 1 to 1000 hours."),
     "validity_months": fields.rule(fields.optional_integer, min=1, max=600,
                                    message="From 1 to 600 months, or empty."),
+    # Emptied: 0 (no grace).
+    "recertification_grace_days": fields.rule(fields.optional_integer, min=0,
+                                              max=MAX_GRACE_DAYS,
+                                              message="From 0 to 3650 days."),
 }
 
 
@@ -84,10 +99,18 @@ def set_fields(obj: Any, rules: Mapping[str, fields.Rule], values: dict[str, Any
         setattr(obj, name, value)
 
 
+def _grace_default(values: dict[str, Any]) -> dict[str, Any]:
+    if "recertification_grace_days" in values and values["recertification_grace_days"] in (
+            None, ""):
+        return {**values, "recertification_grace_days": 0}
+    return values
+
+
 def create_track(actor: Actor, **values: Any) -> CertificationTrack:
     """Raises ValidationFailed."""
-    track = CertificationTrack()
-    set_fields(track, TRACK_RULES, values, creating=True, required=("name", "audience"))
+    track = CertificationTrack(recertification_grace_days=0)
+    set_fields(track, TRACK_RULES, _grace_default(values), creating=True,
+               required=("name", "audience"))
     db.session.add(track)
     db.session.flush()
     audit.record(actor, AuditAction.CREATE, "track", track.id,
@@ -98,7 +121,7 @@ def create_track(actor: Actor, **values: Any) -> CertificationTrack:
 def update_track(track: CertificationTrack, actor: Actor, **values: Any) -> CertificationTrack:
     """Raises ValidationFailed, changing nothing."""
     before = audit.snapshot(track, TRACK_FIELDS)
-    set_fields(track, TRACK_RULES, values)
+    set_fields(track, TRACK_RULES, _grace_default(values))
     db.session.flush()
     changes = audit.changes_between(before, audit.snapshot(track, TRACK_FIELDS))
     if changes:
@@ -109,17 +132,39 @@ def update_track(track: CertificationTrack, actor: Actor, **values: Any) -> Cert
     return track
 
 
-def bump_version(track: CertificationTrack, actor: Actor, *, major: bool) -> int:
+def bump_version(track: CertificationTrack, actor: Actor, *, major: bool,
+                 from_version: str | None = None) -> int:
     """A minor bump keeps holders certified; a major bump sends every holder back to
     re-certify: their enrolment returns to IN_PROGRESS, course progress restarts (with a
-    fresh attempt allowance) and they are notified. Returns how many must re-certify."""
+    fresh attempt allowance), the track records when its major version changed, and every
+    holder (a completed enrolment or an issued certificate of the track) is notified
+    (RECERTIFICATION_REQUIRED, through notify_many, once per holder and version), told
+    until when their certificate stays valid. Returns how many must re-certify.
+
+    `from_version` (the version the manager saw): Conflict if the track is no longer at
+    it. The bump is a conditional UPDATE of the version the track was read at, so a
+    double-click or two managers at once bump it once; the other gets Conflict."""
     old = track.version
+    if from_version is not None and from_version.strip() != old:
+        raise Conflict(f"{track.name} is at version {old} already; reload to see it.")
     holders: list[int] = []
+    now = utcnow()
+    same_version = [CertificationTrack.version_major == track.version_major,
+                    CertificationTrack.version_minor == track.version_minor]
+
+    def refused(moved: CertificationTrack) -> str:
+        return f"{moved.name} moved to version {moved.version} a moment ago; reload."
+
     if major:
-        track.version_major += 1
-        track.version_minor = 0
-        holders = list(db.session.scalars(select(Enrolment.user_id).where(
-            Enrolment.track_id == track.id, Enrolment.status == P.COMPLETED)))
+        transition(track, to=track.version_major + 1, expected=[track.version_major],
+                   column="version_major", where=same_version[1:],
+                   values={"version_minor": 0, "major_version_changed_at": now,
+                           "updated_at": now}, refused=refused)
+        holders = sorted(set(db.session.scalars(select(Enrolment.user_id).where(
+            Enrolment.track_id == track.id, Enrolment.status == P.COMPLETED))) | set(
+            db.session.scalars(select(Certificate.recipient_id).where(
+                Certificate.track_id == track.id, Certificate.course_id.is_(None),
+                Certificate.status == CertificateStatus.ISSUED))))
         completed = select(Enrolment.id).where(Enrolment.track_id == track.id,
                                                Enrolment.status == P.COMPLETED)
         db.session.execute(
@@ -133,15 +178,40 @@ def bump_version(track: CertificationTrack, actor: Actor, *, major: bool) -> int
             .values(status=P.IN_PROGRESS, updated_at=utcnow())
             .execution_options(synchronize_session=False))
         db.session.expire_all()
+        grace = track.recertification_grace_days or 0
+        until = ("Your certificate of the earlier version is no longer valid for the "
+                 "current one." if not grace else
+                 "Your certificate of the earlier version stays valid until "
+                 f"{(now.date() + timedelta(days=grace)).isoformat()}.")
         notify_many([NewNotification(
             user_id, NotificationType.RECERTIFICATION_REQUIRED,
             f"Re-certify: {track.name} {track.version}",
-            f"{track.name} has a new major version ({track.version}). Complete its courses "
-            "again to stay certified.", f"/learn/tracks/{track.id}",
+            f"{track.name} has a new major version ({track.version}). {until} Complete its "
+            "courses again to stay certified.", f"/learn/tracks/{track.id}",
             f"recertify:{track.id}:{track.version}:{user_id}") for user_id in holders])
     else:
-        track.version_minor += 1
+        transition(track, to=track.version_minor + 1, expected=[track.version_minor],
+                   column="version_minor", where=same_version[:1],
+                   values={"updated_at": now}, refused=refused)
     db.session.flush()
     audit.record(actor, AuditAction.UPDATE, "track", track.id,
                  {"version": [old, track.version], "recertify": len(holders)})
     return len(holders)
+
+
+def recertification_holders(track: CertificationTrack,
+                            limit: int = 200) -> list[tuple[Certificate, str, Any]]:
+    """The issued certificates of this track covering an older major version, with their
+    standing (RECERTIFICATION_REQUIRED, or VALID/EXPIRED during the grace period) and the
+    day re-certification is due: (certificate, standing, due date), oldest version first."""
+    rows = db.session.scalars(
+        select(Certificate).options(joinedload(Certificate.recipient))
+        .where(Certificate.track_id == track.id, Certificate.course_id.is_(None),
+               Certificate.status == CertificateStatus.ISSUED)
+        .order_by(Certificate.track_version, Certificate.id).limit(limit * 4))
+    held = []
+    for certificate in rows:
+        due = recertification_due_on(certificate)
+        if due is not None:
+            held.append((certificate, verification_status(certificate), due))
+    return held[:limit]
