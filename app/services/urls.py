@@ -30,6 +30,13 @@ def public_url(endpoint: str, /, **values: Any) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
+def site_path(endpoint: str, /, **values: Any) -> str:
+    """The path of `endpoint` inside the portal ("/me/certificates/7.pdf"), without
+    PUBLIC_BASE_URL: what a notification's link stores (public_link() makes it absolute,
+    and the in-app "open" only follows such paths)."""
+    return current_app.url_map.bind("localhost").build(endpoint, values)
+
+
 def public_link(path: str | None) -> str:
     """An absolute public URL for a site path ("/me", a notification's link); an
     absolute URL is returned as it is, no path is the notifications page."""

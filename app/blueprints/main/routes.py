@@ -1,4 +1,5 @@
-"""Landing, health check, the learner's page and the org admin's page."""
+"""Landing, health check, the learner's page (and their own certificate PDFs) and the org
+admin's page."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.extensions import db
 from app.models import Notification, Role
 from app.services import certificates, dates, teaching, training
 from app.services import credentials as mc
+from app.web.files import private_file
 from app.web.htmx import render
 
 bp = Blueprint("main", __name__)
@@ -83,3 +85,20 @@ def me() -> Any:
                   certificates=certificates.certificates_of(current_user.id),
                   verifications=certificates.verifications_of(current_user.id),
                   sessions_to_rate=teaching.sessions_to_rate(current_user.id))
+
+
+@bp.route("/me/certificates/<int:certificate_id>.pdf")
+@login_required
+def certificate_pdf(certificate_id: int) -> Any:
+    """The holder's own certificate PDF, as a download named by its number. Someone
+    else's certificate (or an unknown id) is 404; so is one that is not issued, with the
+    reason (certificates.holder_pdf). While the PDF job is still rendering it: 202 with a
+    page saying so, reloading itself (Retry-After), never a broken file."""
+    certificate, data = certificates.holder_pdf(current_user.id, certificate_id)
+    if data is None:
+        response = render("main/pdf_pending.html", status=202, certificate=certificate)
+        response.headers["Retry-After"] = "5"
+        response.headers["Refresh"] = "5"  # the browser asks again by itself
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    return private_file(data, "application/pdf", f"{certificate.number}.pdf")

@@ -48,7 +48,7 @@ from app.services.certificates.queries import (
     search,
     verifications_of,
 )
-from app.services.certificates.renderings import record_rendering, renderings_of
+from app.services.certificates.renderings import holder_pdf, record_rendering, renderings_of
 from app.services.certificates.serializers import pending_to_api, to_api
 from app.services.certificates.status import (
     Checkable,
@@ -60,7 +60,7 @@ from app.services.certificates.status import (
 __all__ = [
     "ALREADY", "COUNT_LIMIT", "NUMBER_QUERY", "RENDER_PDF_JOB", "REVOCATION_CATEGORIES",
     "CertificateFilters", "Checkable", "already_live", "approve", "certificates_of", "find",
-    "get_certificate", "is_expired", "issue_certificate", "live_certificate",
+    "get_certificate", "holder_pdf", "is_expired", "issue_certificate", "live_certificate",
     "new_verification_code", "next_number", "normalise_code", "pending_count",
     "pending_to_api", "record_rendering", "record_verification", "reinstate",
     "renderings_of", "reissue", "reject",

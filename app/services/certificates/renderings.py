@@ -7,7 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import CertificateRendering
+from app.models import Certificate, CertificateRendering, CertificateStatus
+from app.services import storage
+from app.services.errors import NotFound
 
 
 def record_rendering(certificate_id: int, sha256: str, pdf_key: str | None) -> None:
@@ -26,3 +28,21 @@ def renderings_of(certificate_id: int) -> list[CertificateRendering]:
     return list(db.session.scalars(
         select(CertificateRendering).where(CertificateRendering.certificate_id == certificate_id)
         .order_by(CertificateRendering.id)))
+
+
+def holder_pdf(user_id: int, certificate_id: int) -> tuple[Certificate, bytes | None]:
+    """The holder's own certificate and its current PDF (None while the PDF job is still
+    rendering it). Only the recipient gets it; anyone else, or an unknown id, gets
+    NotFound ("Certificate not found."). Only an issued certificate has a PDF to download,
+    expired included (it was genuine and says its dates); a pending, rejected, revoked
+    or superseded one raises NotFound saying why (a withdrawn certificate's PDF must not
+    travel on as if it were valid)."""
+    certificate = db.session.get(Certificate, certificate_id)
+    if certificate is None or certificate.recipient_id != user_id:
+        raise NotFound("Certificate not found.")
+    if certificate.status != CertificateStatus.ISSUED:
+        raise NotFound(f"This certificate is {certificate.status.label.lower()}, so it has "
+                       "no PDF to download.")
+    if not certificate.pdf_key or not storage.exists(certificate.pdf_key):
+        return certificate, None
+    return certificate, storage.read(certificate.pdf_key)
