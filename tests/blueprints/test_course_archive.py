@@ -42,7 +42,7 @@ def test_an_unused_course_is_deleted_once_confirmed_and_audited(app, manager_cli
     track = make_track(exam=False)
     course_id = _add_course(app, track)
     page = manager_client.get(f"/admin/tracks/{track.id}").get_data(as_text=True)
-    assert f'aria-label="Delete Optional extra"' in page and "This cannot be undone." in page
+    assert 'aria-label="Delete Optional extra"' in page and "This cannot be undone." in page
     response = manager_client.post(f"/admin/courses/{course_id}/delete", headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and html.startswith('<div id="courses-table">')

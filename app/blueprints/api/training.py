@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Blueprint, abort, jsonify, request
 from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.blueprints.api.routes import json_body, page_args, page_json
 from app.blueprints.training.forms import (
@@ -21,11 +23,19 @@ from app.blueprints.training.forms import (
     TrackForm,
 )
 from app.extensions import csrf, db
-from app.models import CertificationTrack, Course, CourseProgress, Enrolment, ProgressStatus, Role
+from app.models import (
+    CertificationTrack,
+    Course,
+    CourseProgress,
+    Enrolment,
+    ProgressStatus,
+    Role,
+    User,
+)
 from app.services import training
 from app.services import users as user_service
 from app.services.errors import NotFound, ValidationFailed
-from app.services.fields import MAX_ID
+from app.services.fields import MAX_ID, parse_id
 from app.services.pagination import paginate
 from app.web.auth import allow_roles, current_actor, guard_blueprint
 from app.web.forms import validate_json
@@ -58,7 +68,9 @@ def track_to_api(track: CertificationTrack, *, courses: bool = False) -> dict[st
         "createdAt": track.created_at.isoformat(), "updatedAt": track.updated_at.isoformat(),
     }
     if courses:
-        data["courses"] = [course_to_api(c) for c in track.courses]
+        # Managers also see the archived courses (isArchived); learners only the live ones.
+        listed = track.all_courses if _is_manager() else track.courses
+        data["courses"] = [course_to_api(c) for c in listed]
     return data
 
 
@@ -70,14 +82,20 @@ def course_to_api(course: Course) -> dict[str, Any]:
         "estimatedMinutes": course.estimated_minutes, "sortOrder": course.sort_order,
         "isRequired": course.required, "hasExam": course.has_exam,
         "passingScore": course.passing_score, "attemptLimit": course.attempt_limit,
+        "isArchived": course.archived,
+        "archivedAt": course.archived_at.isoformat() if course.archived_at else None,
         # Learners never get the answers through the API either.
         "questions": (course.questions if _is_manager() else training.public_questions(course)),
     }
 
 
 def progress_to_api(enrolment: Enrolment) -> dict[str, Any]:
+    organization_id = enrolment.user.organization_id
     return {
         "id": enrolment.id, "userId": enrolment.user_id, "trackId": enrolment.track_id,
+        # Seed 003's TrainingProgress: client users belong to an organization.
+        "organizationId": organization_id,
+        "userType": "CLIENT" if organization_id is not None else "INTERNAL",
         "status": enrolment.status.value, "percentComplete": training.percent_complete(enrolment),
         "startedAt": enrolment.started_at.isoformat() if enrolment.started_at else None,
         "completedAt": enrolment.completed_at.isoformat() if enrolment.completed_at else None,
@@ -120,7 +138,9 @@ def get_track(track_id: int) -> Any:
 @bp.route("/tracks", methods=["POST"])
 @allow_roles(*MANAGERS)
 def create_track() -> Any:
-    form = validate_json(TrackForm, json_body(), aliases=TRACK_API_FIELDS)
+    payload = json_body()
+    payload.setdefault("isActive", True)  # seed 003: isActive defaults to true
+    form = validate_json(TrackForm, payload, aliases=TRACK_API_FIELDS)
     track = training.create_track(current_actor(), **form.values())
     return jsonify(track_to_api(track)), 201
 
@@ -141,10 +161,26 @@ def create_course() -> Any:
     track_id = payload.pop("trackId", None) if isinstance(payload, dict) else None
     if not _is_id(track_id):
         raise ValidationFailed("Which track?", fields={"trackId": ["Give the track's id."]})
+    sort_order = _sort_order(payload)
+    payload.setdefault("isRequired", True)  # seed 003: isRequired defaults to true
     track = training.get_track(track_id)
     form = validate_json(CourseForm, payload, aliases=COURSE_API_FIELDS)
-    course = training.create_course(track, current_actor(), **form.values())
+    values = form.values()
+    if sort_order is not None:
+        values["sort_order"] = sort_order
+    course = training.create_course(track, current_actor(), **values)
     return jsonify(course_to_api(course)), 201
+
+
+def _sort_order(payload: dict[str, Any]) -> int | None:
+    """Seed 003's sortOrder (taken out of the payload): a whole number 0-100000."""
+    if "sortOrder" not in payload:
+        return None
+    value = payload.pop("sortOrder")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000:
+        raise ValidationFailed("Some fields are not valid.",
+                               fields={"sortOrder": ["A whole number from 0 to 100000."]})
+    return value
 
 
 @bp.route("/courses/<int:course_id>", methods=["PATCH"])
@@ -153,10 +189,37 @@ def update_course(course_id: int) -> Any:
     course = training.get_course(course_id)
     payload = json_body()
     questions = payload.pop("questions", None) if isinstance(payload, dict) else None
+    sort_order = _sort_order(payload)
     form = validate_json(CourseForm, payload, partial=True, aliases=COURSE_API_FIELDS)
-    training.update_course(course, current_actor(), **form.values())
+    values = form.values()
+    if sort_order is not None:
+        values["sort_order"] = sort_order
+    training.update_course(course, current_actor(), **values)
     if questions is not None:
         training.save_quiz(course, questions, current_actor())
+    return jsonify(course_to_api(course))
+
+
+@bp.route("/courses/<int:course_id>", methods=["DELETE"])
+@allow_roles(*MANAGERS)
+def delete_course(course_id: int) -> Any:
+    """Seed 003's deleteCourse: only a course nothing refers to (409 otherwise, offering
+    archive)."""
+    training.delete_course(training.get_course(course_id), current_actor())
+    return "", 204
+
+
+@bp.route("/courses/<int:course_id>/archive", methods=["POST"])
+@allow_roles(*MANAGERS)
+def archive_course(course_id: int) -> Any:
+    course = training.archive_course(training.get_course(course_id), current_actor())
+    return jsonify(course_to_api(course))
+
+
+@bp.route("/courses/<int:course_id>/restore", methods=["POST"])
+@allow_roles(*MANAGERS)
+def restore_course(course_id: int) -> Any:
+    course = training.restore_course(training.get_course(course_id), current_actor())
     return jsonify(course_to_api(course))
 
 
@@ -189,6 +252,53 @@ def enroll() -> Any:
         raise NotFound("Track not found.")
     enrolment = training.enrol(user_service.get_user(user_id), track, current_actor())
     return jsonify(progress_to_api(enrolment)), 201
+
+
+def _query_id(name: str, raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return parse_id(raw)
+    except ValueError:
+        raise ValidationFailed("Some filters are not valid.",
+                               fields={name: ["A row id (a whole number)."]}) from None
+
+
+@bp.route("/progress")
+def list_progress() -> Any:
+    """Seed 003's ProgressQueryDto (trackId, organizationId, status, userId), paginated.
+    Managers and admins see everyone; an org admin their own organization's people (another
+    organization is 404); anyone else only their own enrolments."""
+    track_id = _query_id("trackId", request.args.get("trackId"))
+    organization_id = _query_id("organizationId", request.args.get("organizationId"))
+    user_id = _query_id("userId", request.args.get("userId"))
+    status = request.args.get("status") or None
+    if status is not None and status not in ProgressStatus.__members__:
+        raise ValidationFailed("Unknown status.", fields={"status": [
+            "One of NOT_STARTED, IN_PROGRESS, COMPLETED, FAILED."]})
+    stmt = (select(Enrolment).join(User, User.id == Enrolment.user_id)
+            .options(selectinload(Enrolment.user),
+                     selectinload(Enrolment.course_progress).selectinload(CourseProgress.course),
+                     selectinload(Enrolment.track).selectinload(CertificationTrack.courses))
+            .order_by(Enrolment.id))
+    if current_user.role == Role.ORG_ADMIN:
+        if organization_id is not None and organization_id != current_user.organization_id:
+            raise NotFound("Organization not found.")
+        stmt = stmt.where(User.organization_id == current_user.organization_id)
+    elif not _is_manager():
+        if user_id is not None:
+            _own_or_manager(user_id)
+        stmt = stmt.where(Enrolment.user_id == current_user.id)
+    if track_id is not None:
+        stmt = stmt.where(Enrolment.track_id == track_id)
+    if organization_id is not None:
+        stmt = stmt.where(User.organization_id == organization_id)
+    if user_id is not None:
+        stmt = stmt.where(Enrolment.user_id == user_id)
+    if status is not None:
+        stmt = stmt.where(Enrolment.status == ProgressStatus(status))
+    page = paginate(stmt, *page_args())
+    return jsonify(page_json(page, [progress_to_api(e) for e in page.items]))
 
 
 @bp.route("/progress/<int:user_id>/<int:track_id>")
@@ -239,6 +349,7 @@ def submit_quiz(progress_id: int) -> Any:
         abort(403)  # only the learner takes their own quiz
     payload = json_body()
     answers = payload.get("answers") if isinstance(payload, dict) else None
+    _check_answers(row.course, answers)
     # Unanswered questions: 422 naming them (fields.answers), nothing recorded, unless
     # "submitAnyway": true (they count as wrong), as the page's "Submit anyway" does.
     anyway = payload.get("submitAnyway", False) if isinstance(payload, dict) else False
@@ -290,6 +401,30 @@ def reset_attempts(progress_id: int) -> Any:
     training.reset_attempts(row, current_actor(),
                             expected_left=payload.get("expectedAttemptsLeft"))
     return jsonify(_attempts_to_api(row))
+
+
+def _check_answers(course: Course, answers: Any) -> None:
+    """The JSON shape of quiz answers: {question id: option index or a list of them}, an
+    index a whole number among the question's options (0 is the first). Anything else is
+    422 naming the question, before any attempt is used."""
+    if not isinstance(answers, dict):
+        raise ValidationFailed("Send answers as {question id: option index or indexes}.",
+                               fields={"answers": ["An object."]})
+    questions = {q["id"]: q for q in course.questions or []}
+    problems: dict[str, list[str]] = {}
+    for key, value in answers.items():
+        question = questions.get(key)
+        if question is None:
+            problems[f"answers.{key}"] = ["Not a question of this quiz."]
+            continue
+        chosen = value if isinstance(value, list) else [value]
+        count = len(question.get("options") or [])
+        if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < count
+                   for c in chosen):
+            problems[f"answers.{key}"] = [
+                f"An option index from 0 to {count - 1}, or a list of them."]
+    if problems:
+        raise ValidationFailed("Some answers are not valid.", fields=problems)
 
 
 @bp.route("/tracks/<int:track_id>/summary")

@@ -1,0 +1,89 @@
+"""Deleting a course and removing a project's assignment under double-clicks and two
+managers at once: of N identical requests one takes effect (one audit row), the others
+get a clear 404. Really concurrent on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import AuditLog, ContentType, Course, Role, TrainingAssignment
+from app.services import training
+from app.services.context import Actor
+from tests.conftest import HX
+
+N = 8
+
+
+def _count(app, *criteria, model=AuditLog):
+    with app.app_context():
+        return db.session.scalar(select(func.count(model.id)).where(*criteria)) or 0
+
+
+def test_parallel_course_deletes_delete_once(app, make_user, make_track, race):
+    track = make_track(exam=False)
+    with app.app_context():
+        course = training.create_course(training.get_track(track.id), Actor.system(),
+                                        title="Unused", content_type=ContentType.TEXT,
+                                        content_body="x")
+        db.session.commit()
+        course_id = course.id
+    responses = race(make_user(Role.MANAGER), "POST", f"/admin/courses/{course_id}/delete",
+                     n=N, headers=HX)
+    assert Counter(r.status_code for r in responses) == {200: 1, 404: N - 1}
+    refused = next(r for r in responses if r.status_code == 404).get_data(as_text=True)
+    assert "<html" not in refused
+    assert _count(app, Course.id == course_id, model=Course) == 0
+    assert _count(app, AuditLog.action == "DELETE", AuditLog.resource_type == "course",
+                  AuditLog.resource_id == str(course_id)) == 1
+
+
+def test_parallel_api_course_deletes_delete_once(app, make_user, make_track, bearer, race):
+    track = make_track(exam=False)
+    with app.app_context():
+        course = training.create_course(training.get_track(track.id), Actor.system(),
+                                        title="Unused", content_type=ContentType.TEXT,
+                                        content_body="x")
+        db.session.commit()
+        course_id = course.id
+    headers = bearer(make_user(Role.MANAGER))
+    responses = race(None, "DELETE", f"/api/v1/internal/training/courses/{course_id}", n=N,
+                     headers=headers)
+    assert Counter(r.status_code for r in responses) == {204: 1, 404: N - 1}
+    assert all(r.get_json()["error"]["code"] == "not_found"
+               for r in responses if r.status_code == 404)
+    assert _count(app, AuditLog.action == "DELETE", AuditLog.resource_type == "course",
+                  AuditLog.resource_id == str(course_id)) == 1
+
+
+def test_parallel_archives_archive_once(app, make_user, make_track, race):
+    track = make_track(exam=False)
+    course_id = track.courses[0].id
+    responses = race(make_user(Role.MANAGER), "POST", f"/admin/courses/{course_id}/archive",
+                     n=N, headers=HX)
+    assert Counter(r.status_code for r in responses) == {200: 1, 409: N - 1}
+    assert _count(app, AuditLog.action == "DEACTIVATE", AuditLog.resource_type == "course",
+                  AuditLog.resource_id == str(course_id)) == 1
+
+
+def test_parallel_assignment_removals_remove_once(app, make_user, make_track, org, race):
+    track = make_track()
+    with app.app_context():
+        project = training.create_project(Actor.system(), name="P", organization_id=org.id,
+                                          go_live_date=None)
+        assignment = training.assign_training(project, training.get_track(track.id),
+                                              Actor.system())
+        db.session.commit()
+        project_id, assignment_id = project.id, assignment.id
+    responses = race(make_user(Role.MANAGER), "POST",
+                     f"/admin/projects/{project_id}/assignments/{assignment_id}/delete",
+                     n=N, headers=HX)
+    assert Counter(r.status_code for r in responses) == {200: 1, 404: N - 1}
+    refused = next(r for r in responses if r.status_code == 404).get_data(as_text=True)
+    assert "<html" not in refused
+    assert _count(app, TrainingAssignment.id == assignment_id, model=TrainingAssignment) == 0
+    assert _count(app, AuditLog.action == "DELETE",
+                  AuditLog.resource_type == "training_assignment",
+                  AuditLog.resource_id == str(assignment_id)) == 1
