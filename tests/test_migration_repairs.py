@@ -53,3 +53,25 @@ def test_rows_breaking_the_new_rules_are_repaired_on_upgrade(scratch_url, tmp_pa
         downgrade(revision="0008_notification_delivery")
         upgrade()
         db.engine.dispose()
+
+
+def test_organizations_sharing_a_name_are_told_apart_on_upgrade(scratch_url, tmp_path):
+    app = create_app({"APP_ENV": "test", "TESTING": True, "SECRET_KEY": "x",
+                      "SQLALCHEMY_DATABASE_URI": scratch_url, "JOBS_INLINE": True,
+                      "STORAGE_DIR": str(tmp_path / "storage")})
+    with app.app_context():
+        upgrade(revision="0018_definition_keys")
+        with db.engine.begin() as conn:
+            for slug, name in (("a", "Acme"), ("b", "ACME"), ("c", "Acme (2)"), ("d", "acme")):
+                conn.execute(text(
+                    "INSERT INTO organizations (name, slug, active, email_compliance_alerts, "
+                    "email_system_alerts, sms_credential_alerts, sms_critical_alerts, "
+                    "created_at, updated_at) VALUES (:name, :slug, true, true, true, false, "
+                    "false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"name": name, "slug": slug})
+        upgrade(revision="0019_organization_names")
+        with db.engine.connect() as conn:
+            names = dict(conn.execute(text("SELECT slug, name FROM organizations")).all())
+        assert names == {"a": "Acme", "b": "ACME (3)", "c": "Acme (2)", "d": "acme (4)"}
+        downgrade(revision="0018_definition_keys")
+        upgrade()
+        db.engine.dispose()

@@ -170,3 +170,5 @@ class LoginThrottle(Base):
 
 # Emails are unique regardless of case (the services also store them lower-cased).
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+# Organization names too: two "Acme Roofing" rows make pickers and the matrix ambiguous.
+Index("uq_organizations_name_lower", func.lower(Organization.name), unique=True)

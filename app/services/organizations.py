@@ -22,6 +22,7 @@ AUDITED_FIELDS = (
     "sms_credential_alerts", "sms_critical_alerts",
 )
 SLUG_TAKEN = "Another organization already uses this slug."
+NAME_TAKEN = "Another organization already has this name."
 
 
 def _preference(value: object, field: str) -> bool:
@@ -50,10 +51,6 @@ def get_organization(org_id: int) -> Organization:
     return org
 
 
-def _slug_conflict() -> Conflict:
-    return Conflict(SLUG_TAKEN, fields={"slug": [SLUG_TAKEN]})
-
-
 def _slug_taken(slug: str, except_id: int | None = None) -> bool:
     stmt = select(Organization.id).where(Organization.slug == slug)
     if except_id is not None:
@@ -61,25 +58,58 @@ def _slug_taken(slug: str, except_id: int | None = None) -> bool:
     return db.session.scalar(stmt) is not None
 
 
+def _name_taken(name: str, except_id: int | None = None) -> bool:
+    # Names are unique regardless of case (uq_organizations_name_lower): two "Acme Roofing"
+    # rows make every picker and the org matrix ambiguous.
+    stmt = select(Organization.id).where(func.lower(Organization.name) == name.lower())
+    if except_id is not None:
+        stmt = stmt.where(Organization.id != except_id)
+    return db.session.scalar(stmt) is not None
+
+
+def _taken(name: str, slug: str, except_id: int | None = None) -> Conflict | None:
+    """The Conflict naming each field another organization already holds, if any."""
+    errors = {}
+    if _name_taken(name, except_id):
+        errors["name"] = [NAME_TAKEN]
+    if _slug_taken(slug, except_id):
+        errors["slug"] = [SLUG_TAKEN]
+    if not errors:
+        return None
+    return Conflict(NAME_TAKEN if "name" in errors else SLUG_TAKEN, fields=errors)
+
+
+def _flush_unique(org: Organization, except_id: int | None = None, *,
+                  add: bool = False) -> None:
+    """Flush under the name and slug constraints; a race lost to another admin answers
+    the same Conflict as the check before it (the winner is committed by then)."""
+    try:
+        flush_or_raise(Conflict(NAME_TAKEN), add=[org] if add else [])
+    except Conflict as lost:
+        raise _taken(org.name, org.slug, except_id) or lost from lost
+
+
 def create_organization(actor: Actor, *, name: str, slug: str = "", **prefs: bool) -> Organization:
-    """Raises ValidationFailed (name, slug format) or Conflict when the slug is taken."""
+    """Raises ValidationFailed (name, slug format) or Conflict when another organization
+    has the name (in any case) or the slug."""
     checked = fields.Fields()
     name = checked.check(fields.text, name, "name", max_len=200)
     slug = checked.check(fields.slug, slug, "slug")
     prefs = {key: checked.check(_preference, value, key) for key, value in prefs.items()}
     checked.done()
     slug = slugify(slug or name)
-    if _slug_taken(slug):
-        raise _slug_conflict()
+    if conflict := _taken(name, slug):
+        raise conflict
     org = Organization(name=name, slug=slug, **prefs)
-    flush_or_raise(_slug_conflict(), add=[org])
+    _flush_unique(org, add=True)
     audit.record(actor, AuditAction.CREATE, "organization", org.id,
                  audit.snapshot(org, AUDITED_FIELDS))
     return org
 
 
 def update_organization(org: Organization, actor: Actor, **values: Any) -> Organization:
-    """Raises ValidationFailed (name, slug format) or Conflict when the new slug is taken."""
+    """Raises ValidationFailed (name, slug format) or Conflict when another organization
+    has the new name (in any case) or slug."""
     before = audit.snapshot(org, AUDITED_FIELDS)
     for field in values:
         if field not in AUDITED_FIELDS or field == "active":
@@ -90,11 +120,11 @@ def update_organization(org: Organization, actor: Actor, **values: Any) -> Organ
     checked.done()
     if "slug" in values:
         values["slug"] = slugify(values["slug"] or values.get("name", org.name))
-        if _slug_taken(values["slug"], except_id=org.id):
-            raise _slug_conflict()
+    if conflict := _taken(values.get("name", org.name), values.get("slug", org.slug), org.id):
+        raise conflict
     for field, value in values.items():
         setattr(org, field, value)
-    flush_or_raise(_slug_conflict())
+    _flush_unique(org, org.id)
     changes = audit.changes_between(before, audit.snapshot(org, AUDITED_FIELDS))
     if changes:
         audit.record(actor, AuditAction.UPDATE, "organization", org.id, changes)

@@ -87,3 +87,39 @@ def test_deactivate(app, admin_client, org):
     assert "Reactivate" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Organization, org.id).active is False
+
+
+def test_a_name_another_organization_has_is_refused_in_any_case(app, admin_client, org):
+    with app.app_context():
+        before = db.session.scalar(select(func.count(Organization.id)))
+    response = admin_client.post("/admin/organizations", headers=HX,
+                                 data={"name": org.name.upper(), "slug": "other-slug"})
+    assert response.status_code == 409
+    assert "Another organization already has this name." in response.get_data(as_text=True)
+    other = admin_client.post("/admin/organizations", headers=HX,
+                              data={"name": "Other Roofing", "slug": ""})
+    assert other.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Organization.id))) == before + 1
+        other_id = db.session.scalar(select(Organization.id).where(
+            Organization.name == "Other Roofing"))
+    renamed = admin_client.post(f"/admin/organizations/{other_id}", headers=HX,
+                                data={"name": f" {org.name.lower()} ", "slug": "other-roofing"})
+    assert renamed.status_code == 409
+    assert "Another organization already has this name." in renamed.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Organization, other_id).name == "Other Roofing"
+
+
+def test_two_admins_creating_the_same_name_at_once_make_one(app, race, admin_user):
+    # Each with its own slug: only the name can refuse the losers.
+    responses = race(admin_user, calls=[
+        ("POST", "/admin/organizations",
+         {"headers": HX, "data": {"name": "Kauri Scaffolding", "slug": f"kauri-{n}"}})
+        for n in range(6)])
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 5
+    assert all("Another organization already" in r.get_data(as_text=True)
+               for r in responses if r.status_code == 409)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Organization.id)).where(
+            func.lower(Organization.name) == "kauri scaffolding")) == 1

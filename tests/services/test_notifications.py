@@ -78,7 +78,8 @@ def ctx(app: Flask) -> Iterator[None]:
 
 
 def _org(**prefs: bool) -> Organization:
-    org = Organization(name="Org", slug=f"org-{secrets.token_hex(4)}", **prefs)
+    tag = secrets.token_hex(4)  # names are unique too
+    org = Organization(name=f"Org {tag}", slug=f"org-{tag}", **prefs)
     db.session.add(org)
     db.session.flush()
     return org
