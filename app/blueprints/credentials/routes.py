@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.credentials.forms import DefinitionForm, EvidenceForm, StatusForm
@@ -198,7 +198,37 @@ def upload_evidence(credential_id: int) -> Any:
     return _holder_row(credential)
 
 
-# --- Evidence download ---------------------------------------------------------------
+# --- Evidence: the holder's or their org admin's upload, and downloads -----------------
+
+EVIDENCE_CELL = "partials/credentials/evidence_cell.html"
+
+
+@evidence_bp.route("/<int:credential_id>/evidence", methods=["POST"])
+@login_required
+def submit_evidence(credential_id: int) -> Any:
+    """A holder (their own credential) or their org admin uploads evidence while the
+    credential awaits assessment; anyone else gets 404."""
+    credential = mc.get_credential(credential_id)
+    if not mc.can_upload(current_user, credential):
+        abort(404)
+    form = EvidenceForm()
+    upload = form.file.data
+    error: Any = None
+    if upload is None or not getattr(upload, "filename", ""):
+        message, status = "Choose a file to upload.", 422
+    else:
+        _, error = attempt(lambda: mc.submit_evidence(credential, upload.filename,
+                                                      upload.read(), current_actor()))
+        message, status = (error.message, error.status) if error else (None, 200)
+    if not wants_fragment():  # the form without JavaScript: back to the page it was on
+        flash(message or "Evidence uploaded. An administrator reviews it before awarding.",
+              "error" if message else "success")
+        return redirect(url_for("main.me") if current_user.id == credential.user_id
+                        else url_for("people.person", user_id=credential.user_id))
+    return fragment_only(EVIDENCE_CELL, credential=credential, error=message,
+                         saved=error is None and message is None, status=status)
+
+
 
 @evidence_bp.route("/<int:credential_id>/evidence")
 @login_required

@@ -1,15 +1,19 @@
 """Evidence files: a PDF, PNG or JPEG (judged by its first bytes, never its name) up to
 EVIDENCE_MAX_BYTES, stored and recorded on the credential (an earlier file stays in
-storage and in the audit trail); and who may see a credential (admins, the holder, the
-holder's organization admin)."""
+storage and in the audit trail; the same file again is a no-op); who may see a
+credential (admins, the holder, the holder's organization admin); and the holder's or
+their org admin's upload while the credential awaits assessment."""
 
 from __future__ import annotations
+
+import hashlib
 
 from flask import current_app
 
 from app.extensions import db
 from app.models import (
     AuditAction,
+    CredentialStatus,
     Role,
     StaffMicroCredential,
     User,
@@ -17,7 +21,8 @@ from app.models import (
 from app.models.base import utcnow
 from app.services import audit, storage
 from app.services.context import Actor
-from app.services.errors import PayloadTooLarge, ValidationFailed
+from app.services.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from app.services.transitions import lock
 
 # Content sniffing for evidence: the first bytes decide, never the file name.
 EVIDENCE_SIGNATURES = {
@@ -53,6 +58,10 @@ def attach_evidence(credential: StaffMicroCredential, filename: str, data: bytes
         message = "Only PDF, PNG or JPEG documents are accepted."
         raise ValidationFailed(message, fields={"file": [message]})
     display_name = _display_name(filename, content_type)
+    digest = hashlib.sha256(data).hexdigest()
+    lock(credential)  # a double submit waits here, then finds its file already recorded
+    if credential.evidence_sha256 == digest and credential.evidence_filename == display_name:
+        return credential
     key, digest = storage.save(data, "evidence")
     changes = {
         "evidence": [credential.evidence_filename, display_name],
@@ -64,6 +73,7 @@ def attach_evidence(credential: StaffMicroCredential, filename: str, data: bytes
     credential.evidence_filename = display_name
     credential.evidence_content_type = content_type
     credential.evidence_size = len(data)
+    credential.evidence_sha256 = digest
     credential.evidence_uploaded_at = utcnow()
     credential.evidence_uploaded_by_id = actor.user.id if actor.user else None
     db.session.flush()
@@ -85,3 +95,30 @@ def can_see(viewer: User, credential: StaffMicroCredential) -> bool:
         return True
     return (viewer.role == Role.ORG_ADMIN and viewer.organization_id is not None
             and viewer.organization_id == credential.user.organization_id)
+
+
+def can_upload(viewer: User, credential: StaffMicroCredential) -> bool:
+    """Who may upload evidence: those who may see the credential (can_see); holders and
+    org admins only while it awaits assessment (submit_evidence says so)."""
+    return can_see(viewer, credential)
+
+
+NOT_AWAITING = ("Evidence can be uploaded while the credential awaits assessment; "
+                "this one is {status}.")
+
+
+def submit_evidence(credential: StaffMicroCredential, filename: str, data: bytes,
+                    actor: Actor) -> StaffMicroCredential:
+    """The holder's (or their org admin's) upload, for the admin to review when awarding.
+
+    Raises NotFound when the actor may not see the credential (another organization's:
+    nothing tells it exists), Conflict when it is not ASSESSMENT_PENDING (platform admins
+    attach evidence in any state, through attach_evidence), and attach_evidence's
+    ValidationFailed / PayloadTooLarge."""
+    viewer = actor.user
+    if viewer is None or not can_upload(viewer, credential):
+        raise NotFound("Credential not found.")
+    lock(credential)
+    if credential.status != CredentialStatus.ASSESSMENT_PENDING:
+        raise Conflict(NOT_AWAITING.format(status=credential.status.label.lower()))
+    return attach_evidence(credential, filename, data, actor)
