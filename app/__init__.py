@@ -95,11 +95,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.main.routes import bp as main_bp
     from app.blueprints.notifications.routes import bp as notifications_bp
     from app.blueprints.org.routes import bp as org_bp
+    from app.blueprints.people.routes import bp as people_bp
     from app.blueprints.teach.routes import bp as teach_bp
     from app.blueprints.training.routes import bp as training_bp
     from app.blueprints.verify.routes import bp as verify_bp
 
     for bp in (main_bp, auth_bp, admin_bp, credentials_bp, evidence_bp, org_bp, training_bp,
                learn_bp, certificates_bp, teach_bp, api_bp, api_training_bp, verify_bp,
-               notifications_bp, badges_bp):
+               notifications_bp, badges_bp, people_bp):
         app.register_blueprint(bp)

@@ -71,3 +71,63 @@ def test_org_admin_sees_only_their_own_organization(org_admin_client, make_org, 
     page = org_admin_client.get("/org").get_data(as_text=True)
     assert mine.email in page
     assert other.email not in page
+
+
+# The organization's read-only views (org admins and platform admins) and the person
+# page (platform admins, managers, org admins): read from the route map as well.
+def _routes_under(prefix: str) -> list[str]:
+    app = create_app({"APP_ENV": "test", "TESTING": True, "SECRET_KEY": "x",
+                      "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    return sorted({re.sub(r"<(?:[^:>]+:)?[^>]+>", "1", rule.rule)
+                   for rule in app.url_map.iter_rules()
+                   if rule.rule.startswith(prefix) and "GET" in (rule.methods or set())})
+
+
+ORG_VIEWS = _routes_under("/org")
+PEOPLE_VIEWS = _routes_under("/people")
+
+
+def test_the_org_and_people_views_are_listed():
+    assert {"/org/progress", "/org/certificates", "/org/projects"} <= set(ORG_VIEWS)
+    assert PEOPLE_VIEWS == ["/people/1"]
+
+
+@pytest.mark.parametrize("path", ORG_VIEWS)
+def test_staff_and_managers_cannot_open_org_views(staff_client, manager_client, path):
+    assert staff_client.get(path).status_code == 403
+    assert manager_client.get(path).status_code == 403
+
+
+@pytest.mark.parametrize("path", ORG_VIEWS + PEOPLE_VIEWS)
+def test_anonymous_is_sent_to_log_in_from_org_and_people_views(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and "/login" in response.location
+
+
+@pytest.mark.parametrize("path", PEOPLE_VIEWS)
+def test_staff_cannot_open_person_pages(staff_client, path):
+    assert staff_client.get(path).status_code == 403
+
+
+def test_org_admin_opens_own_people_and_projects_only(org_admin_client, make_org, make_user,
+                                                      org, app):
+    from app.extensions import db
+    from app.models import Role
+    from app.services import training
+    from app.services.context import Actor
+
+    mine = make_user(name="Mine Person", organization=org)
+    other_org = make_org("Other Org")
+    other = make_user(name="Other Person", organization=other_org)
+    internal = make_user(Role.ADMIN)  # an internal person (no organization): not theirs
+    with app.app_context():
+        project = training.create_project(Actor.system(), name="Theirs",
+                                          organization_id=other_org.id, go_live_date=None)
+        db.session.commit()
+        project_id = project.id
+    assert org_admin_client.get(f"/people/{mine.id}").status_code == 200
+    assert org_admin_client.get(f"/people/{other.id}").status_code == 404
+    assert org_admin_client.get(f"/people/{internal.id}").status_code == 404
+    assert org_admin_client.get(f"/org/projects/{project_id}").status_code == 404
+    for path in ("/org/progress", "/org/certificates", "/org/projects"):
+        assert "Other Person" not in org_admin_client.get(path).get_data(as_text=True)

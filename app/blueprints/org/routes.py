@@ -1,4 +1,7 @@
-"""/org: an organization's staff x credential matrix, with expiry warnings and CSV."""
+"""/org: an organization's staff x credential matrix, with expiry warnings and CSV, and
+read-only views of its training progress, certificates and projects' go-live readiness.
+An org admin sees their own organization only (another's project is 404); a platform
+admin may pick any (organization_id)."""
 
 from __future__ import annotations
 
@@ -13,9 +16,16 @@ from flask_login import current_user
 from app.blueprints.notifications.forms import OrgPreferencesForm
 from app.blueprints.notifications.routes import preferences_page
 from app.extensions import db
-from app.models import Audience, CredentialStatus, Organization, Role
+from app.models import (
+    Audience,
+    CertificateStatus,
+    CredentialStatus,
+    Organization,
+    ProgressStatus,
+    Role,
+)
 from app.services import credentials as mc
-from app.services import dates, notifications
+from app.services import dates, notifications, people, training
 from app.services import organizations as org_service
 from app.services.fields import parse_id
 from app.services.pagination import clamp_page
@@ -56,8 +66,10 @@ def matrix() -> Any:
     filters = _filters()
     matrix = mc.org_matrix(org.id, page=clamp_page(request.args.get("page")),
                            per_page=current_app.config["PAGE_SIZE"], **filters)
+    today = dates.today()
     return render("org/matrix.html", "partials/org/matrix.html", org=org, matrix=matrix,
-                  filters=filters, today=dates.today(), statuses=list(CredentialStatus),
+                  filters=filters, today=today, statuses=list(CredentialStatus),
+                  summary=mc.expiry_summary(org.id, today),
                   all_definitions=mc.definition_choices(),
                   organizations=(org_service.organization_choices()
                                  if current_user.role == Role.ADMIN else []))
@@ -116,3 +128,74 @@ def preferences() -> Any:
         audience=Audience.ORG, saved_message="Organization preferences saved.",
         heading=f"{org.name}: alert preferences", legend="Send our org admins",
         intro="What this organization's admins hear about their staff.")
+
+
+# --- Read-only views of the organization ------------------------------------------------
+
+def _picker() -> list[tuple[int, str]]:
+    return org_service.organization_choices() if current_user.role == Role.ADMIN else []
+
+
+def _org_arg(org: Organization) -> int | None:
+    """The organization_id to keep in links: only a platform admin's pick needs it."""
+    return org.id if current_user.role == Role.ADMIN else None
+
+
+@bp.route("/progress")
+@allow_roles(Role.ORG_ADMIN, Role.ADMIN)
+def progress() -> Any:
+    """Training progress of the organization's people, per person and track."""
+    org = _organization()
+    status = request.args.get("status", "")
+    filters = {"q": request.args.get("q", ""),
+               "track_id": request.args.get("track_id", type=parse_id),
+               "status": status if status in ProgressStatus.__members__ else ""}
+    page = people.org_progress(org.id, page=clamp_page(request.args.get("page")),
+                               per_page=current_app.config["PAGE_SIZE"], **filters)
+    return render("org/progress.html", "partials/org/progress_table.html", org=org,
+                  page=page, filters=filters, statuses=list(ProgressStatus),
+                  tracks=people.org_track_choices(org.id), organizations=_picker(),
+                  org_arg=_org_arg(org), section="progress")
+
+
+@bp.route("/certificates")
+@allow_roles(Role.ORG_ADMIN, Role.ADMIN)
+def certificates() -> Any:
+    """The certificates of the organization's people, with their status."""
+    org = _organization()
+    status = request.args.get("status", "")
+    filters = {"q": request.args.get("q", ""),
+               "status": status if status in CertificateStatus.__members__ else ""}
+    page = people.org_certificates(org.id, page=clamp_page(request.args.get("page")),
+                                   per_page=current_app.config["PAGE_SIZE"], **filters)
+    return render("org/certificates.html", "partials/org/certificates_table.html", org=org,
+                  page=page, filters=filters, statuses=list(CertificateStatus),
+                  organizations=_picker(), org_arg=_org_arg(org), today=dates.today(),
+                  section="certificates")
+
+
+@bp.route("/projects")
+@allow_roles(Role.ORG_ADMIN, Role.ADMIN)
+def projects() -> Any:
+    """The organization's implementation projects and whether each is ready to go live."""
+    org = _organization()
+    return render("org/projects.html", org=org, projects=people.org_projects(org.id),
+                  organizations=_picker(), org_arg=_org_arg(org), section="projects")
+
+
+@bp.route("/projects/<int:project_id>")
+@allow_roles(Role.ORG_ADMIN, Role.ADMIN)
+def project(project_id: int) -> Any:
+    """One project's readiness: each assignment's completions and who has not completed
+    it yet. Another organization's project is 404 for an org admin."""
+    if current_user.role == Role.ADMIN:
+        found = training.get_project(project_id)
+        org = found.organization
+    else:
+        org = _organization()
+        found = people.org_project(org.id, project_id)
+    status = training.project_status(found)
+    return render("org/project.html", org=org, project=found, readiness=status,
+                  blockers={item.assignment.id: people.blockers(found, item.assignment)
+                            for item in status.assignments if not item.is_complete},
+                  org_arg=_org_arg(org), organizations=[], section="projects")

@@ -35,9 +35,17 @@ from app.services.credentials.evidence import (
     EVIDENCE_SIGNATURES,
     attach_evidence,
     can_see,
+    can_upload,
     sniff_evidence_type,
+    submit_evidence,
 )
-from app.services.credentials.matrix import Matrix, org_credentials_for_export, org_matrix
+from app.services.credentials.matrix import (
+    ExpirySummary,
+    Matrix,
+    expiry_summary,
+    org_credentials_for_export,
+    org_matrix,
+)
 from app.services.credentials.serializers import definition_to_api
 from app.services.credentials.status import (
     EXPIRY_BANDS,
@@ -52,11 +60,12 @@ from app.services.dates import add_months
 
 __all__ = [
     "ASSIGNABLE_ROLES", "DEFINITION_FIELDS", "EVIDENCE_SIGNATURES", "EXPIRY_BANDS",
-    "NEXT_STEP", "ORDER", "RANZ_DEFAULTS", "Matrix", "Move", "add_months", "allowed_moves",
+    "ExpirySummary", "NEXT_STEP", "ORDER", "RANZ_DEFAULTS", "Matrix", "Move", "add_months",
+    "allowed_moves",
     "assign", "assignable_staff", "assigned_count", "attach_evidence", "can_see",
-    "change_status", "create_definition", "credentials_of", "definition_choices",
+    "can_upload", "change_status", "create_definition", "credentials_of", "definition_choices",
     "definition_to_api", "definitions_page", "delete_definition", "ensure_default_definitions",
-    "expiry_band", "get_credential", "get_definition", "holders",
+    "expiry_band", "expiry_summary", "get_credential", "get_definition", "holders",
     "list_definitions", "org_credentials_for_export", "org_matrix", "sniff_evidence_type",
-    "status_counts", "storage", "update_definition",
+    "status_counts", "storage", "submit_evidence", "update_definition",
 ]

@@ -5,9 +5,10 @@ the same credentials as flat rows for CSV export."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, func, select
 
 from app.extensions import db
 from app.models import (
@@ -17,6 +18,7 @@ from app.models import (
     User,
 )
 from app.services.credentials.assignments import ASSIGNABLE_ROLES
+from app.services.credentials.status import EXPIRY_BANDS
 from app.services.pagination import Page, paginate
 from app.services.users import people_matching
 
@@ -92,3 +94,30 @@ def org_credentials_for_export(organization_id: int, *, definition_id: int | Non
     if status in CredentialStatus.__members__:
         stmt = stmt.where(StaffMicroCredential.status == CredentialStatus(status))
     return stmt
+
+
+@dataclass(frozen=True)
+class ExpirySummary:
+    """The matrix's headline: expired credentials, and awarded ones due within 30 and
+    within 90 days (expiry_band's rule: due today counts as expired)."""
+
+    expired: int
+    within_30: int
+    within_90: int
+
+
+def expiry_summary(organization_id: int, today: date) -> ExpirySummary:
+    """The whole organization's counts (not the page's, nor the filters'): one query."""
+    awarded = StaffMicroCredential.status == CredentialStatus.AWARDED
+    expiry = StaffMicroCredential.expiry_date
+    expired = (StaffMicroCredential.status == CredentialStatus.EXPIRED) | (
+        awarded & (expiry <= today))
+    soon, later = (today + timedelta(days=EXPIRY_BANDS[0]),
+                   today + timedelta(days=EXPIRY_BANDS[-1]))
+    row = db.session.execute(
+        select(func.sum(case((expired, 1), else_=0)),
+               func.sum(case((awarded & (expiry > today) & (expiry <= soon), 1), else_=0)),
+               func.sum(case((awarded & (expiry > today) & (expiry <= later), 1), else_=0)))
+        .join(User, User.id == StaffMicroCredential.user_id)
+        .where(User.organization_id == organization_id)).one()
+    return ExpirySummary(*(int(value or 0) for value in row))

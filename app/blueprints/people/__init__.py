@@ -1,0 +1,1 @@
+"""/people/<id>: the person page."""
