@@ -3,7 +3,18 @@ approve, reject, revoke (with a reason and category), reinstate and re-issue. Is
 gives the number, dates, verification id/code, frozen snapshot and signed credential,
 and queues the PDF job after commit; every action is audited and may notify. One live
 certificate per recipient, subject and type: the `live_key` unique constraint decides
-races."""
+races.
+
+Superseding (status SUPERSEDED, never reinstated):
+- A re-issue supersedes the certificate it replaces (ISSUED -> SUPERSEDED, then the
+  replacement is issued with `supersedes_id` naming it).
+- Track certificates are live per major version (the live key ends with ":v<major>"):
+  completing a new major version requests a new pending certificate while the old one
+  still stands; when a track certificate of major version N is issued (approved or
+  issued directly), the recipient's issued certificates of the same track and type of
+  an older major version become SUPERSEDED in the same transaction (one conditional
+  UPDATE each: of two approvals at once only the winner supersedes), the newest of them
+  named by `supersedes_id`."""
 
 from __future__ import annotations
 
@@ -11,7 +22,7 @@ import secrets
 from collections.abc import Callable
 from datetime import date, datetime, time
 
-from sqlalchemy import or_
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import (
@@ -26,6 +37,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
+from app.models.certificates import major_of
 from app.services import audit, signing, urls
 from app.services.certificates.numbering import (
     new_verification_code,
@@ -67,11 +79,52 @@ def _finalise_issue(certificate: Certificate, actor: Actor, issued_on: date | No
     certificate.pdf_key = None
     certificate.pdf_sha256 = None
     db.session.flush()
+    if certificate.track_id is not None and certificate.course_id is None \
+            and certificate.track_version is None and track is not None:
+        certificate.track_version = track.version
     certificate.snapshot = snapshot(certificate, actor.user)
     certificate.credential_jws = _sign_credential(certificate)
     badge_status.assign(certificate)  # its random index in the Open Badges status list
     db.session.flush()
+    _supersede_older_majors(certificate, actor)
     enqueue_after_commit(RENDER_PDF_JOB, certificate.id)
+
+
+def _supersede(old: Certificate, actor: Actor, reason: str,
+               by: Certificate | None = None) -> Certificate:
+    """ISSUED -> SUPERSEDED (conditional UPDATE; Conflict if it is not issued any more):
+    out of the live set, its Open Badges status bit set (no longer valid), audited."""
+    transition(old, to=S.SUPERSEDED, expected=S.ISSUED, values={
+        "live_key": None, "revocation_reason": reason, "revocation_category": "superseded",
+        "revoked_at": utcnow(), "revoked_by_id": actor.user.id if actor.user else None,
+    }, refused=_only(S.ISSUED, "superseded"))
+    badge_status.set_status(old, suspended=True)
+    audit.record(actor, AuditAction.CERT_SUPERSEDE, "certificate", old.id,
+                 {"status": ["ISSUED", "SUPERSEDED"], "reason": reason,
+                  "superseded_by": by.number if by is not None else None})
+    return old
+
+
+def _supersede_older_majors(certificate: Certificate, actor: Actor) -> None:
+    """A track certificate of major version N supersedes the recipient's issued ones of
+    the same track and type of older major versions (see the module docstring)."""
+    major = certificate.covered_major
+    if certificate.track_id is None or certificate.course_id is not None or not major:
+        return
+    older = [Certificate.make_live_key(certificate.recipient_id, None, certificate.track_id,
+                                       certificate.type, m) for m in range(1, major)]
+    if not older:
+        return
+    for old in db.session.scalars(select(Certificate).where(
+            Certificate.live_key.in_(older), Certificate.status == S.ISSUED)
+            .order_by(Certificate.id)):
+        try:
+            _supersede(old, actor, f"Superseded by {certificate.number} (version "
+                                   f"{certificate.track_version}).", certificate)
+        except Conflict:  # revoked (or superseded) a moment ago: it stays as it is
+            continue
+        certificate.supersedes_id = old.id
+    db.session.flush()
 
 
 def _sign_credential(certificate: Certificate) -> str | None:
@@ -85,7 +138,7 @@ def _notify(certificate: Certificate, type_: NotificationType, title: str, body:
     link = "/me"
     if type_ == NotificationType.CERTIFICATE_ISSUED:
         link = urls.site_path("main.certificate_pdf", certificate_id=certificate.id)
-        body = f"{body} Download the PDF: {urls.public_link(link)}"
+        body = f"{body} Open this message to download its PDF (it is on My page too)."
     notify(certificate.recipient, type_, title, body, link=link)
 
 
@@ -93,24 +146,29 @@ def _notify(certificate: Certificate, type_: NotificationType, title: str, body:
 
 def request_completion(enrolment: Enrolment, actor: Actor) -> Certificate:
     """A pending COMPLETION certificate for a completed track, unless one is live already
-    (pending or issued): completing twice never makes two."""
+    for the same major version (pending or issued): completing twice never makes two.
+    The version completed is recorded in `track_version` (the issue keeps it, even if
+    the track moves on meanwhile); a live certificate of an older major version does not
+    block it (it is superseded when this one is issued)."""
+    major = major_of(enrolment.completed_version)
     existing = live_certificate(enrolment.user_id, None, enrolment.track_id,
-                                CertificateType.COMPLETION)
+                                CertificateType.COMPLETION, major)
     if existing is not None:
         return existing
     certificate = Certificate(
         type=CertificateType.COMPLETION, status=S.PENDING,
         recipient_id=enrolment.user_id, track_id=enrolment.track_id,
         live_key=Certificate.make_live_key(enrolment.user_id, None, enrolment.track_id,
-                                           CertificateType.COMPLETION),
+                                           CertificateType.COMPLETION, major),
         recommended_at=utcnow(), progress_percent=100.0,
         notes=f"Completed version {enrolment.completed_version}.",
+        track_version=enrolment.completed_version,
     )
     try:
         flush_or_raise(already_live(), add=[certificate])
     except Conflict:  # another request made it a moment ago; that one stands
         return live_certificate(enrolment.user_id, None, enrolment.track_id,
-                                CertificateType.COMPLETION)  # type: ignore[return-value]
+                                CertificateType.COMPLETION, major)  # type: ignore[return-value]
     audit.record(actor, AuditAction.CREATE, "certificate", certificate.id,
                  {"type": "COMPLETION", "status": "PENDING", "recipient_id": enrolment.user_id,
                   "track_id": enrolment.track_id})
@@ -120,8 +178,10 @@ def request_completion(enrolment: Enrolment, actor: Actor) -> Certificate:
 def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
                       course: Course | None = None, track: CertificationTrack | None = None,
                       notes: str | None = None, notify_recipient: bool = True,
-                      issued_on: date | None = None) -> Certificate:
-    """Issue a certificate directly (the admin's "Issue Certificate").
+                      issued_on: date | None = None, version: str | None = None) -> Certificate:
+    """Issue a certificate directly (the admin's "Issue Certificate"). A track
+    certificate covers the track's current version (`version`: the one a re-issue
+    carries over) and supersedes the recipient's certificates of older major versions.
 
     Raises ValidationFailed (no subject, or a future issue date) and Conflict
     ("User already has this certificate") when a live one exists, also under a race.
@@ -136,12 +196,15 @@ def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
         raise ValidationFailed("This account is inactive.", fields={"user_id": ["Inactive."]})
     course_id = course.id if course else None
     track_id = track.id if track else None
-    if live_certificate(recipient.id, course_id, track_id, type_) is not None:
+    version = version or (track.version if track is not None else None)
+    major = major_of(version)
+    if live_certificate(recipient.id, course_id, track_id, type_, major) is not None:
         raise already_live()
     certificate = Certificate(
         type=type_, status=S.PENDING, recipient=recipient, course=course, track=track,
-        live_key=Certificate.make_live_key(recipient.id, course_id, track_id, type_),
+        live_key=Certificate.make_live_key(recipient.id, course_id, track_id, type_, major),
         notes=(notes or "").strip() or None,
+        track_version=version if track is not None else None,
     )
     flush_or_raise(already_live(), add=[certificate])
     _finalise_issue(certificate, actor, issued_on)
@@ -167,8 +230,14 @@ def _only(expected: CertificateStatus, verb: str) -> Callable[[Certificate], str
             return "Already rejected."
         if certificate.status == S.ISSUED and verb == "reinstated":
             return f"Already reinstated: certificate {certificate.number} is valid."
-        if certificate.revocation_category == "superseded" and verb == "reinstated":
-            return "A superseded certificate is not reinstated; its replacement stands."
+        if certificate.status == S.SUPERSEDED:
+            if verb == "re-issued":
+                return ("Already re-issued: this certificate is superseded. Reload to see "
+                        "the replacement.")
+            successor = successor_of(certificate)
+            named = f" {successor.number}" if successor is not None else ""
+            return (f"Certificate {certificate.number} was superseded and cannot be "
+                    f"{verb}; its replacement{named} stands.")
         wanted = expected.label.lower()
         article = "an" if wanted[0] in "aeiou" else "a"
         return (f"Only {article} {wanted} certificate can be {verb}; this one is "
@@ -250,20 +319,20 @@ def reinstate(certificate: Certificate, actor: Actor, *,
               notify_recipient: bool = True) -> Certificate:
     """REVOKED -> ISSUED (number and dates kept; the PDF is rendered again).
 
-    Raises Conflict when it is not revoked (any more), was superseded (its replacement
-    stands), or another live certificate took its place.
+    Raises Conflict (409) when it is not revoked (any more), is SUPERSEDED ("... was
+    superseded and cannot be reinstated; its replacement CERT-... stands"), or another
+    live certificate took its place.
     """
     previous = {"reason": certificate.revocation_reason,
                 "category": certificate.revocation_category}
-    transition(certificate, to=S.ISSUED, expected=S.REVOKED, where=[or_(
-        Certificate.revocation_category.is_(None),
-        Certificate.revocation_category != "superseded")], values={
+    transition(certificate, to=S.ISSUED, expected=S.REVOKED, values={
         "revocation_reason": None, "revocation_category": None, "revoked_at": None,
         "revoked_by_id": None, "pdf_key": None, "pdf_sha256": None,
     }, refused=_only(S.REVOKED, "reinstated"))
     # Live again: the unique live key refuses it if another live certificate took its place.
     certificate.live_key = Certificate.make_live_key(
-        certificate.recipient_id, certificate.course_id, certificate.track_id, certificate.type)
+        certificate.recipient_id, certificate.course_id, certificate.track_id, certificate.type,
+        certificate.covered_major)
     flush_or_raise(already_live())
     badge_status.set_status(certificate, suspended=False)
     audit.record(actor, AuditAction.CERT_REINSTATE, "certificate", certificate.id,
@@ -277,21 +346,28 @@ def reinstate(certificate: Certificate, actor: Actor, *,
 
 
 def reissue(certificate: Certificate, actor: Actor) -> Certificate:
-    """A new certificate saying what is true now (names, titles), superseding this one.
-    Raises Conflict when it is not issued (any more): re-issuing twice at once makes one
-    replacement."""
+    """A new certificate saying what is true now (names, titles), superseding this one
+    (ISSUED -> SUPERSEDED; the replacement covers the same track version and names it
+    in `supersedes_id`). Raises Conflict when it is not issued (any more): re-issuing
+    twice at once makes one replacement."""
     if certificate.status != S.ISSUED:
         raise Conflict(_only(S.ISSUED, "re-issued")(certificate))
     try:
-        revoke(certificate, actor, "Re-issued with current details.", "superseded",
-               notify_recipient=False)
+        _supersede(certificate, actor, "Re-issued with current details.")
     except Conflict as lost:  # another re-issue (or a revoke) won the race
         raise Conflict("Already re-issued or revoked a moment ago. Reload to see the "
                        "replacement.") from lost
     replacement = issue_certificate(
         actor, recipient=certificate.recipient, type_=certificate.type,
         course=certificate.course, track=certificate.track, notes=certificate.notes,
-        notify_recipient=True)
+        notify_recipient=True,
+        version=certificate.track_version if certificate.track else None)
     replacement.supersedes_id = certificate.id
     db.session.flush()
     return replacement
+
+
+def successor_of(certificate: Certificate) -> Certificate | None:
+    """The certificate that superseded this one (the newest naming it), if any."""
+    return db.session.scalar(select(Certificate).where(
+        Certificate.supersedes_id == certificate.id).order_by(Certificate.id.desc()).limit(1))
