@@ -37,7 +37,6 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.certificates import major_of
 from app.services import certificates, urls
-from app.services.certificates.status import PUBLIC_STATUSES
 
 NOT_FOUND = "NOT_FOUND"
 # secrets.token_urlsafe(24): 32 characters of the URL-safe base64 alphabet.
@@ -97,8 +96,8 @@ _BY_VERIFICATION_ID, _BY_NUMBER, _BY_PDF_SHA256 = (
     statement.outerjoin(CertificationTrack, _TRACK_ON)
     for statement in (_BY_VERIFICATION_ID, _BY_NUMBER, _BY_PDF_SHA256))
 _SUCCESSOR = (select(*_COLUMNS).outerjoin(CertificationTrack, _TRACK_ON)
-              .where(Certificate.supersedes_id == bindparam("certificate_id"),
-                     Certificate.status.in_(PUBLIC_STATUSES))
+              # Always issued when it was made, so public whatever it became since.
+              .where(Certificate.supersedes_id == bindparam("certificate_id"))
               .order_by(Certificate.id.desc()).limit(1))
 
 
