@@ -4,6 +4,7 @@ implementation projects and go-live readiness."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, redirect, request, url_for
 from sqlalchemy import select
@@ -52,6 +53,11 @@ def question_index(value: str) -> int:
     return parse_int(value, min=0, max=MAX_QUESTIONS - 1)
 
 
+def url_parse_query(url: str) -> dict[str, str]:
+    """The query string of a URL (htmx's HX-Current-URL) as a dict of first values."""
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
 def _page_size() -> int:
     return current_app.config["PAGE_SIZE"]
 
@@ -72,8 +78,12 @@ def create_track() -> Any:
     track = submit(form, lambda: training.create_track(current_actor(), **form.values()))
     if track is None:
         return fragment_only(TRACK_EDIT_ROW, form=form, track=None, status=form.status)
+    # The list as the page shows it (its search and page are in the page's URL).
+    shown = url_parse_query(request.headers.get("HX-Current-URL", ""))
+    page = paginate(training.search_tracks(shown.get("q", "")),
+                    clamp_page(shown.get("page")), _page_size())
     return fragment_only("partials/training/track_created.html", track=track,
-                         create_form=TrackForm(formdata=None))
+                         create_form=TrackForm(formdata=None), page=page)
 
 
 @bp.route("/tracks/<int:track_id>/row")
@@ -257,7 +267,9 @@ def _course_change(course_id: int, action: Any) -> Any:
             raise error  # gone a moment ago: the message area says so
         return _courses_fragment(track, status=error.status,
                                  row_errors={course_id: error.message})
-    return _courses_fragment(track)
+    response = _courses_fragment(track)
+    response.headers["HX-Trigger"] = "learners-changed"  # their progress counts change
+    return response
 
 
 @bp.route("/courses/<int:course_id>/archive", methods=["POST"])
