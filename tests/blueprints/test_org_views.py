@@ -182,3 +182,34 @@ def test_person_page_writes_nothing(app, admin_client, world):
         assert db.session.scalar(select(ImplementationProject.updated_at)) == before
         assert db.session.scalar(select(TrainingAssignment.id)) is not None
         assert ProgressStatus.COMPLETED in set(db.session.scalars(select(Enrolment.status)))
+
+
+def test_names_in_the_main_tables_link_to_the_person_page(admin_client, world):
+    done = world["done"]
+    link = f'href="/people/{done.id}"'
+    assert link in admin_client.get("/admin/users").get_data(as_text=True)
+    assert link in admin_client.get("/admin/certificates?status=issued").get_data(as_text=True)
+    assert link in admin_client.get(f"/admin/tracks/{world['track'].id}").get_data(as_text=True)
+    assert f'href="/people/{world["mine"].id}"' in admin_client.get(
+        "/org?organization_id=%d" % world["org"].id).get_data(as_text=True)
+
+
+def test_holders_and_audit_actors_link_to_the_person_page(app, admin_client, new_client,
+                                                          world):
+    from app.models import StaffMicroCredential
+
+    with app.app_context():
+        definition_id = db.session.scalar(select(StaffMicroCredential.definition_id).where(
+            StaffMicroCredential.user_id == world["mine"].id))
+    holders = admin_client.get(f"/admin/micro-credentials/{definition_id}/staff")
+    assert f'href="/people/{world["mine"].id}"' in holders.get_data(as_text=True)
+    client = new_client()
+    client.login(world["mine"].email)  # a LOGIN entry with them as the actor
+    audit = admin_client.get("/admin/audit?action=LOGIN").get_data(as_text=True)
+    assert f'href="/people/{world["mine"].id}"' in audit
+
+
+def test_org_admin_sees_no_links_to_people_of_other_organizations(org_admin_client, world):
+    page = org_admin_client.get(f"/org/projects/{world['project']}").get_data(as_text=True)
+    assert f'href="/people/{world["mine"].id}"' in page
+    assert f'/people/{world["theirs"].id}"' not in page
