@@ -114,6 +114,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(Standing=Standing, standing=standing,
                                  recertification_due_on=recertification_due_on,
                                  successor_of=successor_of)
+    from app.services.training.progress import completion_message_for
+    app.jinja_env.globals.update(completion_message_for=completion_message_for)
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.filters["date"] = lambda v: format_datetime(v, "%Y-%m-%d")

@@ -126,7 +126,8 @@ def test_the_api_refuses_to_reinstate_a_superseded_certificate(app, bearer, admi
     assert answer.status_code == 409
     assert new_number in answer.get_json()["error"]["message"]
     listed = client.get(f"/api/admin/certificates/{old.id}", headers=bearer(admin_user))
-    assert listed.get_json()["status"] == "SUPERSEDED"
+    assert listed.get_json()["status"] == listed.get_json()["standing"] == "SUPERSEDED"
+    assert listed.get_json()["revocation"]["category"] == "superseded"
 
 
 def test_me_offers_to_recertify(app, new_client, make_user, make_track, issue):
@@ -246,3 +247,28 @@ def test_approving_the_new_version_twice_at_once_supersedes_once(app, admin_user
             AuditLog.action == "CERT_SUPERSEDE", AuditLog.resource_id == str(old.id))) == 1
         assert db.session.scalar(select(func.count(Certificate.id)).where(
             Certificate.recipient_id == holder.id, Certificate.status == S.ISSUED)) == 1
+
+
+def test_the_learner_is_told_the_truth_on_completing_the_new_version(app, new_client,
+                                                                     make_user, make_track,
+                                                                     issue):
+    track, holder = make_track(), make_user()
+    old = issue(holder, track=track)
+    _bump(app, track)
+    with app.app_context():
+        enrolment = training.enrol(db.session.get(User, holder.id),
+                                   db.session.get(CertificationTrack, track.id), Actor.system())
+        reading = next(c for c in enrolment.track.courses if not c.has_exam)
+        training.complete_course(training.progress_for(enrolment, reading), Actor.system())
+        db.session.commit()
+        exam = next(c for c in enrolment.track.courses if c.has_exam)
+        answers = {f"answer-{q['id']}": [str(i) for i in q["correct"]] for q in exam.questions}
+        exam_id = exam.id
+    client = new_client()
+    client.login(holder.email)
+    answer = client.post(f"/learn/courses/{exam_id}/quiz", headers=HX, data=answers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    html = answer.get_data(as_text=True)
+    assert "You have completed" in html
+    assert (f"Your certificate for version 2.0 is waiting for approval; once approved it "
+            f"replaces {old.number}.") in html

@@ -15,11 +15,20 @@ JSON (`?format=json`, or `Accept: application/json` preferred over HTML):
     {"iss": PUBLIC_BASE_URL, "sub": "<the id asked>", "iat": 1795420800,
      "exp": 1795421400, "verification_id": "<the id asked>",
      "checked_at": "2026-11-23T08:00:00Z",
-     "status": "VALID" | "EXPIRED" | "REVOKED" | "NOT_FOUND",
+     "status": "VALID" | "EXPIRED" | "REVOKED" | "SUPERSEDED" |
+               "RECERTIFICATION_REQUIRED" | "NOT_FOUND",
      "certificate": {"number", "recipient_name", "type", "type_label", "subject",
                      "subject_kind", "track", "version", "issued_on", "expires_on",
-                     "issuer", "revoked_on", "revocation_category", "verify_url"} | null,
+                     "issuer", "revoked_on", "revocation_category", "superseded_on",
+                     "superseded_by": {"number", "status", "verify_url"} | null,
+                     "current_version", "verify_url"} | null,
      "jws": "<compact JWS>"}
+
+The status is the certificate's public standing, decided by one function
+(app/services/certificates/status.py): SUPERSEDED names its successor and the
+successor's own standing now; RECERTIFICATION_REQUIRED is a track certificate of an
+older major version (`version`) than the track's (`current_version`), past the grace
+period.
 
 `jws` is signed with the current key (header {"alg": "EdDSA", "kid", "typ":
 "credwright-verification+jwt"}; the key is in /.well-known/jwks.json by its kid), and

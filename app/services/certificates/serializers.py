@@ -13,7 +13,7 @@ from app.models import (
     CertificateType,
     User,
 )
-from app.services.certificates.status import is_expired
+from app.services.certificates.status import is_expired, verification_status
 from app.services.urls import verify_url
 
 S = CertificateStatus
@@ -26,6 +26,10 @@ def to_api(certificate: Certificate) -> dict[str, Any]:
     return {
         "id": certificate.id, "number": certificate.number, "type": certificate.type.value,
         "status": certificate.status.value,
+        # The public standing (VALID, EXPIRED, REVOKED, SUPERSEDED,
+        # RECERTIFICATION_REQUIRED; NOT_FOUND while pending or rejected).
+        "standing": verification_status(certificate),
+        "track_version": certificate.track_version,
         "expired": certificate.status == S.ISSUED and is_expired(certificate),
         "recipient": person(certificate.recipient),
         "course": ({"id": certificate.course.id, "title": certificate.course.title}
@@ -46,7 +50,8 @@ def to_api(certificate: Certificate) -> dict[str, Any]:
         "revocation": ({"reason": certificate.revocation_reason,
                         "category": certificate.revocation_category,
                         "at": certificate.revoked_at.isoformat() if certificate.revoked_at
-                        else None} if certificate.status == S.REVOKED else None),
+                        else None} if certificate.status in (S.REVOKED, S.SUPERSEDED)
+                       else None),
         "snapshot": certificate.snapshot or None,
         "pdf_ready": certificate.pdf_key is not None,
         "verify_url": (verify_url(certificate.verification_id)

@@ -4,7 +4,11 @@
 Suspension, not revocation: a certificate can be reinstated and a micro-credential
 moved back and awarded again, and the spec's `revocation` purpose is irreversible. Revoke
 sets the bit, reinstate clears it (and so for a micro-credential moved back from AWARDED,
-and awarded again); an expired credential's `validUntil` says so on its own.
+and awarded again); an expired credential's `validUntil` says so on its own. Superseding
+a certificate (a re-issue, or its new major version's certificate) sets the bit too: it
+is no longer valid. RECERTIFICATION_REQUIRED does not: the credential names the version
+it was achieved for (its achievement), which stays true; whether it covers the track's
+current version is the /verify answer's to give.
 
 The index is drawn with `secrets` among the unused ones; the unique constraint on
 (purpose, list_index) decides a race (the loser draws again, inside a SAVEPOINT).

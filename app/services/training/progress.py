@@ -15,6 +15,7 @@ from app.models import (
     AuditAction,
     Certificate,
     CertificateStatus,
+    CertificateType,
     Course,
     CourseProgress,
     Enrolment,
@@ -23,8 +24,10 @@ from app.models import (
     QuizAttempt,
 )
 from app.models.base import utcnow
+from app.models.certificates import major_of
 from app.services import audit
 from app.services.certificates.lifecycle import request_completion
+from app.services.certificates.queries import live_certificate
 from app.services.context import Actor
 from app.services.dates import add_months
 from app.services.errors import Conflict, ValidationFailed
@@ -215,6 +218,14 @@ def completion_message(certificate: Certificate | None) -> str:
         return (f"Your certificate for version {certificate.track_version} is waiting for "
                 f"approval; once approved it replaces {older}.")
     return "Your certificate is waiting for approval."
+
+
+def completion_message_for(enrolment: Enrolment) -> str:
+    """completion_message() about the enrolment's completion certificate (the live one of
+    the version completed), for the page that says the track is complete."""
+    return completion_message(live_certificate(
+        enrolment.user_id, None, enrolment.track_id, CertificateType.COMPLETION,
+        major_of(enrolment.completed_version)))
 
 
 def roll_up(enrolment: Enrolment, actor: Actor) -> Enrolment:
