@@ -96,16 +96,6 @@ def test_a_complete_submission_needs_no_confirmation(app, staff_client, make_tra
     assert passed.status_code == 200 and "Passed: 100.0%" in passed.get_data(as_text=True)
 
 
-def test_live_progress_points_at_the_first_unanswered(app, staff_client, make_track):
-    track = make_track()
-    staff_client.post(f"/learn/tracks/{track.id}/enrol")
-    exam = _exam(app, track)
-    first = exam.questions[0]
-    html = staff_client.post(f"/learn/courses/{exam.id}/quiz/progress", headers=HX,
-                             data={f"answer-{first['id']}": "0"}).get_data(as_text=True)
-    assert "Answered 1 of 5" in html and f'href="#q-{exam.questions[1]["id"]}"' in html
-
-
 def test_course_page_has_one_quiz_section_in_every_state(app, staff_client, make_track):
     track = make_track(attempt_limit=2)
     staff_client.post(f"/learn/tracks/{track.id}/enrol")

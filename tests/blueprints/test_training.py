@@ -94,9 +94,11 @@ def test_quiz_editor_round_trip_and_validation(app, manager_client, make_track):
     assert 'name="questions-2-prompt"' in blank.get_data(as_text=True)
     data = {"passing_score": "75", "attempt_limit": "2",
             "questions-0-kind": "single", "questions-0-prompt": "Pick one",
-            "questions-0-options": "* Yes\nNo", "questions-0-explanation": "Because.",
+            "questions-0-options-0": "Yes", "questions-0-options-1": "No",
+            "questions-0-correct": "0", "questions-0-explanation": "Because.",
             "questions-1-kind": "true_false", "questions-1-prompt": "Remove me",
-            "questions-1-options": "*True\nFalse", "questions-1-remove": "y"}
+            "questions-1-options-0": "True", "questions-1-options-1": "False",
+            "questions-1-correct": "0", "questions-1-remove": "y"}
     saved = manager_client.post(f"/admin/courses/{course_id}/quiz", data=data, headers=HX)
     assert saved.status_code == 200 and "Quiz saved: 1 question." in saved.get_data(as_text=True)
     with app.app_context():
@@ -105,7 +107,7 @@ def test_quiz_editor_round_trip_and_validation(app, manager_client, make_track):
         assert [q["prompt"] for q in course.questions] == ["Pick one"]
         assert course.questions[0]["correct"] == [0]
     bad = manager_client.post(f"/admin/courses/{course_id}/quiz", headers=HX, data={
-        **data, "questions-0-options": "Yes\nNo"})
+        k: v for k, v in data.items() if k != "questions-0-correct"})
     assert bad.status_code == 422 and "Mark the correct answer." in bad.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Course, course_id).questions[0]["prompt"] == "Pick one"

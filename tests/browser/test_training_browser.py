@@ -130,18 +130,30 @@ def test_manager_builds_a_track_with_a_quiz_staff_completes_it_and_the_project_i
     expect(page.locator('input[name="attempt_limit"]')).to_have_value("3")
     for n, (prompt, options, explanation) in enumerate(QUESTIONS):
         page.get_by_role("button", name="Add question").click()
-        expect(page.locator("#questions fieldset.question")).to_have_count(n + 1)
-        page.locator(f'select[name="questions-{n}-kind"]').select_option("single")
-        page.locator(f'textarea[name="questions-{n}-prompt"]').fill(prompt)
-        page.locator(f'textarea[name="questions-{n}-options"]').fill(options)
-        page.locator(f'textarea[name="questions-{n}-explanation"]').fill(explanation)
+        question = page.locator(f"#question-{n + 1}")
+        expect(question).not_to_have_class(re.compile(r"htmx-(added|settling|swapping)"))
+        # A new question is single choice already: nothing to re-render.
+        expect(question.locator(f'select[name="questions-{n}-kind"]')).to_have_value("single")
+        question.locator(f'textarea[name="questions-{n}-prompt"]').fill(prompt)
+        texts = [o.lstrip("* ") for o in options.splitlines()]
+        for _ in range(len(texts) - 2):  # a new question has two option boxes
+            count = question.locator(".option-row").count()
+            question.get_by_role("button", name="Add option").click()
+            expect(question.locator(".option-row")).to_have_count(count + 1)
+            expect(question).not_to_have_class(re.compile(r"htmx-(added|settling|swapping)"))
+        for j, text in enumerate(texts):
+            question.get_by_label(f"Option {j + 1} of question {n + 1}", exact=True).fill(text)
+        right = next(j for j, o in enumerate(options.splitlines()) if o.startswith("*"))
+        question.locator(f"#question-{n + 1}-option-{right}").get_by_label("Correct").check()
+        question.locator(f'textarea[name="questions-{n}-explanation"]').fill(explanation)
     response = _post(page, page.get_by_role("button", name="Save quiz"),
                      f"/admin/courses/{quiz_course.id}/quiz")
     assert response.status == 200
     expect(page.get_by_role("status")).to_have_text("Quiz saved: 2 questions.")
     # Saved questions come back with their correct options still marked.
-    expect(page.locator('textarea[name="questions-1-options"]')).to_have_value(
-        "Sunshine\n* Rain or dew\nA new ladder")
+    expect(page.get_by_label("Option 2 of question 2", exact=True)).to_have_value("Rain or dew")
+    expect(page.locator("#question-2-option-1").get_by_label("Correct")).to_be_checked()
+    expect(page.locator("#question-2-option-0").get_by_label("Correct")).not_to_be_checked()
     screenshot("quiz-editor")
 
     # --- A project that needs the track -------------------------------------------------

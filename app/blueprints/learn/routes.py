@@ -109,11 +109,8 @@ def quiz_progress(course_id: int) -> Any:
     """'Answered 3 of 5' while the learner works; nothing is graded or stored."""
     course = training.get_course(course_id)
     _my_enrolment(course)
-    answers = _answers(course)
-    missing = training.unanswered(course.questions or [], answers)
-    return fragment_only("partials/learn/quiz_progress.html", answered=len(answers),
-                         total=len(course.questions or []),
-                         first_missing=missing[0] if missing else None)
+    return fragment_only("partials/learn/quiz_progress.html", answered=len(_answers(course)),
+                         total=len(course.questions or []))
 
 
 @bp.route("/courses/<int:course_id>/quiz", methods=["POST"])

@@ -13,6 +13,7 @@ from wtforms import (
     IntegerField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -20,6 +21,7 @@ from wtforms import Form as PlainForm
 from wtforms.validators import URL, InputRequired, Length, NumberRange, Optional
 
 from app.models import ContentType, Role, TrackAudience, TrackLevel
+from app.services.training.quizzes import MAX_OPTIONS
 from app.web.forms import Form, strip
 
 TRACK_API_FIELDS = {"requiredForGoLive": "required_for_go_live",
@@ -101,15 +103,55 @@ class CourseForm(Form):
 
 
 class QuestionForm(PlainForm):
+    """One question of the quiz editor: its options as text boxes, each with a "correct"
+    control (checkboxes for multiple choice, radios otherwise) posting option indexes."""
+
     # Not "id" and "type": those names would shadow the FormField's own attributes.
     qid = HiddenField()
     kind = SelectField("Type", choices=[SelectChoice("single", "Single choice"),
                                         SelectChoice("multiple", "Multiple choice"),
                                         SelectChoice("true_false", "True / false")])
     prompt = TextAreaField("Question")
-    options = TextAreaField("Options, one per line; put * before each correct one")
+    options = FieldList(StringField("Option"), min_entries=0, max_entries=MAX_OPTIONS)
+    correct = SelectMultipleField("Correct", choices=[SelectChoice(str(i), str(i)) for i in range(
+        MAX_OPTIONS)], validate_choice=False)
     explanation = TextAreaField("Explanation (shown after submission)")
     remove = BooleanField("Remove this question")
+
+
+def _indexes(values: Any) -> list[int]:
+    """Posted option indexes in ASCII digits ("²" is not one), others dropped."""
+    return sorted({int(v) for v in values or [] if isinstance(v, str) and v.isascii()
+                   and v.isdigit() and int(v) < MAX_OPTIONS})
+
+
+def question_data(kind: str, prompt: str, options: list[str], correct: list[int],
+                  explanation: str = "", qid: str = "") -> dict[str, Any]:
+    """A question as the editor holds it (QuestionForm's data)."""
+    return {"qid": qid, "kind": kind, "prompt": prompt, "options": options,
+            "correct": [str(i) for i in correct], "explanation": explanation}
+
+
+def edit_question(data: dict[str, Any], op: str, option: int | None = None) -> dict[str, Any]:
+    """The editor's controls on one question, on the server (no script): "add" an empty
+    option, "remove" one (the correct marks follow their options), "kind" after the type
+    changed (true/false has exactly True and False; single choice keeps one mark)."""
+    kind = data["kind"] if data["kind"] in ("single", "multiple", "true_false") else "single"
+    options = list(data["options"])
+    correct = _indexes(data["correct"])
+    if kind == "true_false":
+        if options != ["True", "False"]:
+            options, correct = ["True", "False"], []
+    if op == "add" and kind != "true_false" and len(options) < MAX_OPTIONS:
+        options.append("")
+    if op == "remove" and kind != "true_false" and option is not None and option < len(options):
+        del options[option]
+        correct = [i if i < option else i - 1 for i in correct if i != option]
+    if kind != "multiple":
+        correct = correct[:1]
+    correct = [i for i in correct if i < len(options)]
+    return question_data(kind, data["prompt"], options, correct, data["explanation"],
+                         data["qid"])
 
 
 class QuizForm(Form):
@@ -120,33 +162,29 @@ class QuizForm(Form):
         Optional(), NumberRange(min=1, max=100, message="From 1 to 100, or empty.")])
     questions = FieldList(FormField(QuestionForm), min_entries=0)
 
+    def kept(self) -> list[int]:
+        """The 1-based numbers (as the editor shows them) of the questions not removed."""
+        return [n for n, entry in enumerate(self.questions, start=1) if not entry.remove.data]
+
     def question_dicts(self) -> list[dict[str, Any]]:
-        """The editor's text format to the stored one: `*` marks the correct options."""
+        """The editor's questions in the stored shape; the "correct" controls post option
+        indexes."""
         out = []
         for entry in self.questions:
             if entry.remove.data:
                 continue
-            options, correct = [], []
-            for line in (entry.options.data or "").splitlines():
-                text = line.strip()
-                if not text:
-                    continue
-                if text.startswith("*"):
-                    correct.append(len(options))
-                    text = text[1:].strip()
-                options.append(text)
             out.append({"id": entry.qid.data or None, "type": entry.kind.data,
-                        "prompt": entry.prompt.data, "options": options, "correct": correct,
+                        "prompt": entry.prompt.data,
+                        "options": [(o.data or "").strip() for o in entry.options],
+                        "correct": _indexes(entry.correct.data),
                         "explanation": entry.explanation.data})
         return out
 
     @staticmethod
     def editor_data(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Stored questions as the editor shows them."""
-        return [{"qid": q["id"], "kind": q["type"], "prompt": q["prompt"],
-                 "options": "\n".join(("* " if i in q["correct"] else "") + o
-                                      for i, o in enumerate(q["options"])),
-                 "explanation": q.get("explanation", "")} for q in questions]
+        return [question_data(q["type"], q["prompt"], list(q["options"]), q["correct"],
+                              q.get("explanation", ""), q["id"]) for q in questions]
 
 
 class ProjectForm(Form):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, abort, current_app, redirect, request, url_for
 from sqlalchemy import select
 
 from app.blueprints.training.forms import (
@@ -16,6 +16,8 @@ from app.blueprints.training.forms import (
     ProjectForm,
     QuizForm,
     TrackForm,
+    edit_question,
+    question_data,
 )
 from app.extensions import db
 from app.models import (
@@ -29,9 +31,10 @@ from app.models import (
 from app.services import organizations as org_service
 from app.services import training
 from app.services import users as user_service
+from app.services.errors import ValidationFailed
 from app.services.fields import parse_ids, parse_int
 from app.services.pagination import clamp_page, paginate
-from app.services.training.quizzes import MAX_QUESTIONS
+from app.services.training.quizzes import MAX_OPTIONS, MAX_QUESTIONS
 from app.services.training.tracks import recertification_holders
 from app.web.auth import current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
@@ -298,13 +301,70 @@ def quiz(course_id: int) -> Any:
     return render("training/quiz_editor.html", course=course, form=form)
 
 
+def _question_fragment(course_id: int, index: int, data: dict[str, Any]) -> Any:
+    """One question of the editor (its fields named for position `index`)."""
+    blank = question_data("single", "", ["", ""], [])
+    form = QuizForm(formdata=None, questions=[blank] * index + [data])
+    return fragment_only("partials/training/question.html", entry=form.questions[index],
+                         number=index + 1, errors=[], course_id=course_id)
+
+
 @bp.route("/courses/<int:course_id>/quiz/question")
 def blank_question(course_id: int) -> Any:
     training.get_course(course_id)
     index = request.args.get("index", 0, type=question_index)
-    form = QuizForm(formdata=None, questions=[{"kind": "single", "options": ""}] * (index + 1))
-    return fragment_only("partials/training/question.html", entry=form.questions[index],
-                         number=index + 1, errors=[])
+    return _question_fragment(course_id, index, question_data("single", "", ["", ""], []))
+
+
+@bp.route("/courses/<int:course_id>/quiz/question/<int:index>")
+def question_controls(course_id: int, index: int) -> Any:
+    """The question as the editor holds it, after one of its controls (add or remove an
+    option, change the type): read from the question's own fields, nothing is saved."""
+    training.get_course(course_id)
+    if index >= MAX_QUESTIONS:
+        abort(404)
+    prefix = f"questions-{index}-"
+    args = request.args
+    options = [args.get(f"{prefix}options-{j}", "")[:1000] for j in range(MAX_OPTIONS)
+               if f"{prefix}options-{j}" in args]
+    data = question_data(args.get(f"{prefix}kind", "single"), args.get(f"{prefix}prompt", ""),
+                         options, [], args.get(f"{prefix}explanation", ""),
+                         args.get(f"{prefix}qid", ""))
+    data["correct"] = args.getlist(f"{prefix}correct")
+    option = args.get("option", None, type=lambda v: parse_int(v, min=0, max=MAX_OPTIONS - 1))
+    return _question_fragment(course_id, index,
+                              edit_question(data, args.get("op", ""), option))
+
+
+def _numbered(form: QuizForm, errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The service numbers the questions it was given; the editor also shows the removed
+    ones: each message goes to the question it is about."""
+    kept = form.kept()
+    out: dict[str, list[str]] = {}
+    for key, messages in errors.items():
+        head, _, number = key.partition(".")
+        if head == "questions" and number.isdigit() and 0 < int(number) <= len(kept):
+            key = f"questions.{kept[int(number) - 1]}"
+        out.setdefault(key, []).extend(messages)
+    return out
+
+
+@bp.route("/courses/<int:course_id>/quiz/preview", methods=["POST"])
+def preview_quiz(course_id: int) -> Any:
+    """The quiz being edited as a learner will see it (no correct answers); nothing is
+    saved. Questions with problems are listed instead (422)."""
+    course = training.get_course(course_id)
+    form = QuizForm()
+    form.validate()
+    try:
+        questions = training.validate_questions(form.question_dicts())
+    except ValidationFailed as error:
+        return fragment_only("partials/training/quiz_preview.html", course=course,
+                             questions=[], problems=_numbered(form, error.fields), status=422)
+    return fragment_only("partials/training/quiz_preview.html", course=course,
+                         questions=training.public_questions_of(questions),
+                         passing_score=form.passing_score.data or course.passing_score,
+                         attempt_limit=form.attempt_limit.data, problems={})
 
 
 @bp.route("/courses/<int:course_id>/quiz", methods=["POST"])
@@ -324,7 +384,7 @@ def save_quiz(course_id: int) -> Any:
             return render("training/quiz_editor.html", "partials/training/quiz_form.html",
                           course=course, form=saved, saved=True)
         # Question-level messages go beside their questions, keyed by field name.
-        errors, status = error.fields, error.status
+        errors, status = _numbered(form, error.fields), error.status
         form.form_errors.append(error.message)
     return render("training/quiz_editor.html", "partials/training/quiz_form.html",
                   course=course, form=form, errors=errors, status=status)

@@ -57,6 +57,7 @@ from app.services.training.quizzes import (
     IncompleteAnswers,
     grade,
     public_questions,
+    public_questions_of,
     save_quiz,
     unanswered,
     validate_questions,
@@ -102,5 +103,5 @@ __all__ = [
     "validate_questions",
     # retakes and the manager's view of a learner
     "CourseRecord", "IncompleteAnswers", "course_progress", "enrolment_of", "grant_attempts",
-    "learner_record", "reset_attempts", "unanswered",
+    "learner_record", "public_questions_of", "reset_attempts", "unanswered",
 ]

@@ -140,8 +140,14 @@ def save_quiz(course: Course, questions: Any, actor: Actor, *, passing_score: in
 
 def public_questions(course: Course) -> list[dict[str, Any]]:
     """What the browser may see before submission: no correct answers, no explanations."""
+    return public_questions_of(course.questions or [])
+
+
+def public_questions_of(questions: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Questions (validated) as a learner sees them before submitting (the editor's
+    preview too): no correct answers, no explanations."""
     return [{"id": q["id"], "type": q["type"], "prompt": q["prompt"], "options": q["options"]}
-            for q in course.questions or []]
+            for q in questions]
 
 
 def picked_options(answers: dict[str, Any], question_id: str) -> set[int]:
