@@ -730,3 +730,16 @@ def test_holder_links_partial(app, valid):
         assert render_template("partials/verify/holder_links.html",
                                certificate=certificate).strip() == ""
         db.session.rollback()
+
+
+def test_a_superseded_certificates_pdf_is_genuine_and_names_its_replacement(app, client, valid):
+    """After a re-issue the old PDF is still one we issued; the answer is the old
+    certificate's status now (superseded, in the verify page's words), never a 500."""
+    old_copy = _stored_pdf(app, valid.id)
+    with app.app_context():
+        replacement = certificates.reissue(db.session.get(Certificate, valid.id), Actor.system())
+        db.session.commit()
+        new_number = replacement.number
+    html = _upload(client, old_copy)
+    assert "Genuine PDF" in html and valid.number in html
+    assert "Superseded" in html and new_number in html and "Valid certificate" not in html
