@@ -41,10 +41,9 @@ def test_renamed_default_is_not_created_again_by_seed(app):
         mc.update_definition(reclad, Actor.system(), title="Reclad and reroofing (L5)")
         db.session.commit()
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["seed", "--demo"])
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(args=["seed"])
-    assert result.exit_code == 0, result.output
+    for _ in range(2):
+        result = runner.invoke(args=["seed"])
+        assert result.exit_code == 0, result.output
     with app.app_context():
         defaults = _defaults()
         assert len(defaults) == 3
