@@ -133,3 +133,11 @@ def test_status_rejected_lists_rejections_and_unknown_status_is_422(app, client,
         error = refused.get_json()["error"]
         assert error["code"] == "validation_failed" and "status" in error["fields"], bad
         assert "rejected" in error["fields"]["status"][0]
+
+
+def test_only_admins_list_rejections(client, bearer, staff_user, make_user):
+    from app.models import Role
+
+    for user in (staff_user, make_user(Role.MANAGER), make_user(Role.ORG_ADMIN)):
+        answer = client.get(f"{BASE}?status=rejected", headers=bearer(user))
+        assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "forbidden"

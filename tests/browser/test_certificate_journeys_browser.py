@@ -184,6 +184,39 @@ def test_learner_sees_pending_then_issued_downloads_the_pdf_and_has_linkedin(
     assert not page_errors, page_errors
 
 
+def test_a_pdf_still_being_rendered_is_said_so_and_downloads_once_ready(
+        app, page, live_server, make_user, make_track, screenshot, page_errors, tmp_path,
+        issue):
+    from sqlalchemy import update
+
+    from app.jobs.certificates import render_certificate_pdf
+
+    app.config["PUBLIC_BASE_URL"] = live_server
+    holder = make_user(Role.STAFF, name="Tipene Waiting")
+    certificate = issue(holder, track=make_track("Gutters"))
+    with app.app_context():  # as if the PDF job had not run yet
+        db.session.execute(update(Certificate).where(Certificate.id == certificate.id)
+                           .values(pdf_key=None, pdf_sha256=None))
+        db.session.commit()
+    log_in_page(page, live_server, holder.email)
+    page.goto(f"{live_server}/me")
+    row = page.locator(f"#my-certificate-{certificate.id}")
+    row.get_by_role("link", name="PDF being prepared…").click()
+    expect(page.get_by_role("heading", name="Your PDF is being prepared")).to_be_visible()
+    expect(page.locator("#pdf-pending")).to_contain_text(certificate.number)
+    screenshot("pdf-being-prepared")
+    with app.app_context():
+        render_certificate_pdf(certificate.id)
+    # The page asks again by itself (Refresh: 5) and the download starts.
+    with page.expect_download(timeout=15_000) as info:
+        pass
+    assert re.fullmatch(r"CERT-\d{4}-\d{5}\.pdf", info.value.suggested_filename)
+    target = tmp_path / "ready.pdf"
+    info.value.save_as(str(target))
+    assert target.read_bytes().startswith(b"%PDF")
+    assert not page_errors, page_errors
+
+
 # --- Employer 2 -------------------------------------------------------------------------
 
 def test_employer_checks_by_number_and_code_and_by_uploading_the_holders_pdfs(
