@@ -88,6 +88,8 @@ def roofing(app, make_org, make_user, make_definition, make_credential, make_tra
                     expiry_date=today + timedelta(days=300))
     make_credential(heights, outsider, CredentialStatus.AWARDED,
                     expiry_date=today + timedelta(days=3))
+    waiting = make_credential(make_definition("Membrane roofing"), zoe,
+                              CredentialStatus.ASSESSMENT_PENDING)
     track = make_track("Site safety", required_for_go_live=True)
     with app.app_context():
         # Demo history: Zoë's asbestos credential lapsed 12 days ago.
@@ -120,7 +122,8 @@ def roofing(app, make_org, make_user, make_definition, make_credential, make_tra
         db.session.commit()
         project_id = project.id
     return {"org": org, "org_admin": org_admin, "tane": tane, "zoe": zoe, "li": li,
-            "outsider": outsider, "number": number, "project_id": project_id}
+            "outsider": outsider, "number": number, "project_id": project_id,
+            "waiting": waiting}
 
 
 # --- Org admin 1 ---------------------------------------------------------------------------
@@ -163,7 +166,7 @@ def test_org_admin_reads_the_matrix_filters_it_and_exports_csv(
     raw = open(download.path(), "rb").read()
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads the macrons right
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert len(rows) == 4
+    assert len(rows) == 5
     by_name = {(r["Name"], r["Credential"]): r for r in rows}
     assert by_name[("Zoë Brontë", "Asbestos Awareness")]["Status"] == "Expired"
     assert by_name[("Tāne Ngāti Pōneke", "Working at Heights")]["Days left"] == "20"
@@ -174,7 +177,7 @@ def test_org_admin_reads_the_matrix_filters_it_and_exports_csv(
 # --- Org admin 2 ---------------------------------------------------------------------------
 
 def test_org_admin_reads_progress_certificates_and_readiness_and_opens_a_person(
-        page, live_server, log_in, roofing, screenshot, page_errors):
+        page, live_server, log_in, roofing, screenshot, page_errors, tmp_path):
     page.set_viewport_size(PHONE)
     log_in(roofing["org_admin"].email)
 
@@ -221,6 +224,21 @@ def test_org_admin_reads_progress_certificates_and_readiness_and_opens_a_person(
     expect(page.locator("#person-tracks")).to_contain_text("Site safety")
     expect(page.locator("#person-audit")).to_have_count(0)  # the trail is admins' only
     screenshot("person")
+
+    # The org admin uploads Zoë's evidence for the credential awaiting assessment.
+    waiting = roofing["waiting"]
+    cell = page.locator(f"#evidence-{waiting.id}")
+    evidence = tmp_path / "zoe-membrane-assessment.pdf"
+    evidence.write_bytes(PDF)
+    cell.get_by_label(re.compile("Evidence for")).set_input_files(str(evidence))
+    with page.expect_response(lambda r: r.request.method == "POST"
+                              and f"/credentials/{waiting.id}/evidence" in r.url) as info:
+        cell.get_by_role("button", name="Upload evidence").click()
+    assert info.value.status == 200
+    cell = page.locator(f"#evidence-{waiting.id}")
+    expect(cell.get_by_role("link", name="zoe-membrane-assessment.pdf")).to_be_visible()
+    expect(cell).to_contain_text("by Oriwa Org-Admin")
+    screenshot("person-evidence")
 
     # Tāne's page lists his quiz attempts and certificate.
     page.go_back()
