@@ -128,3 +128,22 @@ def test_certificate_issued_notification_and_email_link_to_the_pdf(app, new_clie
     opened = client.post(f"/me/notifications/{note_id}/open")
     assert opened.status_code == 302 and opened.headers["Location"].endswith(path)
     assert client.get(opened.headers["Location"]).data.startswith(b"%PDF")
+
+
+def test_a_rejected_request_stays_on_me_with_its_reason(app, new_client, staff_user,
+                                                       make_track):
+    track = make_track("Ladder Safety")
+    with app.app_context():
+        pending = Certificate(type=CertificateType.COMPLETION, status=S.PENDING,
+                              recipient_id=staff_user.id, track_id=track.id)
+        db.session.add(pending)
+        db.session.commit()
+        certificates.reject(pending, Actor.system(), "Photos of the site inspection missing.")
+        db.session.commit()
+        pending_id = pending.id
+    html = _holder_client(new_client, staff_user).get("/me").get_data(as_text=True)
+    row = html[html.index(f'id="my-certificate-{pending_id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "Ladder Safety" in row and "Rejected" in row
+    assert "Not approved: Photos of the site inspection missing." in row
+    assert ".pdf" not in row and "No expiry" not in row

@@ -118,6 +118,10 @@ def test_admin_approves_one_rejects_one_and_finds_the_rejection_again(
     notice = learner_page.locator("li.notification", has_text="Certificate not approved")
     expect(notice).to_contain_text("Certificate not approved: Working at Height")
     expect(notice).to_contain_text(reason)
+    mine = learner_page.locator(f"#my-certificate-{rejected_id}")  # and it stays on /me
+    expect(mine).to_contain_text("Rejected")
+    expect(mine).to_contain_text(f"Not approved: {reason}")
+    expect(mine.get_by_role("link", name="Download PDF")).to_have_count(0)
     screenshot("learner-reads-the-rejection", on=learner_page)
 
     # --- Back as the admin: the Rejected tab finds it, the detail gives the reason -------

@@ -118,11 +118,13 @@ def pending_count() -> int:
 
 
 def certificates_of(user_id: int) -> list[Certificate]:
+    """A person's certificates for their /me, rejected requests included (with their
+    reason: a rejection does not vanish)."""
     return list(db.session.scalars(
         select(Certificate).options(selectinload(Certificate.course),
                                     selectinload(Certificate.track))
         .where(Certificate.recipient_id == user_id, Certificate.status.in_(
-            [S.PENDING, S.ISSUED, S.REVOKED, S.SUPERSEDED]))
+            [S.PENDING, S.ISSUED, S.REJECTED, S.REVOKED, S.SUPERSEDED]))
         .order_by(Certificate.created_at.desc())))
 
 
