@@ -201,3 +201,23 @@ def test_employer_reads_each_verify_answer_in_plain_words(app, page, live_server
     expect(page.get_by_role("heading", level=1)).to_have_text("No certificate found")
     screenshot("not-found")
     assert page_errors == []
+
+
+def test_holder_sees_recertification_on_my_page_and_restarts_the_track(
+        app, page, live_server, log_in, make_user, make_track, issue, screenshot, page_errors):
+    page.set_viewport_size({"width": 390, "height": 844})  # [phone]
+    holder = make_user(name="Tama Rangi")
+    track = make_track("Hazard Awareness", exam=False)
+    old = issue(holder, track=track)
+    _bump(app, track)
+    log_in(holder.email)
+    page.goto(f"{live_server}/me")
+    row = page.locator(f"#my-certificate-{old.id}")
+    expect(row).to_contain_text("Re-certification required")
+    expect(row).to_contain_text("covers version 1.0; Hazard Awareness is now at version 2.0")
+    screenshot("my-page")
+    row.get_by_role("button", name="Re-certify: take version 2.0").click()
+    expect(page).to_have_url(re.compile(rf"/learn/tracks/{track.id}$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Hazard Awareness")
+    screenshot("track-to-restart")
+    assert page_errors == []
