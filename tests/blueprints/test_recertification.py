@@ -105,6 +105,7 @@ def test_admin_list_and_detail_say_superseded_and_link_to_the_successor(
     new_id, new_number, _ = _reissue(app, old.id)
     tab = admin_client.get("/admin/certificates?status=revoked").get_data(as_text=True)
     assert old.number in tab and ">Superseded<" in tab
+    assert f">{new_number}</a>" in tab  # the list links to the successor too
     detail = admin_client.get(f"/admin/certificates/{old.id}", headers=HX).get_data(
         as_text=True)
     assert ">Superseded<" in detail and f"/admin/certificates/{new_id}" in detail

@@ -60,6 +60,17 @@ def test_manager_publishes_a_major_version_and_sees_who_must_recertify(
     log_in(manager.email)
 
     page.goto(f"{live_server}/admin/tracks")
+    # The grace period: edit the track's row, type it, save; a bad value is refused in place.
+    row = page.locator(f"#track-{track.id}")
+    row.get_by_role("button", name="Edit").click()
+    grace = row.get_by_label("Re-certification grace (days)")
+    grace.fill("-5")
+    row.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("From 0 to 3650 days.")
+    screenshot("grace-refused")
+    grace.fill("0")
+    row.get_by_role("button", name="Save").click()
+    expect(row.get_by_role("button", name="Edit")).to_be_visible()
     page.get_by_role("link", name="Working at Heights").first.click()
     expect(page.get_by_role("heading", name=re.compile("Working at Heights"))).to_contain_text(
         "v1.0")
