@@ -344,3 +344,18 @@ def test_two_grants_at_once_give_one_extra_attempt(app, staff_client, make_track
             AuditLog.resource_type == "course_progress")) if "granted_attempts" in (a.changes
                                                                                      or {})]
         assert len(grants) == 1
+
+
+def test_the_database_refuses_negative_extra_attempts(app, staff_client, make_track):
+    import pytest
+    from sqlalchemy import update
+    from sqlalchemy.exc import IntegrityError
+
+    track = make_track(attempt_limit=1)
+    exam = _use_up(app, staff_client, track, 1)
+    with app.app_context():
+        with pytest.raises(IntegrityError):
+            db.session.execute(update(CourseProgress).where(CourseProgress.course_id == exam.id)
+                               .values(extra_attempts=-1))
+            db.session.flush()
+        db.session.rollback()

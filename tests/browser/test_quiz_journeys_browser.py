@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -29,6 +30,7 @@ from app.services import training
 from app.services.context import Actor
 from tests.browser.conftest import log_in_page
 
+PHONE = {"width": 390, "height": 844}
 TRACK = "Roof Access Basics"
 READING = "Ladders and edges"
 EXAM = "Roof access check"
@@ -176,9 +178,10 @@ def _answer(page, picks: dict[int, list[int]]) -> None:
             questions.nth(n - 1).get_by_label(options[j], exact=True).check()
 
 
+@pytest.mark.parametrize("viewport", [None, PHONE], ids=["desktop", "phone"])
 def test_learner_is_warned_fails_uses_up_attempts_and_a_manager_grants_one_more(
         app, page, new_page, live_server, log_in, make_user, make_org, screenshot,
-        page_errors):
+        page_errors, viewport):
     org = make_org("Kāpiti Roofing")
     learner = make_user(Role.STAFF, org, name="Aroha Learner")
     manager = make_user(Role.MANAGER, name="Mere Manager")
@@ -186,6 +189,8 @@ def test_learner_is_warned_fails_uses_up_attempts_and_a_manager_grants_one_more(
     _write_quiz(app, exam_id)
 
     # --- Staff 1: log in, see progress per track -----------------------------------------
+    if viewport:
+        page.set_viewport_size(viewport)  # the learner's journeys also run on a phone
     log_in(learner.email)
     page.get_by_role("link", name="Learn").first.click()
     page.locator("article", has_text=TRACK).get_by_role("button", name="Enrol").click()
