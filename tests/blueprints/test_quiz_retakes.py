@@ -359,3 +359,28 @@ def test_the_database_refuses_negative_extra_attempts(app, staff_client, make_tr
                                .values(extra_attempts=-1))
             db.session.flush()
         db.session.rollback()
+
+
+def test_a_major_version_drops_the_grants_of_the_old_cycle(app, staff_client, manager_client,
+                                                          make_track):
+    from app.services.context import Actor
+
+    track = make_track(attempt_limit=1)
+    staff_client.post(f"/learn/tracks/{track.id}/enrol")
+    reading, exam = track.courses[0], _exam(app, track)
+    staff_client.post(f"/learn/courses/{reading.id}/complete")
+    staff_client.post(f"/learn/courses/{exam.id}/quiz", headers=HX,
+                      data=_form(answers_scoring(exam, 1)))
+    row = _progress(app, exam.id)
+    manager_client.post(f"/admin/course-progress/{row.id}/grant", headers=HX,
+                        data={"extra_attempts": "1", "expected_attempts_left": "0"})
+    staff_client.post(f"/learn/courses/{exam.id}/quiz", headers=HX,
+                      data=_form(answers_scoring(exam, 5)))
+    with app.app_context():
+        from app.services import training
+
+        training.bump_version(training.get_track(track.id), Actor.system(), major=True)
+        db.session.commit()
+        fresh = db.session.get(CourseProgress, row.id)
+        assert (fresh.exam_attempts, fresh.extra_attempts) == (0, 0)
+        assert training.attempts_left(fresh) == 1

@@ -170,6 +170,7 @@ def bump_version(track: CertificationTrack, actor: Actor, *, major: bool,
         db.session.execute(
             update(CourseProgress).where(CourseProgress.enrolment_id.in_(completed))
             .values(status=P.NOT_STARTED, completed_at=None, exam_score=None, exam_attempts=0,
+                    extra_attempts=0,  # a new cycle: grants of the old one go too
                     attempt_cycle=CourseProgress.attempt_cycle + 1)
             .execution_options(synchronize_session=False))
         db.session.execute(
