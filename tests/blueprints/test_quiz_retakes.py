@@ -384,3 +384,23 @@ def test_a_major_version_drops_the_grants_of_the_old_cycle(app, staff_client, ma
         fresh = db.session.get(CourseProgress, row.id)
         assert (fresh.exam_attempts, fresh.extra_attempts) == (0, 0)
         assert training.attempts_left(fresh) == 1
+
+
+def test_an_archived_course_has_no_grant(app, client, staff_client, manager_client, make_track,
+                                         make_user, bearer):
+    from app.models.base import utcnow
+
+    track = make_track(attempt_limit=1)
+    exam = _use_up(app, staff_client, track, 1)
+    row = _progress(app, exam.id)
+    with app.app_context():
+        db.session.get(Course, exam.id).archived_at = utcnow()
+        db.session.commit()
+    response = manager_client.post(f"/admin/course-progress/{row.id}/grant", headers=HX,
+                                   data={"extra_attempts": "1", "expected_attempts_left": "0"})
+    assert response.status_code == 404
+    assert _progress(app, exam.id).extra_attempts == 0
+    api = client.post(f"{BASE}/course-progress/{row.id}/grant-attempts",
+                      headers=bearer(make_user(Role.MANAGER)),
+                      json={"extraAttempts": 1, "expectedAttemptsLeft": 0})
+    assert api.status_code == 404 and "archived" in api.get_json()["error"]["message"]

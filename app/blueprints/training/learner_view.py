@@ -56,6 +56,8 @@ def _change(progress_id: int, action: str) -> Any:
     except NotFound:
         abort(404)
     enrolment = row.enrolment
+    if row.course.archived_at is not None:  # not on the learner's track any more
+        abort(404)
     if action == "grant":
         _, error = attempt(lambda: training.grant_attempts(
             row, current_actor(), extra=_number("extra_attempts"),

@@ -28,6 +28,8 @@ MAX_GRANT = 20
 
 
 def _check(progress: CourseProgress, expected_left: Any, field: str) -> int:
+    if progress.course.archived_at is not None:
+        raise NotFound("That course is archived: it is no longer part of the track.")
     if progress.course.attempt_limit is None:
         raise ValidationFailed("This quiz has no attempt limit: there is nothing to grant.")
     expected = fields.Fields()
@@ -65,8 +67,9 @@ def _apply(progress: CourseProgress, actor: Actor, expected: int, values: dict[s
 def grant_attempts(progress: CourseProgress, actor: Actor, *, extra: Any,
                    expected_left: Any) -> CourseProgress:
     """Give the learner `extra` (1-20) more attempts at the course's quiz. A failed
-    course is in progress again. Raises ValidationFailed (no limit, bad numbers) and
-    Conflict (passed already; the attempts left are no longer `expected_left`)."""
+    course is in progress again. Raises ValidationFailed (no limit, bad numbers), NotFound
+    (an archived course) and Conflict (passed already; the attempts left are no longer
+    `expected_left`)."""
     checked = fields.Fields()
     extra = checked.check(fields.integer, extra, "extraAttempts", min=1, max=MAX_GRANT,
                           message=f"From 1 to {MAX_GRANT} attempts.")
