@@ -404,3 +404,13 @@ def test_an_archived_course_has_no_grant(app, client, staff_client, manager_clie
                       headers=bearer(make_user(Role.MANAGER)),
                       json={"extraAttempts": 1, "expectedAttemptsLeft": 0})
     assert api.status_code == 404 and "archived" in api.get_json()["error"]["message"]
+
+
+def test_two_resets_at_once_reset_once(app, staff_client, make_track, make_user, race):
+    track = make_track(attempt_limit=2)
+    exam = _use_up(app, staff_client, track, 2)
+    row = _progress(app, exam.id)
+    responses = race(make_user(Role.ADMIN), "POST", f"/admin/course-progress/{row.id}/reset",
+                     n=3, headers=HX, data={"expected_attempts_left": "0"})
+    assert Counter(r.status_code for r in responses) == {200: 1, 409: 2}
+    assert _progress(app, exam.id).attempt_cycle == 1
