@@ -162,7 +162,7 @@ def test_org_admin_sees_own_people_only_without_audit(org_admin_client, world):
 def test_manager_sees_anyone_and_the_track_link(manager_client, world):
     page = manager_client.get(f"/people/{world['theirs'].id}").get_data(as_text=True)
     assert "Olaf Other" in page and 'id="person-audit"' not in page
-    assert f'/admin/tracks/{world["track"].id}' in page
+    assert f'/admin/tracks/{world["track"].id}/learners/{world["theirs"].id}"' in page
 
 
 def test_staff_cannot_open_person_pages(staff_client, world):

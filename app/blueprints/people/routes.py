@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, url_for
+from flask import Blueprint, url_for
 from flask_login import current_user
 
 from app.models import Role, User
@@ -42,10 +42,8 @@ def person(user_id: int) -> Any:
 
 
 def _learner_url(track_id: int, user_id: int) -> str:
-    """The manager's view of this learner on the track (retakes) when the app has one,
-    else the track page; org admins get no link (both are for managers and admins)."""
+    """The manager's view of this learner on the track (attempts, retakes); org admins
+    get no link (it is for managers and admins)."""
     if current_user.role not in (Role.ADMIN, Role.MANAGER):
         return ""
-    if "training.learner" in current_app.view_functions:
-        return url_for("training.learner", track_id=track_id, user_id=user_id)
-    return url_for("training.track", track_id=track_id)
+    return url_for("training.learner", track_id=track_id, user_id=user_id)
