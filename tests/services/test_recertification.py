@@ -208,7 +208,10 @@ def test_completing_the_new_version_supersedes_the_old_certificate_on_approval(
             Notification.type == NotificationType.CERTIFICATE_ISSUED)
             .order_by(Notification.id.desc()).limit(1))
         assert f"It replaces {superseded.number}" in issued
-        # Reissuing the old one is refused; a second approval too.
+        # The track page's list: nobody left on an earlier version.
+        assert training.tracks.recertification_holders(
+            db.session.get(CertificationTrack, track.id)) == []
+        # A second approval is refused.
         with pytest.raises(Conflict):
             certs.approve(db.session.get(Certificate, new.id), Actor.system())
 

@@ -205,14 +205,17 @@ def recertification_holders(track: CertificationTrack,
     """The issued certificates of this track covering an older major version, with their
     standing (RECERTIFICATION_REQUIRED, or VALID/EXPIRED during the grace period) and the
     day re-certification is due: (certificate, standing, due date), oldest version first."""
+    # Not of the current major version (none can be of a later one): "1.4", not "2.%".
     rows = db.session.scalars(
         select(Certificate).options(joinedload(Certificate.recipient))
         .where(Certificate.track_id == track.id, Certificate.course_id.is_(None),
-               Certificate.status == CertificateStatus.ISSUED)
-        .order_by(Certificate.track_version, Certificate.id).limit(limit * 4))
+               Certificate.status == CertificateStatus.ISSUED,
+               Certificate.track_version.is_not(None),
+               Certificate.track_version.not_like(f"{track.version_major}.%"))
+        .order_by(Certificate.track_version, Certificate.id).limit(limit))
     held = []
     for certificate in rows:
         due = recertification_due_on(certificate)
         if due is not None:
             held.append((certificate, verification_status(certificate), due))
-    return held[:limit]
+    return held
