@@ -228,7 +228,10 @@ def _demo_training(actor: Actor, org: Organization) -> int:
     zoe = training.find_enrolment(learners["zoe@demo.test"].id, track.id)
     training.complete_course(training.progress_for(zoe, intro), Actor(learners["zoe@demo.test"]))
     li = training.find_enrolment(learners["li.wei@demo.test"].id, track.id)
-    training.submit_quiz_attempt(training.progress_for(li, quiz), {},
+    # A wrong option for every question (not blanks: those would need "submit anyway").
+    wrong = {q["id"]: [next(i for i in range(len(q["options"])) if i not in q["correct"])]
+             for q in quiz.questions}
+    training.submit_quiz_attempt(training.progress_for(li, quiz), wrong,
                                  Actor(learners["li.wei@demo.test"]))
 
     project = training.create_project(actor, name="Demo Roofing go-live",
