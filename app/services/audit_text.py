@@ -44,6 +44,7 @@ VERBS = {
     "MCRED_ASSIGN": "assigned", "MCRED_AWARD": "awarded", "MCRED_EXPIRE": "expired",
     "CERT_ISSUE": "issued", "CERT_APPROVE": "approved", "CERT_REJECT": "rejected",
     "CERT_REVOKE": "revoked", "CERT_REINSTATE": "reinstated",
+    "CERT_SUPERSEDE": "superseded",
 }
 # Actions about the actor themselves: "Ada logged in", not "Ada logged in person Ada".
 SELF_ACTIONS = {"LOGIN", "LOGIN_FAILED", "LOGOUT"}

@@ -273,3 +273,12 @@ def test_the_learner_is_told_the_truth_on_completing_the_new_version(app, new_cl
     assert "You have completed" in html
     assert (f"Your certificate for version 2.0 is waiting for approval; once approved it "
             f"replaces {old.number}.") in html
+
+
+def test_the_audit_trail_says_superseded_in_words(app, admin_client, make_user, make_track,
+                                                  issue):
+    old = issue(make_user(), track=make_track(exam=False))
+    _reissue(app, old.id)
+    html = admin_client.get(f"/admin/audit?resource_type=certificate&resource_id={old.id}"
+                            ).get_data(as_text=True)
+    assert "superseded" in html and "cert supersede" not in html.lower()
