@@ -118,6 +118,9 @@ class Certificate(Base):
     issued_by: Mapped[User | None] = relationship(foreign_keys=[issued_by_id])
     recommended_by: Mapped[User | None] = relationship(foreign_keys=[recommended_by_id])
     revoked_by: Mapped[User | None] = relationship(foreign_keys=[revoked_by_id])
+    # The certificate this one replaced (a re-issue, or an earlier major version's).
+    supersedes: Mapped[Certificate | None] = relationship(
+        foreign_keys=[supersedes_id], remote_side=[id], viewonly=True)
 
     @staticmethod
     def make_live_key(recipient_id: int, course_id: int | None, track_id: int | None,

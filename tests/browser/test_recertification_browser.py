@@ -127,6 +127,7 @@ def test_admin_reissues_and_follows_the_superseded_link(app, page, live_server, 
         assert new is not None and new.status == CertificateStatus.ISSUED
         new_number = new.number
     expect(detail.locator("header")).to_contain_text(new_number)
+    expect(detail.locator("#replaces")).to_have_text(old.number)
     screenshot("reissued")
 
     page.get_by_role("navigation", name="Certificate status").get_by_role(
