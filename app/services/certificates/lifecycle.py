@@ -117,7 +117,7 @@ def _supersede_older_majors(certificate: Certificate, actor: Actor) -> None:
         return
     for old in db.session.scalars(select(Certificate).where(
             Certificate.live_key.in_(older), Certificate.status == S.ISSUED)
-            .order_by(Certificate.id)):
+            .order_by(Certificate.id)).all():
         try:
             _supersede(old, actor, f"Superseded by {certificate.number} (version "
                                    f"{certificate.track_version}).", certificate)
