@@ -103,4 +103,4 @@ def test_the_models_declare_the_migrated_constraints(app):
                     for c in inspector.get_check_constraints(table)
                     if c["name"] and c["name"].startswith("ck_")}
         assert declared == migrated
-        assert len(declared) == 34  # with job_outbox's status and attempts checks
+        assert len(declared) == 36  # with the grace period (0015) and extra attempts (0017)
