@@ -282,3 +282,30 @@ def test_the_audit_trail_says_superseded_in_words(app, admin_client, make_user, 
     html = admin_client.get(f"/admin/audit?resource_type=certificate&resource_id={old.id}"
                             ).get_data(as_text=True)
     assert "superseded" in html and "cert supersede" not in html.lower()
+
+
+def test_reissuing_the_old_version_while_the_new_one_is_approved_leaves_one_valid(
+        app, admin_user, make_user, make_track, race, issue):
+    """Re-issue of the v1 certificate against approval of the v2 request, at once: the
+    person's row orders them, so either v2 supersedes v1's replacement or the re-issue is
+    refused; never two issued certificates of one track."""
+    track, holder = make_track(exam=False), make_user()
+    old = issue(holder, track=track)
+    _bump(app, track)
+    with app.app_context():
+        enrolment = training.enrol(db.session.get(User, holder.id),
+                                   db.session.get(CertificationTrack, track.id), Actor.system())
+        for course in enrolment.track.courses:
+            training.complete_course(training.progress_for(enrolment, course), Actor.system())
+        db.session.commit()
+        pending_id = db.session.scalar(select(Certificate.id).where(
+            Certificate.recipient_id == holder.id, Certificate.status == S.PENDING))
+    responses = race(admin_user, calls=[
+        ("POST", f"/admin/certificates/{old.id}/reissue", {"headers": HX}),
+        ("POST", f"/admin/certificates/{pending_id}/approve", {"headers": HX})])
+    assert [r.status_code for r in responses][1] == 200  # the approval always stands
+    assert responses[0].status_code in (200, 409)
+    with app.app_context():
+        issued = db.session.scalars(select(Certificate).where(
+            Certificate.recipient_id == holder.id, Certificate.status == S.ISSUED)).all()
+        assert [(c.id, c.track_version) for c in issued] == [(pending_id, "2.0")]

@@ -253,3 +253,33 @@ def test_the_grace_period_is_checked(app, make_track):
         training.update_track(row, Actor.system(), recertification_grace_days=14)
         db.session.commit()
         assert db.session.get(CertificationTrack, track.id).recertification_grace_days == 14
+
+
+def test_an_older_version_is_not_issued_beside_a_newer_one(app, make_user, make_track):
+    """A v1 request left pending over the bump, and a revoked v1, stay as they are once v2
+    is issued: approving or reinstating them is refused, naming the v2 certificate."""
+    track, holder, other = make_track(exam=False), make_user(), make_user()
+    stale = _complete(app, holder, track)          # pending v1.0, never approved
+    revoked = _complete(app, other, track)
+    with app.app_context():
+        certs.revoke(certs.approve(db.session.get(Certificate, revoked.id), Actor.system()),
+                     Actor.system(), "Issued in error", "issued_in_error")
+        db.session.commit()
+        _bump(track)
+    newer = {person.id: _complete(app, person, track) for person in (holder, other)}
+    with app.app_context():
+        for person_id, cert in newer.items():
+            certs.approve(db.session.get(Certificate, cert.id), Actor.system())
+        db.session.commit()
+        v2 = db.session.get(Certificate, newer[holder.id].id)
+        with pytest.raises(Conflict, match=f"{v2.number} of version 2.0 stands"):
+            certs.approve(db.session.get(Certificate, stale.id), Actor.system())
+        db.session.rollback()
+        with pytest.raises(Conflict, match="of version 2.0 stands"):
+            certs.reinstate(db.session.get(Certificate, revoked.id), Actor.system())
+        db.session.rollback()
+        assert db.session.get(Certificate, stale.id).status == S.PENDING
+        assert db.session.get(Certificate, revoked.id).status == S.REVOKED
+        # The stale request can still be turned down.
+        certs.reject(db.session.get(Certificate, stale.id), Actor.system(), "Out of date")
+        db.session.commit()

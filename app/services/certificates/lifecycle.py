@@ -54,7 +54,7 @@ from app.services.errors import Conflict, ValidationFailed
 from app.services.notifications import notify
 from app.services.open_badges import status as badge_status
 from app.services.persistence import flush_or_raise
-from app.services.transitions import transition
+from app.services.transitions import lock, transition
 
 S = CertificateStatus
 REVOCATION_CATEGORIES = ("issued_in_error", "misconduct", "requirements_not_met",
@@ -125,6 +125,34 @@ def _supersede_older_majors(certificate: Certificate, actor: Actor) -> None:
             continue
         certificate.supersedes_id = old.id
     db.session.flush()
+
+
+def _hold_track_line(recipient_id: int, track_id: int | None, course_id: int | None,
+                     type_: CertificateType, major: int | None) -> None:
+    """Before a track certificate becomes issued (issue, approve, re-issue, reinstate):
+    hold the recipient's row, so these serialize per person (PostgreSQL; SQLite's writes
+    are serialized already) and always in the same lock order (person, then
+    certificates: no deadlock against a concurrent supersede), then refuse an older
+    major version while a newer one is issued: that one stands, and an older copy
+    issued after it would be valid beside it.
+
+    Raises Conflict naming the newer certificate."""
+    if track_id is None or course_id is not None or not major:
+        return
+    lock(db.session.get(User, recipient_id))
+    for newer in db.session.scalars(select(Certificate).where(
+            Certificate.recipient_id == recipient_id, Certificate.track_id == track_id,
+            Certificate.course_id.is_(None), Certificate.type == type_,
+            Certificate.status == S.ISSUED)):
+        if (newer.covered_major or 0) > major:
+            raise Conflict(f"Certificate {newer.number} of version {newer.track_version} "
+                           "stands: a certificate of an earlier version can no longer be "
+                           "issued or reinstated.")
+
+
+def _hold_line_of(certificate: Certificate) -> None:
+    _hold_track_line(certificate.recipient_id, certificate.track_id, certificate.course_id,
+                     certificate.type, certificate.covered_major)
 
 
 def _sign_credential(certificate: Certificate) -> str | None:
@@ -198,6 +226,7 @@ def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
     track_id = track.id if track else None
     version = version or (track.version if track is not None else None)
     major = major_of(version)
+    _hold_track_line(recipient.id, track_id, course_id, type_, major)
     if live_certificate(recipient.id, course_id, track_id, type_, major) is not None:
         raise already_live()
     certificate = Certificate(
@@ -249,7 +278,9 @@ def _only(expected: CertificateStatus, verb: str) -> Callable[[Certificate], str
 def approve(certificate: Certificate, actor: Actor, *,
             notify_recipient: bool = True) -> Certificate:
     """PENDING -> ISSUED, numbered. Raises Conflict if it is not pending (any more): of
-    several approvals at once, one wins and the others get "Already approved"."""
+    several approvals at once, one wins and the others get "Already approved"; and when
+    a newer major version's certificate of the same track is issued already."""
+    _hold_line_of(certificate)
     transition(certificate, to=S.ISSUED, expected=S.PENDING,
                refused=_only(S.PENDING, "approved"))
     _finalise_issue(certificate, actor, None)
@@ -321,10 +352,11 @@ def reinstate(certificate: Certificate, actor: Actor, *,
 
     Raises Conflict (409) when it is not revoked (any more), is SUPERSEDED ("... was
     superseded and cannot be reinstated; its replacement CERT-... stands"), or another
-    live certificate took its place.
+    live certificate took its place (also one of a newer major version of its track).
     """
     previous = {"reason": certificate.revocation_reason,
                 "category": certificate.revocation_category}
+    _hold_line_of(certificate)
     transition(certificate, to=S.ISSUED, expected=S.REVOKED, values={
         "revocation_reason": None, "revocation_category": None, "revoked_at": None,
         "revoked_by_id": None, "pdf_key": None, "pdf_sha256": None,
@@ -352,6 +384,7 @@ def reissue(certificate: Certificate, actor: Actor) -> Certificate:
     twice at once makes one replacement."""
     if certificate.status != S.ISSUED:
         raise Conflict(_only(S.ISSUED, "re-issued")(certificate))
+    _hold_line_of(certificate)  # the person first, then the certificate (lock order)
     try:
         _supersede(certificate, actor, "Re-issued with current details.")
     except Conflict as lost:  # another re-issue (or a revoke) won the race
