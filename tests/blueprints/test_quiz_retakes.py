@@ -414,3 +414,20 @@ def test_two_resets_at_once_reset_once(app, staff_client, make_track, make_user,
                      n=3, headers=HX, data={"expected_attempts_left": "0"})
     assert Counter(r.status_code for r in responses) == {200: 1, 409: 2}
     assert _progress(app, exam.id).attempt_cycle == 1
+
+
+def test_nobody_grants_or_resets_their_own_attempts(app, manager_client, make_track):
+    """A manager who is also a learner uses up their own attempts: granting or resetting
+    them is refused (page and API alike go through the same service), nothing changes."""
+    track = make_track(attempt_limit=1)
+    exam = _use_up(app, manager_client, track, 1)
+    row = _progress(app, exam.id)
+    for action, data in (("grant", {"extra_attempts": "5", "expected_attempts_left": "0"}),
+                         ("reset", {"expected_attempts_left": "0"})):
+        response = manager_client.post(f"/admin/course-progress/{row.id}/{action}",
+                                       headers=HX, data=data)
+        assert response.status_code == 422, action
+        assert "You cannot change your own attempts" in response.get_data(as_text=True)
+    after = _progress(app, exam.id)
+    assert (after.extra_attempts, after.exam_attempts, after.attempt_cycle) == (
+        0, 1, row.attempt_cycle)

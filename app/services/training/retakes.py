@@ -27,7 +27,10 @@ P = ProgressStatus
 MAX_GRANT = 20
 
 
-def _check(progress: CourseProgress, expected_left: Any, field: str) -> int:
+def _check(progress: CourseProgress, actor: Actor, expected_left: Any, field: str) -> int:
+    if actor.user is not None and actor.user.id == progress.enrolment.user_id:
+        # Like instructors and their own sessions: nobody gives themselves another try.
+        raise ValidationFailed("You cannot change your own attempts: ask another manager.")
     if progress.course.archived_at is not None:
         raise NotFound("That course is archived: it is no longer part of the track.")
     if progress.course.attempt_limit is None:
@@ -68,13 +71,14 @@ def grant_attempts(progress: CourseProgress, actor: Actor, *, extra: Any,
                    expected_left: Any) -> CourseProgress:
     """Give the learner `extra` (1-20) more attempts at the course's quiz. A failed
     course is in progress again. Raises ValidationFailed (no limit, bad numbers), NotFound
-    (an archived course) and Conflict (passed already; the attempts left are no longer
+    (an archived course), ValidationFailed (the actor is the learner: nobody grants
+    themselves attempts) and Conflict (passed already; the attempts left are no longer
     `expected_left`)."""
     checked = fields.Fields()
     extra = checked.check(fields.integer, extra, "extraAttempts", min=1, max=MAX_GRANT,
                           message=f"From 1 to {MAX_GRANT} attempts.")
     checked.done()
-    expected = _check(progress, expected_left, "expectedAttemptsLeft")
+    expected = _check(progress, actor, expected_left, "expectedAttemptsLeft")
     return _apply(progress, actor, expected,
                   {"extra_attempts": CourseProgress.extra_attempts + extra},
                   {"granted_attempts": extra})
@@ -84,7 +88,7 @@ def reset_attempts(progress: CourseProgress, actor: Actor, *,
                    expected_left: Any) -> CourseProgress:
     """Start the learner's attempts afresh: the full limit again, earlier grants dropped,
     earlier attempts kept on record (a new cycle). Raises as `grant_attempts`."""
-    expected = _check(progress, expected_left, "expectedAttemptsLeft")
+    expected = _check(progress, actor, expected_left, "expectedAttemptsLeft")
     return _apply(progress, actor, expected,
                   {"exam_attempts": 0, "extra_attempts": 0,
                    "attempt_cycle": CourseProgress.attempt_cycle + 1},
