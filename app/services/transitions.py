@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, inspect, select, update
 
 from app.extensions import db
-from app.services.errors import Conflict
+from app.services.errors import Conflict, NotFound
 
 Row = TypeVar("Row")
 
@@ -69,10 +69,13 @@ def transition(row: Row, *, to: Any, expected: Any | Iterable[Any],
 def lock(row: Row) -> Row:
     """Hold `row`'s lock until the transaction ends and refresh it (SELECT ... FOR UPDATE
     on PostgreSQL; SQLite's write transactions are serialized already). For rules that
-    read the row before writing (an attempt count under its limit)."""
+    read the row before writing (an attempt count under its limit). Raises NotFound when
+    the row is gone (another request deleted it)."""
     model = type(row)
     (primary_key,) = inspect(model).primary_key
     # Fetched, not only executed: the ORM refreshes `row` as the result is read.
-    db.session.scalars(select(model).where(primary_key == inspect(row).identity[0])
-                       .with_for_update().execution_options(populate_existing=True)).one()
+    held = db.session.scalars(select(model).where(primary_key == inspect(row).identity[0])
+                              .with_for_update().execution_options(populate_existing=True))
+    if held.one_or_none() is None:  # deleted by a request that committed while we waited
+        raise NotFound("This was removed a moment ago. Reload the page.")
     return row

@@ -87,3 +87,58 @@ def test_parallel_assignment_removals_remove_once(app, make_user, make_track, or
     assert _count(app, AuditLog.action == "DELETE",
                   AuditLog.resource_type == "training_assignment",
                   AuditLog.resource_id == str(assignment_id)) == 1
+
+
+def test_a_learner_starting_the_course_during_its_delete_keeps_it(app, make_user, make_track):
+    """The delete checked "nobody started it" while a learner's first step was still
+    uncommitted: the DELETE waits for that row, re-reads it, leaves it, and the delete is
+    refused (the course, the progress and its certificate subject stay). PostgreSQL only:
+    SQLite runs the two one after the other."""
+    import threading
+    import time
+
+    import pytest
+    from sqlalchemy import update
+
+    from app.models import CourseProgress, Enrolment, ProgressStatus, User
+    from app.services.errors import Conflict
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("needs two transactions at once")
+    track = make_track(exam=False)
+    learner = make_user()
+    with app.app_context():
+        course = training.create_course(training.get_track(track.id), Actor.system(),
+                                        title="About to start", content_type=ContentType.TEXT,
+                                        content_body="x")
+        training.enrol(db.session.get(User, learner.id), training.get_track(track.id),
+                       Actor.system())
+        db.session.commit()
+        course_id = course.id
+        progress_id = db.session.scalar(select(CourseProgress.id).join(Enrolment).where(
+            CourseProgress.course_id == course_id, Enrolment.user_id == learner.id))
+        learner_step = db.engine.connect()  # the learner's transaction, not yet committed
+        learner_step.execute(update(CourseProgress).where(CourseProgress.id == progress_id)
+                             .values(status=ProgressStatus.IN_PROGRESS))
+    outcome: list[BaseException | None] = []
+
+    def delete_it() -> None:
+        with app.app_context():
+            try:
+                training.delete_course(db.session.get(Course, course_id), Actor.system())
+                db.session.commit()
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 - the outcome is the assertion
+                db.session.rollback()
+                outcome.append(exc)
+
+    deleting = threading.Thread(target=delete_it)
+    deleting.start()
+    time.sleep(0.5)  # the delete is waiting on the learner's row now
+    learner_step.commit()
+    learner_step.close()
+    deleting.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict), outcome
+    assert "started it a moment ago" in outcome[0].message
+    assert _count(app, Course.id == course_id, model=Course) == 1
+    assert _count(app, CourseProgress.id == progress_id, model=CourseProgress) == 1

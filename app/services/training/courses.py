@@ -241,9 +241,17 @@ def delete_course(course: Course, actor: Actor) -> None:
     track = course.track
     snapshot = {**audit.snapshot(course, COURSE_FIELDS), "track_id": track.id}
     course_id = course.id
-    # Not-started progress rows (made at enrolment) go with it.
-    db.session.execute(delete(CourseProgress).where(CourseProgress.course_id == course_id)
-                       .execution_options(synchronize_session=False))
+    # Not-started progress rows (made at enrolment) go with it; only those: a learner's
+    # first step does not lock the course row, so one taken since the check above stays
+    # (the DELETE re-reads a row it waited for) and refuses the delete.
+    db.session.execute(delete(CourseProgress).where(
+        CourseProgress.course_id == course_id, CourseProgress.status == ProgressStatus.NOT_STARTED,
+        CourseProgress.started_at.is_(None), CourseProgress.exam_attempts == 0)
+        .execution_options(synchronize_session=False))
+    if db.session.scalar(select(func.count(CourseProgress.id)).where(
+            CourseProgress.course_id == course_id)):
+        raise Conflict(f"{course.title} cannot be deleted: a learner started it a moment ago. "
+                       "Archive it instead.")
     deleted = db.session.execute(delete(Course).where(Course.id == course_id)
                                  .execution_options(synchronize_session=False)).rowcount
     if deleted != 1:
