@@ -77,5 +77,6 @@ def lock(row: Row) -> Row:
     held = db.session.scalars(select(model).where(primary_key == inspect(row).identity[0])
                               .with_for_update().execution_options(populate_existing=True))
     if held.one_or_none() is None:  # deleted by a request that committed while we waited
+        db.session.expunge(row)  # gone: never flushed or refreshed again
         raise NotFound("This was removed a moment ago. Reload the page.")
     return row

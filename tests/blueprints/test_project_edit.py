@@ -121,3 +121,13 @@ def test_project_controls_refuse_other_roles(app, org, make_track, staff_client,
     with app.app_context():
         assert db.session.get(ImplementationProject, project_id).name == "Go-live"
         assert db.session.get(TrainingAssignment, assignment_id) is not None
+
+
+def test_a_double_submitted_edit_is_audited_once(app, org, make_user, race):
+    from app.models import Role
+
+    project_id, _ = _project(app, org)
+    responses = race(make_user(Role.MANAGER), "POST", f"/admin/projects/{project_id}", n=6,
+                     headers=HX, data={"name": "Autumn go-live", "go_live_date": "2027-04-04"})
+    assert [r.status_code for r in responses] == [200] * 6
+    assert _audits(app, "UPDATE", "project", project_id) == 1

@@ -147,3 +147,13 @@ def test_another_instructors_session_is_not_found(app, world, make_user, issue, 
                        ).status_code == 404
     with app.app_context():
         assert db.session.get(CourseSession, world["session_id"]) is not None
+
+
+def test_a_double_submitted_rating_is_audited_once(app, world, race):
+    world["client"].post(f"/teach/sessions/{world['session_id']}/attendance", headers=HX,
+                         data={"user_id": world["learner"].id, "attended": "1"})
+    before = _count(app, AuditLog, AuditLog.resource_type == "session_attendance")
+    responses = race(world["learner"], "POST", f"/teach/sessions/{world['session_id']}/rate",
+                     n=6, data={"rating": "5"})
+    assert all(r.status_code in (200, 302, 303) for r in responses)
+    assert _count(app, AuditLog, AuditLog.resource_type == "session_attendance") == before + 1

@@ -22,6 +22,7 @@ from app.services.context import Actor
 from app.services.errors import Conflict, ValidationFailed
 from app.services.persistence import flush_or_raise
 from app.services.teaching.instructors import require_instructor, require_learner_of
+from app.services.transitions import lock
 
 
 def create_session(actor: Actor, course: Course, *, title: str, starts_at: datetime,
@@ -76,7 +77,10 @@ def rate_session(actor: Actor, session: CourseSession, rating: int) -> SessionAt
         SessionAttendance.user_id == (actor.user.id if actor.user else -1)))
     if row is None or not row.attended:
         raise ValidationFailed("Only someone who attended can rate a session.")
+    lock(row)  # a double submit sees the first one's rating: audited once
     before = row.rating
+    if before == rating:
+        return row
     row.rating = rating
     db.session.flush()
     audit.record(actor, AuditAction.UPDATE, "session_attendance", row.id,

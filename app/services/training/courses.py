@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, exists, func, or_, select
-from sqlalchemy.exc import NoResultFound
 
 from app.extensions import db
 from app.models import (
@@ -153,8 +152,7 @@ def _hold(course: Course) -> Course:
     ago deleted it."""
     try:
         return lock(course)
-    except NoResultFound:
-        db.session.expunge(course)
+    except NotFound:
         raise NotFound("This course was deleted a moment ago. Reload the page.") from None
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import case, delete, func, or_, select
-from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -70,6 +69,7 @@ def update_project(project: ImplementationProject, actor: Actor, *, name: str,
     name = checked.check(fields.text, name, "name", max_len=200)
     go_live_date = checked.check(fields.optional_date, go_live_date, "go_live_date")
     checked.done()
+    lock(project)  # a double submit reads what the first one wrote: one audit row
     before = {"name": project.name, "go_live_date": project.go_live_date}
     project.name = name
     project.go_live_date = go_live_date
@@ -94,8 +94,7 @@ def remove_assignment(assignment: TrainingAssignment, actor: Actor) -> None:
     it (the row is locked first, so of two removals at once one takes effect)."""
     try:
         lock(assignment)
-    except NoResultFound:
-        db.session.expunge(assignment)
+    except NotFound:
         raise NotFound("That assignment was removed a moment ago. Reload the page.") from None
     snapshot = {"project_id": assignment.project_id, "track_id": assignment.track_id,
                 "target_role": assignment.target_role,
