@@ -191,7 +191,7 @@ def test_names_in_the_main_tables_link_to_the_person_page(admin_client, world):
     assert link in admin_client.get("/admin/certificates?status=issued").get_data(as_text=True)
     assert link in admin_client.get(f"/admin/tracks/{world['track'].id}").get_data(as_text=True)
     assert f'href="/people/{world["mine"].id}"' in admin_client.get(
-        "/org?organization_id=%d" % world["org"].id).get_data(as_text=True)
+        f"/org?organization_id={world['org'].id}").get_data(as_text=True)
 
 
 def test_holders_and_audit_actors_link_to_the_person_page(app, admin_client, new_client,

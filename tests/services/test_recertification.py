@@ -268,7 +268,7 @@ def test_an_older_version_is_not_issued_beside_a_newer_one(app, make_user, make_
         _bump(track)
     newer = {person.id: _complete(app, person, track) for person in (holder, other)}
     with app.app_context():
-        for person_id, cert in newer.items():
+        for cert in newer.values():
             certs.approve(db.session.get(Certificate, cert.id), Actor.system())
         db.session.commit()
         v2 = db.session.get(Certificate, newer[holder.id].id)
