@@ -195,6 +195,9 @@ def test_an_org_admin_sees_only_their_organization(client, bearer, make_user, pe
     assert other.status_code == 404
     # Naming someone of another organization finds nothing.
     assert _ids(client.get(f"{BASE}/progress?userId={p['cat'].id}", headers=org_admin)) == []
+    # An org admin left without an organization sees nobody (not the internal staff).
+    orphan = bearer(make_user(Role.ORG_ADMIN))
+    assert client.get(f"{BASE}/progress", headers=orphan).status_code == 404
 
 
 def test_a_learner_sees_only_their_own_progress(client, bearer, people):

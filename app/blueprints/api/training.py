@@ -282,7 +282,10 @@ def list_progress() -> Any:
                      selectinload(Enrolment.track).selectinload(CertificationTrack.courses))
             .order_by(Enrolment.id))
     if current_user.role == Role.ORG_ADMIN:
-        if organization_id is not None and organization_id != current_user.organization_id:
+        # Without an organization of their own an org admin sees nobody (never "IS NULL":
+        # the internal staff).
+        if current_user.organization_id is None or (
+                organization_id is not None and organization_id != current_user.organization_id):
             raise NotFound("Organization not found.")
         stmt = stmt.where(User.organization_id == current_user.organization_id)
     elif not _is_manager():
