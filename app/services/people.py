@@ -38,7 +38,12 @@ from app.services.dates import today
 from app.services.errors import NotFound
 from app.services.pagination import Page, paginate
 from app.services.training.enrolment import percent_complete
-from app.services.training.projects import ProjectStatus, project_status
+from app.services.training.projects import (
+    ProjectStatus,
+    completion_counts,
+    counted_people,
+    project_status,
+)
 from app.services.users import people_matching
 
 OVERSEERS = (Role.ADMIN, Role.MANAGER, Role.ORG_ADMIN)
@@ -207,16 +212,11 @@ def org_project(org_id: int, project_id: int) -> ImplementationProject:
 def blockers(project: ImplementationProject, assignment: TrainingAssignment,
              valid_on: date | None = None, limit: int = 200) -> list[User]:
     """Who blocks the assignment: the organization's active people in its target role
-    (the count's own rule, projects.assignment_statuses) without a completion of its
-    track still valid on the go-live date, by name (the first `limit`)."""
+    (counted_people) without a completion of its track that counts on the go-live date
+    (completion_counts, the readiness count's own rule), by name (the first `limit`)."""
     valid_on = valid_on or project.go_live_date or today()
-    completed = exists().where(
-        Enrolment.user_id == User.id, Enrolment.track_id == assignment.track_id,
-        Enrolment.status == ProgressStatus.COMPLETED,
-        or_(Enrolment.expires_at.is_(None), Enrolment.expires_at >= valid_on))
-    stmt = (select(User).where(User.organization_id == project.organization_id,
-                               User.active.is_(True), ~completed)
+    completed = exists().where(Enrolment.user_id == User.id,
+                               completion_counts(assignment.track, valid_on))
+    stmt = (select(User).where(*counted_people(project, assignment), ~completed)
             .order_by(User.name, User.id))
-    if assignment.target_role != "any":
-        stmt = stmt.where(User.role == Role(assignment.target_role))
     return list(db.session.scalars(stmt.limit(limit)))

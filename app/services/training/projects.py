@@ -7,9 +7,9 @@ falls short (nothing assigned is not ready)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -183,6 +183,39 @@ def project_status(project: ImplementationProject, as_of: date | None = None) ->
         project, assignments, project.go_live_date or as_of or today()))
 
 
+def completion_counts(track: CertificationTrack, valid_on: date) -> ColumnElement[bool]:
+    """The one rule of an Enrolment that counts as a completion of `track` on `valid_on`
+    (readiness, its blockers, the sweep's due reminders): completed and not expired by
+    then; or, while the track's grace period after a major version runs on `valid_on`,
+    completed at the previous major version (the holder re-certifying meanwhile, as their
+    certificate stays valid: certificates.status.recertification_due_on)."""
+    not_expired = or_(Enrolment.expires_at.is_(None), Enrolment.expires_at >= valid_on)
+    completed = Enrolment.status == P.COMPLETED
+    changed_at = track.major_version_changed_at
+    if changed_at is not None and track.version_major > 1 and (
+            valid_on < changed_at.date() + timedelta(days=track.recertification_grace_days or 0)):
+        completed = or_(completed, and_(
+            Enrolment.completed_at.is_not(None),
+            Enrolment.completed_version.like(f"{track.version_major - 1}.%")))
+    return and_(Enrolment.track_id == track.id, completed, not_expired)
+
+
+def completion_expired(track: CertificationTrack, valid_on: date) -> ColumnElement[bool]:
+    """Completed (at the current version) but expired by `valid_on`."""
+    return and_(Enrolment.track_id == track.id, Enrolment.status == P.COMPLETED,
+                Enrolment.expires_at.is_not(None), Enrolment.expires_at < valid_on)
+
+
+def counted_people(project: ImplementationProject,
+                   assignment: TrainingAssignment) -> list[ColumnElement[bool]]:
+    """Whose completions count toward the assignment: the project organization's active
+    people in its target role."""
+    where = [User.organization_id == project.organization_id, User.active.is_(True)]
+    if assignment.target_role != "any":
+        where.append(User.role == Role(assignment.target_role))
+    return where
+
+
 def assignment_statuses(project: ImplementationProject, assignments: list[TrainingAssignment],
                         valid_on: date) -> list[AssignmentStatus]:
     """The one completion count (go-live readiness, and the sweep's due reminders): for
@@ -191,16 +224,17 @@ def assignment_statuses(project: ImplementationProject, assignments: list[Traini
     and the enrolments (one grouped query)."""
     if not assignments:
         return []
-    track_ids = {a.track_id for a in assignments}
-    valid = or_(Enrolment.expires_at.is_(None), Enrolment.expires_at >= valid_on)
+    tracks = {a.track_id: a.track for a in assignments}
+    counts = or_(false(), *(completion_counts(t, valid_on) for t in tracks.values()))
+    expired = or_(false(), *(completion_expired(t, valid_on) for t in tracks.values()))
     rows = db.session.execute(
         select(Enrolment.track_id, User.role,
                func.count(Enrolment.id),
-               func.sum(case(((Enrolment.status == P.COMPLETED) & valid, 1), else_=0)),
-               func.sum(case(((Enrolment.status == P.COMPLETED) & ~valid, 1), else_=0)))
+               func.sum(case((counts, 1), else_=0)),
+               func.sum(case((expired, 1), else_=0)))
         .join(User, User.id == Enrolment.user_id)
         .where(User.organization_id == project.organization_id, User.active.is_(True),
-               Enrolment.track_id.in_(track_ids))
+               Enrolment.track_id.in_(tracks))
         .group_by(Enrolment.track_id, User.role)).all()
     statuses = []
     for assignment in assignments:
