@@ -283,3 +283,10 @@ def test_an_older_version_is_not_issued_beside_a_newer_one(app, make_user, make_
         # The stale request can still be turned down.
         certs.reject(db.session.get(Certificate, stale.id), Actor.system(), "Out of date")
         db.session.commit()
+
+
+def test_holders_of_earlier_versions_are_listed_by_version_as_numbers():
+    from app.services.training.tracks import _version_key
+
+    versions = ["10.0", "9.2", "9.10", "1.0", None]
+    assert sorted(versions, key=_version_key) == [None, "1.0", "9.2", "9.10", "10.0"]

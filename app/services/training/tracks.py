@@ -212,10 +212,16 @@ def recertification_holders(track: CertificationTrack,
                Certificate.status == CertificateStatus.ISSUED,
                Certificate.track_version.is_not(None),
                Certificate.track_version.not_like(f"{track.version_major}.%"))
-        .order_by(Certificate.track_version, Certificate.id).limit(limit))
+        .order_by(Certificate.id).limit(limit))  # the oldest issued first
     held = []
     for certificate in rows:
         due = recertification_due_on(certificate)
         if due is not None:
             held.append((certificate, verification_status(certificate), due))
-    return held
+    # By version as numbers ("9.2" before "10.0", which text order would not give).
+    return sorted(held, key=lambda row: (_version_key(row[0].track_version), row[0].id))
+
+
+def _version_key(version: str | None) -> tuple[int, int]:
+    major, _, minor = (version or "0.0").partition(".")
+    return (int(major) if major.isdigit() else 0, int(minor) if minor.isdigit() else 0)
