@@ -202,3 +202,18 @@ def test_the_checker_finds_a_commit(tmp_path):
 def test_nothing_is_written_by_the_probe_routes_unless_asked(probe_app):
     with probe_app.app_context():
         assert db.session.scalar(select(func.count(Organization.id))) == 0
+
+
+def test_an_already_done_refusal_reads_as_a_notice_in_htmx_and_stays_409_in_the_api(app):
+    from app.services.errors import AlreadyDone, Conflict
+    from app.web.errors import error_response
+
+    with app.test_request_context("/admin/x", headers={"HX-Request": "true"}):
+        notice = error_response(409, "Already approved.", notice=True)
+        alert = error_response(409, "Only a pending certificate can be approved.")
+    assert 'role="status"' in notice.get_data(as_text=True)
+    assert 'role="alert"' in alert.get_data(as_text=True)
+    with app.test_request_context("/api/admin/x"):
+        body = error_response(409, "Already approved.", "conflict", notice=True)
+    assert body.status_code == 409 and body.get_json()["error"]["code"] == "conflict"
+    assert issubclass(AlreadyDone, Conflict)  # every Conflict handler still catches it

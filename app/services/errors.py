@@ -36,6 +36,12 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class AlreadyDone(Conflict):
+    """What the request asked for holds already (a double-click, or another admin a
+    moment ago): still 409 with code "conflict" for the API, but pages show it as a
+    notice, not an error — nothing went wrong for the person."""
+
+
 class AuthenticationFailed(ServiceError):
     status = 401
     code = "authentication_failed"

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, inspect, select, update
 
 from app.extensions import db
-from app.services.errors import Conflict, NotFound
+from app.services.errors import Conflict, NotFound, ServiceError
 
 Row = TypeVar("Row")
 
@@ -34,14 +34,14 @@ def _label(value: Any) -> str:
 def transition(row: Row, *, to: Any, expected: Any | Iterable[Any],
                values: dict[str, Any] | None = None, column: str = "status",
                where: Iterable[ColumnElement[bool]] = (),
-               refused: Callable[[Row], str] | None = None) -> Row:
+               refused: Callable[[Row], str | ServiceError] | None = None) -> Row:
     """Move `row` to `to` if its `column` is still `expected` (one value or several) and
     the extra `where` conditions hold, with `values` set in the same UPDATE. Returns the
     row, its attributes fresh from the database.
 
     Raises Conflict when the row is in another state by the time the UPDATE runs (the
-    message from `refused(row)`, the row as it is now, or "It is already <state>."), and
-    when the row is gone."""
+    message from `refused(row)`, the row as it is now, or "It is already <state>."; or
+    the ServiceError `refused` returns, e.g. AlreadyDone), and when the row is gone."""
     model = type(row)
     froms = [expected] if isinstance(expected, enum.Enum | str) else list(expected)
     status = getattr(model, column)
@@ -62,7 +62,8 @@ def transition(row: Row, *, to: Any, expected: Any | Iterable[Any],
         if current is None:
             raise Conflict("It was deleted a moment ago. Reload the page.")
         db.session.refresh(row)  # the state that refused the change
-        raise Conflict(refused(row) if refused else f"It is already {_label(current)}.")
+        answer = refused(row) if refused else f"It is already {_label(current)}."
+        raise answer if isinstance(answer, ServiceError) else Conflict(answer)
     return row
 
 

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
-from app.services.errors import ServiceError
+from app.services.errors import AlreadyDone, ServiceError
 from app.web.auth import is_api_request
 from app.web.htmx import fragment_only, wants_fragment
 
@@ -42,7 +42,9 @@ MESSAGES = {
 
 
 def error_response(status: int, message: str, code: str | None = None,
-                   fields: dict | None = None) -> Any:
+                   fields: dict | None = None, *, notice: bool = False) -> Any:
+    """`notice`: the refusal says the outcome holds already (AlreadyDone): pages show it
+    as information, not as an error."""
     if is_api_request():
         error: dict[str, Any] = {"code": code or CODES.get(status, "error"), "message": message}
         if fields:
@@ -52,7 +54,7 @@ def error_response(status: int, message: str, code: str | None = None,
         return response
     if wants_fragment():
         response = fragment_only(MESSAGE_FRAGMENT, status=status, message=message,
-                                 title=TITLES.get(status, "Error"))
+                                 title=TITLES.get(status, "Error"), notice=notice)
         response.headers["HX-Retarget"] = MESSAGE_AREA
         response.headers["HX-Reswap"] = "innerHTML"
         return response
@@ -65,7 +67,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Any:
         db.session.rollback()
-        return error_response(exc.status, exc.message, exc.code, exc.fields)
+        return error_response(exc.status, exc.message, exc.code, exc.fields,
+                              notice=isinstance(exc, AlreadyDone))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:

@@ -65,6 +65,9 @@ def test_second_admin_approving_sees_already_approved_in_place(app, page, new_pa
     # The first admin's card is stale: approving it again is refused, in the panel.
     page.locator(f"#certificate-{certificate_id}").get_by_role("button", name="Approve").click()
     expect(page.locator("#detail")).to_contain_text("Already approved")
+    # What the admin wanted holds: a notice (role=status), not an error alert.
+    expect(page.locator('#detail [role="status"]')).to_contain_text("Already approved")
+    expect(page.locator('#detail [role="alert"]')).to_have_count(0)
     expect(page.locator("#detail")).to_contain_text("Mere Learner")
     # The list follows what the other admin did: the stale card is gone.
     expect(page.locator(f"article.pending-card#certificate-{certificate_id}")).to_have_count(0)

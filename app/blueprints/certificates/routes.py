@@ -20,7 +20,7 @@ from app.services import certificates as cert_service
 from app.services import dates, storage
 from app.services import users as user_service
 from app.services.certificates import exports
-from app.services.errors import Conflict, ServiceError
+from app.services.errors import AlreadyDone, Conflict, ServiceError
 from app.services.fields import parse_id
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor, guard_blueprint
@@ -75,6 +75,8 @@ def _after_action(certificate: Any, error: ServiceError | None = None,
     response = fragment_only(DETAIL, certificate=certificate, today=dates.today(),
                              reason_form=form or ReasonForm(formdata=None),
                              error=error.message if error else None,
+                             # The outcome wanted holds already: a notice, not an error.
+                             already=isinstance(error, AlreadyDone),
                              status=error.status if error else 200)
     if error is None or isinstance(error, Conflict):
         response.headers["HX-Trigger"] = "certificates-changed"

@@ -50,7 +50,7 @@ from app.services.certificates.queries import already_live, live_certificate
 from app.services.context import Actor
 from app.services.dates import add_months, today
 from app.services.enqueue import enqueue_after_commit
-from app.services.errors import Conflict, ValidationFailed
+from app.services.errors import AlreadyDone, Conflict, ValidationFailed
 from app.services.notifications import notify
 from app.services.open_badges import status as badge_status
 from app.services.persistence import flush_or_raise
@@ -247,22 +247,23 @@ def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
     return certificate
 
 
-def _only(expected: CertificateStatus, verb: str) -> Callable[[Certificate], str]:
-    """The refusal when a certificate is no longer in the state an action needs."""
+def _only(expected: CertificateStatus, verb: str) -> Callable[[Certificate], str | Conflict]:
+    """The refusal when a certificate is no longer in the state an action needs: an
+    AlreadyDone when it is in the state the action would have given it."""
 
-    def message(certificate: Certificate) -> str:
+    def message(certificate: Certificate) -> str | Conflict:
         if certificate.status == S.ISSUED and verb == "approved":
-            return f"Already approved: certificate {certificate.number} is issued."
+            return AlreadyDone(f"Already approved: certificate {certificate.number} is issued.")
         if certificate.status == S.REVOKED and verb == "revoked":
-            return f"Already revoked: certificate {certificate.number} is revoked."
+            return AlreadyDone(f"Already revoked: certificate {certificate.number} is revoked.")
         if certificate.status == S.REJECTED and verb == "rejected":
-            return "Already rejected."
+            return AlreadyDone("Already rejected.")
         if certificate.status == S.ISSUED and verb == "reinstated":
-            return f"Already reinstated: certificate {certificate.number} is valid."
+            return AlreadyDone(f"Already reinstated: certificate {certificate.number} is valid.")
         if certificate.status == S.SUPERSEDED:
             if verb == "re-issued":
-                return ("Already re-issued: this certificate is superseded. Reload to see "
-                        "the replacement.")
+                return AlreadyDone("Already re-issued: this certificate is superseded. "
+                                   "Reload to see the replacement.")
             successor = successor_of(certificate)
             named = f" {successor.number}" if successor is not None else ""
             return (f"Certificate {certificate.number} was superseded and cannot be "
@@ -383,7 +384,8 @@ def reissue(certificate: Certificate, actor: Actor) -> Certificate:
     in `supersedes_id`). Raises Conflict when it is not issued (any more): re-issuing
     twice at once makes one replacement."""
     if certificate.status != S.ISSUED:
-        raise Conflict(_only(S.ISSUED, "re-issued")(certificate))
+        refusal = _only(S.ISSUED, "re-issued")(certificate)
+        raise refusal if isinstance(refusal, Conflict) else Conflict(refusal)
     _hold_line_of(certificate)  # the person first, then the certificate (lock order)
     try:
         _supersede(certificate, actor, "Re-issued with current details.")

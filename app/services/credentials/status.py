@@ -22,7 +22,7 @@ from app.models.base import utcnow
 from app.services import audit, dates
 from app.services.context import Actor
 from app.services.dates import add_months
-from app.services.errors import Conflict, ValidationFailed
+from app.services.errors import AlreadyDone, Conflict, ValidationFailed
 from app.services.notifications import notify
 from app.services.open_badges import status as badge_status
 from app.services.transitions import transition
@@ -90,7 +90,7 @@ def change_status(credential: StaffMicroCredential, new_status: CredentialStatus
 
     changes: dict[str, Any] = {"status": [old.value, new_status.value]}
     transition(credential, to=new_status, expected=old, refused=lambda now: (
-        f"Already {now.status.label.lower()}." if now.status == new_status else
+        AlreadyDone(f"Already {now.status.label.lower()}.") if now.status == new_status else
         f"It was moved to {now.status.label} a moment ago. Reload and try again."))
     if new_status == S.AWARDED:
         credential.awarded_at = utcnow()
