@@ -204,3 +204,12 @@ def test_an_unknown_status_is_a_clear_422_never_the_pending_list(app, admin_clie
         from app.models import CertificateExport
 
         assert db.session.scalar(select(CertificateExport.id)) is None
+
+
+def test_an_unknown_type_is_a_clear_422_in_the_page_and_the_api(admin_client, client, bearer,
+                                                                admin_user):
+    page = admin_client.get("/admin/certificates?status=issued&type=diploma")
+    assert page.status_code == 422 and "Unknown type" in page.get_data(as_text=True)
+    assert admin_client.get("/admin/certificates?status=issued&type=mastery").status_code == 200
+    api = client.get("/api/admin/certificates?type=diploma", headers=bearer(admin_user))
+    assert api.status_code == 422 and list(api.get_json()["error"]["fields"]) == ["type"]

@@ -74,14 +74,25 @@ def status_filter(value: str | None, default: str) -> str:
     return status
 
 
+def type_filter(value: str | None) -> str:
+    """`type` of a list query: a certificate type (any case) or empty for all. Raises
+    ValidationFailed (422, field "type") for anything else, like status_filter."""
+    type_ = (value or "").strip().upper()
+    if type_ and type_ not in CertificateType.__members__:
+        known = ", ".join(t.value.lower() for t in CertificateType)
+        message = f"Unknown type. Use one of: {known}."
+        raise ValidationFailed(message, fields={"type": [message]})
+    return type_
+
+
 def filters_from_args(args: MultiDict[str, str],
                       default_status: str = "pending") -> cert_service.CertificateFilters:
     """The list's filters from a query string (the page, the export and GET
     /api/admin/certificates, whose default is every status). Raises ValidationFailed for
-    an unknown status; other unreadable filters are ignored."""
+    an unknown status or type; other unreadable filters are ignored."""
     return cert_service.CertificateFilters(
         status=status_filter(args.get("status"), default_status), q=args.get("q", ""),
         course_id=args.get("course_id", type=parse_id),
         track_id=args.get("track_id", type=parse_id),
-        user_id=args.get("user_id", type=parse_id), type=args.get("type", ""),
+        user_id=args.get("user_id", type=parse_id), type=type_filter(args.get("type")),
         date_from=_date(args.get("from")), date_to=_date(args.get("to")))
