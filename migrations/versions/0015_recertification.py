@@ -70,7 +70,7 @@ def upgrade():
     else:
         op.add_column('certification_tracks', sa.Column(GRACE, sa.Integer(), nullable=False,
                                                         server_default='0'))
-        op.create_check_constraint(CHECK_NAME, 'certification_tracks', CHECK_SQL)
+        op.create_check_constraint(op.f(CHECK_NAME), 'certification_tracks', CHECK_SQL)
     bind.execute(tracks.update().where(tracks.c.version_major > 1)
                  .values(major_version_changed_at=tracks.c.updated_at))
 
@@ -111,6 +111,6 @@ def downgrade():
                  .values(status='REVOKED'))
     op.drop_column('certificates', 'track_version')
     if bind.dialect.name != 'sqlite':
-        op.drop_constraint(CHECK_NAME, 'certification_tracks', type_='check')
+        op.drop_constraint(op.f(CHECK_NAME), 'certification_tracks', type_='check')
     op.drop_column('certification_tracks', GRACE)
     op.drop_column('certification_tracks', 'major_version_changed_at')
