@@ -75,3 +75,33 @@ def test_organizations_sharing_a_name_are_told_apart_on_upgrade(scratch_url, tmp
         downgrade(revision="0018_definition_keys")
         upgrade()
         db.engine.dispose()
+
+
+def test_projects_sharing_a_name_in_one_organization_are_told_apart(scratch_url, tmp_path):
+    app = create_app({"APP_ENV": "test", "TESTING": True, "SECRET_KEY": "x",
+                      "SQLALCHEMY_DATABASE_URI": scratch_url, "JOBS_INLINE": True,
+                      "STORAGE_DIR": str(tmp_path / "storage")})
+    with app.app_context():
+        upgrade(revision="0019_organization_names")
+        with db.engine.begin() as conn:
+            for slug in ("one", "two"):
+                conn.execute(text(
+                    "INSERT INTO organizations (name, slug, active, email_compliance_alerts, "
+                    "email_system_alerts, sms_credential_alerts, sms_critical_alerts, "
+                    "created_at, updated_at) VALUES (:slug, :slug, true, true, true, false, "
+                    "false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"slug": slug})
+            orgs = dict(conn.execute(text("SELECT slug, id FROM organizations")).all())
+            for org, name in (("one", "Go-live"), ("one", "GO-LIVE"), ("two", "Go-live")):
+                conn.execute(text(
+                    "INSERT INTO implementation_projects (name, organization_id, created_at, "
+                    "updated_at) VALUES (:name, :org, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                    {"name": name, "org": orgs[org]})
+        upgrade(revision="0020_project_names")
+        with db.engine.connect() as conn:
+            names = sorted(conn.execute(text(
+                "SELECT o.slug, p.name FROM implementation_projects p JOIN organizations o "
+                "ON o.id = p.organization_id")).all())
+        assert names == [("one", "GO-LIVE (2)"), ("one", "Go-live"), ("two", "Go-live")]
+        downgrade(revision="0019_organization_names")
+        upgrade()
+        db.engine.dispose()

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -261,6 +262,11 @@ class ImplementationProject(Base):
     assignments: Mapped[list[TrainingAssignment]] = relationship(
         back_populates="project", cascade="all, delete-orphan",
         order_by="TrainingAssignment.id")
+
+
+# One name per organization's project: a double-clicked "Create project" makes one.
+Index("uq_implementation_projects_org_name_lower", ImplementationProject.organization_id,
+      func.lower(ImplementationProject.name), unique=True)
 
 
 class TrainingAssignment(Base):

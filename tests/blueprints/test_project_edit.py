@@ -131,3 +131,38 @@ def test_a_double_submitted_edit_is_audited_once(app, org, make_user, race):
                      headers=HX, data={"name": "Autumn go-live", "go_live_date": "2027-04-04"})
     assert [r.status_code for r in responses] == [200] * 6
     assert _audits(app, "UPDATE", "project", project_id) == 1
+
+
+def test_a_double_clicked_create_makes_one_project(app, org, make_user, race):
+    from app.models import Role
+
+    responses = race(make_user(Role.MANAGER), "POST", "/admin/projects", n=6, headers=HX,
+                     data={"name": "Winter go-live", "organization_id": str(org.id)})
+    assert sum(r.status_code in (200, 204, 302) for r in responses) == 1
+    refused = [r for r in responses if r.status_code == 409]
+    assert len(refused) == 5
+    assert "already has a project with this name" in refused[0].get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ImplementationProject.id)).where(
+            func.lower(ImplementationProject.name) == "winter go-live")) == 1
+
+
+def test_renaming_to_another_projects_name_is_refused(app, manager_client, org, make_org):
+    first, _ = _project(app, org)
+    other_org = make_org("Elsewhere Ltd")
+    with app.app_context():
+        second = training.create_project(Actor.system(), name="Second", organization_id=org.id,
+                                         go_live_date=None)
+        elsewhere = training.create_project(Actor.system(), name="GO-LIVE",
+                                            organization_id=other_org.id,
+                                            go_live_date=None)  # another org: fine
+        db.session.commit()
+        second_id = second.id
+        assert elsewhere.id
+    refused = manager_client.post(f"/admin/projects/{second_id}", headers=HX,
+                                  data={"name": "go-live", "go_live_date": ""})
+    assert refused.status_code == 409
+    assert "already has a project with this name" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(ImplementationProject, second_id).name == "Second"
+        assert db.session.get(ImplementationProject, first).name == "Go-live"

@@ -42,18 +42,36 @@ def get_project(project_id: int) -> ImplementationProject:
     return project
 
 
+PROJECT_NAME_TAKEN = "This organization already has a project with this name."
+
+
+def _name_taken(organization_id: int, name: str, except_id: int | None = None) -> Conflict | None:
+    stmt = select(ImplementationProject.id).where(
+        ImplementationProject.organization_id == organization_id,
+        func.lower(ImplementationProject.name) == name.lower())
+    if except_id is not None:
+        stmt = stmt.where(ImplementationProject.id != except_id)
+    if db.session.scalar(stmt) is None:
+        return None
+    return Conflict(PROJECT_NAME_TAKEN, fields={"name": [PROJECT_NAME_TAKEN]})
+
+
 def create_project(actor: Actor, *, name: str, organization_id: int,
                    go_live_date: date | None) -> ImplementationProject:
-    """Raises ValidationFailed (the ProjectForm's rules)."""
+    """Raises ValidationFailed (the ProjectForm's rules) and Conflict when the
+    organization has a project of that name (any case; also the loser of a double-click,
+    refused by uq_implementation_projects_org_name_lower)."""
     checked = fields.Fields()
     name = checked.check(fields.text, name, "name", max_len=200)
     organization_id = checked.check(fields.ident, organization_id, "organization_id")
     go_live_date = checked.check(fields.optional_date, go_live_date, "go_live_date")
     checked.done()
+    if conflict := _name_taken(organization_id, name):
+        raise conflict
     project = ImplementationProject(name=name, organization_id=organization_id,
                                     go_live_date=go_live_date)
-    db.session.add(project)
-    db.session.flush()
+    flush_or_raise(Conflict(PROJECT_NAME_TAKEN, fields={"name": [PROJECT_NAME_TAKEN]}),
+                   add=[project])
     audit.record(actor, AuditAction.CREATE, "project", project.id,
                  {"name": project.name, "organization_id": organization_id,
                   "go_live_date": go_live_date})
@@ -63,17 +81,20 @@ def create_project(actor: Actor, *, name: str, organization_id: int,
 def update_project(project: ImplementationProject, actor: Actor, *, name: str,
                    go_live_date: date | None) -> ImplementationProject:
     """Rename the project or move its go-live date (readiness is then judged on the new
-    date). Raises ValidationFailed (the ProjectForm's rules), changing nothing; audited
-    when something changed."""
+    date). Raises ValidationFailed (the ProjectForm's rules) and Conflict (another
+    project of the organization has the name), changing nothing; audited when something
+    changed."""
     checked = fields.Fields()
     name = checked.check(fields.text, name, "name", max_len=200)
     go_live_date = checked.check(fields.optional_date, go_live_date, "go_live_date")
     checked.done()
     lock(project)  # a double submit reads what the first one wrote: one audit row
+    if conflict := _name_taken(project.organization_id, name, project.id):
+        raise conflict
     before = {"name": project.name, "go_live_date": project.go_live_date}
     project.name = name
     project.go_live_date = go_live_date
-    db.session.flush()
+    flush_or_raise(Conflict(PROJECT_NAME_TAKEN, fields={"name": [PROJECT_NAME_TAKEN]}))
     changes = audit.changes_between(before, {"name": name, "go_live_date": go_live_date})
     if changes:
         audit.record(actor, AuditAction.UPDATE, "project", project.id, changes)
