@@ -102,6 +102,12 @@ class User(UserMixin, Base):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
 
+    @property
+    def takes_part(self) -> bool:
+        """Active, and not in a deactivated organization: someone certificates can be
+        issued to, who can be enrolled or assigned credentials (SQL: users.taking_part)."""
+        return self.active and (self.organization is None or self.organization.active)
+
     def __repr__(self) -> str:
         return f"<User {self.email}>"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -190,6 +190,13 @@ def people_matching(q: str) -> ColumnElement[bool]:
                User.email.contains(pattern, autoescape=True))
 
 
+def taking_part() -> ColumnElement[bool]:
+    """User.takes_part in SQL: active, and internal or in an active organization."""
+    return and_(User.active.is_(True), or_(
+        User.organization_id.is_(None),
+        exists().where(Organization.id == User.organization_id, Organization.active.is_(True))))
+
+
 def search_users(
     q: str = "",
     *,
@@ -205,10 +212,10 @@ def search_users(
         stmt = stmt.where(User.role == Role(role))
     if organization_id is not None:
         stmt = stmt.where(User.organization_id == organization_id)
-    if status == "active":
-        stmt = stmt.where(User.active.is_(True))
+    if status == "active":  # who can take part: not in a deactivated organization either
+        stmt = stmt.where(taking_part())
     elif status == "inactive":
-        stmt = stmt.where(User.active.is_(False))
+        stmt = stmt.where(~taking_part())
     return stmt
 
 

@@ -126,3 +126,52 @@ def test_parallel_deactivations_record_once(app, admin_user, org, staff_user, ra
                      headers=HX, data={"active": "0"})
     assert Counter(r.status_code for r in responses) == {200: 8}
     assert len(_audit(app, "DEACTIVATE", org.id)) == 1
+
+
+def test_nobody_acts_on_the_people_of_a_deactivated_organization(
+        app, admin_client, manager_client, bearer, admin_user, org, staff_user, make_user,
+        make_track, client):
+    """They are not offered in the Issue Certificate search or a track's enrol list, a
+    certificate, an enrolment or a credential for them is refused (page and API), and the
+    users list says why; someone of an active organization is unaffected."""
+    from app.models import MicroCredentialDefinition
+
+    track = make_track("Edge Protection", exam=False)
+    other = make_user(Role.STAFF, name="Active Ana")
+    _set_active(admin_client, org, "0")
+    found = admin_client.get(f"/admin/certificates/recipients?q={staff_user.name[:4]}",
+                             headers=HX).get_data(as_text=True)
+    assert staff_user.name not in found
+    candidates = manager_client.get(f"/admin/tracks/{track.id}/candidates?q=",
+                                    headers=HX).get_data(as_text=True)
+    assert staff_user.name not in candidates and "Active Ana" in candidates
+    issued = admin_client.post("/admin/certificates", headers=HX, data={
+        "user_id": staff_user.id, "course_id": track.courses[0].id, "type": "COMPLETION"})
+    assert issued.status_code == 422 and "is deactivated" in issued.get_data(as_text=True)
+    enrolled = manager_client.post(f"/admin/tracks/{track.id}/enrol", headers=HX,
+                                   data={"user_ids": [staff_user.id]})
+    assert enrolled.status_code == 422 and "is deactivated" in enrolled.get_data(as_text=True)
+    api = client.post("/api/v1/internal/training/enroll", headers=bearer(admin_user),
+                      json={"userId": staff_user.id, "trackId": track.id})
+    assert api.status_code == 422
+    with app.app_context():
+        definition_id = db.session.scalar(select(MicroCredentialDefinition.id))
+    assigned = admin_client.post(f"/admin/micro-credentials/{definition_id}/assign",
+                                 headers=HX, data={"user_ids": [staff_user.id]})
+    assert assigned.status_code == 422
+    listing = admin_client.get(f"/admin/users?q={staff_user.email}",
+                               headers=HX).get_data(as_text=True)
+    assert "Organization inactive" in listing
+    with app.app_context():
+        from app.models import Certificate, Enrolment, StaffMicroCredential
+
+        for model, column in ((Certificate, Certificate.recipient_id),
+                              (Enrolment, Enrolment.user_id),
+                              (StaffMicroCredential, StaffMicroCredential.user_id)):
+            assert db.session.scalar(select(func.count(model.id)).where(
+                column == staff_user.id)) == 0
+    # Reactivated, they take part again.
+    _set_active(admin_client, org, "1")
+    again = manager_client.post(f"/admin/tracks/{track.id}/enrol", headers=HX,
+                                data={"user_ids": [staff_user.id]})
+    assert again.status_code == 200

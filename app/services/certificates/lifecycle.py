@@ -222,6 +222,10 @@ def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
                                fields={"issued_on": ["Today or earlier."]})
     if not recipient.active:
         raise ValidationFailed("This account is inactive.", fields={"user_id": ["Inactive."]})
+    if not recipient.takes_part:
+        message = f"{recipient.organization.name} is deactivated."
+        raise ValidationFailed(f"{message} Its people cannot be issued certificates.",
+                               fields={"user_id": [message]})
     course_id = course.id if course else None
     track_id = track.id if track else None
     version = version or (track.version if track is not None else None)

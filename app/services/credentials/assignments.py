@@ -26,7 +26,7 @@ from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.notifications import notify
 from app.services.pagination import Page, paginate
 from app.services.persistence import flush_or_raise
-from app.services.users import people_matching
+from app.services.users import people_matching, taking_part
 
 S = CredentialStatus
 ASSIGNABLE_ROLES = (Role.STAFF, Role.ORG_ADMIN)
@@ -43,7 +43,7 @@ def assignable_staff(definition: MicroCredentialDefinition, q: str = "",
                    StaffMicroCredential.user_id == User.id)
             .correlate(User).exists())
     stmt = (select(User, held.label("held")).options(selectinload(User.organization))
-            .where(User.active.is_(True), User.role.in_(ASSIGNABLE_ROLES))
+            .where(taking_part(), User.role.in_(ASSIGNABLE_ROLES))
             .order_by(User.name, User.id).limit(limit))
     if organization_id is not None:
         stmt = stmt.where(User.organization_id == organization_id)
@@ -64,7 +64,7 @@ def assign(definition: MicroCredentialDefinition, user_ids: Iterable[int], actor
         raise ValidationFailed("Choose at least one staff member.",
                                fields={"user_ids": ["Choose at least one staff member."]})
     users = list(db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.name)))
-    unsuitable = [u for u in users if not u.active or u.role not in ASSIGNABLE_ROLES]
+    unsuitable = [u for u in users if not u.takes_part or u.role not in ASSIGNABLE_ROLES]
     if len(users) != len(ids) or unsuitable:
         names = ", ".join(u.name for u in unsuitable) or "unknown people"
         raise ValidationFailed(f"These people cannot hold credentials: {names}.",

@@ -44,6 +44,9 @@ def enrol(user: User, track: CertificationTrack, actor: Actor) -> Enrolment:
         raise ValidationFailed("This track is not open for enrolment.")
     if not user.active:
         raise ValidationFailed("This account is inactive.")
+    if not user.takes_part:
+        raise ValidationFailed(f"{user.organization.name} is deactivated: its people cannot "
+                               "be enrolled.")
     if find_enrolment(user.id, track.id) is not None:
         raise Conflict(f"{user.name} is already enrolled in {track.name}.")
     enrolment = Enrolment(user_id=user.id, track_id=track.id, status=P.NOT_STARTED)
