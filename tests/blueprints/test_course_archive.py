@@ -191,3 +191,30 @@ def test_course_controls_refuse_other_roles(app, make_track, staff_client, org_a
     instructor.login(make_user(Role.STAFF).email)
     assert instructor.post(f"/admin/courses/{course.id}/delete",
                            headers=HX).status_code == 403
+
+
+def test_an_archived_course_is_not_offered_for_a_new_certificate(app, admin_client, make_track,
+                                                                  make_user, issue):
+    from app.models import Certificate, Course, Role
+    from app.services.context import Actor
+
+    track = make_track("Hoists")  # a reading and a quiz
+    gone, kept = track.courses[0], track.courses[-1]
+    holder = make_user(Role.STAFF)
+    old = issue(holder, course=gone)
+    with app.app_context():
+        training.archive_course(db.session.get(Course, gone.id), Actor.system())
+        db.session.commit()
+    modal = admin_client.get("/admin/certificates/new", headers=HX).get_data(as_text=True)
+    assert f'value="{kept.id}"' in modal and f'value="{gone.id}"' not in modal
+    listing = admin_client.get("/admin/certificates?status=issued").get_data(as_text=True)
+    assert f"{gone.title} (archived)" in listing  # old certificates can still be found
+    refused = admin_client.post("/admin/certificates", headers=HX, data={
+        "user_id": make_user(Role.STAFF).id, "course_id": gone.id, "type": "COMPLETION"})
+    assert refused.status_code == 422 and "is archived" in refused.get_data(as_text=True)
+    # Re-issuing the old one still works: it corrects, it certifies nothing new.
+    assert admin_client.post(f"/admin/certificates/{old.id}/reissue",
+                             headers=HX).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Certificate.id)).where(
+            Certificate.course_id == gone.id)) == 2

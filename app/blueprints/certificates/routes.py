@@ -34,12 +34,17 @@ guard_blueprint(bp, [Role.ADMIN])
 DETAIL = "partials/certificates/detail.html"
 
 
-def _courses() -> list[Any]:
-    """(id, title, track_name) of every course, for the filter and issue selects: plain
-    rows, not entities (this runs on every list view)."""
-    return list(db.session.execute(
-        select(Course.id, Course.title, CertificationTrack.name.label("track_name"))
-        .join(Course.track).order_by(CertificationTrack.name, Course.sort_order)))
+def _courses(*, archived: bool = True) -> list[Any]:
+    """(id, title, track_name, archived) of the courses, for the filter (every course:
+    old certificates name archived ones) and the issue select (`archived=False`: nobody
+    is certified for a course taken off its track); plain rows, not entities (this runs
+    on every list view)."""
+    stmt = (select(Course.id, Course.title, CertificationTrack.name.label("track_name"),
+                   Course.archived_at.is_not(None).label("archived"))
+            .join(Course.track).order_by(CertificationTrack.name, Course.sort_order))
+    if not archived:
+        stmt = stmt.where(Course.archived_at.is_(None))
+    return list(db.session.execute(stmt))
 
 
 def _list_context() -> dict[str, Any]:
@@ -138,7 +143,8 @@ def new() -> Any:
     form = IssueForm(formdata=None, user_id=request.args.get("user_id", type=parse_id),
                      course_id=request.args.get("course_id", type=parse_id))
     return fragment_only("partials/certificates/issue_modal.html", form=form,
-                         courses=_courses(), recipient=_recipient(form.user_id.data))
+                         courses=_courses(archived=False),
+                         recipient=_recipient(form.user_id.data))
 
 
 def _recipient(user_id: int | None) -> Any:
@@ -165,7 +171,8 @@ def issue() -> Any:
     certificate = submit(form, lambda: form.issue(current_actor()))
     if certificate is None:
         return fragment_only("partials/certificates/issue_modal.html", form=form,
-                             courses=_courses(), recipient=_recipient(form.user_id.data),
+                             courses=_courses(archived=False),
+                             recipient=_recipient(form.user_id.data),
                              status=form.status)
     response = fragment_only("partials/certificates/issued.html", certificate=certificate)
     response.headers["HX-Trigger"] = "certificates-changed"

@@ -206,13 +206,17 @@ def request_completion(enrolment: Enrolment, actor: Actor) -> Certificate:
 def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
                       course: Course | None = None, track: CertificationTrack | None = None,
                       notes: str | None = None, notify_recipient: bool = True,
-                      issued_on: date | None = None, version: str | None = None) -> Certificate:
+                      issued_on: date | None = None, version: str | None = None,
+                      replacing: bool = False) -> Certificate:
     """Issue a certificate directly (the admin's "Issue Certificate"). A track
     certificate covers the track's current version (`version`: the one a re-issue
     carries over) and supersedes the recipient's certificates of older major versions.
 
-    Raises ValidationFailed (no subject, or a future issue date) and Conflict
-    ("User already has this certificate") when a live one exists, also under a race.
+    `replacing`: a re-issue (its course may be archived, its holder's organization
+    deactivated since: it corrects a certificate, it certifies nothing new). Raises
+    ValidationFailed (no subject, an archived course, a future issue date, an inactive
+    recipient or one in a deactivated organization) and Conflict ("User already has this
+    certificate") when a live one exists, also under a race.
     """
     if (course is None) == (track is None):
         raise ValidationFailed("Choose a course or a track.",
@@ -220,9 +224,12 @@ def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
     if issued_on is not None and issued_on > today():
         raise ValidationFailed("The issue date cannot be in the future.",
                                fields={"issued_on": ["Today or earlier."]})
+    if course is not None and course.archived_at is not None and not replacing:
+        raise ValidationFailed(f"{course.title} is archived: it is no longer part of its "
+                               "track.", fields={"course_id": [f"{course.title} is archived."]})
     if not recipient.active:
         raise ValidationFailed("This account is inactive.", fields={"user_id": ["Inactive."]})
-    if not recipient.takes_part:
+    if not recipient.takes_part and not replacing:
         message = f"{recipient.organization.name} is deactivated."
         raise ValidationFailed(f"{message} Its people cannot be issued certificates.",
                                fields={"user_id": [message]})
@@ -399,7 +406,7 @@ def reissue(certificate: Certificate, actor: Actor) -> Certificate:
     replacement = issue_certificate(
         actor, recipient=certificate.recipient, type_=certificate.type,
         course=certificate.course, track=certificate.track, notes=certificate.notes,
-        notify_recipient=True,
+        notify_recipient=True, replacing=True,  # an archived course's certificate too
         version=certificate.track_version if certificate.track else None)
     replacement.supersedes_id = certificate.id
     db.session.flush()
