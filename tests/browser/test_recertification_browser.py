@@ -128,6 +128,10 @@ def test_admin_reissues_and_follows_the_superseded_link(app, page, live_server, 
         new_number = new.number
     expect(detail.locator("header")).to_contain_text(new_number)
     expect(detail.locator("#replaces")).to_have_text(old.number)
+    # The address follows the replacement (keeping the tab): a reload shows it again.
+    expect(page).to_have_url(re.compile(rf"/admin/certificates/{new.id}\?status=issued$"))
+    page.reload()
+    expect(detail.locator("header")).to_contain_text(new_number)
     screenshot("reissued")
 
     page.get_by_role("navigation", name="Certificate status").get_by_role(

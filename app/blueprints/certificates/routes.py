@@ -4,8 +4,9 @@ reinstate, re-issue, PDFs and bulk ZIP exports (seed 004)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-from flask import Blueprint, abort, current_app, request, send_file
+from flask import Blueprint, abort, current_app, request, send_file, url_for
 from sqlalchemy import select
 
 from app.blueprints.certificates.forms import TABS, IssueForm, ReasonForm, filters_from_args
@@ -123,8 +124,18 @@ def reinstate(certificate_id: int) -> Any:
 
 @bp.route("/<int:certificate_id>/reissue", methods=["POST"])
 def reissue(certificate_id: int) -> Any:
-    # The answer shows the replacement.
-    return _act(certificate_id, lambda c, f: cert_service.reissue(c, current_actor()))
+    """The answer shows the replacement, and the address follows it (keeping the list's
+    tab and filters from the page's own URL): a reload or a shared link opens it."""
+    certificate = cert_service.get_certificate(certificate_id)
+    replacement, error = attempt(lambda: cert_service.reissue(certificate, current_actor()))
+    if error is not None or replacement is None:
+        return _after_action(cert_service.get_certificate(certificate_id), error)
+    response = _after_action(replacement)
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    args = {key: value for key, value in parse_qsl(current.query) if key != "page"}
+    response.headers["HX-Push-Url"] = url_for("certificates.detail",
+                                              certificate_id=replacement.id, **args)
+    return response
 
 
 @bp.route("/<int:certificate_id>/pdf")
