@@ -116,3 +116,25 @@ def test_a_retry_someone_else_made_is_refused_in_the_message_area(app, page, new
     with app.app_context():
         assert db.session.get(NotificationDelivery, delivery_id).status == DeliveryStatus.LOGGED
     assert not page_errors, page_errors
+
+
+def test_a_double_clicked_approve_approves_once_and_shows_no_error(app, page, live_server,
+                                                                   make_user, make_track,
+                                                                   page_errors):
+    from sqlalchemy import func, select
+
+    from app.models import AuditLog
+
+    admin = make_user(Role.ADMIN, name="Ada Admin")
+    learner = make_user(Role.STAFF, name="Mere Learner")
+    certificate_id = _pending(app, learner, make_track("Ladder Safety", exam=False))
+    log_in_page(page, live_server, admin.email)
+    page.goto(f"{live_server}/admin/certificates")
+    page.locator(f"#certificate-{certificate_id}").get_by_role(
+        "button", name="Approve").dblclick()
+    expect(page.locator("#detail header")).to_contain_text("Active")
+    expect(page.locator('[role="alert"]')).to_have_count(0)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(AuditLog.id)).where(
+            AuditLog.action == "CERT_APPROVE")) == 1
+    assert not page_errors, page_errors
