@@ -46,6 +46,9 @@ VERBS = {
     "CERT_REVOKE": "revoked", "CERT_REINSTATE": "reinstated",
     "CERT_SUPERSEDE": "superseded",
 }
+# The Action filter's words: "Revoked (CERT_REVOKE)"-like, by the verb, capitalized.
+ACTION_LABELS = {action: verb[0].upper() + verb[1:] for action, verb in VERBS.items()}
+SNAKE_WORDS = re.compile(r"[a-z]+(?:_[a-z]+)+")
 # Actions about the actor themselves: "Ada logged in", not "Ada logged in person Ada".
 SELF_ACTIONS = {"LOGIN", "LOGIN_FAILED", "LOGOUT"}
 
@@ -195,6 +198,8 @@ def words(value: Any) -> str:
             return value
     if isinstance(value, str) and value.isupper() and value.replace("_", "").isalpha():
         return value.replace("_", " ").capitalize()  # an enum value: ISSUED -> Issued
+    if isinstance(value, str) and SNAKE_WORDS.fullmatch(value):
+        return value.replace("_", " ").capitalize()  # a stored key: issued_in_error
     if isinstance(value, dict):
         return "; ".join(f"{label(k)}: {words(v)}" for k, v in value.items()) or "(none)"
     if isinstance(value, list):

@@ -143,6 +143,8 @@ def test_me_offers_to_recertify(app, new_client, make_user, make_track, issue):
     assert "covers version 1.0; Hazard Awareness is now at version 2.0" in html
     assert f'href="/learn/tracks/{track.id}"' in html and "Re-certify: take version 2.0" in html
     assert old.number in html
+    # Not offered to a profile as current while it needs re-certification.
+    assert "Add to LinkedIn profile" not in html
 
 
 def test_the_track_page_publishes_a_major_version_once_and_lists_the_holders(

@@ -94,3 +94,11 @@ def test_timestamps_and_roles_read_as_words():
     assert words("2026-13-45T99:99") == "2026-13-45T99:99"  # not a time after all
     assert _role("org_admin") == "Organization admin" and _role("nobody") == "nobody"
     assert words(None) == "(none)" and words("PENDING_REVIEW") == "Pending review"
+
+
+def test_stored_keys_and_the_action_filter_read_as_words():
+    from app.services.audit_text import ACTION_LABELS, words
+
+    assert words("issued_in_error") == "Issued in error"
+    assert words("misconduct") == "misconduct" and words("a@b_c.test") == "a@b_c.test"
+    assert ACTION_LABELS["CERT_REVOKE"] == "Revoked" and ACTION_LABELS["LOGIN"] == "Logged in"

@@ -230,6 +230,7 @@ def audit() -> Any:
     page = paginate(audit_service.search(filters), clamp_page(args.get("page")), _page_size())
     return render("admin/audit.html", "partials/admin/audit/table.html", page=page,
                   described=audit_text.describe(page.items),
+                  action_labels=audit_text.ACTION_LABELS,
                   filters=filters, actions=[a.value for a in AuditAction],
                   resource_types=audit_service.resource_types())
 

@@ -11,7 +11,7 @@ from flask import Blueprint, url_for
 from flask_login import current_user
 
 from app.models import Role, User
-from app.services import dates, people
+from app.services import audit_text, dates, people
 from app.web.auth import guard_blueprint
 from app.web.htmx import render
 
@@ -34,6 +34,7 @@ def person(user_id: int) -> Any:
     person = people.visible_person(current_user, user_id)
     overview = people.person_overview(current_user, person)
     return render("people/person.html", person=person, overview=overview,
+                  audit_words=audit_text.describe(overview.audit or []),
                   today=dates.today(), learner_url=_learner_url,
                   is_admin=current_user.role == Role.ADMIN,
                   # Evidence is the holder's, their org admin's and platform admins'
