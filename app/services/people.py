@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
@@ -40,8 +40,8 @@ from app.services.pagination import Page, paginate
 from app.services.training.enrolment import percent_complete
 from app.services.training.projects import (
     ProjectStatus,
-    completion_counts,
     counted_people,
+    holds_completion,
     project_status,
 )
 from app.services.users import people_matching
@@ -212,11 +212,10 @@ def org_project(org_id: int, project_id: int) -> ImplementationProject:
 def blockers(project: ImplementationProject, assignment: TrainingAssignment,
              valid_on: date | None = None, limit: int = 200) -> list[User]:
     """Who blocks the assignment: the organization's active people in its target role
-    (counted_people) without a completion of its track that counts on the go-live date
-    (completion_counts, the readiness count's own rule), by name (the first `limit`)."""
+    (counted_people) who hold no completion of its track on the go-live date
+    (holds_completion, the readiness count's own rule), by name (the first `limit`)."""
     valid_on = valid_on or project.go_live_date or today()
-    completed = exists().where(Enrolment.user_id == User.id,
-                               completion_counts(assignment.track, valid_on))
-    stmt = (select(User).where(*counted_people(project, assignment), ~completed)
+    stmt = (select(User).where(*counted_people(project, assignment),
+                               ~holds_completion(assignment.track, valid_on))
             .order_by(User.name, User.id))
     return list(db.session.scalars(stmt.limit(limit)))

@@ -56,3 +56,26 @@ def test_a_previous_version_counts_only_within_the_grace_period(
     assert completed == (1 if counts else 0)
     # The blockers list says the same as the count.
     assert other_id in blocking and (holder_id in blocking) is (not counts)
+
+
+def test_a_certificate_issued_directly_counts_and_an_expired_one_does_not(
+        app, make_user, make_track, org, issue):
+    """Prior learning: an admin issues the track certificate without an enrolment; it
+    counts toward go-live while valid on the go-live date, and the blockers agree."""
+    from app.models import Certificate
+
+    track = make_track(exam=False, required_for_go_live=True, validity_months=12)
+    certified, lapsing, nobody = (make_user(organization=org) for _ in range(3))
+    issue(certified, track=track)
+    short = issue(lapsing, track=track)
+    with app.app_context():
+        db.session.get(Certificate, short.id).expires_at = today() + timedelta(days=5)
+        project = training.create_project(Actor.system(), name="Go-live", organization_id=org.id,
+                                          go_live_date=today() + timedelta(days=30))
+        assignment = training.assign_training(project, training.get_track(track.id),
+                                              Actor.system(), required_completions=2)
+        db.session.commit()
+        status = training.project_status(project).assignments[0]
+        blocking = {u.id for u in people.blockers(project, assignment)}
+    assert (status.completed, status.is_complete) == (1, False)
+    assert blocking == {lapsing.id, nobody.id}

@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, delete, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import (
     AuditAction,
+    Certificate,
+    CertificateStatus,
+    CertificateType,
     CertificationTrack,
     Enrolment,
     ImplementationProject,
@@ -204,21 +207,51 @@ def project_status(project: ImplementationProject, as_of: date | None = None) ->
         project, assignments, project.go_live_date or as_of or today()))
 
 
+def _grace_runs(track: CertificationTrack, valid_on: date) -> bool:
+    """Whether `valid_on` falls in the grace period after the track's last major version
+    (certificates of the previous major version are valid then:
+    certificates.status.recertification_due_on)."""
+    changed_at = track.major_version_changed_at
+    return changed_at is not None and track.version_major > 1 and (
+        valid_on < changed_at.date() + timedelta(days=track.recertification_grace_days or 0))
+
+
 def completion_counts(track: CertificationTrack, valid_on: date) -> ColumnElement[bool]:
-    """The one rule of an Enrolment that counts as a completion of `track` on `valid_on`
-    (readiness, its blockers, the sweep's due reminders): completed and not expired by
-    then; or, while the track's grace period after a major version runs on `valid_on`,
-    completed at the previous major version (the holder re-certifying meanwhile, as their
-    certificate stays valid: certificates.status.recertification_due_on)."""
+    """An Enrolment that counts as a completion of `track` on `valid_on`: completed and
+    not expired by then; or, during the grace period, completed at the previous major
+    version (the holder re-certifying meanwhile)."""
     not_expired = or_(Enrolment.expires_at.is_(None), Enrolment.expires_at >= valid_on)
     completed = Enrolment.status == P.COMPLETED
-    changed_at = track.major_version_changed_at
-    if changed_at is not None and track.version_major > 1 and (
-            valid_on < changed_at.date() + timedelta(days=track.recertification_grace_days or 0)):
+    if _grace_runs(track, valid_on):
         completed = or_(completed, and_(
             Enrolment.completed_at.is_not(None),
             Enrolment.completed_version.like(f"{track.version_major - 1}.%")))
     return and_(Enrolment.track_id == track.id, completed, not_expired)
+
+
+def certificate_counts(track: CertificationTrack, valid_on: date) -> ColumnElement[bool]:
+    """A Certificate that counts as a completion of `track` on `valid_on`: an issued
+    completion or mastery certificate of the track (an admin may issue one directly:
+    prior learning) not expired by then, of the current major version, or of the
+    previous one during the grace period."""
+    versions = [Certificate.track_version.is_(None),  # before versions were recorded
+                Certificate.track_version.like(f"{track.version_major}.%")]
+    if _grace_runs(track, valid_on):
+        versions.append(Certificate.track_version.like(f"{track.version_major - 1}.%"))
+    return and_(Certificate.track_id == track.id, Certificate.course_id.is_(None),
+                Certificate.type.in_((CertificateType.COMPLETION, CertificateType.MASTERY)),
+                Certificate.status == CertificateStatus.ISSUED,
+                or_(Certificate.expires_at.is_(None), Certificate.expires_at >= valid_on),
+                or_(*versions))
+
+
+def holds_completion(track: CertificationTrack, valid_on: date) -> ColumnElement[bool]:
+    """The one rule of a person (User row) who counts toward `track` on `valid_on`
+    (go-live readiness, its blockers, the sweep's due reminders): a completed enrolment
+    or a certificate that counts then."""
+    return or_(
+        exists().where(Enrolment.user_id == User.id, completion_counts(track, valid_on)),
+        exists().where(Certificate.recipient_id == User.id, certificate_counts(track, valid_on)))
 
 
 def completion_expired(track: CertificationTrack, valid_on: date) -> ColumnElement[bool]:
@@ -240,29 +273,29 @@ def counted_people(project: ImplementationProject,
 def assignment_statuses(project: ImplementationProject, assignments: list[TrainingAssignment],
                         valid_on: date) -> list[AssignmentStatus]:
     """The one completion count (go-live readiness, and the sweep's due reminders): for
-    each of the project's `assignments`, the completions among the organization's active
-    people in the target role still valid on `valid_on`, the completions expired by then,
-    and the enrolments (one grouped query)."""
-    if not assignments:
-        return []
-    tracks = {a.track_id: a.track for a in assignments}
-    counts = or_(false(), *(completion_counts(t, valid_on) for t in tracks.values()))
-    expired = or_(false(), *(completion_expired(t, valid_on) for t in tracks.values()))
-    rows = db.session.execute(
-        select(Enrolment.track_id, User.role,
-               func.count(Enrolment.id),
-               func.sum(case((counts, 1), else_=0)),
-               func.sum(case((expired, 1), else_=0)))
-        .join(User, User.id == Enrolment.user_id)
-        .where(User.organization_id == project.organization_id, User.active.is_(True),
-               Enrolment.track_id.in_(tracks))
-        .group_by(Enrolment.track_id, User.role)).all()
+    each of the project's `assignments`, the organization's active people in the target
+    role who hold a completion on `valid_on` (holds_completion), those whose completion
+    has expired by then (and hold none), and those enrolled (one grouped query per
+    track)."""
+    by_track: dict[int, dict[Role, tuple[int, int, int]]] = {}
+    for track in {a.track_id: a.track for a in assignments}.values():
+        holds = holds_completion(track, valid_on)
+        expired = exists().where(Enrolment.user_id == User.id,
+                                 completion_expired(track, valid_on))
+        enrolled = exists().where(Enrolment.user_id == User.id, Enrolment.track_id == track.id)
+        rows = db.session.execute(
+            select(User.role, func.sum(case((holds, 1), else_=0)),
+                   func.sum(case((and_(expired, ~holds), 1), else_=0)),
+                   func.sum(case((enrolled, 1), else_=0)))
+            .where(User.organization_id == project.organization_id, User.active.is_(True))
+            .group_by(User.role))
+        by_track[track.id] = {role: (int(done or 0), int(lapsed or 0), int(enrolled_ or 0))
+                              for role, done, lapsed, enrolled_ in rows}
     statuses = []
     for assignment in assignments:
-        matching = [r for r in rows if r[0] == assignment.track_id and (
-            assignment.target_role == "any" or r[1].value == assignment.target_role)]
+        matching = [counts for role, counts in by_track[assignment.track_id].items()
+                    if assignment.target_role == "any" or role.value == assignment.target_role]
         statuses.append(AssignmentStatus(
-            assignment, completed=int(sum(r[3] or 0 for r in matching)),
-            expiring=int(sum(r[4] or 0 for r in matching)),
-            enrolled=int(sum(r[2] for r in matching))))
+            assignment, completed=sum(c[0] for c in matching),
+            expiring=sum(c[1] for c in matching), enrolled=sum(c[2] for c in matching)))
     return statuses
