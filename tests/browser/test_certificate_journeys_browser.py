@@ -179,6 +179,8 @@ def test_learner_sees_pending_then_issued_downloads_the_pdf_and_has_linkedin(
     expect(linkedin).to_have_attribute("href", re.compile(
         r"^https://www\.linkedin\.com/profile/add\?.*certId=" + certificate.number))
     screenshot("me-issued")
+    # Nothing wider than the phone: tables scroll inside their own box.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     data = _download_pdf(page, row, tmp_path, "mine.pdf")
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
     assert "Mere Learner" in text and certificate.number in text
