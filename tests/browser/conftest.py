@@ -191,6 +191,16 @@ def screenshot(page: Any, request: pytest.FixtureRequest) -> Callable[..., Path]
     return take
 
 
+def post_by_click(page: Any, control: Any, path: str) -> Any:
+    """Click an htmx control and return the POST response it caused (the request whose
+    path ends with `path`)."""
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.split("?")[0].endswith(path)
+    ) as info:
+        control.click()
+    return info.value
+
+
 def log_in_page(page: Any, base_url: str, email: str, password: str = PASSWORD) -> None:
     """Log a page in through the real login form."""
     from playwright.sync_api import expect

@@ -14,18 +14,12 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditLog, CertificationTrack, Course, ImplementationProject, Role
 from app.models.base import utcnow
-from tests.browser.conftest import log_in_page
+from tests.browser.conftest import log_in_page, post_by_click
 
 TRACK = "Reroofing Basics"
 COURSES = ["Measuring up", "Old roof off", "New roof on"]
 
 
-def _post(page, button, path: str):
-    with page.expect_response(
-        lambda r: r.request.method == "POST" and r.url.split("?")[0].endswith(path)
-    ) as info:
-        button.click()
-    return info.value
 
 
 def _accepting(page, messages: list[str]) -> None:
@@ -49,7 +43,7 @@ def _add_course(page, track_id: int, title: str) -> None:
     row.locator('input[name="title"]').fill(title)
     row.locator('select[name="content_type"]').select_option("TEXT")
     row.locator('textarea[name="content_body"]').fill(f"All about {title.lower()}.")
-    response = _post(page, row.get_by_role("button", name="Add course"),
+    response = post_by_click(page, row.get_by_role("button", name="Add course"),
                      f"/admin/tracks/{track_id}/courses")
     assert response.status == 200
     expect(page.locator("#courses-table")).to_contain_text(title)
@@ -72,7 +66,7 @@ def test_manager_builds_reorders_archives_and_deletes_courses(
     row = page.locator("tr#track-new")
     row.locator('input[name="name"]').fill(TRACK)
     row.locator('select[name="audience"]').select_option("CLIENT_EMPLOYEE")
-    response = _post(page, row.get_by_role("button", name="Add track"), "/admin/tracks")
+    response = post_by_click(page, row.get_by_role("button", name="Add track"), "/admin/tracks")
     assert response.status == 200
     track = _one(app, select(CertificationTrack).where(CertificationTrack.name == TRACK))
     assert track is not None and track.active
@@ -93,12 +87,12 @@ def test_manager_builds_reorders_archives_and_deletes_courses(
     last = _one(app, select(Course).where(Course.title == "New roof on"))
     for expected in (["Measuring up", "New roof on", "Old roof off"],
                      ["New roof on", "Measuring up", "Old roof off"]):
-        _post(page, page.get_by_role("button", name="Move New roof on up"),
+        post_by_click(page, page.get_by_role("button", name="Move New roof on up"),
               f"/admin/courses/{last.id}/move")
         expect(page.locator(f"tr#course-{last.id} td").first).to_have_text(
             str(expected.index("New roof on") + 1))
         assert _titles(page) == expected
-    _post(page, page.get_by_role("button", name="Move Measuring up down"), "/move")
+    post_by_click(page, page.get_by_role("button", name="Move Measuring up down"), "/move")
     expect(page.locator("#courses-table tbody").first.locator("tr").nth(2)).to_contain_text(
         "Measuring up")
     assert _titles(page) == ["New roof on", "Old roof off", "Measuring up"]
@@ -126,7 +120,7 @@ def test_manager_builds_reorders_archives_and_deletes_courses(
         dialog.dismiss()
 
     page.on("dialog", refuse)
-    response = _post(page, page.get_by_role("button", name="Delete Old roof off"),
+    response = post_by_click(page, page.get_by_role("button", name="Delete Old roof off"),
                      f"/admin/courses/{started.id}/delete")
     assert response.status == 409 and dialogs == []
     expect(page.locator(f"tr#course-{started.id} [role=alert]")).to_contain_text(
@@ -137,7 +131,7 @@ def test_manager_builds_reorders_archives_and_deletes_courses(
     # --- Archive it: it leaves the learner's view and stops counting ----------------------
     page2_dialogs: list[str] = []
     _accepting(page, page2_dialogs)
-    response = _post(page, page.get_by_role("button", name="Archive Old roof off"),
+    response = post_by_click(page, page.get_by_role("button", name="Archive Old roof off"),
                      f"/admin/courses/{started.id}/archive")
     assert response.status == 200 and "Learners no longer see it" in page2_dialogs[0]
     archived = page.locator("#archived-courses")
@@ -158,7 +152,7 @@ def test_manager_builds_reorders_archives_and_deletes_courses(
     unused = _one(app, select(Course).where(Course.title == "Measuring up"))
     confirmations: list[str] = []
     _accepting(page, confirmations)
-    response = _post(page, page.get_by_role("button", name="Delete Measuring up"),
+    response = post_by_click(page, page.get_by_role("button", name="Delete Measuring up"),
                      f"/admin/courses/{unused.id}/delete")
     assert response.status == 200
     assert confirmations == ["Delete Measuring up? This cannot be undone."]
@@ -210,7 +204,7 @@ def test_manager_runs_a_project_to_go_live(app, page, live_server, log_in, make_
     assign.locator('select[name="track_id"]').select_option(label=track.name)
     assign.locator('select[name="target_role"]').select_option("staff")
     assign.locator('input[name="required_completions"]').fill("2")
-    response = _post(page, assign.get_by_role("button", name="Assign"), "/assignments")
+    response = post_by_click(page, assign.get_by_role("button", name="Assign"), "/assignments")
     assert response.status == 200
     expect(page.locator("#readiness h2")).to_have_text("✗ Not ready for go-live")
     expect(page.locator("#readiness")).to_contain_text(
@@ -222,7 +216,7 @@ def test_manager_runs_a_project_to_go_live(app, page, live_server, log_in, make_
     page.get_by_text("Edit name or go-live date").click()
     edit = page.locator("#project-edit")
     edit.locator('input[name="name"]').fill("   ")
-    response = _post(page, edit.get_by_role("button", name="Save project"),
+    response = post_by_click(page, edit.get_by_role("button", name="Save project"),
                      f"/admin/projects/{project.id}")
     assert response.status == 422
     expect(page.locator("#project-edit-name-errors")).to_have_text("Enter a name.")
@@ -232,7 +226,7 @@ def test_manager_runs_a_project_to_go_live(app, page, live_server, log_in, make_
     edit = page.locator("#project-edit")
     edit.locator('input[name="name"]').fill("Tāmaki go-live (phase 2)")
     edit.locator('input[name="go_live_date"]').fill(later.isoformat())
-    response = _post(page, edit.get_by_role("button", name="Save project"),
+    response = post_by_click(page, edit.get_by_role("button", name="Save project"),
                      f"/admin/projects/{project.id}")
     assert response.status == 200
     expect(page.locator("h1")).to_have_text("Tāmaki go-live (phase 2)")
@@ -248,7 +242,7 @@ def test_manager_runs_a_project_to_go_live(app, page, live_server, log_in, make_
     # --- Remove the assignment, confirming -------------------------------------------------
     messages: list[str] = []
     _accepting(page, messages)
-    response = _post(page, page.get_by_role("button", name="Remove Cladding Compliance"),
+    response = post_by_click(page, page.get_by_role("button", name="Remove Cladding Compliance"),
                      "/delete")
     assert response.status == 200
     assert messages and "no longer counts toward go-live readiness" in messages[0]

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import Certificate, CertificateStatus, CertificationTrack, Role, User
 from app.services import training
 from app.services.context import Actor
+from tests.browser.conftest import post_by_click
 
 RECIPIENT = "Ngāti Pōneke Tester"
 TRACK = "Roof Safety Fundamentals"
@@ -29,13 +30,6 @@ def app(make_app, tmp_path):
     return make_app(STORAGE_DIR=str(tmp_path / "storage"))
 
 
-def _post(page, button, path: str):
-    """Click an htmx button and return the POST response it caused."""
-    with page.expect_response(
-        lambda r: r.request.method == "POST" and r.url.split("?")[0].endswith(path)
-    ) as info:
-        button.click()
-    return info.value
 
 
 def _complete_track(app, learner: User, track: CertificationTrack) -> None:
@@ -88,7 +82,7 @@ def test_admin_approves_a_certificate_and_the_public_verify_page_follows_revoke_
     expect(card).to_contain_text("Progress 100%")
     screenshot("pending-tab")
 
-    response = _post(page, card.get_by_role("button", name="Approve"),
+    response = post_by_click(page, card.get_by_role("button", name="Approve"),
                      f"/admin/certificates/{pending.id}/approve")
     assert response.status == 200
     expect(card).to_have_count(0)
@@ -182,7 +176,7 @@ def test_admin_approves_a_certificate_and_the_public_verify_page_follows_revoke_
         dialog.accept()
 
     page.once("dialog", accept)
-    response = _post(page, revoke.get_by_role("button", name="Revoke"),
+    response = post_by_click(page, revoke.get_by_role("button", name="Revoke"),
                      f"/admin/certificates/{certificate.id}/revoke")
     assert response.status == 200
     assert dialogs and certificate.number in dialogs[0]
@@ -211,7 +205,7 @@ def test_admin_approves_a_certificate_and_the_public_verify_page_follows_revoke_
     screenshot("public-revoked", on=public)
 
     # --- Reinstate ---------------------------------------------------------------------
-    response = _post(page, detail.get_by_role("button", name="Reinstate"),
+    response = post_by_click(page, detail.get_by_role("button", name="Reinstate"),
                      f"/admin/certificates/{certificate.id}/reinstate")
     assert response.status == 200
     expect(detail.locator("header")).to_contain_text("Active")

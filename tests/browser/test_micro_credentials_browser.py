@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import MicroCredentialDefinition, Role, StaffMicroCredential
 from app.models.base import utcnow
 from app.services.dates import add_months
-from tests.browser.conftest import log_in_page
+from tests.browser.conftest import log_in_page, post_by_click
 
 STAFF_NAME = "Tāne Ngāti Pōneke"
 TITLE = "Working at Heights"
@@ -30,13 +30,6 @@ def app(make_app, tmp_path):
     return make_app(STORAGE_DIR=str(tmp_path / "storage"))
 
 
-def _post(page, button, path: str):
-    """Click an htmx button and return the POST response it caused."""
-    with page.expect_response(
-        lambda r: r.request.method == "POST" and r.url.split("?")[0].endswith(path)
-    ) as info:
-        button.click()
-    return info.value
 
 
 def _definition(app, title: str) -> MicroCredentialDefinition | None:
@@ -79,7 +72,7 @@ def test_admin_creates_assigns_and_awards_a_micro_credential_staff_and_org_admin
     row.locator('input[name="issuing_body"]').fill("WorkSafe NZ")
     row.locator('input[name="skill_standard"]').fill("US 23229")
     row.locator('input[name="validity_months"]').fill("24")
-    response = _post(page, row.get_by_role("button", name="Add credential"),
+    response = post_by_click(page, row.get_by_role("button", name="Add credential"),
                      "/admin/micro-credentials")
     assert response.status == 200
     definition = _definition(app, TITLE)
@@ -100,7 +93,7 @@ def test_admin_creates_assigns_and_awards_a_micro_credential_staff_and_org_admin
     expect(title_input).to_have_value(TITLE)
     title_input.fill(NEW_TITLE)
     editing = page.locator(f"tr#definition-{definition.id}")
-    response = _post(page, editing.get_by_role("button", name="Save"),
+    response = post_by_click(page, editing.get_by_role("button", name="Save"),
                      f"/admin/micro-credentials/{definition.id}")
     assert response.status == 200
     expect(page.locator(f"tr#definition-{definition.id}.editing")).to_have_count(0)
@@ -117,7 +110,7 @@ def test_admin_creates_assigns_and_awards_a_micro_credential_staff_and_org_admin
         dialog.accept()
 
     page.on("dialog", accept)
-    response = _post(page, default_row.get_by_role("button", name="Delete"), "/delete")
+    response = post_by_click(page, default_row.get_by_role("button", name="Delete"), "/delete")
     assert response.status == 409
     assert dialogs == [], "a default is refused before any confirmation"
     expect(default_row.get_by_role("alert")).to_have_text("Default credentials cannot be deleted.")
@@ -140,7 +133,7 @@ def test_admin_creates_assigns_and_awards_a_micro_credential_staff_and_org_admin
     expect(candidates).to_have_count(1)
     expect(page.locator("#candidates")).to_contain_text(STAFF_NAME)
     page.locator("#candidates label", has_text=STAFF_NAME).locator("input").check()
-    response = _post(page, page.get_by_role("button", name="Assign selected"),
+    response = post_by_click(page, page.get_by_role("button", name="Assign selected"),
                      f"/{definition.id}/assign")
     assert response.status == 200
     expect(page.locator("#assign-result")).to_have_text("Assigned to 1 staff member.")
@@ -155,7 +148,7 @@ def test_admin_creates_assigns_and_awards_a_micro_credential_staff_and_org_admin
     # --- Forward through the statuses --------------------------------------------------
     for label, shown in (("In Training", "In Training"),
                          ("Assessment Pending", "Assessment Pending")):
-        response = _post(page, holder.get_by_role("button", name=label, exact=True),
+        response = post_by_click(page, holder.get_by_role("button", name=label, exact=True),
                          f"/credentials/{credential.id}/status")
         assert response.status == 200
         expect(holder.locator(".badge")).to_have_text(shown)
@@ -164,7 +157,7 @@ def test_admin_creates_assigns_and_awards_a_micro_credential_staff_and_org_admin
     pdf = tmp_path / EVIDENCE_NAME
     pdf.write_bytes(PDF)
     holder.locator('input[type="file"][name="file"]').set_input_files(str(pdf))
-    response = _post(page, holder.get_by_role("button", name="Upload"),
+    response = post_by_click(page, holder.get_by_role("button", name="Upload"),
                      f"/credentials/{credential.id}/evidence")
     assert response.status == 200
     expect(holder.get_by_role("link", name=EVIDENCE_NAME)).to_be_visible()
@@ -175,7 +168,7 @@ def test_admin_creates_assigns_and_awards_a_micro_credential_staff_and_org_admin
     expect(expiry_input).to_have_attribute("type", "date")
     expect(holder.locator("label.expiry-field")).to_contain_text("Expires (optional)")
     screenshot("holder-before-award")
-    response = _post(page, holder.get_by_role("button", name="Award", exact=True),
+    response = post_by_click(page, holder.get_by_role("button", name="Award", exact=True),
                      f"/credentials/{credential.id}/status")
     assert response.status == 200
     expect(holder.locator(".badge")).to_have_text("Awarded")

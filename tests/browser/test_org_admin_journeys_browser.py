@@ -36,6 +36,7 @@ from app.models import (
 )
 from app.services import certificates, training
 from app.services.context import Actor
+from tests.browser.conftest import post_by_click
 from tests.conftest import answers_scoring
 
 PHONE = {"width": 390, "height": 844}
@@ -49,13 +50,6 @@ def app(make_app, tmp_path):
     return make_app(STORAGE_DIR=str(tmp_path / "storage"))
 
 
-def _post(page, button, path: str):
-    """Click an htmx control and return the POST response it caused."""
-    with page.expect_response(
-        lambda r: r.request.method == "POST" and r.url.split("?")[0].endswith(path)
-    ) as info:
-        button.click()
-    return info.value
 
 
 def _open_org_menu(page, item: str) -> None:
@@ -266,7 +260,7 @@ def test_org_admin_changes_the_organizations_notification_settings(
     expect(text_alerts).not_to_be_checked()
     text_alerts.check()
     page.get_by_label(re.compile("Email org admins about staff status")).uncheck()
-    response = _post(page, page.get_by_role("button", name="Save preferences"),
+    response = post_by_click(page, page.get_by_role("button", name="Save preferences"),
                      "/org/preferences")
     assert response.status == 200
     expect(page.get_by_role("status")).to_contain_text("saved")
@@ -306,7 +300,7 @@ def test_staff_uploads_evidence_for_a_credential_awaiting_assessment(
     fake = tmp_path / "assessment.pdf"
     fake.write_bytes(b"MZ this is a program")
     row.get_by_label(re.compile("Evidence for")).set_input_files(str(fake))
-    response = _post(page, row.get_by_role("button", name="Upload evidence"),
+    response = post_by_click(page, row.get_by_role("button", name="Upload evidence"),
                      f"/credentials/{waiting.id}/evidence")
     assert response.status == 422
     expect(row.get_by_role("alert")).to_have_text(
@@ -316,7 +310,7 @@ def test_staff_uploads_evidence_for_a_credential_awaiting_assessment(
     real = tmp_path / "roofwright-assessment.pdf"
     real.write_bytes(PDF)
     row.get_by_label(re.compile("Evidence for")).set_input_files(str(real))
-    response = _post(page, row.get_by_role("button", name="Upload evidence"),
+    response = post_by_click(page, row.get_by_role("button", name="Upload evidence"),
                      f"/credentials/{waiting.id}/evidence")
     assert response.status == 200
     expect(row.get_by_role("status")).to_contain_text("Evidence uploaded")
@@ -354,7 +348,7 @@ def test_admin_builds_a_credential_assigns_three_awards_one_and_sees_the_matrix(
     new.locator('input[name="level"]').fill("4")
     new.locator('input[name="issuing_body"]').fill("RANZ")
     new.locator('input[name="validity_months"]').fill("36")
-    assert _post(page, new.get_by_role("button", name="Add credential"),
+    assert post_by_click(page, new.get_by_role("button", name="Add credential"),
                  "/admin/micro-credentials").status == 200
     with app.app_context():
         definition_id = db.session.scalar(select(MicroCredentialDefinition.id).where(
@@ -363,7 +357,7 @@ def test_admin_builds_a_credential_assigns_three_awards_one_and_sees_the_matrix(
     expect(row).to_contain_text("36 months")
     row.get_by_role("button", name="Edit").click()
     page.locator(f"#definition-{definition_id}-title").fill("Membrane roofing (torch-on)")
-    assert _post(page, row.get_by_role("button", name="Save"),
+    assert post_by_click(page, row.get_by_role("button", name="Save"),
                  f"/admin/micro-credentials/{definition_id}").status == 200
     expect(page.locator(f"tr#definition-{definition_id}")).to_contain_text(
         "Membrane roofing (torch-on)")
@@ -373,7 +367,7 @@ def test_admin_builds_a_credential_assigns_three_awards_one_and_sees_the_matrix(
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     default_row = page.locator("#definitions-rows > tr", has_text=DEFAULT_TITLE)
-    response = _post(page, default_row.get_by_role("button", name="Delete"), "/delete")
+    response = post_by_click(page, default_row.get_by_role("button", name="Delete"), "/delete")
     assert response.status == 409
     assert dialogs == [], "a default's Delete asked for a confirmation first"
     expect(default_row.get_by_role("alert")).to_have_text(
@@ -393,7 +387,7 @@ def test_admin_builds_a_credential_assigns_three_awards_one_and_sees_the_matrix(
     expect(page.locator("#candidates input[name=user_ids]")).to_have_count(3)
     for person in people:
         page.locator("#candidates label", has_text=person.name).locator("input").check()
-    assert _post(page, page.get_by_role("button", name="Assign selected"),
+    assert post_by_click(page, page.get_by_role("button", name="Assign selected"),
                  f"/{definition_id}/assign").status == 200
     expect(page.locator("#assign-result")).to_have_text("Assigned to 3 staff members.")
     expect(page.locator("#holders-table tbody tr")).to_have_count(3)
@@ -406,17 +400,17 @@ def test_admin_builds_a_credential_assigns_three_awards_one_and_sees_the_matrix(
             StaffMicroCredential.definition_id == definition_id))
     holder = page.locator(f"#holders-table tr#credential-{credential_id}")
     for label in ("In Training", "Assessment Pending"):
-        assert _post(page, holder.get_by_role("button", name=label, exact=True),
+        assert post_by_click(page, holder.get_by_role("button", name=label, exact=True),
                      f"/credentials/{credential_id}/status").status == 200
         expect(holder.locator(".badge")).to_have_text(label)
     evidence = tmp_path / "aroha-assessment.pdf"
     evidence.write_bytes(PDF)
     holder.locator('input[type="file"][name="file"]').set_input_files(str(evidence))
-    assert _post(page, holder.get_by_role("button", name="Upload"),
+    assert post_by_click(page, holder.get_by_role("button", name="Upload"),
                  f"/credentials/{credential_id}/evidence").status == 200
     expect(holder.get_by_role("link", name="aroha-assessment.pdf")).to_be_visible()
     expect(holder).to_contain_text("by Ada Admin")
-    assert _post(page, holder.get_by_role("button", name="Award", exact=True),
+    assert post_by_click(page, holder.get_by_role("button", name="Award", exact=True),
                  f"/credentials/{credential_id}/status").status == 200
     expect(holder.locator(".badge")).to_have_text("Awarded")
     screenshot("awarded")

@@ -28,7 +28,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.services import training
 from app.services.context import Actor
-from tests.browser.conftest import log_in_page
+from tests.browser.conftest import log_in_page, post_by_click
 
 PHONE = {"width": 390, "height": 844}
 TRACK = "Roof Access Basics"
@@ -73,12 +73,6 @@ def _settled(locator) -> None:
     expect(locator).not_to_have_class(re.compile(r"htmx-(added|settling|swapping)"))
 
 
-def _post(page, button, path: str):
-    with page.expect_response(
-        lambda r: r.request.method == "POST" and r.url.split("?")[0].endswith(path)
-    ) as info:
-        button.click()
-    return info.value
 
 
 def test_manager_writes_a_quiz_with_controls_and_previews_it(app, page, live_server, log_in,
@@ -131,7 +125,7 @@ def test_manager_writes_a_quiz_with_controls_and_previews_it(app, page, live_ser
             question.locator(f"#question-{n}-option-{j}").get_by_label("Correct").check()
 
     # Saving with a question whose correct option is not marked: told beside it.
-    response = _post(page, page.get_by_role("button", name="Save quiz"),
+    response = post_by_click(page, page.get_by_role("button", name="Save quiz"),
                      f"/admin/courses/{exam_id}/quiz")
     assert response.status == 422
     first = page.locator("#question-1")
@@ -153,7 +147,7 @@ def test_manager_writes_a_quiz_with_controls_and_previews_it(app, page, live_ser
     preview.scroll_into_view_if_needed()
     screenshot("preview")
 
-    response = _post(page, page.get_by_role("button", name="Save quiz"),
+    response = post_by_click(page, page.get_by_role("button", name="Save quiz"),
                      f"/admin/courses/{exam_id}/quiz")
     assert response.status == 200
     expect(page.get_by_role("status")).to_have_text("Quiz saved: 3 questions.")
@@ -254,7 +248,7 @@ def test_learner_is_warned_fails_uses_up_attempts_and_a_manager_grants_one_more(
     expect(card.locator("table.quiz-attempts")).to_contain_text("33.3%")
     screenshot("manager-sees-attempts", on=boss)
     card.get_by_label("Extra attempts").fill("1")
-    response = _post(boss, card.get_by_role("button", name="Grant"),
+    response = post_by_click(boss, card.get_by_role("button", name="Grant"),
                      "/grant")
     assert response.status == 200
     expect(card.get_by_role("status")).to_have_text("Granted. 1 attempt left now.")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import CertificationTrack, Course, Role
 from app.models.base import utcnow
-from tests.browser.conftest import log_in_page
+from tests.browser.conftest import log_in_page, post_by_click
 
 TRACK = "Site Safety Induction"
 READING = "Working safely on roofs"
@@ -31,13 +31,6 @@ QUESTIONS = [
 ]
 
 
-def _post(page, button, path: str):
-    """Click an htmx button and return the POST response it caused."""
-    with page.expect_response(
-        lambda r: r.request.method == "POST" and r.url.split("?")[0].endswith(path)
-    ) as info:
-        button.click()
-    return info.value
 
 
 def _track(app, name: str) -> CertificationTrack | None:
@@ -77,7 +70,7 @@ def test_manager_builds_a_track_with_a_quiz_staff_completes_it_and_the_project_i
     row.locator('input[name="required_for_go_live"]').check()
     row.locator('input[name="estimated_hours"]').fill("2")
     row.locator('input[name="validity_months"]').fill("24")
-    response = _post(page, row.get_by_role("button", name="Add track"), "/admin/tracks")
+    response = post_by_click(page, row.get_by_role("button", name="Add track"), "/admin/tracks")
     assert response.status == 200
     track = _track(app, TRACK)
     assert track is not None and track.active and track.required_for_go_live
@@ -97,7 +90,7 @@ def test_manager_builds_a_track_with_a_quiz_staff_completes_it_and_the_project_i
     row.locator('textarea[name="content_body"]').fill(READING_BODY)
     row.locator('input[name="estimated_minutes"]').fill("15")
     expect(row.locator('input[name="required"]')).to_be_checked()
-    response = _post(page, row.get_by_role("button", name="Add course"),
+    response = post_by_click(page, row.get_by_role("button", name="Add course"),
                      f"/admin/tracks/{track.id}/courses")
     assert response.status == 200
     reading = _course(app, READING)
@@ -113,7 +106,7 @@ def test_manager_builds_a_track_with_a_quiz_staff_completes_it_and_the_project_i
     row.locator('input[name="has_exam"]').check()
     row.locator('input[name="passing_score"]').fill("80")
     row.locator('input[name="attempt_limit"]').fill("3")
-    response = _post(page, row.get_by_role("button", name="Add course"),
+    response = post_by_click(page, row.get_by_role("button", name="Add course"),
                      f"/admin/tracks/{track.id}/courses")
     assert response.status == 200
     quiz_course = _course(app, QUIZ_COURSE)
@@ -146,7 +139,7 @@ def test_manager_builds_a_track_with_a_quiz_staff_completes_it_and_the_project_i
         right = next(j for j, o in enumerate(options.splitlines()) if o.startswith("*"))
         question.locator(f"#question-{n + 1}-option-{right}").get_by_label("Correct").check()
         question.locator(f'textarea[name="questions-{n}-explanation"]').fill(explanation)
-    response = _post(page, page.get_by_role("button", name="Save quiz"),
+    response = post_by_click(page, page.get_by_role("button", name="Save quiz"),
                      f"/admin/courses/{quiz_course.id}/quiz")
     assert response.status == 200
     expect(page.get_by_role("status")).to_have_text("Quiz saved: 2 questions.")
@@ -172,7 +165,7 @@ def test_manager_builds_a_track_with_a_quiz_staff_completes_it_and_the_project_i
     assign.locator('select[name="track_id"]').select_option(label=TRACK)
     assign.locator('select[name="target_role"]').select_option("any")
     assign.locator('input[name="required_completions"]').fill("1")
-    response = _post(page, assign.get_by_role("button", name="Assign"), "/assignments")
+    response = post_by_click(page, assign.get_by_role("button", name="Assign"), "/assignments")
     assert response.status == 200
     expect(page.locator("#readiness h2")).to_have_text("✗ Not ready for go-live")
     expect(page.locator("#readiness")).to_contain_text(f"{TRACK} (any): 0 of 1")
@@ -215,7 +208,7 @@ def test_manager_builds_a_track_with_a_quiz_staff_completes_it_and_the_project_i
     second.get_by_label("Sunshine").check()  # wrong
     expect(progress).to_have_text("Answered 2 of 2")
     assert learner.evaluate("window.__marker") == 1, "the quiz reloaded the page"
-    response = _post(learner, learner.get_by_role("button", name="Submit answers"),
+    response = post_by_click(learner, learner.get_by_role("button", name="Submit answers"),
                      f"/learn/courses/{quiz_course.id}/quiz")
     assert response.status == 200
     result = learner.locator("#quiz-result")
@@ -234,7 +227,7 @@ def test_manager_builds_a_track_with_a_quiz_staff_completes_it_and_the_project_i
     first.get_by_label("Before you climb").check()
     second.get_by_label("Rain or dew").check()
     expect(progress).to_have_text("Answered 2 of 2")
-    response = _post(learner, learner.get_by_role("button", name="Submit answers"),
+    response = post_by_click(learner, learner.get_by_role("button", name="Submit answers"),
                      f"/learn/courses/{quiz_course.id}/quiz")
     assert response.status == 200
     expect(result.locator("h3")).to_have_text("Passed: 100.0%")
