@@ -137,7 +137,7 @@ def test_nobody_acts_on_the_people_of_a_deactivated_organization(
     from app.models import MicroCredentialDefinition
 
     track = make_track("Edge Protection", exam=False)
-    other = make_user(Role.STAFF, name="Active Ana")
+    make_user(Role.STAFF, name="Active Ana")  # of no organization: still offered
     _set_active(admin_client, org, "0")
     found = admin_client.get(f"/admin/certificates/recipients?q={staff_user.name[:4]}",
                              headers=HX).get_data(as_text=True)
