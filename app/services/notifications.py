@@ -94,6 +94,8 @@ PREFERENCES: dict[NotificationType, ChannelPrefs] = {
         "email_training", "sms_critical", "email_compliance_alerts", "sms_critical_alerts"),
     T.TRAINING_COMPLETED: ChannelPrefs(
         "email_training", NEVER, "email_system_alerts", NEVER),
+    T.ATTEMPTS_GRANTED: ChannelPrefs(
+        "email_training", NEVER, "email_system_alerts", NEVER),
     T.WELCOME: ChannelPrefs(ALWAYS, NEVER, NEVER, NEVER),
     # Account links go to the person by email whatever the settings, never by SMS.
     T.ACCOUNT_INVITATION: ChannelPrefs(ALWAYS, NEVER, NEVER, NEVER),

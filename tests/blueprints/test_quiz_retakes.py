@@ -431,3 +431,19 @@ def test_nobody_grants_or_resets_their_own_attempts(app, manager_client, make_tr
     after = _progress(app, exam.id)
     assert (after.extra_attempts, after.exam_attempts, after.attempt_cycle) == (
         0, 1, row.attempt_cycle)
+
+
+def test_the_learner_is_told_about_another_try(app, staff_client, staff_user, manager_client,
+                                               make_track):
+    from app.models import Notification, NotificationType
+
+    track = make_track(attempt_limit=1)
+    exam = _use_up(app, staff_client, track, 1)
+    row = _progress(app, exam.id)
+    assert manager_client.post(f"/admin/course-progress/{row.id}/grant", headers=HX, data={
+        "extra_attempts": "2", "expected_attempts_left": "0"}).status_code == 200
+    with app.app_context():
+        note = db.session.scalars(select(Notification).where(
+            Notification.user_id == staff_user.id,
+            Notification.type == NotificationType.ATTEMPTS_GRANTED)).one()
+    assert note.link == f"/learn/courses/{exam.id}" and "2 attempts left" in note.body

@@ -39,6 +39,7 @@ from app.services import (
 from app.services import users as user_service
 from app.services.context import Actor
 from app.services.dates import today
+from tests.conftest import QUIZ, answers_scoring
 
 APP = Path(__file__).resolve().parents[2] / "app"
 WRITER = APP / "services" / "notifications.py"
@@ -161,6 +162,18 @@ def test_every_type_reaches_the_delivery_plan(app: Flask, emails_on: bool) -> No
         training.complete_course(training.progress_for(enrolment, course), system)
         db.session.commit()
         training.bump_version(track, system, major=True)
+        db.session.commit()
+        # ATTEMPTS_GRANTED: a quiz failed with its one attempt, then another try given.
+        exam = training.create_course(track, system, title="Exam", content_type=ContentType.TEXT,
+                                      content_body="Answer.", required=True, has_exam=True,
+                                      attempt_limit=1)
+        training.save_quiz(exam, QUIZ, system)
+        db.session.commit()
+        exam_progress = training.progress_for(
+            training.find_enrolment(learner.id, track.id), exam)
+        training.submit_quiz_attempt(exam_progress, answers_scoring(exam, 0), system)
+        db.session.commit()
+        training.grant_attempts(exam_progress, system, extra=1, expected_left=0)
         db.session.commit()
 
         # CERTIFICATE_ISSUED, CERTIFICATE_REVOKED; CERTIFICATE_PENDING: an instructor's

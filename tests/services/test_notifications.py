@@ -44,6 +44,7 @@ RULES: dict[NotificationType, tuple[str, str, str, str]] = {
     T.TRAINING_DUE: (
         "email_training", "sms_critical", "email_compliance_alerts", "sms_critical_alerts"),
     T.TRAINING_COMPLETED: ("email_training", NEVER, "email_system_alerts", NEVER),
+    T.ATTEMPTS_GRANTED: ("email_training", NEVER, "email_system_alerts", NEVER),
     T.WELCOME: (ALWAYS, NEVER, NEVER, NEVER),
     T.ACCOUNT_INVITATION: (ALWAYS, NEVER, NEVER, NEVER),
     T.PASSWORD_RESET: (ALWAYS, NEVER, NEVER, NEVER),

@@ -16,10 +16,19 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditAction, Course, CourseProgress, Enrolment, ProgressStatus, QuizAttempt
+from app.models import (
+    AuditAction,
+    Course,
+    CourseProgress,
+    Enrolment,
+    NotificationType,
+    ProgressStatus,
+    QuizAttempt,
+)
 from app.services import audit, fields
 from app.services.context import Actor
 from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.notifications import notify
 from app.services.training.progress import _hold, attempts_left, progress_view, roll_up
 from app.services.transitions import transition
 
@@ -64,6 +73,11 @@ def _apply(progress: CourseProgress, actor: Actor, expected: int, values: dict[s
     audit.record(actor, AuditAction.UPDATE, "course_progress", progress.id,
                  {**change, **audit.changes_between(before, after)})
     roll_up(progress.enrolment, actor)  # a failed track is in progress again
+    left = after["attempts_left"]
+    notify(progress.enrolment.user, NotificationType.ATTEMPTS_GRANTED,
+           f"Another try: {progress.course.title}",
+           f"You can take the {progress.course.title} quiz again: {left} attempt"
+           f"{'' if left == 1 else 's'} left.", link=f"/learn/courses/{progress.course_id}")
     return progress
 
 
