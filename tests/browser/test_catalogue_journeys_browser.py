@@ -246,6 +246,7 @@ def test_manager_runs_a_project_to_go_live(app, page, live_server, log_in, make_
                      "/delete")
     assert response.status == 200
     assert messages and "no longer counts toward go-live readiness" in messages[0]
+    assert "Cladding Compliance (" in messages[0]  # which assignment: the track and for whom
     expect(page.locator("#project-status table")).to_contain_text("No training assigned yet.")
     expect(page.locator("#readiness")).to_contain_text("No training is assigned")
     screenshot("5-assignment-removed")
