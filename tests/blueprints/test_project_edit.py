@@ -84,7 +84,7 @@ def test_an_assignment_is_removed_once_and_audited(app, manager_client, org, mak
     track = make_track(required_for_go_live=True)
     project_id, assignment_id = _project(app, org, track)
     page = manager_client.get(f"/admin/projects/{project_id}").get_data(as_text=True)
-    assert f"Remove {track.name} from Go-live?" in page
+    assert f"Remove {track.name} (anyone) from Go-live?" in page
     removed = manager_client.post(
         f"/admin/projects/{project_id}/assignments/{assignment_id}/delete", headers=HX)
     html = removed.get_data(as_text=True)
