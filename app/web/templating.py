@@ -107,11 +107,13 @@ def init_app(app: Flask) -> None:
     # A certificate's public standing (one rule: app/services/certificates/status.py).
     from app.services.certificates.lifecycle import successor_of
     from app.services.certificates.status import (
+        PUBLIC_STATUSES,
         Standing,
         recertification_due_on,
         standing,
     )
     app.jinja_env.globals.update(Standing=Standing, standing=standing,
+                                 PUBLIC_CERTIFICATE_STATUSES=PUBLIC_STATUSES,
                                  recertification_due_on=recertification_due_on,
                                  successor_of=successor_of)
     from app.services.training.progress import completion_message_for
