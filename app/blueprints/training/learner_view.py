@@ -56,8 +56,6 @@ def _change(progress_id: int, action: str) -> Any:
     except NotFound:
         abort(404)
     enrolment = row.enrolment
-    if row.course.archived_at is not None:  # not on the learner's track any more
-        abort(404)
     if action == "grant":
         _, error = attempt(lambda: training.grant_attempts(
             row, current_actor(), extra=_number("extra_attempts"),
@@ -65,6 +63,8 @@ def _change(progress_id: int, action: str) -> Any:
     else:
         _, error = attempt(lambda: training.reset_attempts(
             row, current_actor(), expected_left=_number("expected_attempts_left")))
+    if isinstance(error, NotFound):  # an archived course: not on the learner's track now
+        abort(404)
     page_url = url_for("training.learner", track_id=enrolment.track_id, user_id=enrolment.user_id)
     if error is None and not wants_fragment():
         return redirect(page_url)  # a plain form: back to the learner, freshly read
