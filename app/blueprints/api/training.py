@@ -352,7 +352,7 @@ def submit_quiz(progress_id: int) -> Any:
         abort(403)  # only the learner takes their own quiz
     payload = json_body()
     answers = payload.get("answers") if isinstance(payload, dict) else None
-    _check_answers(row.course, answers)
+    training.check_answer_shape(row.course.questions or [], answers)
     # Unanswered questions: 422 naming them (fields.answers), nothing recorded, unless
     # "submitAnyway": true (they count as wrong), as the page's "Submit anyway" does.
     anyway = payload.get("submitAnyway", False) if isinstance(payload, dict) else False
@@ -404,30 +404,6 @@ def reset_attempts(progress_id: int) -> Any:
     training.reset_attempts(row, current_actor(),
                             expected_left=payload.get("expectedAttemptsLeft"))
     return jsonify(_attempts_to_api(row))
-
-
-def _check_answers(course: Course, answers: Any) -> None:
-    """The JSON shape of quiz answers: {question id: option index or a list of them}, an
-    index a whole number among the question's options (0 is the first). Anything else is
-    422 naming the question, before any attempt is used."""
-    if not isinstance(answers, dict):
-        raise ValidationFailed("Send answers as {question id: option index or indexes}.",
-                               fields={"answers": ["An object."]})
-    questions = {q["id"]: q for q in course.questions or []}
-    problems: dict[str, list[str]] = {}
-    for key, value in answers.items():
-        question = questions.get(key)
-        if question is None:
-            problems[f"answers.{key}"] = ["Not a question of this quiz."]
-            continue
-        chosen = value if isinstance(value, list) else [value]
-        count = len(question.get("options") or [])
-        if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < count
-                   for c in chosen):
-            problems[f"answers.{key}"] = [
-                f"An option index from 0 to {count - 1}, or a list of them."]
-    if problems:
-        raise ValidationFailed("Some answers are not valid.", fields=problems)
 
 
 @bp.route("/tracks/<int:track_id>/summary")

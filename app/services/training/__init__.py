@@ -55,6 +55,7 @@ from app.services.training.quizzes import (
     QUESTION_TYPES,
     Grade,
     IncompleteAnswers,
+    check_answer_shape,
     grade,
     public_questions,
     public_questions_of,
@@ -102,6 +103,7 @@ __all__ = [
     "track_choices", "track_learners", "track_summary", "update_course", "update_track",
     "validate_questions",
     # retakes and the manager's view of a learner
-    "CourseRecord", "IncompleteAnswers", "course_progress", "enrolment_of", "grant_attempts",
+    "CourseRecord", "IncompleteAnswers", "check_answer_shape", "course_progress",
+    "enrolment_of", "grant_attempts",
     "learner_record", "public_questions_of", "reset_attempts", "unanswered",
 ]

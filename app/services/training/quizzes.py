@@ -164,6 +164,32 @@ def picked_options(answers: dict[str, Any], question_id: str) -> set[int]:
         return set()
 
 
+def check_answer_shape(questions: Sequence[dict[str, Any]], answers: Any) -> None:
+    """The JSON shape of quiz answers: {question id: option index or a list of them}, an
+    index a whole number among the question's options (0 is the first). Anything else is
+    422 naming the question, before any attempt is used. The API's contract (seed 003);
+    the page sends form fields and only picks option numbers (picked_options). Raises
+    ValidationFailed."""
+    if not isinstance(answers, dict):
+        raise ValidationFailed("Send answers as {question id: option index or indexes}.",
+                               fields={"answers": ["An object."]})
+    by_id = {q["id"]: q for q in questions}
+    problems: dict[str, list[str]] = {}
+    for key, value in answers.items():
+        question = by_id.get(key)
+        if question is None:
+            problems[f"answers.{key}"] = ["Not a question of this quiz."]
+            continue
+        chosen = value if isinstance(value, list) else [value]
+        count = len(question.get("options") or [])
+        if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < count
+                   for c in chosen):
+            problems[f"answers.{key}"] = [
+                f"An option index from 0 to {count - 1}, or a list of them."]
+    if problems:
+        raise ValidationFailed("Some answers are not valid.", fields=problems)
+
+
 def unanswered(questions: Sequence[dict[str, Any]], answers: dict[str, Any]) -> list[str]:
     """The ids of the questions with no option chosen, in the quiz's order."""
     return [q["id"] for q in questions if not picked_options(answers, q["id"])]
