@@ -31,6 +31,13 @@ from app.models.notifications import (
     SweepRun,
 )
 from app.models.open_badges import STATUS_LIST_SIZE, StatusListEntry
+from app.models.profiles import EarnerProfile
+from app.models.renewals import (
+    CampaignStatus,
+    InvitationStatus,
+    RenewalCampaign,
+    RenewalInvitation,
+)
 from app.models.training import (
     CertificationTrack,
     ContentType,
@@ -62,6 +69,11 @@ __all__ = [
     "NotificationDelivery",
     "ReminderClaim",
     "SweepRun",
+    "CampaignStatus",
+    "EarnerProfile",
+    "InvitationStatus",
+    "RenewalCampaign",
+    "RenewalInvitation",
     "JobOutbox",
     "OutboxStatus",
     "LIVE_STATUSES",

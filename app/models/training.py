@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, not_blank, utcnow
@@ -98,6 +99,9 @@ class CertificationTrack(Base):
     required_for_go_live: Mapped[bool] = mapped_column(default=False)
     estimated_hours: Mapped[int | None]
     validity_months: Mapped[int | None]  # completions expire this long after completion
+    # Completing the track issues its COMPLETION certificate at once (approved by the
+    # system, audited as automatic) instead of leaving it pending for an admin.
+    auto_issue: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
