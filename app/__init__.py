@@ -104,3 +104,5 @@ def _register_blueprints(app: Flask) -> None:
                learn_bp, certificates_bp, teach_bp, api_bp, api_training_bp, verify_bp,
                notifications_bp, badges_bp, people_bp):
         app.register_blueprint(bp)
+    from app.blueprints.profiles.routes import bp as profiles_bp
+    app.register_blueprint(profiles_bp)  # earner profiles (/p/<slug>, /me/profile/...)

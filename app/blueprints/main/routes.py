@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, jsonify, redirect, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select, text
 
+from app.blueprints.profiles.routes import panel_context as profile_panel
 from app.extensions import db
 from app.models import Notification, Role
 from app.services import certificates, dates, teaching, training
@@ -84,7 +85,8 @@ def me() -> Any:
                   enrolments=training.learner_enrolments(current_user),
                   certificates=certificates.certificates_of(current_user.id),
                   verifications=certificates.verifications_of(current_user.id),
-                  sessions_to_rate=teaching.sessions_to_rate(current_user.id))
+                  sessions_to_rate=teaching.sessions_to_rate(current_user.id),
+                  **profile_panel())
 
 
 @bp.route("/me/certificates/<int:certificate_id>.pdf")

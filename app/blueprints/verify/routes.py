@@ -148,7 +148,7 @@ def _context(found: PublicRecord | None, **extra: Any) -> dict[str, Any]:
     json_url = (url_for("verify.certificate", verification_id=found.verification_id,
                         format="json") if found is not None else None)
     return {"human_date": _human_date, "category_labels": CATEGORY_LABELS,
-            "json_url": json_url, **extra}
+            "json_url": json_url, "record": found, **extra}
 
 
 # --- The certificate's page, rendered once a minute for anonymous visitors ------------
