@@ -88,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.api.training import bp as api_training_bp
     from app.blueprints.auth.routes import bp as auth_bp
     from app.blueprints.badges.routes import bp as badges_bp
+    from app.blueprints.bulk.routes import bp as bulk_bp
     from app.blueprints.certificates.routes import bp as certificates_bp
     from app.blueprints.credentials.routes import bp as credentials_bp
     from app.blueprints.credentials.routes import evidence_bp
@@ -104,5 +105,6 @@ def _register_blueprints(app: Flask) -> None:
                learn_bp, certificates_bp, teach_bp, api_bp, api_training_bp, verify_bp,
                notifications_bp, badges_bp, people_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(bulk_bp)  # bulk issue from a CSV (/admin/certificates/bulk)
     from app.blueprints.profiles.routes import bp as profiles_bp
     app.register_blueprint(profiles_bp)  # earner profiles (/p/<slug>, /me/profile/...)

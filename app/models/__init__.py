@@ -1,6 +1,7 @@
 """All models, imported so Alembic and the app see every table."""
 
 from app.models.audit import AuditAction, AuditChainHead, AuditLog
+from app.models.bulk import BulkImport, BulkImportRow, ImportStatus, RowStatus
 from app.models.certificates import (
     LIVE_STATUSES,
     Certificate,
@@ -63,6 +64,10 @@ from app.models.users import (
 )
 
 __all__ = [
+    "BulkImport",
+    "BulkImportRow",
+    "ImportStatus",
+    "RowStatus",
     "Audience",
     "DeliveryChannel",
     "DeliveryStatus",

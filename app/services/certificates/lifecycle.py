@@ -62,8 +62,10 @@ REVOCATION_CATEGORIES = ("issued_in_error", "misconduct", "requirements_not_met"
 RENDER_PDF_JOB = "app.jobs.certificates.render_certificate_pdf"
 
 
-def _finalise_issue(certificate: Certificate, actor: Actor, issued_on: date | None) -> None:
-    """Number, dates, verification id/code and the frozen snapshot; then the PDF job."""
+def _finalise_issue(certificate: Certificate, actor: Actor, issued_on: date | None,
+                    expires_on: date | None = None) -> None:
+    """Number, dates, verification id/code and the frozen snapshot; then the PDF job.
+    `expires_on` (a direct issue's own date) replaces the track's validity."""
     now = utcnow()
     issued_at = now if issued_on is None or issued_on == now.date() else datetime.combine(
         issued_on, time(12, 0), tzinfo=now.tzinfo)
@@ -72,8 +74,9 @@ def _finalise_issue(certificate: Certificate, actor: Actor, issued_on: date | No
     certificate.issued_by_id = actor.user.id if actor.user else None
     certificate.number = next_number(issued_at.year)
     track = track_of(certificate)
-    certificate.expires_at = (add_months(issued_at.date(), track.validity_months)
-                              if track is not None and track.validity_months else None)
+    certificate.expires_at = expires_on or (
+        add_months(issued_at.date(), track.validity_months)
+        if track is not None and track.validity_months else None)
     certificate.verification_id = secrets.token_urlsafe(24)
     certificate.verification_code = new_verification_code()
     certificate.pdf_key = None
@@ -207,17 +210,52 @@ def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
                       course: Course | None = None, track: CertificationTrack | None = None,
                       notes: str | None = None, notify_recipient: bool = True,
                       issued_on: date | None = None, version: str | None = None,
-                      replacing: bool = False) -> Certificate:
+                      replacing: bool = False, expires_on: date | None = None) -> Certificate:
     """Issue a certificate directly (the admin's "Issue Certificate"). A track
     certificate covers the track's current version (`version`: the one a re-issue
     carries over) and supersedes the recipient's certificates of older major versions.
 
     `replacing`: a re-issue (its course may be archived, its holder's organization
     deactivated since: it corrects a certificate, it certifies nothing new). Raises
-    ValidationFailed (no subject, an archived course, a future issue date, an inactive
-    recipient or one in a deactivated organization) and Conflict ("User already has this
-    certificate") when a live one exists, also under a race.
+    ValidationFailed (no subject, an archived course, a future issue date, an expiry date
+    not after it, an inactive recipient or one in a deactivated organization) and Conflict
+    ("User already has this certificate") when a live one exists, also under a race.
     """
+    check_issue(recipient=recipient, type_=type_, course=course, track=track,
+                issued_on=issued_on, expires_on=expires_on, replacing=replacing)
+    course_id = course.id if course else None
+    track_id = track.id if track else None
+    version = version or (track.version if track is not None else None)
+    major = major_of(version)
+    _hold_track_line(recipient.id, track_id, course_id, type_, major)
+    if live_certificate(recipient.id, course_id, track_id, type_, major) is not None:
+        raise already_live()
+    certificate = Certificate(
+        type=type_, status=S.PENDING, recipient=recipient, course=course, track=track,
+        live_key=Certificate.make_live_key(recipient.id, course_id, track_id, type_, major),
+        notes=(notes or "").strip() or None,
+        track_version=version if track is not None else None,
+    )
+    flush_or_raise(already_live(), add=[certificate])
+    _finalise_issue(certificate, actor, issued_on, expires_on)
+    audit.record(actor, AuditAction.CERT_ISSUE, "certificate", certificate.id,
+                 {"number": certificate.number, "type": type_.value,
+                  "recipient_id": recipient.id, "course_id": course_id, "track_id": track_id})
+    if notify_recipient:
+        _notify(certificate, NotificationType.CERTIFICATE_ISSUED,
+                f"Certificate issued: {subject_name(certificate)}",
+                f"Your {type_.label.lower()} certificate {certificate.number} is ready.")
+    return certificate
+
+
+def check_issue(*, recipient: User, type_: CertificateType, course: Course | None = None,
+                track: CertificationTrack | None = None, issued_on: date | None = None,
+                expires_on: date | None = None, replacing: bool = False,
+                check_live: bool = False) -> None:
+    """The rules of a direct issue that need no lock (`issue_certificate` checks them
+    first; a bulk import's preview checks each row with them). `check_live` also refuses
+    a live certificate of the same subject and type (issue_certificate checks that after
+    holding the recipient's line). Raises what issue_certificate raises."""
     if (course is None) == (track is None):
         raise ValidationFailed("Choose a course or a track.",
                                fields={"course_id": ["Choose a course."]})
@@ -233,29 +271,14 @@ def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
         message = f"{recipient.organization.name} is deactivated."
         raise ValidationFailed(f"{message} Its people cannot be issued certificates.",
                                fields={"user_id": [message]})
-    course_id = course.id if course else None
-    track_id = track.id if track else None
-    version = version or (track.version if track is not None else None)
-    major = major_of(version)
-    _hold_track_line(recipient.id, track_id, course_id, type_, major)
-    if live_certificate(recipient.id, course_id, track_id, type_, major) is not None:
-        raise already_live()
-    certificate = Certificate(
-        type=type_, status=S.PENDING, recipient=recipient, course=course, track=track,
-        live_key=Certificate.make_live_key(recipient.id, course_id, track_id, type_, major),
-        notes=(notes or "").strip() or None,
-        track_version=version if track is not None else None,
-    )
-    flush_or_raise(already_live(), add=[certificate])
-    _finalise_issue(certificate, actor, issued_on)
-    audit.record(actor, AuditAction.CERT_ISSUE, "certificate", certificate.id,
-                 {"number": certificate.number, "type": type_.value,
-                  "recipient_id": recipient.id, "course_id": course_id, "track_id": track_id})
-    if notify_recipient:
-        _notify(certificate, NotificationType.CERTIFICATE_ISSUED,
-                f"Certificate issued: {subject_name(certificate)}",
-                f"Your {type_.label.lower()} certificate {certificate.number} is ready.")
-    return certificate
+    if expires_on is not None and expires_on <= (issued_on or today()):
+        raise ValidationFailed("The expiry date must be after the issue date.",
+                               fields={"expires_on": ["After the issue date."]})
+    if check_live:
+        major = major_of(track.version) if track is not None else None
+        if live_certificate(recipient.id, course.id if course else None,
+                            track.id if track else None, type_, major) is not None:
+            raise already_live()
 
 
 def _only(expected: CertificateStatus, verb: str) -> Callable[[Certificate], str | Conflict]:

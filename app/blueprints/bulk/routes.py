@@ -1,0 +1,116 @@
+"""/admin/certificates/bulk: bulk issue from a CSV (admin journey 6): upload, preview with
+each row's verdict, confirm, a live progress bar (htmx polling) and the result report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.models import ImportStatus, Role, RowStatus
+from app.services.bulk import certificates as bulk
+from app.services.bulk.csvfile import too_large_message
+from app.services.errors import AlreadyDone
+from app.web.auth import current_actor, guard_blueprint
+from app.web.boundary import attempt
+from app.web.files import content_disposition
+from app.web.htmx import fragment_only, render
+
+bp = Blueprint("bulk", __name__, url_prefix="/admin/certificates/bulk")
+guard_blueprint(bp, [Role.ADMIN])
+
+PROGRESS = "partials/bulk/progress.html"
+
+
+def _upload_page(error: str | None = None, status: int = 200) -> Any:
+    return render("bulk/upload.html", status=status, error=error,
+                  imports=bulk.recent_imports(), columns=bulk.COLUMNS,
+                  max_rows=bulk.max_rows(), max_mb=bulk.max_bytes() // (1024 * 1024))
+
+
+@bp.route("")
+def index() -> Any:
+    return _upload_page()
+
+
+@bp.route("/template.csv")
+def template() -> Any:
+    response = Response(bulk.template_csv(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = content_disposition("bulk-issue-template.csv")
+    return response
+
+
+@bp.route("", methods=["POST"])
+def upload() -> Any:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _upload_page("Choose a CSV file to upload.", 422)
+    created, error = attempt(lambda: bulk.preview(current_actor(), upload.stream,
+                                                  upload.filename))
+    if error is not None or created is None:
+        return _upload_page(error.message if error else "The file could not be read.",
+                            error.status if error else 422)
+    return redirect(url_for("bulk.show", import_id=created.id), 303)
+
+
+def _context(item: Any) -> dict[str, Any]:
+    counts = bulk.counts(item)
+    context: dict[str, Any] = {"item": item, "counts": counts, "progress": bulk.progress(item),
+                               "S": RowStatus, "I": ImportStatus}
+    if item.status == ImportStatus.PREVIEW:
+        context["problems"] = bulk.rows(item, [RowStatus.INVALID, RowStatus.DUPLICATE,
+                                               RowStatus.INVITE], limit=bulk.PREVIEW_LIST)
+        context["ready"] = bulk.rows(item, [RowStatus.READY], limit=50)
+    else:
+        context["outcome"] = bulk.rows(item, [RowStatus.SKIPPED, RowStatus.FAILED],
+                                       limit=bulk.PREVIEW_LIST)
+    return context
+
+
+@bp.route("/<int:import_id>")
+def show(import_id: int) -> Any:
+    return render("bulk/import.html", **_context(bulk.get_import(import_id)))
+
+
+@bp.route("/<int:import_id>/progress")
+def progress(import_id: int) -> Any:
+    """The progress fragment the page polls while the job runs (once a second)."""
+    item = bulk.get_import(import_id)
+    response = fragment_only(PROGRESS, **_context(item))
+    if item.status in (ImportStatus.DONE, ImportStatus.FAILED):
+        response.headers["HX-Trigger"] = "bulk-finished"
+    return response
+
+
+@bp.route("/<int:import_id>/confirm", methods=["POST"])
+def confirm(import_id: int) -> Any:
+    item = bulk.get_import(import_id)
+    _, error = attempt(lambda: bulk.confirm(
+        item, current_actor(), invite_unknown=request.form.get("invite") == "1",
+        notify_recipients=request.form.get("notify", "1") == "1"))
+    if isinstance(error, AlreadyDone):
+        flash(error.message, "info")  # a double-click or another admin: one job all the same
+    elif error is not None:
+        return render("bulk/import.html", status=error.status, error=error.message,
+                      **_context(bulk.get_import(import_id)))
+    return redirect(url_for("bulk.show", import_id=import_id), 303)
+
+
+@bp.route("/<int:import_id>/report.csv")
+def report(import_id: int) -> Any:
+    item = bulk.get_import(import_id)
+    lines = list(bulk.report_lines(item))  # read inside the request's session
+    response = Response(lines, mimetype="text/csv")
+    response.headers["Content-Disposition"] = content_disposition(
+        f"bulk-issue-{item.id}-report.csv")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Any:
+    """A file over MAX_CONTENT_LENGTH: the upload page with the reason, not a bare 413."""
+    limit = min(current_app.config.get("MAX_CONTENT_LENGTH") or bulk.max_bytes(),
+                bulk.max_bytes())
+    return _upload_page(too_large_message(limit), 413)

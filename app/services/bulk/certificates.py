@@ -1,0 +1,532 @@
+"""Bulk issue of certificates from a CSV: preview, confirm, issue (by a job), report.
+
+- `preview(actor, stream, filename)` reads the upload as it streams (csvfile.read_rows)
+  and stores one row per line with its verdict, found by the rules of a direct issue
+  (`check_issue`, the Issue Certificate modal's): READY, INVITE (no account with that
+  email: the admin may invite them), INVALID (bad date, unknown or archived course,
+  unknown track or type, inactive person or organization ...) or DUPLICATE (a live
+  certificate of that subject already, the same row earlier in the file, or "already
+  issued by import #N": an earlier import's row with the same key issued it).
+- `confirm(bulk, actor, invite_unknown=...)` moves the import PREVIEW -> QUEUED in one
+  conditional UPDATE (a double-click or a second admin gets AlreadyDone: one job), its
+  READY rows (and INVITE ones when chosen) to PENDING, and queues the job after commit.
+- `process(import_id)` (the job) issues each PENDING row in a SAVEPOINT of its own and
+  commits every COMMIT_EVERY rows, so a job that dies midway keeps what it did and a
+  second run goes on with the rows still pending. A row's `done_key` (unique) takes its
+  key when it issues: the same row never issues twice, in one import or across imports.
+
+Row key: SHA-256 of the normalised content (email in lower case, the resolved course and
+track ids, type, dates, notes) and the target (kind "certificates").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import IO, Any
+
+from flask import current_app
+from rq import Retry
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import (
+    AuditAction,
+    BulkImport,
+    BulkImportRow,
+    Certificate,
+    CertificateType,
+    CertificationTrack,
+    Course,
+    ImportStatus,
+    Organization,
+    Role,
+    RowStatus,
+    User,
+)
+from app.models.base import utcnow
+from app.services import audit, fields
+from app.services import users as user_service
+from app.services.auth import normalise_email
+from app.services.bulk.csvfile import csv_line, read_rows
+from app.services.certificates.lifecycle import check_issue, issue_certificate
+from app.services.context import Actor
+from app.services.enqueue import enqueue_after_commit
+from app.services.errors import AlreadyDone, Conflict, NotFound, ServiceError, ValidationFailed
+from app.services.transitions import transition
+
+KIND = "certificates"
+COLUMNS = ("email", "name", "organization", "course", "track", "type", "issue_date", "expiry",
+           "notes")
+REQUIRED = ("email", "type")
+ALIASES = {"recipient_email": "email", "recipient": "email", "e_mail": "email",
+           "recipient_name": "name", "issued_on": "issue_date", "issue": "issue_date",
+           "date": "issue_date", "expires_on": "expiry", "expiry_date": "expiry",
+           "expires": "expiry", "certificate_type": "type", "org": "organization"}
+TEMPLATE_ROWS = (
+    ("ana.ngata@example.com", "Ana Ngata", "", "", "Roofing Fundamentals", "completion",
+     "2026-11-30", "", "Cohort November"),
+    ("li.wei@example.com", "Li Wei", "Demo Roofing Ltd", "Flashings", "Roofing Fundamentals",
+     "mastery", "", "2028-11-30", ""),
+)
+PROCESS_JOB = "app.jobs.bulk.process_bulk_import"
+JOB_TIMEOUT = 3600
+COMMIT_EVERY = 25
+CHUNK = 500
+PREVIEW_LIST = 500  # rows with a problem listed on the preview page (the report has all)
+
+S = RowStatus
+PREVIEW_STATUSES = (S.READY, S.INVITE, S.INVALID, S.DUPLICATE)
+DONE_STATUSES = (S.ISSUED, S.SKIPPED, S.FAILED)
+
+
+def max_rows() -> int:
+    return int(current_app.config.get("BULK_MAX_ROWS", 10_000))
+
+
+def max_bytes() -> int:
+    return int(current_app.config.get("BULK_MAX_BYTES", 5 * 1024 * 1024))
+
+
+def template_csv() -> str:
+    return csv_line(COLUMNS) + "".join(csv_line(row) for row in TEMPLATE_ROWS)
+
+
+# --- Preview ----------------------------------------------------------------------------
+
+@dataclass
+class _Catalogue:
+    """Courses, tracks and organizations by lower-case name (and id), read once."""
+
+    courses: dict[str, list[Course]]
+    tracks: dict[str, list[CertificationTrack]]
+    organizations: dict[str, Organization]
+
+    @classmethod
+    def load(cls) -> _Catalogue:
+        courses: dict[str, list[Course]] = {}
+        for course in db.session.scalars(select(Course)):
+            courses.setdefault(course.title.strip().lower(), []).append(course)
+            courses.setdefault(str(course.id), []).append(course)
+        tracks: dict[str, list[CertificationTrack]] = {}
+        for track in db.session.scalars(select(CertificationTrack)):
+            tracks.setdefault(track.name.strip().lower(), []).append(track)
+            tracks.setdefault(str(track.id), []).append(track)
+        organizations: dict[str, Organization] = {}
+        for org in db.session.scalars(select(Organization)):
+            organizations[org.name.strip().lower()] = org
+            organizations[org.slug.lower()] = org
+        return cls(courses, tracks, organizations)
+
+
+class RowProblem(ValidationFailed):
+    """One row's refusal (the preview stores its message)."""
+
+
+def _date(value: str, label: str) -> date | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        pass
+    for sep in ("/", "."):  # 30/11/2026, the way New Zealand writes dates
+        parts = value.split(sep)
+        if len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts) \
+                and len(parts[2]) == 4:
+            try:
+                return date(int(parts[2]), int(parts[1]), int(parts[0]))
+            except ValueError:
+                break
+    raise RowProblem(f"The {label} '{value[:40]}' is not a date: use YYYY-MM-DD "
+                     "(or DD/MM/YYYY).")
+
+
+def _type(value: str) -> CertificateType:
+    cleaned = value.strip().upper()
+    if not cleaned:
+        return CertificateType.COMPLETION
+    try:
+        return CertificateType(cleaned)
+    except ValueError:
+        known = ", ".join(t.value.lower() for t in CertificateType)
+        raise RowProblem(f"Unknown type '{value.strip()[:40]}': use one of {known}.") from None
+
+
+def _subject(raw: dict[str, str], catalogue: _Catalogue) -> tuple[Course | None,
+                                                                   CertificationTrack | None]:
+    course_name = raw.get("course", "").strip()
+    track_name = raw.get("track", "").strip()
+    if not course_name and not track_name:
+        raise RowProblem("Name a course or a track.")
+    track = None
+    if track_name:
+        tracks = catalogue.tracks.get(track_name.lower(), [])
+        if not tracks:
+            raise RowProblem(f"Unknown track '{track_name[:80]}'.")
+        if len(tracks) > 1:
+            raise RowProblem(f"Several tracks are called '{track_name[:80]}': use its number.")
+        track = tracks[0]
+    if not course_name:
+        return None, track
+    courses = catalogue.courses.get(course_name.lower(), [])
+    if track is not None:
+        courses = [c for c in courses if c.track_id == track.id]
+    if not courses:
+        where = f" in {track.name}" if track is not None else ""
+        raise RowProblem(f"Unknown course '{course_name[:80]}'{where}.")
+    if len(courses) > 1:
+        raise RowProblem(f"Several courses are called '{course_name[:80]}': name its track too.")
+    return courses[0], None
+
+
+def _row_key(values: dict[str, Any]) -> str:
+    content = json.dumps({"target": KIND, **values}, sort_keys=True, default=str)
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def _check_row(raw: dict[str, str], catalogue: _Catalogue,
+               users: dict[str, User]) -> tuple[RowStatus, str | None, dict[str, Any], str]:
+    """(status, message, normalised data, row key) of one CSV row."""
+    data: dict[str, Any] = {k: (raw.get(k) or "").strip()[:300] for k in COLUMNS}
+    email = normalise_email(raw.get("email", ""))
+    data["email"] = email
+    key = _row_key({"unreadable": data})
+    try:
+        if not email or "@" not in email or len(email) > 254 or fields.has_control(email):
+            raise RowProblem("Enter the recipient's email address.")
+        type_ = _type(raw.get("type", ""))
+        course, track = _subject(raw, catalogue)
+        issued_on = _date(raw.get("issue_date", ""), "issue date")
+        expires_on = _date(raw.get("expiry", ""), "expiry date")
+        notes = fields.optional_text(raw.get("notes"), "notes", max_len=2000)
+        name = fields.optional_text(raw.get("name"), "name", max_len=200)
+        data.update(type=type_.value, course_id=course.id if course else None,
+                    track_id=track.id if track else None,
+                    issue_date=issued_on.isoformat() if issued_on else None,
+                    expiry=expires_on.isoformat() if expires_on else None, notes=notes,
+                    name=name)
+        key = _row_key({k: data[k] for k in ("email", "type", "course_id", "track_id",
+                                              "issue_date", "expiry", "notes")})
+        user = users.get(email)
+        if user is None:
+            org_name = raw.get("organization", "").strip()
+            org = catalogue.organizations.get(org_name.lower()) if org_name else None
+            if org_name and org is None:
+                raise RowProblem(f"No account for {email}, and no organization "
+                                 f"'{org_name[:80]}' to invite them into.")
+            if org is not None and not org.active:
+                raise RowProblem(f"{org.name} is deactivated: its people cannot be issued "
+                                 "certificates.")
+            data["organization_id"] = org.id if org else None
+            # The rules that do not need the person (dates, archived course) still hold.
+            check_issue(recipient=_Nobody(), type_=type_, course=course, track=track,
+                        issued_on=issued_on, expires_on=expires_on)
+            return (S.INVITE, f"No account for {email}: invite them to issue this one.",
+                    data, key)
+        data["user_id"] = user.id
+        check_issue(recipient=user, type_=type_, course=course, track=track,
+                    issued_on=issued_on, expires_on=expires_on, check_live=True)
+    except Conflict as exc:  # a live certificate of this subject and type
+        return S.DUPLICATE, f"{exc.message.rstrip('.')} (live now).", data, key
+    except ServiceError as exc:
+        return S.INVALID, _message(exc), data, key
+    return S.READY, None, data, key
+
+
+class _Nobody:
+    """A recipient-to-be for check_issue: active, taking part (their org is checked here)."""
+
+    id = 0
+    active = True
+    takes_part = True
+
+
+def _message(exc: ServiceError) -> str:
+    if isinstance(exc, RowProblem) or not exc.fields:
+        return exc.message
+    field_messages = [m for ms in exc.fields.values() for m in ms]
+    return exc.message if exc.message not in ("Some fields are not valid.",) else \
+        "; ".join(field_messages)
+
+
+def _chunks(rows: Iterator[tuple[int, dict[str, str]]],
+            size: int) -> Iterator[list[tuple[int, dict[str, str]]]]:
+    chunk: list[tuple[int, dict[str, str]]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def preview(actor: Actor, stream: IO[bytes], filename: str | None) -> BulkImport:
+    """Read the CSV and store its rows with their verdicts (see the module docstring).
+    Raises ValidationFailed / PayloadTooLarge for a file that cannot be taken at all."""
+    bulk = BulkImport(kind=KIND, status=ImportStatus.PREVIEW,
+                      filename=(filename or "upload.csv")[-200:],
+                      created_by_id=actor.user.id if actor.user else None)
+    db.session.add(bulk)
+    db.session.flush()
+    catalogue = _Catalogue.load()
+    seen_keys: dict[str, int] = {}
+    seen_subjects: dict[tuple[Any, ...], int] = {}
+    total = 0
+    rows = read_rows(stream, columns=COLUMNS, required=REQUIRED, aliases=ALIASES,
+                     max_rows=max_rows(), max_bytes=max_bytes())
+    for chunk in _chunks(rows, CHUNK):
+        emails = {normalise_email(raw.get("email", "")) for _, raw in chunk}
+        users = {u.email.lower(): u for u in db.session.scalars(
+            select(User).where(func.lower(User.email).in_(emails)))}
+        checked = [(line, *_check_row(raw, catalogue, users)) for line, raw in chunk]
+        keys = [key for _, status, _, _, key in checked
+                if status in (S.READY, S.INVITE, S.DUPLICATE)]
+        done = dict(db.session.execute(
+            select(BulkImportRow.done_key, BulkImportRow.import_id)
+            .where(BulkImportRow.done_key.in_(keys))).all()) if keys else {}
+        values = []
+        for line, status, message, data, key in checked:
+            if status in (S.READY, S.INVITE, S.DUPLICATE):
+                if key in done:
+                    status, message = S.DUPLICATE, f"Already issued by import #{done[key]}."
+                elif key in seen_keys:
+                    status, message = S.DUPLICATE, f"The same as line {seen_keys[key]}."
+                else:
+                    subject = (data["email"], data.get("course_id"), data.get("track_id"),
+                               data.get("type"))
+                    if subject in seen_subjects and status != S.DUPLICATE:
+                        status, message = S.INVALID, (
+                            f"Line {seen_subjects[subject]} issues the same certificate to "
+                            "the same person.")
+                    seen_subjects.setdefault(subject, line)
+                seen_keys.setdefault(key, line)
+            values.append({"import_id": bulk.id, "line": line, "data": data, "row_key": key,
+                           "status": status, "message": message})
+        db.session.execute(insert(BulkImportRow), values)
+        total += len(values)
+    if total == 0:
+        raise ValidationFailed("The file has a header but no rows.",
+                               fields={"file": ["No rows."]})
+    bulk.total_rows = total
+    db.session.flush()
+    return bulk
+
+
+# --- Reading ----------------------------------------------------------------------------
+
+def get_import(import_id: int) -> BulkImport:
+    """Raises NotFound."""
+    bulk = db.session.get(BulkImport, import_id)
+    if bulk is None or bulk.kind != KIND:
+        raise NotFound("Import not found.")
+    return bulk
+
+
+def counts(bulk: BulkImport) -> dict[str, int]:
+    """Rows per status, every status listed."""
+    found = dict(db.session.execute(
+        select(BulkImportRow.status, func.count()).where(BulkImportRow.import_id == bulk.id)
+        .group_by(BulkImportRow.status)).all())
+    return {s.value: int(found.get(s, 0)) for s in RowStatus}
+
+
+def progress(bulk: BulkImport) -> dict[str, Any]:
+    """What the progress bar shows: rows to process, rows done, and the outcome counts."""
+    c = counts(bulk)
+    done = c["ISSUED"] + c["SKIPPED"] + c["FAILED"]
+    todo = done + c["PENDING"]
+    return {"counts": c, "done": done, "total": todo,
+            "percent": round(100 * done / todo) if todo else 100,
+            "finished": bulk.status in (ImportStatus.DONE, ImportStatus.FAILED)}
+
+
+def rows(bulk: BulkImport, statuses: Iterable[RowStatus] | None = None,
+         limit: int | None = None) -> list[BulkImportRow]:
+    stmt = select(BulkImportRow).where(BulkImportRow.import_id == bulk.id)
+    if statuses is not None:
+        stmt = stmt.where(BulkImportRow.status.in_(list(statuses)))
+    stmt = stmt.order_by(BulkImportRow.line)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def recent_imports(limit: int = 10) -> list[BulkImport]:
+    return list(db.session.scalars(select(BulkImport).where(BulkImport.kind == KIND)
+                                   .order_by(BulkImport.id.desc()).limit(limit)))
+
+
+REPORT_COLUMNS = ("line", "email", "course", "track", "type", "result", "message",
+                  "certificate")
+
+
+def report_lines(bulk: BulkImport) -> Iterator[str]:
+    """The result report as CSV lines (formulas neutralised), streamed in pages."""
+    yield csv_line(REPORT_COLUMNS)
+    last = 0
+    while True:
+        page = list(db.session.execute(
+            select(BulkImportRow, Certificate.number)
+            .outerjoin(Certificate, Certificate.id == BulkImportRow.certificate_id)
+            .where(BulkImportRow.import_id == bulk.id, BulkImportRow.line > last)
+            .order_by(BulkImportRow.line).limit(1000)).all())
+        if not page:
+            return
+        for row, number in page:
+            d = row.data or {}
+            yield csv_line((row.line, d.get("email"), d.get("course"), d.get("track"),
+                            d.get("type"), row.status.label, row.message or "", number or ""))
+        last = page[-1][0].line
+
+
+def row_to_api(row: BulkImportRow, number: str | None = None) -> dict[str, Any]:
+    d = row.data or {}
+    return {"line": row.line, "email": d.get("email"), "course": d.get("course") or None,
+            "track": d.get("track") or None, "type": d.get("type"),
+            "status": row.status.value.lower(), "message": row.message,
+            "certificate_id": row.certificate_id, "certificate_number": number}
+
+
+def to_api(bulk: BulkImport, *, with_rows: bool = False) -> dict[str, Any]:
+    data = {"id": bulk.id, "status": bulk.status.value.lower(), "filename": bulk.filename,
+            "total_rows": bulk.total_rows, "created_at": bulk.created_at.isoformat(),
+            "confirmed_at": bulk.confirmed_at.isoformat() if bulk.confirmed_at else None,
+            "finished_at": bulk.finished_at.isoformat() if bulk.finished_at else None,
+            "counts": {k.lower(): v for k, v in counts(bulk).items()}, "error": bulk.error}
+    if with_rows:
+        data["rows"] = [row_to_api(r) for r in rows(bulk, limit=PREVIEW_LIST * 2)]
+    return data
+
+
+# --- Confirm ----------------------------------------------------------------------------
+
+def confirm(bulk: BulkImport, actor: Actor, *, invite_unknown: bool = False,
+            notify_recipients: bool = True) -> BulkImport:
+    """PREVIEW -> QUEUED and the job queued (see the module docstring). Raises
+    ValidationFailed when no row would issue anything, AlreadyDone when it was confirmed
+    already (a double-click, another admin: one job all the same)."""
+    c = counts(bulk)
+    wanted = [S.READY] + ([S.INVITE] if invite_unknown else [])
+    if bulk.status == ImportStatus.PREVIEW and not sum(c[s.value] for s in wanted):
+        message = ("Nothing to issue: no row is ready" + (
+            " (tick 'Invite' to issue to the people without an account)"
+            if c["INVITE"] else "") + ".")
+        raise ValidationFailed(message, fields={"confirm": [message]})
+    transition(bulk, to=ImportStatus.QUEUED, expected=ImportStatus.PREVIEW, values={
+        "confirmed_by_id": actor.user.id if actor.user else None, "confirmed_at": utcnow(),
+        "invite_unknown": invite_unknown, "notify_recipients": notify_recipients,
+    }, refused=lambda now: AlreadyDone(f"Import #{now.id} was confirmed already: it is "
+                                       f"{now.status.label.lower()}."))
+    db.session.execute(update(BulkImportRow).where(
+        BulkImportRow.import_id == bulk.id, BulkImportRow.status.in_(wanted))
+        .values(status=S.PENDING, message=None).execution_options(synchronize_session=False))
+    audit.record(actor, AuditAction.UPDATE, "bulk_import", bulk.id,
+                 {"status": ["PREVIEW", "QUEUED"], "rows": sum(c[s.value] for s in wanted),
+                  "invite_unknown": invite_unknown, "filename": bulk.filename})
+    # A job that dies midway is tried again (the rows still pending are what is left).
+    enqueue_after_commit(PROCESS_JOB, bulk.id, job_timeout=JOB_TIMEOUT,
+                         retry=Retry(max=3, interval=[10, 60, 300]))
+    return bulk
+
+
+# --- The job ----------------------------------------------------------------------------
+
+def _recipient(row: BulkImportRow, actor: Actor, bulk: BulkImport) -> User:
+    data = row.data
+    user = db.session.get(User, data["user_id"]) if data.get("user_id") else \
+        db.session.scalar(select(User).where(func.lower(User.email) == data["email"]))
+    if user is not None:
+        return user
+    if not bulk.invite_unknown:
+        raise ValidationFailed(f"No account for {data['email']}.")
+    name = data.get("name") or data["email"].split("@", 1)[0]
+    return user_service.create_user(actor, email=data["email"], name=name, role=Role.STAFF,
+                                    organization_id=data.get("organization_id"))
+
+
+def _issue_row(row: BulkImportRow, actor: Actor, bulk: BulkImport) -> None:
+    data = row.data
+    course = db.session.get(Course, data["course_id"]) if data.get("course_id") else None
+    track = db.session.get(CertificationTrack, data["track_id"]) if data.get("track_id") \
+        else None
+    if (data.get("course_id") and course is None) or (data.get("track_id") and track is None):
+        raise ValidationFailed("The course or track was deleted after the preview.")
+    certificate = issue_certificate(
+        actor, recipient=_recipient(row, actor, bulk), type_=CertificateType(data["type"]),
+        course=course, track=track, notes=data.get("notes"),
+        notify_recipient=bulk.notify_recipients,
+        issued_on=date.fromisoformat(data["issue_date"]) if data.get("issue_date") else None,
+        expires_on=date.fromisoformat(data["expiry"]) if data.get("expiry") else None)
+    row.status, row.certificate_id, row.done_key = S.ISSUED, certificate.id, row.row_key
+    row.message = f"Issued {certificate.number}."
+    db.session.flush()
+
+
+def _earlier_import(key: str) -> int | None:
+    return db.session.scalar(select(BulkImportRow.import_id)
+                             .where(BulkImportRow.done_key == key))
+
+
+def process(import_id: int) -> dict[str, Any]:
+    """Issue the import's pending rows (the job; see the module docstring). Commits."""
+    bulk = db.session.get(BulkImport, import_id)
+    if bulk is None:
+        return {"import_id": import_id, "status": "skipped", "reason": "import is gone"}
+    if bulk.status in (ImportStatus.PREVIEW, ImportStatus.DONE):
+        return {"import_id": import_id, "status": "skipped",
+                "reason": f"import is {bulk.status.value.lower()}"}
+    if bulk.status == ImportStatus.QUEUED:
+        try:
+            transition(bulk, to=ImportStatus.RUNNING, expected=ImportStatus.QUEUED,
+                       values={"started_at": utcnow()})
+        except Conflict:
+            pass  # another run took it a moment ago: the rows decide what is left
+        db.session.commit()
+    confirmer = db.session.get(User, bulk.confirmed_by_id) if bulk.confirmed_by_id else None
+    actor = Actor(user=confirmer)
+    did = {"issued": 0, "skipped": 0, "failed": 0}
+    last_line = 0
+    while True:
+        batch = list(db.session.scalars(
+            select(BulkImportRow).where(BulkImportRow.import_id == bulk.id,
+                                        BulkImportRow.status == S.PENDING,
+                                        BulkImportRow.line > last_line)
+            .order_by(BulkImportRow.line).limit(COMMIT_EVERY)))
+        if not batch:
+            break
+        for row in batch:
+            last_line = row.line
+            earlier = _earlier_import(row.row_key)
+            if earlier is not None:
+                row.status, row.message = S.SKIPPED, f"Already issued by import #{earlier}."
+                did["skipped"] += 1
+                continue
+            try:
+                with db.session.begin_nested():
+                    _issue_row(row, actor, bulk)
+                did["issued"] += 1
+            except IntegrityError:  # another run issued this very row a moment ago
+                db.session.expire(row)
+                row.status = S.SKIPPED
+                row.message = f"Already issued by import #{_earlier_import(row.row_key)}."
+                did["skipped"] += 1
+            except Conflict as exc:
+                db.session.expire_all()
+                row.status, row.message = S.SKIPPED, exc.message
+                did["skipped"] += 1
+            except ServiceError as exc:
+                db.session.expire_all()
+                row.status, row.message = S.FAILED, _message(exc)
+                did["failed"] += 1
+        db.session.commit()
+    bulk.status = ImportStatus.DONE
+    bulk.finished_at = utcnow()
+    db.session.commit()
+    return {"import_id": import_id, "status": "done", **did}
