@@ -21,6 +21,7 @@ from app.models import Certificate, CertificateExport, CertificateStatus
 from app.models.base import utcnow
 from app.services import certificates as certificate_service
 from app.services import pdf, storage
+from app.services.certificates import exports
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ def export_filters(raw: dict[str, Any] | None) -> certificate_service.Certificat
     values as "not filtered". Raises ExportError for an unknown or unreadable filter."""
     values: dict[str, Any] = {}
     for name, value in (raw or {}).items():
+        if name == exports.IDS:  # the chosen certificates: export_ids()
+            continue
         if name not in _FILTER_FIELDS:
             raise ExportError(f"Unknown filter {name!r}.")
         if value is None or value == "":
@@ -131,6 +134,17 @@ def export_filters(raw: dict[str, Any] | None) -> certificate_service.Certificat
         except (TypeError, ValueError) as exc:
             raise ExportError(f"Filter {name!r} has an unreadable value {value!r}.") from exc
     return certificate_service.CertificateFilters(**values)
+
+
+def export_ids(raw: dict[str, Any] | None) -> list[int] | None:
+    """The certificates an export of ticked rows names (None: all the filters match).
+    Raises ExportError for an unreadable list."""
+    ids = (raw or {}).get(exports.IDS)
+    if ids is None:
+        return None
+    if not isinstance(ids, list) or not all(type(i) is int and i > 0 for i in ids):
+        raise ExportError("The export names its certificates unreadably.")
+    return ids
 
 
 def _zip_entry(certificate: Certificate, data: bytes) -> tuple[zipfile.ZipInfo, bytes]:
@@ -149,6 +163,9 @@ def _build(export: CertificateExport) -> dict[str, Any]:
     # certificates, and a revoked one's PDF must not travel on as if it were valid.
     matching = certificate_service.search(filters).where(
         Certificate.status == CertificateStatus.ISSUED)
+    ids = export_ids(export.filters)
+    if ids is not None:
+        matching = matching.where(Certificate.id.in_(ids))
     count = db.session.scalar(
         select(func.count()).select_from(matching.order_by(None).subquery())) or 0
     if count > MAX_EXPORT_CERTIFICATES:

@@ -20,7 +20,7 @@ from app.models import (
 from app.services import certificates as cert_service
 from app.services import dates, storage
 from app.services import users as user_service
-from app.services.certificates import exports
+from app.services.certificates import bulk, exports
 from app.services.errors import AlreadyDone, Conflict, ServiceError
 from app.services.fields import parse_id
 from app.services.pagination import clamp_page
@@ -54,7 +54,7 @@ def _list_context() -> dict[str, Any]:
                              current_app.config["PAGE_SIZE"])
     return {"filters": filters, "page": page, "tab": filters.status, "today": dates.today(),
             "pending_count": cert_service.pending_count(), "types": list(CertificateType),
-            "tabs": TABS}
+            "tabs": TABS, "revocation_categories": cert_service.REVOCATION_CATEGORIES}
 
 
 @bp.route("")
@@ -214,3 +214,61 @@ def export_download(export_id: int) -> Any:
                      as_attachment=True,
                      download_name=f"certificates-{job.created_at:%Y%m%d-%H%M}.zip")
 
+
+
+# --- Bulk actions --------------------------------------------------------------------
+
+BULK_RESULT = "partials/certificates/bulk_result.html"
+
+
+def _bulk() -> Any:
+    """What the bulk form asks for, done (or, for many, queued): a BulkOutcome, a BulkRun
+    or, for "download", a CertificateExport. "All matching" reads the filters from this
+    URL's query string (as the export does), never ids the browser sends."""
+    action = request.form.get("action", "")
+    everything = request.form.get("all") == "1"
+    filters = filters_from_args(request.args)
+    if action == "download":
+        ids = None if everything else bulk.selected_ids(request.form.getlist("id"))
+        return exports.request_export(current_actor(), filters, ids=ids)
+    checked = bulk.check_action(action, request.form.get("reason"),
+                                request.form.get("category"))
+    if not everything:
+        return bulk.apply(current_actor(), checked,
+                          bulk.selected_ids(request.form.getlist("id")))
+    ids = bulk.matching_ids(filters)
+    if len(ids) > bulk.INLINE_LIMIT:
+        return bulk.request_run(current_actor(), checked, ids)
+    return bulk.apply(current_actor(), checked, ids)
+
+
+@bp.route("/bulk-actions", methods=["POST"])
+def bulk_action() -> Any:
+    """Approve, reject or revoke the ticked certificates (or all matching the filters),
+    each through its own lifecycle verb; or download them as a ZIP. The summary (or the
+    job's progress) is shown in place and the list refreshes."""
+    result, error = attempt(_bulk)
+    if error is not None:
+        return fragment_only(BULK_RESULT, error=error.message, status=error.status)
+    if isinstance(result, bulk.BulkRun):
+        return fragment_only(BULK_RESULT, run=result, first=True)
+    if isinstance(result, bulk.BulkOutcome):
+        response = fragment_only(BULK_RESULT, outcome=result)
+        response.headers["HX-Trigger"] = "certificates-changed"
+        return response
+    return fragment_only(BULK_RESULT, export=result)
+
+
+@bp.route("/bulk-actions/<token>")
+def bulk_status(token: str) -> Any:
+    """A queued bulk action's progress (polled); once done, its summary, and the list
+    refreshes."""
+    try:
+        run = bulk.get_run(token)
+    except ServiceError:
+        abort(404)
+    if run.status != "done":
+        return fragment_only(BULK_RESULT, run=run)
+    response = fragment_only(BULK_RESULT, outcome=run.result)
+    response.headers["HX-Trigger"] = "certificates-changed"
+    return response
