@@ -63,6 +63,7 @@ def track_to_api(track: CertificationTrack, *, courses: bool = False) -> dict[st
         "isActive": track.active, "requiredForGoLive": track.required_for_go_live,
         "estimatedHours": track.estimated_hours, "validityMonths": track.validity_months,
         "recertificationGraceDays": track.recertification_grace_days,
+        "autoIssue": track.auto_issue,
         "majorVersionChangedAt": (track.major_version_changed_at.isoformat()
                                   if track.major_version_changed_at else None),
         "createdAt": track.created_at.isoformat(), "updatedAt": track.updated_at.isoformat(),

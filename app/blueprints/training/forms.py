@@ -27,7 +27,8 @@ from app.web.forms import Form, strip
 TRACK_API_FIELDS = {"requiredForGoLive": "required_for_go_live",
                     "estimatedHours": "estimated_hours", "validityMonths": "validity_months",
                     "isActive": "active", "type": "audience",
-                    "recertificationGraceDays": "recertification_grace_days"}
+                    "recertificationGraceDays": "recertification_grace_days",
+                    "autoIssue": "auto_issue"}
 COURSE_API_FIELDS = {"contentType": "content_type", "contentUrl": "content_url",
                      "contentBody": "content_body", "estimatedMinutes": "estimated_minutes",
                      "isRequired": "required", "hasExam": "has_exam",
@@ -51,6 +52,8 @@ class TrackForm(Form):
     level = SelectField("Level", choices=_choices(TrackLevel), default=TrackLevel.FOUNDATION.value)
     active = BooleanField("Active", default=True)
     required_for_go_live = BooleanField("Required for go-live")
+    # Completing the track issues its certificate at once (no pending approval).
+    auto_issue = BooleanField("Issue the certificate on completion")
     estimated_hours = IntegerField("Hours", validators=[
         Optional(), NumberRange(min=1, max=1000, message="From 1 to 1000 hours.")])
     validity_months = IntegerField("Valid (months)", validators=[

@@ -311,16 +311,20 @@ def _only(expected: CertificateStatus, verb: str) -> Callable[[Certificate], str
 
 
 def approve(certificate: Certificate, actor: Actor, *,
-            notify_recipient: bool = True) -> Certificate:
+            notify_recipient: bool = True, automatic: bool = False) -> Certificate:
     """PENDING -> ISSUED, numbered. Raises Conflict if it is not pending (any more): of
     several approvals at once, one wins and the others get "Already approved"; and when
-    a newer major version's certificate of the same track is issued already."""
+    a newer major version's certificate of the same track is issued already.
+
+    `automatic`: the track's auto-issue rule approved it on completion (the system is
+    the actor; the audit row says "automatic")."""
     _hold_line_of(certificate)
     transition(certificate, to=S.ISSUED, expected=S.PENDING,
                refused=_only(S.PENDING, "approved"))
     _finalise_issue(certificate, actor, None)
     audit.record(actor, AuditAction.CERT_APPROVE, "certificate", certificate.id,
-                 {"status": ["PENDING", "ISSUED"], "number": certificate.number})
+                 {"status": ["PENDING", "ISSUED"], "number": certificate.number,
+                  **({"automatic": True} if automatic else {})})
     if notify_recipient:
         replaced = (db.session.get(Certificate, certificate.supersedes_id)
                     if certificate.supersedes_id else None)

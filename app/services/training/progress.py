@@ -26,7 +26,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.certificates import major_of
 from app.services import audit
-from app.services.certificates.lifecycle import request_completion
+from app.services.certificates.lifecycle import approve, request_completion
 from app.services.certificates.queries import live_certificate
 from app.services.context import Actor
 from app.services.dates import add_months
@@ -228,6 +228,22 @@ def completion_message_for(enrolment: Enrolment) -> str:
         major_of(enrolment.completed_version)))
 
 
+def auto_issue(certificate: Certificate, actor: Actor) -> bool:
+    """The track's auto-issue rule: approve the pending completion certificate at once,
+    through the same lifecycle (number, snapshot, Open Badge, PDF job, notification),
+    by the system (audited as automatic). A certificate that cannot be issued (a newer
+    major version's stands) stays pending for an admin. True when it was issued now."""
+    if certificate.status != CertificateStatus.PENDING:
+        return False
+    try:
+        with db.session.begin_nested():
+            approve(certificate, Actor(user=None, ip=actor.ip), automatic=True)
+    except Conflict:
+        db.session.expire_all()  # the refused UPDATE's values: read afresh
+        return False
+    return True
+
+
 def roll_up(enrolment: Enrolment, actor: Actor) -> Enrolment:
     """Derive the enrolment's status from its courses: every required course completed
     completes it (recording the version and expiry, and requesting a pending COMPLETION
@@ -246,10 +262,12 @@ def roll_up(enrolment: Enrolment, actor: Actor) -> Enrolment:
                 "expires_at": (add_months(now.date(), track.validity_months)
                                if track.validity_months else None)})
             certificate = request_completion(enrolment, actor)
+            issued = track.auto_issue and auto_issue(certificate, actor)
             notify(enrolment.user, NotificationType.TRAINING_COMPLETED,
                    f"Completed: {track.name}",
                    f"You completed {track.name} (version {track.version}). "
-                   + completion_message(certificate), link="/me")
+                   + (f"Your certificate {certificate.number} is issued." if issued
+                      else completion_message(certificate)), link="/me")
     elif any(s == P.FAILED for s in statuses):
         transition(enrolment, to=P.FAILED, expected=old)
     elif any(s != P.NOT_STARTED for s in statuses) or enrolment.started_at:

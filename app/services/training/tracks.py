@@ -41,7 +41,7 @@ from app.services.transitions import transition
 
 P = ProgressStatus
 TRACK_FIELDS = ("name", "description", "audience", "level", "active", "required_for_go_live",
-                "estimated_hours", "validity_months", "recertification_grace_days")
+                "estimated_hours", "validity_months", "recertification_grace_days", "auto_issue")
 MAX_GRACE_DAYS = 3650
 # The TrackForm's limits, checked again here for every caller.
 TRACK_RULES: dict[str, fields.Rule] = {
@@ -51,6 +51,7 @@ TRACK_RULES: dict[str, fields.Rule] = {
     "level": fields.rule(fields.choice, enum_cls=TrackLevel),
     "active": fields.boolean,
     "required_for_go_live": fields.boolean,
+    "auto_issue": fields.boolean,
     "estimated_hours": fields.rule(fields.optional_integer, min=1, max=1000,
                                    message="From 1 to 1000 hours."),
     "validity_months": fields.rule(fields.optional_integer, min=1, max=600,
