@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -55,8 +56,6 @@ class Certificate(Base):
     __table_args__ = (
         # A person's certificates by status (index-only for the admin list's name search).
         Index("ix_certificates_recipient_id_status", "recipient_id", "status"),
-        Index("ix_certificates_course_id", "course_id"),
-        Index("ix_certificates_track_id", "track_id"),
         CheckConstraint("progress_percent BETWEEN 0 AND 100", name="progress_percent_range"),
         CheckConstraint("sessions_attended >= 0", name="sessions_attended_range"),
         CheckConstraint("average_rating BETWEEN 1 AND 5", name="average_rating_range"),
@@ -147,6 +146,21 @@ def major_of(version: object) -> int | None:
 # migration 0007 leaves NULLS LAST out there.
 Index("ix_certificates_status_issued_at_id", Certificate.status,
       Certificate.issued_at.desc().nulls_last(), Certificate.id.desc())
+# Migration 0021: the same order for every status (the API's default list), for one course
+# or track's tab (these also serve their foreign keys), and partial ones for the Revoked
+# tab (two statuses: one index range in list order) and the Pending tab (oldest first).
+Index("ix_certificates_issued_at_id", Certificate.issued_at.desc().nulls_last(),
+      Certificate.id.desc())
+Index("ix_certificates_course_id_status_issued_at_id", Certificate.course_id,
+      Certificate.status, Certificate.issued_at.desc().nulls_last(), Certificate.id.desc())
+Index("ix_certificates_track_id_status_issued_at_id", Certificate.track_id,
+      Certificate.status, Certificate.issued_at.desc().nulls_last(), Certificate.id.desc())
+_WITHDRAWN = text("status IN ('REVOKED', 'SUPERSEDED')")
+Index("ix_certificates_withdrawn_issued_at_id", Certificate.issued_at.desc().nulls_last(),
+      Certificate.id.desc(), postgresql_where=_WITHDRAWN, sqlite_where=_WITHDRAWN)
+_PENDING = text("status = 'PENDING'")
+Index("ix_certificates_pending_recommended_at_id", Certificate.recommended_at, Certificate.id,
+      postgresql_where=_PENDING, sqlite_where=_PENDING)
 
 
 class CertificateCounter(Base):

@@ -54,6 +54,18 @@ def url_with(_endpoint: str | None = None, **changes: Any) -> str:
     return url_for(request.endpoint or "main.index", **(request.view_args or {}), **args)
 
 
+_SENTINEL = 2147483647  # an id no URL of the map holds otherwise
+
+
+def url_parts(_endpoint: str, _key: str, **values: Any) -> tuple[str, str]:
+    """The URL of `_endpoint` split around its `_key` path value, built once for a list:
+    a row's URL is then `parts[0] ~ row.id ~ parts[1]`, the same string url_for gives,
+    without building it per row (a page of 25 rows built ~100 URLs)."""
+    url = url_for(_endpoint, **{_key: _SENTINEL}, **values)
+    before, _, after = url.partition(str(_SENTINEL))
+    return before, after
+
+
 def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
@@ -99,6 +111,7 @@ def init_app(app: Flask) -> None:
                                  CredentialStatus=CredentialStatus,
                                  ProgressStatus=ProgressStatus)
     app.jinja_env.globals.update(HTMX_CONFIG=HTMX_CONFIG, Role=Role, url_with=url_with,
+                                 url_parts=url_parts,
                                  expiry_band=expiry_band, expiry_title=expiry_title,
                                  allowed_moves=allowed_moves, percent_complete=percent_complete,
                                  wants_fragment=wants_fragment,

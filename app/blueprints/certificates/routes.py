@@ -21,9 +21,9 @@ from app.services import certificates as cert_service
 from app.services import dates, storage
 from app.services import users as user_service
 from app.services.certificates import bulk, exports
+from app.services.certificates.queries import find_keyset
 from app.services.errors import AlreadyDone, Conflict, ServiceError
 from app.services.fields import parse_id
-from app.services.pagination import clamp_page
 from app.web.auth import current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
 from app.web.files import private_file
@@ -50,8 +50,9 @@ def _courses(*, archived: bool = True) -> list[Any]:
 
 def _list_context() -> dict[str, Any]:
     filters = filters_from_args(request.args)
-    page = cert_service.find(filters, clamp_page(request.args.get("page")),
-                             current_app.config["PAGE_SIZE"])
+    # Older / Newer by cursor (after= / before=): a deep page costs what the first does.
+    page = find_keyset(filters, current_app.config["PAGE_SIZE"],
+                       after=request.args.get("after"), before=request.args.get("before"))
     return {"filters": filters, "page": page, "tab": filters.status, "today": dates.today(),
             "pending_count": cert_service.pending_count(), "types": list(CertificateType),
             "tabs": TABS, "revocation_categories": cert_service.REVOCATION_CATEGORIES}
@@ -132,7 +133,8 @@ def reissue(certificate_id: int) -> Any:
         return _after_action(cert_service.get_certificate(certificate_id), error)
     response = _after_action(replacement)
     current = urlsplit(request.headers.get("HX-Current-URL", ""))
-    args = {key: value for key, value in parse_qsl(current.query) if key != "page"}
+    args = {key: value for key, value in parse_qsl(current.query)
+            if key not in ("page", "after", "before")}
     response.headers["HX-Push-Url"] = url_for("certificates.detail",
                                               certificate_id=replacement.id, **args)
     return response

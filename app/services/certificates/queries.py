@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, any_, bindparam, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
@@ -22,7 +23,8 @@ from app.models import (
     User,
 )
 from app.services.dates import utc_midnight
-from app.services.errors import Conflict, NotFound
+from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.keyset import KeysetPage, Order, decode, keyset_page
 from app.services.pagination import Page, paginate
 from app.services.users import people_matching
 
@@ -65,6 +67,25 @@ class CertificateFilters:
     date_to: date | None = None
 
 
+# A name search looks the people up first, once (trigram indexes on PostgreSQL, migration
+# 0021), and then reads their certificates by that list: the planner sees how many people
+# it is and picks the list order's index or the recipients' by that. Beyond this many
+# people (a one-letter search) the IN takes the subquery instead.
+PEOPLE_LIST_LIMIT = 5_000
+
+
+def _recipient_in(q: str) -> Any:
+    people = select(User.id).where(people_matching(q))
+    ids = list(db.session.scalars(people.limit(PEOPLE_LIST_LIMIT + 1)))
+    if len(ids) > PEOPLE_LIST_LIMIT:
+        return Certificate.recipient_id.in_(people)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One array parameter, not thousands of placeholders.
+        return Certificate.recipient_id == any_(bindparam(
+            "recipient_ids", ids, type_=postgresql.ARRAY(Integer)))
+    return Certificate.recipient_id.in_(ids)
+
+
 def search(filters: CertificateFilters) -> Select[tuple[Certificate]]:
     """Certificates matching the filters: newest issue first (pending: oldest first).
     status "revoked" lists the superseded ones as well (neither is valid any more)."""
@@ -81,10 +102,7 @@ def search(filters: CertificateFilters) -> Select[tuple[Certificate]]:
     if NUMBER_QUERY.fullmatch(q.upper()):
         stmt = stmt.where(Certificate.number == q.upper())
     elif q:
-        # The people first (an IN, not an OR across a join): the certificates are then
-        # read by recipient, or in list order, never all joined to their people.
-        people = select(User.id).where(people_matching(q))
-        stmt = stmt.where(Certificate.recipient_id.in_(people))
+        stmt = stmt.where(_recipient_in(q))
     if filters.course_id is not None:
         stmt = stmt.where(Certificate.course_id == filters.course_id)
     if filters.track_id is not None:
@@ -109,7 +127,29 @@ COUNT_LIMIT = 10_000
 
 
 def find(filters: CertificateFilters, page: int, per_page: int) -> Page[Certificate]:
+    """A numbered page (the API's `page`; OFFSET, so for shallow pages)."""
     return paginate(search(filters), page, per_page, count_limit=COUNT_LIMIT)
+
+
+def list_order(filters: CertificateFilters) -> Order:
+    """search()'s order as a keyset: newest issue first; the Pending tab oldest
+    recommendation first."""
+    if filters.status.upper() == "PENDING":
+        return Order(Certificate.recommended_at, Certificate.id, descending=False)
+    return Order(Certificate.issued_at, Certificate.id)
+
+
+def find_keyset(filters: CertificateFilters, per_page: int, *, after: str | None = None,
+                before: str | None = None) -> KeysetPage[Certificate]:
+    """The page after (older) or before (newer) a cursor of list_order(), or the first:
+    any depth costs what the first page costs. Raises ValidationFailed for a cursor that
+    cannot be read, or both."""
+    order = list_order(filters)
+    if after and before:
+        message = "Use after or before, not both."
+        raise ValidationFailed(message, fields={"before": [message]})
+    return keyset_page(search(filters), order, per_page, after=decode(order, after, "after"),
+                       before=decode(order, before, "before"), count_limit=COUNT_LIMIT)
 
 
 def pending_count() -> int:

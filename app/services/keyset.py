@@ -1,0 +1,202 @@
+"""Keyset ("older / newer") pagination: a page starts after (or ends before) the row a
+cursor names by its sort key, so page 10,000 costs what page 1 costs (no OFFSET scan).
+
+A list is ordered by one key (nullable; NULLs come last) and then the id, both in the
+list's direction. A cursor is the text `<key>.<id>` of a boundary row: the key as
+integer microseconds since 1970 (a datetime), an integer, or `n` (NULL). It is part of
+the URL (`after=` / `before=`), so a page stays shareable; a cursor that cannot be read
+is a ValidationFailed (422) naming the parameter, never a 500.
+
+Rows whose key is NULL are read as a segment of their own (ordered by id): a row
+comparison `(key, id) < (:k, :i)` walks a `(key DESC NULLS LAST, id DESC)` index and
+stops after the page, where `OR key IS NULL` would not."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, bindparam, func, literal_column, select, tuple_
+
+from app.extensions import db
+from app.services.errors import ValidationFailed
+
+T = TypeVar("T")
+
+EPOCH = datetime(1970, 1, 1)
+_CURSOR = re.compile(r"(n|-?[0-9]{1,19})\.([0-9]{1,10})")
+MAX_ID = 2**31 - 1
+_MIN_MICROS = int((datetime(1, 1, 2) - EPOCH).total_seconds()) * 10**6
+_MAX_MICROS = int((datetime(9999, 12, 30) - EPOCH).total_seconds()) * 10**6
+
+
+@dataclass(frozen=True)
+class Order:
+    """A list's order: `key` (then `id`) descending or ascending, NULL keys last.
+    `datetime_key` says how a cursor's key is written (microseconds) and read."""
+    key: Any
+    id: Any
+    descending: bool = True
+    nullable: bool = True
+    datetime_key: bool = True
+
+
+@dataclass(frozen=True)
+class Cursor:
+    key: Any  # datetime (naive UTC), int, or None
+    id: int
+
+
+@dataclass(frozen=True)
+class KeysetPage(Generic[T]):
+    items: list[T]
+    per_page: int
+    # Counted up to a cap (count_limit): `total_capped` says there are more than `total`.
+    total: int
+    total_capped: bool
+    older: str | None  # the cursor of the next page (after=), None on the last
+    newer: str | None  # the cursor of the previous page (before=), None on the first
+
+    @property
+    def has_next(self) -> bool:
+        return self.older is not None
+
+    @property
+    def has_prev(self) -> bool:
+        return self.newer is not None
+
+
+def encode(order: Order, key: Any, id_: int) -> str:
+    if key is None:
+        return f"n.{id_}"
+    if order.datetime_key:
+        if key.tzinfo is not None:
+            key = key.astimezone(UTC).replace(tzinfo=None)
+        delta = key - EPOCH
+        return f"{(delta.days * 86_400 + delta.seconds) * 10**6 + delta.microseconds}.{id_}"
+    return f"{int(key)}.{id_}"
+
+
+def decode(order: Order, text: str | None, name: str) -> Cursor | None:
+    """The cursor in `text` (None when empty). Raises ValidationFailed."""
+    if text is None or text == "":
+        return None
+    match = _CURSOR.fullmatch(text.strip())
+    problem = "This page link is not valid any more: go back to the first page."
+    if match is None:
+        raise ValidationFailed(problem, fields={name: [problem]})
+    raw, id_ = match.groups()
+    if int(id_) > MAX_ID or (raw == "n" and not order.nullable):
+        raise ValidationFailed(problem, fields={name: [problem]})
+    if raw == "n":
+        return Cursor(None, int(id_))
+    number = int(raw)
+    if order.datetime_key:
+        if not _MIN_MICROS <= number <= _MAX_MICROS:
+            raise ValidationFailed(problem, fields={name: [problem]})
+        return Cursor(EPOCH + timedelta(microseconds=number), int(id_))
+    if abs(number) > 2**63 - 1:
+        raise ValidationFailed(problem, fields={name: [problem]})
+    return Cursor(number, int(id_))
+
+
+def _segment(stmt: Select[Any], order: Order, *, nulls: bool, reverse: bool,
+             bound: Cursor | None, limit: int) -> Select[Any]:
+    """Rows of one segment (the non-NULL keys, or the NULL ones) beyond `bound`, in list
+    order (or its mirror when `reverse`), at most `limit`."""
+    descending = order.descending != reverse
+    if nulls:
+        stmt = stmt.where(order.key.is_(None))
+        if bound is not None:
+            stmt = stmt.where(order.id < bound.id if descending else order.id > bound.id)
+        return stmt.order_by(order.id.desc() if descending else order.id.asc()).limit(limit)
+    if order.nullable:
+        stmt = stmt.where(order.key.is_not(None))
+    if bound is not None:
+        here = tuple_(order.key, order.id)
+        there = tuple_(bindparam(None, bound.key, type_=order.key.type),
+                       bindparam(None, bound.id, type_=order.id.type))
+        stmt = stmt.where(here < there if descending else here > there)
+    # The index's own NULLS placement (DESC NULLS LAST; its backward scan ASC NULLS
+    # FIRST), so PostgreSQL reads it in order instead of sorting.
+    if descending:
+        key = order.key.desc().nulls_last() if not reverse else order.key.desc().nulls_first()
+    else:
+        key = order.key.asc().nulls_first() if reverse else order.key.asc().nulls_last()
+    return stmt.order_by(key, order.id.desc() if descending else order.id.asc()).limit(limit)
+
+
+def _fetch(stmt: Select[Any], rows: bool) -> list[Any]:
+    return list(db.session.execute(stmt).all() if rows else db.session.scalars(stmt).unique())
+
+
+def _walk(stmt: Select[Any], order: Order, start: Cursor | None, reverse: bool, want: int,
+          rows: bool) -> list[Any]:
+    """Up to `want` rows from `start` (exclusive; None: from the very start), in list
+    order or (`reverse`) its mirror, crossing from one segment into the next: forward the
+    non-NULL keys come first and the NULL ones after them; backward the other way."""
+    if not order.nullable:
+        plan = [(False, start)]
+    elif start is None:
+        plan = [(False, None), (True, None)]
+    elif (start.key is None) != reverse:
+        # Forward from a NULL key, or backward from a non-NULL one: the last segment.
+        plan = [(start.key is None, start)]
+    else:
+        plan = [(start.key is None, start), (start.key is not None, None)]
+    found: list[Any] = []
+    for nulls, bound in plan:
+        found += _fetch(_segment(stmt, order, nulls=nulls, reverse=reverse, bound=bound,
+                                 limit=want - len(found)), rows)
+        if len(found) >= want:
+            break
+    return found
+
+
+def _key_of(item: Any, order: Order, rows: bool) -> tuple[Any, int]:
+    obj = item[0] if rows else item
+    return getattr(obj, order.key.key), getattr(obj, order.id.key)
+
+
+def count_capped(stmt: Select[Any], limit: int) -> tuple[int, bool]:
+    """How many rows `stmt` has, counting at most `limit` (+1 to know there are more)."""
+    ids = stmt.order_by(None).with_only_columns(literal_column("1"),
+                                                maintain_column_froms=True).limit(limit + 1)
+    total = db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    return (limit, True) if total > limit else (total, False)
+
+
+def keyset_page(stmt: Select[Any], order: Order, per_page: int, *, after: Cursor | None = None,
+                before: Cursor | None = None, rows: bool = False,
+                count_limit: int | None = 10_000) -> KeysetPage[Any]:
+    """One page of `stmt` (filters only; its ORDER BY is replaced by `order`): the first,
+    the one after `after`, or the one before `before`."""
+    stmt = stmt.order_by(None)
+    if before is not None:
+        found = _walk(stmt, order, before, True, per_page + 1, rows)
+        if len(found) <= per_page:
+            # Back at the start: show a whole first page, not its last few rows.
+            return keyset_page(stmt, order, per_page, rows=rows, count_limit=count_limit)
+        items = list(reversed(found[:per_page]))
+        more_before, more_after = True, True
+    else:
+        found = _walk(stmt, order, after, False, per_page + 1, rows)
+        items = found[:per_page]
+        more_before, more_after = after is not None, len(found) > per_page
+    if count_limit is None:
+        total, capped = db.session.scalar(select(func.count()).select_from(
+            stmt.subquery())) or 0, False
+    else:
+        total, capped = count_capped(stmt, count_limit)
+    older = encode(order, *_key_of(items[-1], order, rows)) if more_after and items else None
+    newer = encode(order, *_key_of(items[0], order, rows)) if more_before and items else None
+    return KeysetPage(items=items, per_page=per_page, total=total, total_capped=capped,
+                      older=older, newer=newer)
+
+
+def cursor_after(order: Order, item: Any, rows: bool = False) -> str:
+    """The cursor that continues a list after `item` (the API's `next` from a page)."""
+    return encode(order, *_key_of(item, order, rows))
+
