@@ -108,3 +108,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(bulk_bp)  # bulk issue from a CSV (/admin/certificates/bulk)
     from app.blueprints.profiles.routes import bp as profiles_bp
     app.register_blueprint(profiles_bp)  # earner profiles (/p/<slug>, /me/profile/...)
+    from app.blueprints.renewals.routes import admin_bp as renewals_admin_bp
+    from app.blueprints.renewals.routes import bp as renewals_bp
+    app.register_blueprint(renewals_admin_bp)  # renewal campaigns (a track's page)
+    app.register_blueprint(renewals_bp)  # the invitee's /renewals/<id>

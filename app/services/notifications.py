@@ -80,6 +80,9 @@ PREFERENCES: dict[NotificationType, ChannelPrefs] = {
         ALWAYS, "sms_critical", "email_system_alerts", "sms_critical_alerts"),
     T.RECERTIFICATION_REQUIRED: ChannelPrefs(
         "email_compliance", "sms_critical", "email_compliance_alerts", "sms_credential_alerts"),
+    # A renewal campaign's invitation: about an expiring certificate, like the reminders.
+    T.RENEWAL_INVITATION: ChannelPrefs(
+        "email_compliance", NEVER, "email_compliance_alerts", NEVER),
     T.CERTIFICATE_REVOKED: ChannelPrefs(
         ALWAYS, "sms_critical", "email_compliance_alerts", "sms_critical_alerts"),
     T.CERTIFICATE_ISSUED: ChannelPrefs(

@@ -35,6 +35,7 @@ RULES: dict[NotificationType, tuple[str, str, str, str]] = {
         ALWAYS, "sms_critical", "email_system_alerts", "sms_critical_alerts"),
     T.RECERTIFICATION_REQUIRED: (
         "email_compliance", "sms_critical", "email_compliance_alerts", "sms_credential_alerts"),
+    T.RENEWAL_INVITATION: ("email_compliance", NEVER, "email_compliance_alerts", NEVER),
     T.CERTIFICATE_REVOKED: (
         ALWAYS, "sms_critical", "email_compliance_alerts", "sms_critical_alerts"),
     T.CERTIFICATE_ISSUED: ("email_training", NEVER, "email_system_alerts", NEVER),
