@@ -97,6 +97,6 @@ def update_user(user_id: int) -> Any:
 
 
 # Route modules that add to admin_bp; imported here so they are registered with it.
-from app.blueprints.api import certificates, micro_credentials  # noqa: E402, F401
+from app.blueprints.api import bulk, certificates, micro_credentials  # noqa: E402, F401
 
 bp.register_blueprint(admin_bp)

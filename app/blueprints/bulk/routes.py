@@ -43,6 +43,10 @@ def template() -> Any:
 
 @bp.route("", methods=["POST"])
 def upload() -> Any:
+    # Refused before reading a byte when the request says it is larger (the form's few
+    # other fields take far less than the margin).
+    if (request.content_length or 0) > bulk.max_bytes() + 64 * 1024:
+        return _upload_page(too_large_message(bulk.max_bytes()), 413)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return _upload_page("Choose a CSV file to upload.", 422)

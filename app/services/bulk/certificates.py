@@ -367,9 +367,9 @@ REPORT_COLUMNS = ("line", "email", "course", "track", "type", "result", "message
                   "certificate")
 
 
-def report_lines(bulk: BulkImport) -> Iterator[str]:
-    """The result report as CSV lines (formulas neutralised), streamed in pages."""
-    yield csv_line(REPORT_COLUMNS)
+def rows_with_numbers(bulk: BulkImport) -> Iterator[tuple[BulkImportRow, str | None]]:
+    """Every row with the number of the certificate it issued, in line order, read in
+    pages of 1,000."""
     last = 0
     while True:
         page = list(db.session.execute(
@@ -379,11 +379,17 @@ def report_lines(bulk: BulkImport) -> Iterator[str]:
             .order_by(BulkImportRow.line).limit(1000)).all())
         if not page:
             return
-        for row, number in page:
-            d = row.data or {}
-            yield csv_line((row.line, d.get("email"), d.get("course"), d.get("track"),
-                            d.get("type"), row.status.label, row.message or "", number or ""))
+        yield from page
         last = page[-1][0].line
+
+
+def report_lines(bulk: BulkImport) -> Iterator[str]:
+    """The result report as CSV lines (formulas neutralised)."""
+    yield csv_line(REPORT_COLUMNS)
+    for row, number in rows_with_numbers(bulk):
+        d = row.data or {}
+        yield csv_line((row.line, d.get("email"), d.get("course"), d.get("track"),
+                        d.get("type"), row.status.label, row.message or "", number or ""))
 
 
 def row_to_api(row: BulkImportRow, number: str | None = None) -> dict[str, Any]:
