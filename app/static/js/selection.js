@@ -39,13 +39,21 @@
       }
     } else if (target.matches("[data-bulk-all]")) {
       if (target.checked) { rowBoxes().forEach(function (box) { box.checked = true; }); }
-    } else if (target.matches('input[name="id"][form="bulk-form"]') && !target.checked) {
+    } else if (target.matches('input[name="id"][form="bulk-form"]')) {
       var every = document.querySelector("#bulk-form [data-bulk-all]");
-      if (every) { every.checked = false; }
+      if (every && !target.checked) { every.checked = false; }
     } else {
       return;
     }
     update();
+  });
+  // Another tab or other filters: the last summary was about another list.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var source = event.detail.elt;
+    var box = document.getElementById("bulk-result");
+    if (box && source && source.closest && source.closest("nav.tabs, form.filters")) {
+      box.replaceChildren();
+    }
   });
   document.addEventListener("htmx:afterSettle", update);
   document.addEventListener("DOMContentLoaded", update);

@@ -1,0 +1,114 @@
+"""Bulk actions in a real browser: an admin ticks three pending certificates (one with
+the keyboard), approves them at once, reads the summary (focused, role=status) and finds
+them on the Issued tab; then narrows the Issued tab by a search, selects all matching
+it and revokes them with one reason, while a certificate outside the filter stays."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Certificate, CertificateStatus, CertificateType, Role
+from tests.browser.conftest import post_by_click
+
+S = CertificateStatus
+
+
+def _pending(app, user, track) -> int:
+    with app.app_context():
+        certificate = Certificate(type=CertificateType.COMPLETION, status=S.PENDING,
+                                  recipient_id=user.id, track_id=track.id,
+                                  live_key=Certificate.make_live_key(
+                                      user.id, None, track.id, CertificateType.COMPLETION))
+        db.session.add(certificate)
+        db.session.commit()
+        return certificate.id
+
+
+def _statuses(app, ids):
+    with app.app_context():
+        return {c.id: c.status for c in db.session.scalars(
+            select(Certificate).where(Certificate.id.in_(ids)))}
+
+
+def test_admin_approves_three_then_revokes_all_matching_a_search(
+        app, page, live_server, log_in, make_user, make_track, issue, screenshot,
+        page_errors):
+    admin = make_user(Role.ADMIN, name="Ada Admin")
+    track = make_track("Roof Safety", exam=False)
+    cohort = [make_user(Role.STAFF, name=f"Cohort Member {n}") for n in range(1, 6)]
+    ids = [_pending(app, person, track) for person in cohort]
+    outsider = issue(make_user(Role.STAFF, name="Outside Olive"), track=track)
+    log_in(admin.email)
+
+    page.goto(f"{live_server}/admin/certificates")
+    bar = page.locator("#bulk-form")
+    count = page.locator("#bulk-count")
+    expect(count).to_have_text("No certificates selected.")
+    expect(count).to_have_attribute("aria-live", "polite")
+    page.get_by_label("Select Cohort Member 1, Roof Safety").check()
+    page.get_by_label("Select Cohort Member 2, Roof Safety").check()
+    # The third with the keyboard: Tab (past the second card's links and buttons)
+    # reaches it, Space ticks it.
+    page.get_by_label("Select Cohort Member 2, Roof Safety").focus()
+    focused = None
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
+        if focused == "Select Cohort Member 3, Roof Safety":
+            break
+    assert focused == "Select Cohort Member 3, Roof Safety", focused
+    page.keyboard.press("Space")
+    expect(count).to_have_text("3 certificates selected.")
+    screenshot("three-selected")
+
+    response = post_by_click(page, bar.get_by_role("button", name="Approve selected"),
+                             "/admin/certificates/bulk-actions")
+    assert response.status == 200
+    summary = page.locator("#bulk-result [role=status]")
+    expect(summary).to_have_text("3 approved.")
+    expect(summary).to_be_focused()
+    # The list refreshed: the two left are still waiting, the summary stayed.
+    expect(page.locator("article.pending-card")).to_have_count(2)
+    expect(page.locator("#pending-count")).to_have_text("2 pending")
+    expect(summary).to_have_text("3 approved.")
+    expect(count).to_have_text("No certificates selected.")
+    screenshot("approved-summary")
+    statuses = _statuses(app, ids)
+    assert [statuses[i] for i in ids] == [S.ISSUED] * 3 + [S.PENDING] * 2
+
+    page.locator("nav.tabs").get_by_role("link", name="Issued").click()
+    expect(page).to_have_url(re.compile(r"[?&]status=issued(&|$)"))
+    expect(summary).to_have_count(0)  # it was about the Pending tab
+    table = page.locator("#certificates-list table")
+    for n in (1, 2, 3):
+        expect(table).to_contain_text(f"Cohort Member {n}")
+    expect(table).to_contain_text("Outside Olive")
+
+    # --- all matching a search: revoke with one reason ----------------------------------
+    page.get_by_label("Recipient").fill("Cohort")
+    expect(table.locator("tbody tr")).to_have_count(3)
+    expect(table).not_to_contain_text("Outside Olive")
+    page.get_by_label(re.compile(r"Select all 3 matching this filter")).check()
+    expect(count).to_have_text("All 3 matching certificates selected.")
+    bar.get_by_label("Reason for revoking the selected certificates").fill(
+        "The cohort's assessor was not accredited.")
+    bar.get_by_label("Revocation category").select_option(label="Requirements not met")
+    screenshot("all-matching-selected")
+    response = post_by_click(page, bar.get_by_role("button", name="Revoke selected"),
+                             "/admin/certificates/bulk-actions")
+    assert response.status == 200
+    expect(summary).to_have_text("3 revoked.")
+    expect(summary).to_be_focused()
+    # Still styled as a notice after the list's refreshes (its stylesheet is not swapped).
+    expect(summary).to_have_css("background-color", "rgb(232, 245, 233)")
+    expect(page.locator("#certificates-list")).to_contain_text(
+        "No issued certificates match these filters.")
+    screenshot("revoked-summary")
+    statuses = _statuses(app, ids + [outsider.id])
+    assert [statuses[i] for i in ids[:3]] == [S.REVOKED] * 3
+    assert statuses[outsider.id] == S.ISSUED
+    assert not page_errors, page_errors
