@@ -35,6 +35,7 @@ from app.models import AuditChainHead, AuditLog, User
 from app.models.base import utcnow
 from app.services.context import Actor
 from app.services.dates import utc_midnight
+from app.services.keyset import KeysetPage, Order, decode, keyset_page
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -278,6 +279,20 @@ def search(filters: AuditFilters) -> Select[tuple[AuditLog]]:
     if filters.date_to:
         stmt = stmt.where(AuditLog.created_at < utc_midnight(filters.date_to + timedelta(days=1)))
     return stmt
+
+
+# The trail's order as a keyset (seq is unique and never NULL): Older / Newer pages by
+# cursor cost the same at any depth, and the count stops at COUNT_LIMIT ("10,000+").
+ORDER = Order(AuditLog.seq, AuditLog.id, nullable=False, datetime_key=False)
+COUNT_LIMIT = 10_000
+
+
+def find(filters: AuditFilters, per_page: int, *, after: str | None = None,
+         before: str | None = None) -> KeysetPage[AuditLog]:
+    """A page of search(): the newest, or the one after (older than) or before (newer
+    than) a cursor. Raises ValidationFailed for a cursor that cannot be read."""
+    return keyset_page(search(filters), ORDER, per_page, after=decode(ORDER, after, "after"),
+                       before=decode(ORDER, before, "before"), count_limit=COUNT_LIMIT)
 
 
 # What the services record; a fixed list, not a DISTINCT over the whole trail.

@@ -45,7 +45,7 @@ class Order:
 
 @dataclass(frozen=True)
 class Cursor:
-    key: Any  # datetime (naive UTC), int, or None
+    key: Any  # datetime (aware, UTC), int, or None
     id: int
 
 
@@ -72,7 +72,7 @@ def encode(order: Order, key: Any, id_: int) -> str:
     if key is None:
         return f"n.{id_}"
     if order.datetime_key:
-        if key.tzinfo is not None:
+        if key.tzinfo is not None:  # naive datetimes are UTC already
             key = key.astimezone(UTC).replace(tzinfo=None)
         delta = key - EPOCH
         return f"{(delta.days * 86_400 + delta.seconds) * 10**6 + delta.microseconds}.{id_}"
@@ -96,7 +96,8 @@ def decode(order: Order, text: str | None, name: str) -> Cursor | None:
     if order.datetime_key:
         if not _MIN_MICROS <= number <= _MAX_MICROS:
             raise ValidationFailed(problem, fields={name: [problem]})
-        return Cursor(EPOCH + timedelta(microseconds=number), int(id_))
+        # Aware, as the app's datetime columns (UTCDateTime) take and give them.
+        return Cursor((EPOCH + timedelta(microseconds=number)).replace(tzinfo=UTC), int(id_))
     if abs(number) > 2**63 - 1:
         raise ValidationFailed(problem, fields={name: [problem]})
     return Cursor(number, int(id_))

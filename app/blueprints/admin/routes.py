@@ -227,7 +227,8 @@ def audit() -> Any:
         resource_type=args.get("resource_type", ""), resource_id=args.get("resource_id", ""),
         date_from=_parse_date(args.get("from")), date_to=_parse_date(args.get("to")),
     )
-    page = paginate(audit_service.search(filters), clamp_page(args.get("page")), _page_size())
+    page = audit_service.find(filters, _page_size(), after=args.get("after"),
+                              before=args.get("before"))
     return render("admin/audit.html", "partials/admin/audit/table.html", page=page,
                   described=audit_text.describe(page.items),
                   action_labels=audit_text.ACTION_LABELS,

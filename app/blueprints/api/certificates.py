@@ -11,7 +11,9 @@ from app.blueprints.certificates.forms import IssueForm, ReasonForm, filters_fro
 from app.extensions import db
 from app.services import certificates as cert_service
 from app.services import storage
+from app.services.certificates.queries import find_keyset, list_order
 from app.services.errors import ValidationFailed
+from app.services.keyset import cursor_after
 from app.web.auth import current_actor
 from app.web.files import private_file
 from app.web.forms import validate_json
@@ -19,9 +21,30 @@ from app.web.forms import validate_json
 
 @admin_bp.route("/certificates")
 def list_certificates() -> Any:
+    """Seed 004's list: numbered pages (`page`, `limit`) as far as the capped count goes,
+    and from anywhere `pagination.next`, the cursor to send as `after` for the next page
+    (`before` with `pagination.prev` goes back): a page by cursor costs the same at any
+    depth."""
     filters = filters_from_args(request.args, default_status="")  # 422: unknown status
-    page = cert_service.find(filters, *page_args())
-    return jsonify(page_json(page, [cert_service.to_api(c) for c in page.items]))
+    after, before = request.args.get("after"), request.args.get("before")
+    page_number, limit = page_args()
+    if after or before:
+        keyset = find_keyset(filters, limit, after=after, before=before)
+        return jsonify({"data": [cert_service.to_api(c) for c in keyset.items],
+                        "pagination": {"limit": limit, "total": keyset.total,
+                                       **({"total_capped": True} if keyset.total_capped
+                                          else {}),
+                                       "next": keyset.older, "prev": keyset.newer}})
+    if page_number * limit > cert_service.COUNT_LIMIT:
+        # OFFSET reads every row it skips: deep pages go by cursor.
+        message = (f"Numbered pages reach the first {cert_service.COUNT_LIMIT:,} "
+                   "certificates; for more, follow pagination.next (after=).")
+        raise ValidationFailed(message, fields={"page": [message]})
+    page = cert_service.find(filters, page_number, limit)
+    body = page_json(page, [cert_service.to_api(c) for c in page.items])
+    body["pagination"]["next"] = (cursor_after(list_order(filters), page.items[-1])
+                                  if page.has_next and page.items else None)
+    return jsonify(body)
 
 
 @admin_bp.route("/certificates/pending")
