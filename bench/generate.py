@@ -1389,6 +1389,320 @@ def _generate_certificates(conn: Connection, *, count: int, rng: random.Random, 
         timings={k: round(v, 2) for k, v in timings.items()})
 
 
+# --- Certificates in the database itself (10M and more) ----------------------------------
+
+# The Python path above builds every row as a tuple (~40 us each) and keeps them all in
+# memory: fine for a million, not for ten. This one has PostgreSQL make the rows from a
+# narrow plan (INSERT ... SELECT), with the same catalogue, people, statuses, types,
+# numbering, snapshot and dates; Python only solves how likely each pair is.
+CERT_SQL_MAX_YEARS = 13  # numbers go over five digits (CERT-2025-123456) beyond that
+
+
+def _certificate_year_plan(numbered: int, existing: dict[int, int], now: datetime
+                           ) -> dict[int, int]:
+    """_certificate_years, but over at most CERT_SQL_MAX_YEARS years: at 10M a year holds
+    ~770,000 numbers, six digits (the app's `{n:05d}` writes them so)."""
+    elapsed = (now - datetime(now.year, 1, 1, tzinfo=now.tzinfo)) / timedelta(days=365)
+    for years in range(3, CERT_SQL_MAX_YEARS + 1):
+        first = now.year - years + 1
+        weights = {y: (1 + 0.08 * (y - first)) * (elapsed if y == now.year else 1.0)
+                   for y in range(first, now.year + 1)}
+        total = sum(weights.values())
+        plan = {y: numbered * w / total for y, w in weights.items()}
+        if all(n + existing.get(y, 0) <= CERT_MAX_PER_YEAR for y, n in plan.items()):
+            break
+    return {y: int(n) for y, n in plan.items()}
+
+
+def _acceptance(weights: Sequence[float], pairs: int, target: float) -> float:
+    """p such that sum(min(1, p * w) for w in weights) * pairs == target (bisection)."""
+    low, high = 0.0, 1.0
+    while sum(min(1.0, high * w) for w in weights) * pairs < target:
+        high *= 2
+        if high > 1e6:
+            raise SystemExit("too many certificates for these people and subjects")
+    for _ in range(40):
+        mid = (low + high) / 2
+        if sum(min(1.0, mid * w) for w in weights) * pairs < target:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
+def generate_certificates_sql(
+    conn: Connection,
+    *,
+    count: int,
+    seed: int,
+    now: datetime,
+    tracks: int = len(CERT_TRACKS),
+    issuer: str = "Credwright",
+    analyze: bool = True,
+) -> Certificates:
+    """`count` certificates made by PostgreSQL itself, in one transaction; the data of
+    `generate_certificates` (same catalogue, holders, status and type shares, numbering
+    per year in issue order continuing the counters, snapshot, verification id and code,
+    revocations, rejections, recommendations, ids following creation time), at ~8x its
+    speed and in constant client memory:
+
+    1. the catalogue (Python, as above) and three small temporary tables: the 192
+       (subject, type) pairs, the holders with a lognormal size each, the admins;
+    2. the plan: every (holder, pair) kept with probability min(1, p_type * size), p_type
+       solved in Python so each type gets its share of `count` (so a person never holds
+       two certificates of one subject and type: `live_key` stays unique); the few rows
+       over `count` dropped at random;
+    3. times and dates from random draws (a year for each issued or revoked one, weighted
+       by the year's share, then a moment in it);
+    4. `INSERT ... SELECT` with ids in creation order and numbers from `row_number()` per
+       year in issue order, indexes dropped first and rebuilt after, foreign-key triggers
+       off (superuser) and checked once, as `_pg_bulk_copy` does; the counters moved on.
+
+    Random draws are PostgreSQL's `random()` seeded with `setseed` (repeatable on the
+    same server version) and `gen_random_uuid()` for the verification ids (unique)."""
+    from app.models import CertificateCounter, Role
+
+    if conn.dialect.name != "postgresql":
+        raise SystemExit("generate_certificates_sql needs PostgreSQL (use "
+                         "generate_certificates)")
+    timings: dict[str, float] = {}
+    rng = random.Random(seed)
+    t0 = time.perf_counter()
+    catalogue = _certificate_catalogue(conn, rng, now, tracks, DEFAULT_BATCH_SIZE)
+    conn.execute(text("SET LOCAL work_mem = '1GB'"))
+    conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
+    conn.execute(text("SET LOCAL synchronize_seqscans = off"))
+    conn.execute(text("SELECT setseed(:s)"), {"s": (seed % 1000) / 1000})
+    conn.execute(text(
+        "CREATE TEMP TABLE bench_pairs (pair_no int PRIMARY KEY, type text, kind text, "
+        "course_id int, track_id int, track_name text, version text, validity int, "
+        "title text, p float8) ON COMMIT DROP"))
+    pairs: list[dict[str, Any]] = []
+    for t in catalogue:
+        pairs.append({"type": "COMPLETION", "kind": "track", "course_id": None,
+                      "track_id": t["id"], "title": t["name"], "t": t})
+        for cid, title in t["courses"]:
+            for type_ in CERT_TYPE_WEIGHTS:
+                pairs.append({"type": type_, "kind": "course", "course_id": cid,
+                              "track_id": None, "title": title, "t": t})
+    holders = conn.execute(text(
+        "CREATE TEMP TABLE bench_holders ON COMMIT DROP AS "
+        "SELECT id AS user_id, name, exp(0.5 * sqrt(-2 * ln(1 - random())) "
+        "* cos(2 * pi() * random())) AS w FROM users "
+        "WHERE role IN (:staff, :org_admin) AND email LIKE :mark ORDER BY id"),
+        {"staff": Role.STAFF.value, "org_admin": Role.ORG_ADMIN.value,
+         "mark": f"%{GENERATED_EMAIL_SUFFIX}"}).rowcount
+    if count > 0 and not holders:
+        raise SystemExit("generate_certificates needs staff: generate people first")
+    conn.execute(text("ALTER TABLE bench_holders ADD PRIMARY KEY (user_id)"))
+    admins = conn.execute(text(
+        "CREATE TEMP TABLE bench_admins ON COMMIT DROP AS SELECT row_number() OVER "
+        "(ORDER BY id) AS k, id, name FROM users WHERE role = :admin"),
+        {"admin": Role.ADMIN.value}).rowcount
+    if not admins:
+        raise SystemExit("generate_certificates needs an admin (seed or generate people)")
+    weights = conn.scalars(text("SELECT w FROM bench_holders")).all()
+    # A little over the target, so the random total is (almost) never short.
+    over = count * 1.002 + 6 * count ** 0.5 + 10
+    share = {t: w / sum(CERT_TYPE_WEIGHTS.values()) for t, w in CERT_TYPE_WEIGHTS.items()}
+    p_type = {t: _acceptance(weights, sum(1 for p in pairs if p["type"] == t), over * s)
+              for t, s in share.items()}
+    conn.execute(text(
+        "INSERT INTO bench_pairs VALUES (:n, :type, :kind, :course_id, :track_id, "
+        ":track_name, :version, :validity, :title, :p)"),
+        [{"n": n, "type": p["type"], "kind": p["kind"], "course_id": p["course_id"],
+          "track_id": p["track_id"], "track_name": p["t"]["name"],
+          "version": p["t"]["version"], "validity": p["t"]["validity"], "title": p["title"],
+          "p": p_type[p["type"]]} for n, p in enumerate(pairs, start=1)])
+    weights_s = list(CERT_STATUS_WEIGHTS.values())
+    total_w = sum(weights_s)
+    cum = [sum(weights_s[:i + 1]) / total_w for i in range(len(weights_s))]
+    conn.execute(text(
+        "CREATE TEMP TABLE bench_plan ON COMMIT DROP AS "
+        "SELECT user_id, pair_no, CASE WHEN u < :c1 THEN 'ISSUED' WHEN u < :c2 THEN 'REVOKED' "
+        "WHEN u < :c3 THEN 'PENDING' ELSE 'REJECTED' END AS status FROM ("
+        "SELECT h.user_id, p.pair_no, random() AS u FROM bench_holders h "
+        "CROSS JOIN bench_pairs p WHERE random() < least(1.0, p.p * h.w) OFFSET 0) x"),
+        {"c1": cum[0], "c2": cum[1], "c3": cum[2]})
+    made = conn.scalar(text("SELECT count(*) FROM bench_plan")) or 0
+    if made < count:
+        raise RuntimeError(f"planned {made} certificates, fewer than {count}: run again")
+    conn.execute(text(
+        "DELETE FROM bench_plan WHERE ctid = ANY(ARRAY(SELECT ctid FROM bench_plan "
+        "ORDER BY random() LIMIT :n))"), {"n": made - count})
+    by_status = dict(conn.execute(text(
+        "SELECT status, count(*) FROM bench_plan GROUP BY status")).all())
+    timings["plan"] = time.perf_counter() - t0
+
+    # Times: a year for each numbered certificate (weighted as _certificate_year_plan),
+    # then a moment in it; the others' moments as in generate_certificates.
+    t0 = time.perf_counter()
+    existing = dict(conn.execute(select(CertificateCounter.year,
+                                        CertificateCounter.last_number)).all())
+    numbered = by_status.get("ISSUED", 0) + by_status.get("REVOKED", 0)
+    year_plan = _certificate_year_plan(max(1, numbered), existing, now)
+    naive_now = now.astimezone(UTC).replace(tzinfo=None)
+    years = sorted(year_plan)
+    starts = [datetime(y, 1, 1) for y in years]
+    spans = [(min(datetime(y + 1, 1, 1), naive_now) - s).total_seconds()
+             for y, s in zip(years, starts, strict=True)]
+    year_total = sum(year_plan.values()) or 1
+    lower = [sum(year_plan[y] for y in years[:i]) / year_total for i in range(len(years))]
+    rev_w = [r[2] for r in _REVOCATIONS]
+    rev_cum = [sum(rev_w[:i + 1]) / sum(rev_w) for i in range(len(rev_w))]
+    def quoted(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    category = " ".join(f"WHEN r_rev < {c!r} THEN {quoted(r[0])}" for c, r in
+                        zip(rev_cum[:-1], _REVOCATIONS, strict=False))
+    reason = " ".join(f"WHEN r_rev < {c!r} THEN {quoted(r[1])}" for c, r in
+                      zip(rev_cum[:-1], _REVOCATIONS, strict=False))
+    rejection = " ".join(f"WHEN r_misc < {(i + 1) / len(_REJECTIONS)!r} THEN {quoted(r)}"
+                         for i, r in enumerate(_REJECTIONS[:-1]))
+    params = {"lower": lower, "starts": starts, "spans": spans, "now": naive_now,
+              "first": datetime(years[0], 1, 1),
+              "span_all": (naive_now - datetime(years[0], 1, 1)).total_seconds(),
+              "admins": admins}
+    # Built from constants above, not from input.
+    conn.execute(text(
+        "CREATE TEMP TABLE bench_times ON COMMIT DROP AS "  # noqa: S608
+        "SELECT user_id, pair_no, status, yk, admin_k, r_misc, r_rev, r_gap, "
+        "issued_at, rec_at, revoked_at, "
+        "CASE WHEN status IN ('ISSUED', 'REVOKED') THEN coalesce(rec_at, issued_at) "
+        "ELSE rec_at END AS created_at, "
+        "CASE WHEN status = 'REVOKED' THEN revoked_at "
+        "WHEN status IN ('ISSUED') THEN issued_at WHEN status = 'PENDING' THEN rec_at "
+        "ELSE least(CAST(:now AS timestamp), rec_at + make_interval(days => 1 + "
+        "floor(r_gap * 10)::int)) END AS updated_at, "
+        f"CASE WHEN status = 'REVOKED' THEN CASE {category} ELSE "
+        f"{quoted(_REVOCATIONS[-1][0])} END END AS category, "
+        f"CASE WHEN status = 'REVOKED' THEN CASE {reason} ELSE "
+        f"{quoted(_REVOCATIONS[-1][1])} END END AS reason, "
+        f"CASE WHEN status = 'REJECTED' THEN CASE {rejection} ELSE "
+        f"{quoted(_REJECTIONS[-1])} END END AS rejection "
+        "FROM (SELECT *, "
+        "CASE WHEN status = 'REVOKED' THEN least(CAST(:now AS timestamp), issued_at + "
+        "make_interval(secs => 3600 + r_gap * (400 * 86400 - 3600))) END AS revoked_at "
+        "FROM (SELECT *, "
+        "CASE WHEN yk IS NOT NULL THEN (CAST(:starts AS timestamp[]))[yk] + make_interval("
+        "secs => r_t * (CAST(:spans AS float8[]))[yk]) END AS issued_at, "
+        "CASE WHEN yk IS NOT NULL THEN CASE WHEN r_rec < 0.4 THEN "
+        "(CAST(:starts AS timestamp[]))[yk] + make_interval(secs => r_t * "
+        "(CAST(:spans AS float8[]))[yk] - 3600 - r_gap2 * (14 * 86400 - 3600)) END "
+        "WHEN status = 'PENDING' THEN CAST(:now AS timestamp) - make_interval(secs => "
+        "600 + r_t * (60 * 86400 - 600)) "
+        "ELSE CAST(:first AS timestamp) + make_interval(secs => r_t * :span_all) "
+        "END AS rec_at "
+        "FROM (SELECT user_id, pair_no, status, "
+        "CASE WHEN status IN ('ISSUED', 'REVOKED') THEN width_bucket(random(), "
+        "CAST(:lower AS float8[])) END AS yk, 1 + floor(random() * :admins)::int AS admin_k, "
+        "random() AS r_t, random() AS r_rec, random() AS r_gap, random() AS r_gap2, "
+        "random() AS r_rev, random() AS r_misc FROM bench_plan OFFSET 0) a OFFSET 0) b "
+        "OFFSET 0) c"), params)
+    timings["times"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    restore = _pg_detach_indexes(conn, "certificates")
+    conn.execute(text("SET LOCAL session_replication_role = replica"))
+    base_id = conn.scalar(text("SELECT coalesce(max(id), 0) FROM certificates")) or 0
+    sequence = conn.scalar(text("SELECT pg_get_serial_sequence('certificates', 'id')"))
+    if sequence:  # never below what the sequence gave already (deleted rows)
+        base_id = max(base_id, conn.scalar(text(f"SELECT last_value FROM {sequence}")) or 0)  # noqa: S608
+    alphabet = CERT_CODE_ALPHABET
+    code = " || ".join(f"substr('{alphabet}', 1 + floor(random() * 32)::int, 1)"
+                       + (" || '-'" if i == 4 else "") for i in range(10))
+    explain = "EXPLAIN (ANALYZE, BUFFERS) " if os.environ.get("BENCH_EXPLAIN") else ""
+    inserted = conn.execute(text(
+        f"{explain}INSERT INTO certificates ({', '.join(CERT_COPY_COLUMNS)}, track_version, id) "  # noqa: S608
+        "SELECT number, type, status, recipient_id, course_id, track_id, live_key, issued_at, "
+        "issued_by_id, expires_at, recommended_by_id, recommended_at, notes, "
+        "progress_percent, sessions_attended, NULL, rejection, reason, category, "
+        "revoked_at, revoked_by_id, CASE WHEN number IS NULL THEN CAST('{}' AS json) "
+        "ELSE json_build_object('number', number, 'recipient_name', recipient_name, "
+        "'type', type, 'type_label', initcap(type), 'subject', title, 'subject_kind', kind, "
+        "'track', track_name, 'version', version, 'issued_on', "
+        "to_char(issued_at, 'YYYY-MM-DD'), 'expires_on', to_char(expires_at, 'YYYY-MM-DD'), "
+        "'issuer', CAST(:issuer AS text), 'issued_by', admin_name) END, "
+        "CASE WHEN number IS NOT NULL THEN translate(encode(substr(g1, 1, 6) || "
+        "substr(g1, 10, 7) || substr(g2, 1, 6) || substr(g2, 10, 5), 'base64'), '+/', '-_') "
+        f"END, CASE WHEN number IS NOT NULL THEN {code} END, created_at, updated_at, "
+        "CASE WHEN kind = 'track' AND number IS NOT NULL THEN version END, :base + seq "
+        "FROM (SELECT t.*, p.type, p.kind, p.course_id, p.track_id, p.track_name, "
+        "p.version, p.title, h.name AS recipient_name, a.id AS admin_id, "
+        "a.name AS admin_name, t.user_id AS recipient_id, "
+        "CASE WHEN t.status IN ('ISSUED', 'PENDING') THEN t.user_id || ':' || "
+        "coalesce(p.course_id::text, '-') || ':' || coalesce(p.track_id::text, '-') || ':' "
+        "|| p.type END AS live_key, "
+        "CASE WHEN t.yk IS NOT NULL THEN a.id END AS issued_by_id, "
+        "CASE WHEN t.status = 'REVOKED' THEN a.id END AS revoked_by_id, "
+        "CASE WHEN t.yk IS NULL AND p.kind = 'course' THEN a.id END AS recommended_by_id, "
+        "CASE WHEN t.yk IS NULL AND p.kind = 'course' THEN 1 + floor(t.r_gap * 4)::int "
+        "END AS sessions_attended, t.rec_at AS recommended_at, "
+        "CASE WHEN t.yk IS NOT NULL AND p.validity IS NOT NULL THEN "
+        "CAST(CAST(t.issued_at AS date) + make_interval(months => p.validity) AS date) END "
+        "AS expires_at, "
+        "CASE WHEN t.yk IS NOT NULL THEN CASE WHEN t.rec_at IS NOT NULL THEN 100.0 END "
+        "WHEN p.kind = 'track' THEN 100.0 WHEN t.r_misc < 1.0 / 3 THEN 50.0 ELSE 100.0 END "
+        "AS progress_percent, "
+        "CASE WHEN t.yk IS NOT NULL THEN CASE WHEN t.rec_at IS NOT NULL AND p.kind = 'track' "
+        "THEN 'Completed version ' || p.version || '.' END "
+        "WHEN t.r_rev < 0.3 THEN 'Led the group exercise well.' END AS notes, "
+        # Five digits, or more past 99,999 (as the app's f"{n:05d}"; lpad would cut).
+        "CASE WHEN t.yk IS NOT NULL THEN 'CERT-' || y.year || '-' || "
+        "to_char(coalesce(k.last_number, 0) + t.n, 'FM999999900000') END AS number, "
+        "uuid_send(gen_random_uuid()) AS g1, uuid_send(gen_random_uuid()) AS g2 "
+        "FROM (SELECT *, row_number() OVER (ORDER BY created_at, user_id, pair_no) AS seq, "
+        "row_number() OVER (PARTITION BY yk ORDER BY issued_at, user_id, pair_no) AS n "
+        "FROM bench_times) t "
+        "JOIN bench_pairs p USING (pair_no) JOIN bench_holders h USING (user_id) "
+        "JOIN bench_admins a ON a.k = t.admin_k "
+        "LEFT JOIN unnest(CAST(:years AS int[])) WITH ORDINALITY AS y(year, yk) "
+        "ON y.yk = t.yk "
+        "LEFT JOIN certificate_counters k ON k.year = y.year OFFSET 0) r"),
+        {"issuer": issuer, "base": base_id, "years": years})
+    if explain:
+        print("\n".join(r[0] for r in inserted), flush=True)
+    inserted = inserted.rowcount
+    timings["insert"] = time.perf_counter() - t0
+    conn.execute(text(
+        "SELECT setval(pg_get_serial_sequence('certificates', 'id'), "
+        "(SELECT max(id) FROM certificates))"))
+    t1 = time.perf_counter()
+    conn.execute(text("SET LOCAL session_replication_role = origin"))
+    orphans = {k: v for k, v in _pg_orphans(conn, "certificates").items() if v}
+    if orphans:
+        raise RuntimeError(f"generated certificates break foreign keys: {orphans}")
+    timings["foreign key check"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    for statement in restore:
+        conn.execute(text(statement))
+    timings["indexes"] = time.perf_counter() - t1
+    per_year = dict(conn.execute(text(
+        "SELECT y.year, count(*) FROM bench_times t JOIN unnest(CAST(:years AS int[])) "
+        "WITH ORDINALITY AS y(year, yk) ON y.yk = t.yk GROUP BY y.year ORDER BY y.year"),
+        {"years": years}).all())
+    counters = CertificateCounter.__table__
+    for year, n in per_year.items():
+        last = existing.get(year, 0) + n
+        if year in existing:
+            conn.execute(update(counters).where(counters.c.year == year)
+                         .values(last_number=last))
+        else:
+            conn.execute(insert(counters).values(year=year, last_number=last))
+    by_type = dict(conn.execute(text(
+        "SELECT p.type, count(*) FROM bench_plan JOIN bench_pairs p USING (pair_no) "
+        "GROUP BY p.type")).all())
+    recipients = conn.scalar(text("SELECT count(DISTINCT user_id) FROM bench_plan")) or 0
+    if analyze:
+        t1 = time.perf_counter()
+        conn.execute(text("ANALYZE certificates"))
+        timings["analyze"] = time.perf_counter() - t1
+    return Certificates(
+        certificates=inserted, track_ids=[t["id"] for t in catalogue],
+        course_ids=[c[0] for t in catalogue for c in t["courses"]],
+        by_status=by_status, by_type=by_type, numbered_by_year=per_year,
+        recipients=recipients, timings={k: round(v, 2) for k, v in timings.items()})
+
 # --- The daily sweep (bench.run_sweep) ---------------------------------------------------
 
 SWEEP_STATUS_WEIGHTS = {"NOT_STARTED": 3, "IN_TRAINING": 4, "ASSESSMENT_PENDING": 3,

@@ -45,7 +45,6 @@ import itertools
 import json
 import os
 import platform
-import random
 import re
 import signal
 import subprocess
@@ -62,7 +61,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bench import PROJECT_DIR, RESULTS_DIR, http_load
-from bench.generate import SEARCH_TERM, generate_certificates
+from bench.generate import SEARCH_TERM, generate_certificates_sql
 from bench.http_load import free_port, login, percentile, run_load, wait_for
 from bench.run_foundation import (
     ADMIN_EMAIL,
@@ -140,15 +139,16 @@ def verify_paths(ids: Sequence[str], as_json: bool) -> list[str]:
 # --- Data ----------------------------------------------------------------------------
 
 def generate_certificate_data(url: str, count: int, seed: int) -> dict[str, Any]:
-    """generate_certificates() in one transaction, then VACUUM (ANALYZE) certificates."""
+    """generate_certificates_sql() in one transaction (PostgreSQL makes the rows: 10M in
+    minutes), then VACUUM (ANALYZE) certificates."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
     try:
         t0 = time.perf_counter()
         with engine.begin() as conn:
-            made = generate_certificates(conn, count=count, rng=random.Random(seed),
-                                         now=datetime.now(UTC))
+            made = generate_certificates_sql(conn, count=count, seed=seed,
+                                             now=datetime.now(UTC))
         made.timings["commit"] = round(time.perf_counter() - t0 - sum(made.timings.values()),
                                        2)
         t0 = time.perf_counter()
@@ -487,7 +487,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="a database this run may DROP and CREATE (its name contains 'bench')")
     p.add_argument("--certificates", type=int, default=1_000_000)
     p.add_argument("--users", type=int, default=20_000)
-    p.add_argument("--orgs", type=int, default=200)
+    p.add_argument("--orgs", type=int, default=None,
+                   help="organizations (default: one per 100 people)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--ids", type=int, default=500, help="verification ids to cycle over")
     p.add_argument("--requests", type=int, default=3000, help="per verify/ping run")
@@ -509,6 +510,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--in-process-max-seconds", type=float, default=10.0,
                    help="in-process requests per page stop after this long (at least 3)")
     p.add_argument("--skip-http", action="store_true", help="data and in-process figures only")
+    p.add_argument("--data-only", action="store_true",
+                   help="make the data and stop (with --keep: for later --reuse runs)")
     p.add_argument("--reuse", action="store_true",
                    help="measure again on the database a --keep run left (no new data; a "
                         "new signing key is made for this run's SECRET_KEY)")
@@ -516,8 +519,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="serve and measure the app of this checkout (e.g. a copy with a fix "
                         "applied); bench/ and .venv/ still come from this project")
     args = p.parse_args(argv)
-    if not 1 <= args.certificates <= 5_000_000:
-        p.error("--certificates must be 1..5,000,000")
+    if not 1 <= args.certificates <= 20_000_000:
+        p.error("--certificates must be 1..20,000,000")
+    if args.orgs is None:
+        args.orgs = max(1, args.users // 100)
     return args
 
 
@@ -563,6 +568,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)  # so `finally` stops the gunicorns
     started = datetime.now(UTC)
+    load_start = os.getloadavg()
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     timings: dict[str, float] = {}
@@ -601,6 +607,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 f"{timings['generate certificates']} s {data['timings']}, {data['by_status']}, "
                 f"{data['by_type']}, numbers per year {data['numbered_by_year']}, "
                 f"table {data['table_size']}")
+
+        if args.data_only:
+            out = RESULTS_DIR / f"certificates-data-postgres-{stamp}.json"
+            timings["whole run"] = round(time.perf_counter() - run_start, 1)
+            out.write_text(json.dumps({
+                "benchmark": "certificates-data", "started_at": started.isoformat(
+                    timespec="seconds"), "database_version": database_version(url),
+                "data": {**data, "users": args.users, "organizations": args.orgs},
+                "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
+                "timings_s": timings}, indent=2, default=str))
+            log(f"data only: {out.relative_to(PROJECT_DIR)} "
+                f"(whole run {timings['whole run']:.0f} s)")
+            return {"data": data, "timings_s": timings}
 
         ids, id_statuses = pick_ids(url, args.ids)
         log(f"{len(ids)} verification ids to cycle over: {id_statuses}")
