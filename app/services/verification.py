@@ -62,6 +62,9 @@ class PublicRecord(NamedTuple):
     track_minor: int | None = None
     major_changed_at: datetime | None = None
     grace_days: int = 0
+    # What it is of (a course, else a track): its badge image, for the page's card.
+    course_id: int | None = None
+    track_id: int | None = None
     # A SUPERSEDED certificate's successor (its own record; its successor not followed).
     successor: PublicRecord | None = None
 
@@ -76,7 +79,8 @@ _COLUMNS = (Certificate.id, Certificate.verification_id, Certificate.number,
             cast(Certificate.snapshot, Text), Certificate.track_version,
             CertificationTrack.version_major, CertificationTrack.version_minor,
             CertificationTrack.major_version_changed_at,
-            CertificationTrack.recertification_grace_days)
+            CertificationTrack.recertification_grace_days, Certificate.course_id,
+            Certificate.track_id)
 # A track certificate's track (its current version and grace); none for a course's.
 _TRACK_ON = and_(CertificationTrack.id == Certificate.track_id, Certificate.course_id.is_(None))
 # Built once: the same statement object each time skips SQLAlchemy's cache-key and
@@ -153,6 +157,18 @@ def by_pdf_sha256(digest: str) -> PublicRecord | None:
     """The certificate one of whose PDF renderings has this SHA-256 (hex), if public."""
     row = _first(_BY_PDF_SHA256, digest=digest)
     return _public(_record(row) if row is not None else None)
+
+
+def image_url(record: PublicRecord | None) -> str | None:
+    """The badge image of the certificate's achievement (absolute), as
+    profiles.certificate_image_url gives it for the entity, from the record alone (a
+    page's Open Graph card costs no further read)."""
+    if record is None:
+        return None
+    kind, subject_id = (("course", record.course_id) if record.course_id is not None
+                        else ("track", record.track_id or 0))
+    return urls.public_url("badges.certificate_achievement_image", kind=kind,
+                           subject_id=subject_id, type_=record.type.value.lower())
 
 
 # --- The answer (one dict for the page, the JSON and the JWS) ------------------------

@@ -84,7 +84,10 @@ def commit_despite_error() -> None:
 def finish(response: Response) -> Response:
     """Commit or roll back the request's transaction for the response a view returned.
     A commit refused by a constraint (a race the services did not foresee) raises
-    Conflict, which the error handler answers."""
+    Conflict, which the error handler answers. A request that never opened a session (a
+    public check reads outside the ORM) has nothing to end: no session is made for it."""
+    if not db.session.registry.has():
+        return response
     session = db.session
     if request.method in SAFE_METHODS:
         wrote = session.info.pop(_WROTE, False) or bool(session.new or session.dirty

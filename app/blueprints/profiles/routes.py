@@ -17,9 +17,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.models import Certificate
-from app.services import profiles, urls
+from app.services import profiles, urls, verification
 from app.web.auth import current_actor
 from app.web.boundary import attempt
 from app.web.htmx import render, wants_fragment
@@ -35,10 +35,8 @@ def _page_limit() -> str:
 def certificate_og_image(record: Any) -> str | None:
     """The badge image of a /verify page's certificate (absolute), for its Open Graph
     card; None when there is no certificate."""
-    if record is None:
-        return None
-    row = db.session.get(Certificate, record.id)
-    return profiles.certificate_image_url(row) if row is not None else None
+    # From the record's own columns: a page rendered on a cache miss reads nothing more.
+    return verification.image_url(record)
 
 
 @bp.app_template_global()
