@@ -1,6 +1,7 @@
 """Renewal campaigns: started from a track's page, and the invitee's link.
 
     POST /admin/tracks/<id>/renewals      start a campaign (admins, managers; htmx panel)
+    GET  /admin/tracks/<id>/renewals      the campaigns panel (htmx; polled while sending)
     GET  /renewals/<invitation id>        the invitee's invitation (login; theirs only)
     POST /renewals/<invitation id>/re-enrol  re-enrol in the track, then open it
 """
@@ -28,6 +29,16 @@ bp = Blueprint("renewals", __name__)
 def renewal_campaigns_of(track: CertificationTrack) -> list[Any]:
     """The track's latest renewal campaigns, newest first (the track page's panel)."""
     return renewals.campaigns_of(track)
+
+
+@admin_bp.route("/tracks/<int:track_id>/renewals")
+def panel(track_id: int) -> Any:
+    """The track's campaign panel (htmx polls it while a campaign is sending); the page
+    itself is the track's."""
+    track = training.get_track(track_id)
+    if not wants_fragment():
+        return redirect(url_for("training.track", track_id=track.id) + "#renewals")
+    return render("training/track.html", "partials/renewals/panel.html", track=track)
 
 
 @admin_bp.route("/tracks/<int:track_id>/renewals", methods=["POST"])
