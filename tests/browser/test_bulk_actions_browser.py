@@ -112,3 +112,34 @@ def test_admin_approves_three_then_revokes_all_matching_a_search(
     assert [statuses[i] for i in ids[:3]] == [S.REVOKED] * 3
     assert statuses[outsider.id] == S.ISSUED
     assert not page_errors, page_errors
+
+
+def test_a_large_all_matching_approval_shows_progress_then_the_summary(
+        app, page, live_server, log_in, make_user, make_track, screenshot, page_errors,
+        monkeypatch):
+    from app.services.certificates import bulk
+
+    monkeypatch.setattr(bulk, "INLINE_LIMIT", 2)  # 4 certificates make a job
+    monkeypatch.setattr(bulk, "COMMIT_EVERY", 1)
+    admin = make_user(Role.ADMIN, name="Ada Admin")
+    track = make_track("Roof Safety", exam=False)
+    ids = [_pending(app, make_user(Role.STAFF, name=f"Crew {n}"), track) for n in range(4)]
+    log_in(admin.email)
+    page.goto(f"{live_server}/admin/certificates")
+    bar = page.locator("#bulk-form")
+    page.get_by_label(re.compile(r"Select all 4 matching this filter")).check()
+    expect(page.locator("#bulk-count")).to_have_text("All 4 matching certificates selected.")
+    with page.expect_response(lambda r: "/admin/certificates/bulk-actions/" in r.url) as poll:
+        bar.get_by_role("button", name="Approve selected").click()
+        progress = page.locator("#bulk-result progress")
+        expect(progress).to_have_attribute("max", "4")
+        expect(page.locator("#bulk-result")).to_contain_text("Approving 4 certificates")
+        screenshot("progress")
+    assert poll.value.status == 200
+    summary = page.locator("#bulk-result [role=status].bulk-summary")
+    expect(summary).to_have_text("4 approved.")
+    expect(page.locator("article.pending-card")).to_have_count(0)  # the list refreshed
+    expect(page.locator("#pending-count")).to_have_text("0 pending")
+    screenshot("job-summary")
+    assert set(_statuses(app, ids).values()) == {S.ISSUED}
+    assert not page_errors, page_errors

@@ -235,10 +235,8 @@ def _bulk() -> Any:
         return exports.request_export(current_actor(), filters, ids=ids)
     checked = bulk.check_action(action, request.form.get("reason"),
                                 request.form.get("category"))
-    if not everything:
-        return bulk.apply(current_actor(), checked,
-                          bulk.selected_ids(request.form.getlist("id")))
-    ids = bulk.matching_ids(filters)
+    ids = (bulk.matching_ids(filters) if everything
+           else bulk.selected_ids(request.form.getlist("id")))
     if len(ids) > bulk.INLINE_LIMIT:
         return bulk.request_run(current_actor(), checked, ids)
     return bulk.apply(current_actor(), checked, ids)

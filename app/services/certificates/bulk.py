@@ -11,9 +11,10 @@ it as "already approved".
 "All matching" reads the ids from the filters here, on the server, when the action is
 asked for (never a list the browser sends); the certificates that stopped matching by
 the time their turn comes are refused by their verb with the reason. Up to
-INLINE_LIMIT run in the request; more run as a job (app.jobs.bulk_actions) whose
-progress is a small JSON record in private storage (STORAGE_DIR, shared by the app
-servers), read by the page's progress poll. The job commits every COMMIT_EVERY
+INLINE_LIMIT (ticked or matching) run in the request; more run as a job
+(app.jobs.bulk_actions) whose progress is a small JSON record in private storage
+(STORAGE_DIR, shared by the app servers: no table, no migration), read by the page's
+progress poll. The job commits every COMMIT_EVERY
 certificates and records how far it got, so a job that dies resumes where it stopped
 (and a certificate done twice is refused as "already done" anyway)."""
 
@@ -45,8 +46,9 @@ ACTIONS = ("approve", "reject", "revoke")
 DONE_WORDS = {"approve": "approved", "reject": "rejected", "revoke": "revoked"}
 #: The most ticked ids one request may name (a page shows 25).
 MAX_SELECTED = 100
-#: "All matching" up to this many runs in the request; more run as a job.
-INLINE_LIMIT = 50
+#: Up to this many (a page) are acted on in the request; more run as a job (each
+#: approval takes 30-180 ms: numbering, signing, audit, notice; bench/run_bulk_actions.py).
+INLINE_LIMIT = 25
 #: The most certificates one "all matching" action takes (the list's count cap).
 MAX_MATCHING = COUNT_LIMIT
 COMMIT_EVERY = 50
