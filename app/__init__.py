@@ -112,3 +112,5 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.renewals.routes import bp as renewals_bp
     app.register_blueprint(renewals_admin_bp)  # renewal campaigns (a track's page)
     app.register_blueprint(renewals_bp)  # the invitee's /renewals/<id>
+    from app.blueprints.certificate_templates.routes import bp as certificate_templates_bp
+    app.register_blueprint(certificate_templates_bp)  # /admin/certificate-templates

@@ -2,6 +2,11 @@
 
 from app.models.audit import AuditAction, AuditChainHead, AuditLog
 from app.models.bulk import BulkImport, BulkImportRow, ImportStatus, RowStatus
+from app.models.certificate_templates import (
+    CertificateTemplate,
+    CertificateTemplateAssignment,
+    CertificateTemplateVersion,
+)
 from app.models.certificates import (
     LIVE_STATUSES,
     Certificate,
@@ -85,6 +90,9 @@ __all__ = [
     "Certificate",
     "CertificateCounter",
     "CertificateExport",
+    "CertificateTemplate",
+    "CertificateTemplateAssignment",
+    "CertificateTemplateVersion",
     "CertificateRendering",
     "CertificateVerification",
     "CourseSession",

@@ -49,6 +49,7 @@ from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from app.models import Certificate
 from app.services import urls
+from app.services.certificates import templates
 
 log = logging.getLogger(__name__)
 
@@ -391,12 +392,25 @@ def certificate_context(certificate: Certificate) -> dict[str, Any]:
         "issuer_caps_runs": script_runs(str(snap.get("issuer") or "").upper()),
         "issued_by_runs": script_runs(snap.get("issued_by")),
     }
+    # The template version frozen at issue (none: the built-in look).
+    brand = templates.branding_of(snap.get("template_version_id"))
+    issued_on = long_date(snap.get("issued_on"))
+    wording = {"recipient": recipient, "subject": subject, "date": issued_on or "",
+               "number": number, "issuer": str(snap.get("issuer") or ""),
+               "type": type_label}
+    title = templates.fill(brand.title_text, wording) or _TITLES.get(
+        type_, f"{type_label} Certificate")
+    runs["title_runs"] = script_runs(title)
+    runs["body_runs"] = script_runs(templates.fill(brand.body_text, wording))
+    runs["signer_runs"] = script_runs(brand.signer_name)
+    runs["signer_title_runs"] = script_runs(brand.signer_title)
     has_cjk = any(css for value in runs.values() for _run, css in value)
     return {
         **runs,
         # Declared only when a CJK run needs it (parsing the font costs time once).
         "cjk_font": cjk_font_url() if has_cjk else None,
-        "title": _TITLES.get(type_, f"{type_label} Certificate"),
+        "brand": brand,
+        "title": title,
         "statement": _STATEMENTS.get(type_, "has been awarded"),
         "type_label": type_label,
         "recipient_name": recipient,
@@ -404,7 +418,7 @@ def certificate_context(certificate: Certificate) -> dict[str, Any]:
         "subject": subject,
         "subject_size": subject_size(subject),
         "issuer": str(snap.get("issuer") or ""),
-        "issued_on": long_date(snap.get("issued_on")),
+        "issued_on": issued_on,
         "expires_on": long_date(snap.get("expires_on")),
         "number": number,
         "verification_code": certificate.verification_code,

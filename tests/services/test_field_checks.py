@@ -103,5 +103,5 @@ def test_the_models_declare_the_migrated_constraints(app):
                     for c in inspector.get_check_constraints(table)
                     if c["name"] and c["name"].startswith("ck_")}
         assert declared == migrated
-        assert len(declared) == 37  # with the grace period (0015), extra attempts (0017)
-        # and a renewal campaign's days (0024)
+        assert len(declared) == 39  # with the grace period (0015), extra attempts (0017),
+        # a renewal campaign's days (0024) and certificate templates' name and subject (0023)

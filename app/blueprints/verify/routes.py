@@ -56,6 +56,7 @@ page, JSON, JWKS and badge; VERIFY_LOOKUP_RATE_LIMIT ("10 per minute") for POST 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from datetime import date
@@ -79,6 +80,8 @@ from app.blueprints.verify.forms import PDF_MAX_BYTES, CodeLookupForm, PdfCheckF
 from app.extensions import db, limiter
 from app.models import Certificate, CertificateStatus
 from app.services import certificates, open_badges, signing, verification
+from app.services.certificates import template_preview
+from app.services.certificates import templates as certificate_templates
 from app.services.verification import PublicRecord
 from app.web import errors
 from app.web.htmx import render
@@ -148,7 +151,20 @@ def _context(found: PublicRecord | None, **extra: Any) -> dict[str, Any]:
     json_url = (url_for("verify.certificate", verification_id=found.verification_id,
                         format="json") if found is not None else None)
     return {"human_date": _human_date, "category_labels": CATEGORY_LABELS,
-            "json_url": json_url, "record": found, **extra}
+            "json_url": json_url, "record": found, "branding": _branding(found), **extra}
+
+
+def _branding(found: PublicRecord | None) -> dict[str, Any] | None:
+    """The logo and colours of the template version the certificate was issued with
+    (frozen in its snapshot), or None for the built-in look (no query then)."""
+    if found is None or not found.snapshot_json or '"template_version_id"' not in \
+            found.snapshot_json:
+        return None
+    version_id = json.loads(found.snapshot_json).get("template_version_id")
+    if version_id is None:
+        return None
+    brand = certificate_templates.branding_of(version_id)
+    return {"logo": brand.logo, "band": template_preview.band_data_uri(brand)}
 
 
 # --- The certificate's page, rendered once a minute for anonymous visitors ------------

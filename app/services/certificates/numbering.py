@@ -18,6 +18,7 @@ from app.models import (
     CertificationTrack,
     User,
 )
+from app.services.certificates import templates
 from app.services.errors import Conflict
 from app.services.persistence import flush_or_raise
 
@@ -83,4 +84,8 @@ def snapshot(certificate: Certificate, issued_by: User | None) -> dict[str, Any]
         "expires_on": certificate.expires_at.isoformat() if certificate.expires_at else None,
         "issuer": current_app.config["ISSUER_NAME"],
         "issued_by": issued_by.name if issued_by is not None else None,
+        # The certificate template version in force now (its course's, its track's or
+        # the default one; None: the built-in look), frozen like the rest: the PDF and
+        # the verify page keep this look whatever the template becomes.
+        "template_version_id": templates.version_id_for(certificate),
     }

@@ -1,0 +1,1 @@
+"""Certificate templates: the admin's designs for certificate PDFs and verify pages."""

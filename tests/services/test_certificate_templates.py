@@ -1,0 +1,346 @@
+"""Certificate templates: validation (colours, wording, images), versions frozen at issue,
+the PDF and verify page printing them, admin-only pages, and saves racing."""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zlib
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from pypdf import PdfReader
+
+from app.extensions import db
+from app.models import Certificate, CertificateTemplate, CertificateTemplateVersion
+from app.services import pdf, storage
+from app.services.certificates import template_preview
+from app.services.certificates import templates as service
+from app.services.context import Actor
+from app.services.errors import Conflict, ValidationFailed
+
+DESIGN = {"primary_color": "#0b5394", "accent_color": "#e69138", "border_style": "double",
+          "title_text": "Certificate of {type}", "body_text": "Awarded to {recipient} on {date}.",
+          "signer_name": "Hēmi Walker", "signer_title": "Head of Training"}
+
+
+def _png(width: int = 40, height: int = 20, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (30, 30), (10, 120, 10)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def _text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def _images(data: bytes) -> int:
+    page = PdfReader(io.BytesIO(data)).pages[0]
+    xobjects = (page.get("/Resources") or {}).get("/XObject") or {}
+    count = 0
+    for x in xobjects.values():
+        x = x.get_object()
+        if x.get("/Subtype") == "/Image":
+            count += 1
+        elif "/Resources" in x:
+            inner = (x["/Resources"].get_object().get("/XObject") or {})
+            count += sum(1 for y in inner.values() if y.get_object().get("/Subtype") == "/Image")
+    return count
+
+
+def _create(app: Any, name: str = "Brand", **design: Any) -> int:
+    with app.app_context():
+        template = service.create_template(Actor.system(), name, {**DESIGN, **design})
+        db.session.commit()
+        return template.id
+
+
+# --- Validation ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("color", ["", "red", "#fff", "#12345g", "#1234567", None, 12,
+                                   "javascript:", "#000000;}body{x"])
+def test_bad_colours_are_refused(app, color):
+    with app.app_context(), pytest.raises(ValidationFailed) as raised:
+        service.check_design({**DESIGN, "primary_color": color})
+    assert "primary_color" in raised.value.fields
+
+
+@pytest.mark.parametrize(("wording", "message"), [
+    ("Hello {name}", "Unknown placeholder {name}"),
+    ("{{recipient}}", "Braces only go around a placeholder"),
+    ("Open { brace", "Braces only go around a placeholder"),
+    ("{recipient.__class__}", "Unknown placeholder"),
+    ("{% for x in y %}", "Unknown placeholder"),
+])
+def test_bad_wording_is_refused_with_a_clear_message(app, wording, message):
+    with app.app_context(), pytest.raises(ValidationFailed) as raised:
+        service.check_design({**DESIGN, "body_text": wording})
+    assert message in raised.value.fields["body_text"][0]
+
+
+def test_fill_replaces_placeholders_as_plain_text():
+    assert service.fill("To {recipient}: {subject}", {"recipient": "<b>Zoë</b>",
+                                                      "subject": "{date}"}) \
+        == "To <b>Zoë</b>: {date}"  # no second pass, no markup
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(primary=st.text(max_size=12), body=st.text(max_size=80), title=st.text(max_size=40),
+       border=st.sampled_from(["double", "single", "none", "dotted", ""]))
+def test_any_input_is_saved_or_refused_never_a_500(admin_client, primary, body, title, border):
+    response = admin_client.post("/admin/certificate-templates", data={
+        "name": "Hypothesis", "primary_color": primary, "accent_color": "#b08d57",
+        "border_style": border, "title_text": title, "body_text": body})
+    assert response.status_code in (303, 409, 422), response.status_code
+    preview = admin_client.post("/admin/certificate-templates/preview", data={
+        "primary_color": primary, "border_style": border, "title_text": title,
+        "body_text": body}, headers={"HX-Request": "true"})
+    assert preview.status_code in (200, 422)  # 422: control characters (app/web/input.py)
+    assert b"<script" not in preview.data
+
+
+# --- Images ----------------------------------------------------------------------------
+
+def test_png_and_jpeg_are_re_encoded_as_png():
+    for data in (_png(), _jpeg()):
+        clean = service.check_image(data, "logo")
+        assert clean.startswith(b"\x89PNG")
+        assert Image.open(io.BytesIO(clean)).format == "PNG"
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(
+        ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def _huge_png(width: int, height: int) -> bytes:
+    """A tiny file that claims a vast image (a decompression bomb's header)."""
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _png_chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"this is not an image at all", "not a PNG or JPEG"),
+    (b"", "empty"),
+    (b'<svg xmlns="http://www.w3.org/2000/svg"><image href="http://127.0.0.1:9/x.png"/></svg>',
+     "not a PNG or JPEG"),
+    (b"GIF89a" + b"\x00" * 40, "not a PNG or JPEG"),
+    (_huge_png(3000, 1000), "at most 2000x2000"),
+    (_huge_png(60000, 60000), "too many pixels"),  # Pillow's bomb guard, before any decoding
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "not a PNG or JPEG"),
+    (b"x" * (service.IMAGE_MAX_BYTES + 1), "larger than 1024 KB"),
+])
+def test_bad_images_are_refused_with_a_clear_message(data, message):
+    with pytest.raises(ValidationFailed) as raised:
+        service.check_image(data, "logo")
+    assert message in raised.value.fields["logo"][0]
+
+
+def test_a_polyglot_keeps_only_its_pixels():
+    """A PNG with an HTML/script payload after IEND: accepted as the image it is, and
+    re-encoded without the payload."""
+    polyglot = _png() + b"<html><script>alert(1)</script></html>PK\x03\x04"
+    clean = service.check_image(polyglot, "logo")
+    assert b"<script" not in clean and b"PK\x03\x04" not in clean
+
+
+def test_the_upload_form_refuses_a_non_image_named_png(admin_client):
+    response = admin_client.post("/admin/certificate-templates", data={
+        "name": "Fake logo", **DESIGN, "logo": (io.BytesIO(b"%PDF-1.4 not a png"), "logo.png")},
+        content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "This is not a PNG or JPEG image." in response.get_data(as_text=True)
+
+
+# --- Versions, freezing, the PDF -------------------------------------------------------
+
+def test_each_save_is_a_new_version_and_a_stale_one_is_409(app):
+    template_id = _create(app)
+    with app.app_context():
+        template = db.session.get(CertificateTemplate, template_id)
+        version = service.save_version(Actor.system(), template, 1,
+                                       {**DESIGN, "signer_name": "Second"})
+        assert version.number == 2
+        with pytest.raises(Conflict):
+            service.save_version(Actor.system(), template, 1, {**DESIGN, "signer_name": "Third"})
+        db.session.commit()
+        numbers = [v.number for v in db.session.scalars(db.select(
+            CertificateTemplateVersion).where(CertificateTemplateVersion.template_id == template_id))]
+        assert sorted(numbers) == [1, 2]
+
+
+def test_an_issued_certificate_keeps_its_version(app, make_user, make_track, issue):
+    track = make_track("Branded track")
+    template_id = _create(app, signer_name="First Signer")
+    with app.app_context():
+        template = db.session.get(CertificateTemplate, template_id)
+        service.assign(Actor.system(), template, f"track:{track.id}")
+        db.session.commit()
+    certificate = issue(make_user(name="Aroha Ngāti Pōneke"), track=track)
+    with app.app_context():
+        cert = db.session.get(Certificate, certificate.id)
+        first = cert.snapshot["template_version_id"]
+        assert first is not None
+        before = pdf.render_certificate(cert)
+        template = db.session.get(CertificateTemplate, template_id)
+        service.save_version(Actor.system(), template, 1,
+                             {**DESIGN, "signer_name": "Second Signer",
+                              "primary_color": "#aa0000"})
+        db.session.commit()
+        cert = db.session.get(Certificate, certificate.id)
+        after = pdf.render_certificate(cert)
+        text = _text(after)
+        assert "First Signer" in text and "Second Signer" not in text
+        assert "Head of Training" in text
+        assert "Awarded to Aroha Ngāti Pōneke on" in text
+        assert "Certificate of Completion" in text
+        assert _text(before) == text
+    # A certificate issued now gets version 2.
+    later = issue(make_user(), track=track)
+    with app.app_context():
+        cert = db.session.get(Certificate, later.id)
+        assert cert.snapshot["template_version_id"] != first
+        assert "Second Signer" in _text(pdf.render_certificate(cert))
+
+
+def test_course_template_beats_track_beats_default(app, make_track):
+    track = make_track("Precedence")
+    course = track.courses[0]
+    default_id = _create(app, "Default one")
+    track_id = _create(app, "Track one")
+    course_id = _create(app, "Course one")
+    with app.app_context():
+        actor = Actor.system()
+        service.set_default(actor, db.session.get(CertificateTemplate, default_id))
+        assert service.template_for(None, track.id).id == default_id
+        service.assign(actor, db.session.get(CertificateTemplate, track_id), f"track:{track.id}")
+        assert service.template_for(None, track.id).id == track_id
+        assert service.template_for(course.id, None).id == track_id
+        service.assign(actor, db.session.get(CertificateTemplate, course_id),
+                       f"course:{course.id}")
+        assert service.template_for(course.id, None).id == course_id
+        db.session.rollback()
+
+
+def test_logo_and_signature_are_embedded_and_nothing_is_fetched(app, make_user, make_track,
+                                                                issue, monkeypatch):
+    track = make_track("Logo track")
+    with app.app_context():
+        template = service.create_template(
+            Actor.system(), "With images",
+            {**DESIGN, "body_text": "See https://127.0.0.1:9/x.png and file:///etc/passwd"},
+            {"logo": _png(120, 40), "signature": _jpeg()})
+        service.assign(Actor.system(), template, f"track:{track.id}")
+        db.session.commit()
+    certificate = issue(make_user(), track=track)
+    asked: list[str] = []
+    original = pdf.link_callback
+    monkeypatch.setattr(pdf, "link_callback", lambda uri, rel=None: (
+        asked.append(uri), original(uri, rel))[1])
+    with app.app_context():
+        data = pdf.render_certificate(db.session.get(Certificate, certificate.id))
+    assert _images(data) == 2  # the logo and the signature, nothing else
+    assert asked and all(uri.startswith("data:image/png;base64,") for uri in asked)
+    assert "https://127.0.0.1:9/x.png" in _text(data)  # printed, not fetched
+
+
+def test_the_verify_page_shows_the_versions_branding(app, client, make_user, make_track, issue):
+    track = make_track("Verify brand")
+    with app.app_context():
+        template = service.create_template(Actor.system(), "Verify brand", DESIGN,
+                                           {"logo": _png(60, 30)})
+        service.assign(Actor.system(), template, f"track:{track.id}")
+        db.session.commit()
+    certificate = issue(make_user(), track=track)
+    page = client.get(f"/verify/{certificate.verification_id}").get_data(as_text=True)
+    assert 'class="verify-logo"' in page and "data:image/png;base64," in page
+    assert "%230b5394" in page  # the primary colour, in the band's SVG
+
+
+def test_preview_is_an_escaped_svg():
+    brand = service.Branding(**{**service.DEFAULTS, "title_text": "<script>x</script>"},
+                             logo=None, signature=None)
+    svg = template_preview.preview_svg(brand, "Issuer & Co")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "Issuer &amp; Co" in svg
+
+
+# --- Pages: admins only, race ----------------------------------------------------------
+
+def test_non_admins_are_refused(app, manager_client, staff_client, org_admin_client, client):
+    template_id = _create(app)
+    for who in (manager_client, staff_client, org_admin_client):
+        for method, path in (("GET", "/admin/certificate-templates"),
+                             ("GET", f"/admin/certificate-templates/{template_id}"),
+                             ("POST", f"/admin/certificate-templates/{template_id}"),
+                             ("POST", "/admin/certificate-templates/preview"),
+                             ("GET", "/admin/certificate-templates/versions/1/logo.png")):
+            assert who.open(path, method=method).status_code == 403, (method, path)
+    assert client.get("/admin/certificate-templates").status_code in (302, 401)
+
+
+def test_admin_creates_edits_and_assigns(app, admin_client, make_track):
+    track = make_track("Assign me")
+    response = admin_client.post("/admin/certificate-templates", data={
+        "name": "Page made", **DESIGN, "logo": (io.BytesIO(_png()), "logo.png")},
+        content_type="multipart/form-data")
+    assert response.status_code == 303
+    edit = response.headers["Location"]
+    page = admin_client.get(edit).get_data(as_text=True)
+    assert "Save as version 2" in page and "logo.png" in page
+    version_id = int(re.search(r"/versions/(\d+)/logo\.png", page).group(1))
+    image = admin_client.get(f"/admin/certificate-templates/versions/{version_id}/logo.png")
+    assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
+    assert "no-store" in image.headers["Cache-Control"]
+    saved = admin_client.post(edit, data={"name": "Page made", **DESIGN, "base_version": "1",
+                                          "signer_name": "Changed"})
+    assert saved.status_code == 303
+    stale = admin_client.post(edit, data={"name": "Page made", **DESIGN, "base_version": "1",
+                                          "signer_name": "Other"})
+    assert stale.status_code == 409
+    assert "Someone saved this template meanwhile" in stale.get_data(as_text=True)
+    assigned = admin_client.post(edit + "/assign", data={"subject": f"track:{track.id}"})
+    assert assigned.status_code == 303
+    assert f"Track: {track.name}" in admin_client.get(edit).get_data(as_text=True)
+    bad = admin_client.post(edit + "/assign", data={"subject": "track:999999"})
+    assert bad.status_code == 303  # refused with a message, nothing assigned
+    with app.app_context():
+        template = db.session.scalar(db.select(CertificateTemplate).where(
+            CertificateTemplate.name == "Page made"))
+        assert template.version == 2
+        keys = [v.logo_key for v in template.versions]
+        assert all(keys) and len(set(keys)) == 1  # the logo carried over to version 2
+        assert all(storage.exists(k) for k in keys)
+
+
+def test_double_clicked_save_makes_one_version(app, admin_user, race):
+    template_id = _create(app)
+    data = {"name": "Brand", **DESIGN, "base_version": "1", "signer_name": "Raced"}
+    responses = race(admin_user, "POST", f"/admin/certificate-templates/{template_id}",
+                     n=6, data=data)
+    assert sorted(r.status_code for r in responses) == [303] * 6
+    with app.app_context():
+        assert db.session.get(CertificateTemplate, template_id).version == 2
+
+
+def test_two_different_saves_at_once_make_one_version_and_a_409(app, admin_user, race):
+    """Two admins (two sessions) save different designs from version 1 at the same
+    moment: one becomes version 2, the other is told to reload (409)."""
+    template_id = _create(app)
+    path = f"/admin/certificate-templates/{template_id}"
+    responses = race(admin_user, calls=[("POST", path, {"data": {
+        "name": "Brand", **DESIGN, "base_version": "1", "signer_name": f"Admin {i}"}})
+        for i in range(2)])
+    assert sorted(r.status_code for r in responses) == [303, 409]
+    with app.app_context():
+        assert db.session.get(CertificateTemplate, template_id).version == 2
