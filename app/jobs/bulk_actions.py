@@ -28,10 +28,16 @@ def run_bulk_action(key: str) -> dict[str, Any]:
     if run.status == "done":  # a failed run resumes where it stopped
         return {"key": key, "status": "already_done"}
     outcome = run.result
+    actor = bulk.run_actor(run)
+    if actor is None:
+        run.status = "failed"
+        run.error = "The admin who asked for it can no longer act; nothing was changed."
+        run.finished_at = utcnow().isoformat()
+        bulk.save_run(run)
+        return {"key": key, "status": "refused"}
     run.status = "running"
     bulk.save_run(run)
     try:
-        actor = bulk.run_actor(run)
         while run.position < run.total:
             chunk = run.ids[run.position:run.position + bulk.COMMIT_EVERY]
             outcome.add(bulk.apply(actor, run.bulk_action, chunk))

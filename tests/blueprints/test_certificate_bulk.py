@@ -316,3 +316,21 @@ def test_two_bulk_approves_of_the_same_twenty_approve_each_once(app, admin_user,
         told = db.session.scalar(select(func.count(Notification.id)).where(
             Notification.type == NotificationType.CERTIFICATE_ISSUED))
     assert len(set(numbers)) == 20 and told == 20
+
+
+def test_a_job_asked_for_by_an_admin_since_demoted_changes_nothing(app, make_user,
+                                                                   make_track):
+    from app.models import Role, User
+
+    track = make_track()
+    demoted = make_user(Role.ADMIN, name="Former Admin")
+    ids = [_pending(app, person, track) for person in _people(make_user, 3)]
+    with app.app_context():
+        bulk.save_run(bulk.BulkRun(key="demoted-run", action="approve", reason="",
+                                   category="other", actor_id=demoted.id, actor_ip=None,
+                                   ids=ids))
+        db.session.get(User, demoted.id).role = Role.STAFF
+        db.session.commit()
+        assert run_bulk_action("demoted-run")["status"] == "refused"
+        assert bulk.get_run("demoted-run").status == "failed"
+    assert {_status(app, i) for i in ids} == {S.PENDING}

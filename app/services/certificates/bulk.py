@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
-from app.models import Certificate, User
+from app.models import Certificate, Role, User
 from app.models.base import utcnow
 from app.services import storage
 from app.services.certificates import lifecycle
@@ -290,6 +290,10 @@ def request_run(actor: Actor, action: BulkAction, ids: list[int]) -> BulkRun:
     return run
 
 
-def run_actor(run: BulkRun) -> Actor:
+def run_actor(run: BulkRun) -> Actor | None:
+    """Who asked for the run, if they may still act (an active admin): a job queued by an
+    admin who has since lost the role or been deactivated does nothing."""
     user = db.session.get(User, run.actor_id) if run.actor_id else None
+    if user is None or not user.active or user.role != Role.ADMIN:
+        return None
     return Actor(user=user, ip=run.actor_ip)
