@@ -59,6 +59,8 @@ RESOURCE_NOUNS = {
     "organization": "organization", "project": "project",
     "session_attendance": "attendance", "staff_micro_credential": "micro-credential of",
     "track": "track", "training_assignment": "training assignment", "user": "person",
+    "earner_profile": "public profile", "renewal_campaign": "renewal campaign",
+    "renewal_invitation": "renewal invitation",
 }
 
 # Keys whose values are ids of something with a name: key -> (label, resource type).

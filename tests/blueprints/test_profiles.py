@@ -254,3 +254,19 @@ def test_any_slug_is_a_404_never_a_500(client, slug):
 
     response = client.get("/p/" + quote(slug, safe=""))
     assert response.status_code in (400, 404), response.status_code
+
+
+def test_a_certificate_needing_re_certification_is_not_listed(app, staff_client, staff_user,
+                                                              make_track, issue, new_client):
+    from app.models import CertificationTrack
+    from app.services import training
+
+    track = make_track("Major Track")
+    old = issue(staff_user, track=track)
+    path = _path(_publish(staff_client))
+    assert old.number in new_client().get(path).get_data(as_text=True)
+    with app.app_context():  # a new major version, no grace: it needs re-certification
+        training.bump_version(db.session.get(CertificationTrack, track.id), Actor.system(),
+                              major=True)
+        db.session.commit()
+    assert old.number not in new_client().get(path).get_data(as_text=True)
