@@ -8,6 +8,7 @@ Create Date: 2026-12-01 14:15:00
   API's default list), per course and per track tab (replacing the plain course_id and
   track_id indexes, whose foreign keys they still serve), and as partial indexes for the
   Revoked tab (REVOKED and SUPERSEDED together) and the Pending tab (recommended_at, id).
+- (status, expires_at) for the daily sweep's certificate expiry reminders (bench lane).
 - On PostgreSQL, trigram (pg_trgm) GIN indexes for the people search, `lower(name) LIKE
   '%...%'` and `email LIKE '%...%'` (emails are stored lower-cased), when the extension
   can be had: `CREATE EXTENSION IF NOT EXISTS pg_trgm` is tried in a savepoint (a trusted
@@ -74,6 +75,10 @@ def upgrade():
     pending = sa.text("status = 'PENDING'")
     op.create_index('ix_certificates_pending_recommended_at_id', 'certificates',
                     ['recommended_at', 'id'], postgresql_where=pending, sqlite_where=pending)
+    # The daily sweep's expiry reminders (issued certificates expiring within 90 days):
+    # a range of this index instead of reading the whole table.
+    op.create_index('ix_certificates_status_expires_at', 'certificates',
+                    ['status', 'expires_at'])
     if pg and _trigram_available(bind):
         for name, spec in TRIGRAM_INDEXES.items():
             op.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {spec}")
@@ -83,6 +88,7 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         for name in TRIGRAM_INDEXES:
             op.execute(f"DROP INDEX IF EXISTS {name}")  # the extension stays: others may use it
+    op.drop_index('ix_certificates_status_expires_at', table_name='certificates')
     op.drop_index('ix_certificates_pending_recommended_at_id', table_name='certificates')
     op.drop_index('ix_certificates_withdrawn_issued_at_id', table_name='certificates')
     op.drop_index('ix_certificates_track_id_status_issued_at_id', table_name='certificates')
