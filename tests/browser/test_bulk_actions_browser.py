@@ -143,3 +143,39 @@ def test_a_large_all_matching_approval_shows_progress_then_the_summary(
     screenshot("job-summary")
     assert set(_statuses(app, ids).values()) == {S.ISSUED}
     assert not page_errors, page_errors
+
+
+def test_admin_moves_two_holders_of_a_micro_credential_at_once(
+        app, page, live_server, log_in, make_user, make_definition, make_credential,
+        screenshot, page_errors):
+    from app.models import CredentialStatus, StaffMicroCredential
+
+    admin = make_user(Role.ADMIN, name="Ada Admin")
+    definition = make_definition("Reroofing L5")
+    holders = [make_credential(definition, make_user(Role.STAFF, name=f"Roofer {n}"))
+               for n in (1, 2, 3)]
+    log_in(admin.email)
+    page.goto(f"{live_server}/admin/micro-credentials/{definition.id}/staff")
+    bar = page.locator("#holders-bulk-form")
+    count = page.locator("#holders-bulk-count")
+    expect(count).to_have_text("No holders selected.")
+    page.get_by_label("Select Roofer 1").check()
+    page.get_by_label("Select Roofer 3").check()
+    expect(count).to_have_text("2 holders selected.")
+    bar.get_by_label("Move the selected holders to").select_option(label="In Training")
+    response = post_by_click(page, bar.get_by_role("button", name="Move selected"),
+                             f"/admin/micro-credentials/{definition.id}/bulk-move")
+    assert response.status == 200
+    summary = page.locator("#holders-bulk-result [role=status]")
+    expect(summary).to_have_text("2 moved to In Training.")
+    expect(summary).to_be_focused()
+    table = page.locator("#holders-table")
+    expect(table.locator(f"tr#credential-{holders[0].id}")).to_contain_text("In Training")
+    expect(table.locator(f"tr#credential-{holders[1].id}")).to_contain_text("Not Started")
+    expect(count).to_have_text("No holders selected.")  # the table refreshed
+    screenshot("holders-moved")
+    with app.app_context():
+        statuses = {c.id: c.status for c in db.session.scalars(select(StaffMicroCredential))}
+    assert [statuses[h.id] for h in holders] == [
+        CredentialStatus.IN_TRAINING, CredentialStatus.NOT_STARTED, CredentialStatus.IN_TRAINING]
+    assert not page_errors, page_errors

@@ -12,6 +12,7 @@ from app.models import CredentialStatus, Role
 from app.services import credentials as mc
 from app.services import dates, storage
 from app.services import organizations as org_service
+from app.services.credentials import bulk_moves
 from app.services.fields import parse_id, parse_ids
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor, guard_blueprint
@@ -181,6 +182,24 @@ def change_status(credential_id: int) -> Any:
         return _holder_row(credential, form, error.message, error.status)
     response = _holder_row(credential)
     response.headers["HX-Trigger"] = "credentials-changed"
+    return response
+
+
+@bp.route("/<int:definition_id>/bulk-move", methods=["POST"])
+def bulk_move(definition_id: int) -> Any:
+    """Move the ticked holders to a status, each through change_status; the summary in
+    place, and the table and counts refresh."""
+    definition = mc.get_definition(definition_id)
+    outcome, error = attempt(lambda: bulk_moves.move_many(
+        current_actor(), definition, bulk_moves.selected_ids(request.form.getlist("id")),
+        bulk_moves.target_status(request.form.get("to_status")),
+        note=request.form.get("note", "")[:1000]))
+    if error is not None:
+        return fragment_only("partials/credentials/bulk_result.html", error=error.message,
+                             status=error.status)
+    response = fragment_only("partials/credentials/bulk_result.html", outcome=outcome)
+    # The counts refresh on the first, the holders table on the second.
+    response.headers["HX-Trigger"] = "credentials-changed, credentials-moved"
     return response
 
 

@@ -1,0 +1,111 @@
+"""Moving many holders of one micro-credential to a status at once (the holders list's
+bulk bar): each credential through `change_status`, in a SAVEPOINT of its own, so every
+rule (one step forward at a time, a note to move back, expiry only after the date),
+audit row and notification is per credential, and a refusal undoes only that one. Of
+two bulk moves at once each credential moves once: its conditional UPDATE refuses the
+second, counted as "already"."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from app.extensions import db
+from app.models import CredentialStatus, MicroCredentialDefinition, StaffMicroCredential
+from app.services.context import Actor
+from app.services.credentials.status import change_status
+from app.services.errors import AlreadyDone, ServiceError, ValidationFailed
+from app.services.fields import parse_id
+
+#: The most ticked holders one request may name (a page shows 25).
+MAX_SELECTED = 100
+
+
+@dataclass
+class MoveOutcome:
+    status: CredentialStatus
+    moved: int = 0
+    already: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """"3 moved to Awarded, 1 already awarded, 1 refused: <reason>"."""
+        label = self.status.label
+        parts = [f"{self.moved} moved to {label}"]
+        if self.already:
+            parts.append(f"{self.already} already {label.lower()}")
+        for message, count in sorted(self.refused.items(), key=lambda item: -item[1]):
+            parts.append(f"{count} refused: {message}")
+        text = ", ".join(parts)
+        return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def target_status(value: Any) -> CredentialStatus:
+    """Raises ValidationFailed unless `value` names a status."""
+    name = str(value or "").strip().upper()
+    if name not in CredentialStatus.__members__:
+        raise ValidationFailed("Choose the status to move them to.",
+                               fields={"status": ["Choose a status."]})
+    return CredentialStatus(name)
+
+
+def selected_ids(values: Iterable[Any]) -> list[int]:
+    """The ticked credential ids, in order, without repeats. Raises ValidationFailed for
+    none, an unreadable one, or more than MAX_SELECTED."""
+    ids: list[int] = []
+    for value in values:
+        try:
+            ids.append(parse_id(value))
+        except (TypeError, ValueError):
+            raise ValidationFailed("The selection names something that is not a holder. "
+                                   "Reload the page and select again.",
+                                   fields={"id": ["Unreadable selection."]}) from None
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        raise ValidationFailed("Select at least one holder.",
+                               fields={"id": ["Select at least one holder."]})
+    if len(ids) > MAX_SELECTED:
+        message = f"At most {MAX_SELECTED} holders can be moved at once."
+        raise ValidationFailed(message, fields={"id": [message]})
+    return ids
+
+
+def move_many(actor: Actor, definition: MicroCredentialDefinition, ids: list[int],
+              status: CredentialStatus, *, note: str | None = None) -> MoveOutcome:
+    """Move each of these holders of `definition` to `status` (flushes, never commits).
+    An id that is not a holder of this definition is refused as not found."""
+    outcome = MoveOutcome(status)
+    refused: Counter[str] = Counter()
+    found = {c.id: c for c in db.session.scalars(select(StaffMicroCredential).where(
+        StaffMicroCredential.id.in_(ids),
+        StaffMicroCredential.definition_id == definition.id))}
+    # (person, id) order: two bulk moves at once take their locks in the same order.
+    for credential_id in sorted(ids, key=lambda i: (found[i].user_id, i) if i in found
+                                else (0, i)):
+        credential = found.get(credential_id)
+        if credential is None:
+            refused["It is not a holder of this credential."] += 1
+            continue
+        if credential.status == status:
+            outcome.already += 1
+            continue
+        try:
+            with db.session.begin_nested():
+                change_status(credential, status, actor, note=note)
+            outcome.moved += 1
+        except AlreadyDone:
+            db.session.expire_all()
+            outcome.already += 1
+        except ServiceError as error:
+            db.session.expire_all()
+            refused[error.message] += 1
+        except OperationalError:  # a deadlock victim (PostgreSQL): only this one undone
+            db.session.expire_all()
+            refused["Another change was made to it at the same moment; try again."] += 1
+    outcome.refused = dict(refused)
+    return outcome
