@@ -35,7 +35,7 @@ from app.models import AuditChainHead, AuditLog, User
 from app.models.base import utcnow
 from app.services.context import Actor
 from app.services.dates import utc_midnight
-from app.services.keyset import KeysetPage, Order, decode, keyset_page
+from app.services.keyset import KeysetPage, Order, decode_pair, keyset_page
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -291,8 +291,9 @@ def find(filters: AuditFilters, per_page: int, *, after: str | None = None,
          before: str | None = None) -> KeysetPage[AuditLog]:
     """A page of search(): the newest, or the one after (older than) or before (newer
     than) a cursor. Raises ValidationFailed for a cursor that cannot be read."""
-    return keyset_page(search(filters), ORDER, per_page, after=decode(ORDER, after, "after"),
-                       before=decode(ORDER, before, "before"), count_limit=COUNT_LIMIT)
+    after_, before_ = decode_pair(ORDER, after, before)
+    return keyset_page(search(filters), ORDER, per_page, after=after_, before=before_,
+                       count_limit=COUNT_LIMIT)
 
 
 # What the services record; a fixed list, not a DISTINCT over the whole trail.

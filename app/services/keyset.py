@@ -103,6 +103,16 @@ def decode(order: Order, text: str | None, name: str) -> Cursor | None:
     return Cursor(number, int(id_))
 
 
+def decode_pair(order: Order, after: str | None,
+                before: str | None) -> tuple[Cursor | None, Cursor | None]:
+    """The `after=` and `before=` cursors of a request. Raises ValidationFailed for one
+    that cannot be read, or both at once."""
+    if after and before:
+        message = "Use after or before, not both."
+        raise ValidationFailed(message, fields={"before": [message]})
+    return decode(order, after, "after"), decode(order, before, "before")
+
+
 def _segment(stmt: Select[Any], order: Order, *, nulls: bool, reverse: bool,
              bound: Cursor | None, limit: int) -> Select[Any]:
     """Rows of one segment (the non-NULL keys, or the NULL ones) beyond `bound`, in list
@@ -121,8 +131,11 @@ def _segment(stmt: Select[Any], order: Order, *, nulls: bool, reverse: bool,
                        bindparam(None, bound.id, type_=order.id.type))
         stmt = stmt.where(here < there if descending else here > there)
     # The index's own NULLS placement (DESC NULLS LAST; its backward scan ASC NULLS
-    # FIRST), so PostgreSQL reads it in order instead of sorting.
-    if descending:
+    # FIRST), so PostgreSQL reads it in order instead of sorting; a key that is never
+    # NULL has a plain index (read backward for DESC), so a plain ORDER BY.
+    if not order.nullable:
+        key = order.key.desc() if descending else order.key.asc()
+    elif descending:
         key = order.key.desc().nulls_last() if not reverse else order.key.desc().nulls_first()
     else:
         key = order.key.asc().nulls_first() if reverse else order.key.asc().nulls_last()

@@ -52,7 +52,8 @@ def _list_context() -> dict[str, Any]:
     filters = filters_from_args(request.args)
     # Older / Newer by cursor (after= / before=): a deep page costs what the first does.
     page = find_keyset(filters, current_app.config["PAGE_SIZE"],
-                       after=request.args.get("after"), before=request.args.get("before"))
+                       after=request.args.get("after"), before=request.args.get("before"),
+                       page_rows=True)
     return {"filters": filters, "page": page, "tab": filters.status, "today": dates.today(),
             "pending_count": cert_service.pending_count(), "types": list(CertificateType),
             "tabs": TABS, "revocation_categories": cert_service.REVOCATION_CATEGORIES}

@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from math import ceil
 from typing import Any
 
 from sqlalchemy import Integer, Select, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
 from app.extensions import db
 from app.models import (
@@ -23,9 +24,9 @@ from app.models import (
     User,
 )
 from app.services.dates import utc_midnight
-from app.services.errors import Conflict, NotFound, ValidationFailed
-from app.services.keyset import KeysetPage, Order, decode, keyset_page
-from app.services.pagination import Page, paginate
+from app.services.errors import Conflict, NotFound
+from app.services.keyset import KeysetPage, Order, count_capped, decode_pair, keyset_page
+from app.services.pagination import MAX_PAGE, MAX_PER_PAGE, Page
 from app.services.users import people_matching
 
 S = CertificateStatus
@@ -86,14 +87,31 @@ def _recipient_in(q: str) -> Any:
     return Certificate.recipient_id.in_(ids)
 
 
+# Many-to-one, so joined in the page's own query (one round trip, no IN lists).
+_ROW_LOADS = (joinedload(Certificate.recipient), joinedload(Certificate.course),
+              joinedload(Certificate.track), joinedload(Certificate.issued_by),
+              joinedload(Certificate.recommended_by))
+
+
+# What the admin page's rows show, and no more: the snapshot (JSON parsed per row) and
+# the signed credential stay unread, and the people are read for their name and email.
+_PAGE_LOADS = (defer(Certificate.snapshot), defer(Certificate.credential_jws),
+               joinedload(Certificate.recipient).load_only(User.id, User.name, User.email),
+               joinedload(Certificate.course), joinedload(Certificate.track),
+               joinedload(Certificate.issued_by).load_only(User.id, User.name),
+               joinedload(Certificate.recommended_by).load_only(User.id, User.name))
+
+
 def search(filters: CertificateFilters) -> Select[tuple[Certificate]]:
-    """Certificates matching the filters: newest issue first (pending: oldest first).
-    status "revoked" lists the superseded ones as well (neither is valid any more)."""
-    stmt = (select(Certificate)
-            # Many-to-one, so joined in the page's own query (one round trip, no IN lists).
-            .options(joinedload(Certificate.recipient), joinedload(Certificate.course),
-                     joinedload(Certificate.track), joinedload(Certificate.issued_by),
-                     joinedload(Certificate.recommended_by)))
+    """Certificates matching the filters: newest issue first (pending: oldest first),
+    with what a row shows loaded. status "revoked" lists the superseded ones as well
+    (neither is valid any more)."""
+    return matching(filters).options(*_ROW_LOADS)
+
+
+def matching(filters: CertificateFilters) -> Select[tuple[Certificate]]:
+    """search() without loading the rows' people, course and track (for ids, counts)."""
+    stmt = select(Certificate)
     if filters.status.upper() == S.REVOKED:  # the Revoked tab: superseded ones too
         stmt = stmt.where(Certificate.status.in_([S.REVOKED, S.SUPERSEDED]))
     elif filters.status.upper() in S.__members__:
@@ -127,8 +145,19 @@ COUNT_LIMIT = 10_000
 
 
 def find(filters: CertificateFilters, page: int, per_page: int) -> Page[Certificate]:
-    """A numbered page (the API's `page`; OFFSET, so for shallow pages)."""
-    return paginate(search(filters), page, per_page, count_limit=COUNT_LIMIT)
+    """A numbered page (the API's `page`). OFFSET reads every row it skips, so it skips
+    ids only (an index-only scan of the list order) and then loads the page's rows."""
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, min(page, MAX_PAGE))
+    stmt = matching(filters)
+    total, capped = count_capped(stmt, max(COUNT_LIMIT, page * per_page))
+    page = min(page, max(1, ceil(total / per_page)))
+    ids = list(db.session.scalars(stmt.with_only_columns(Certificate.id)
+                                  .limit(per_page).offset((page - 1) * per_page)))
+    rows = {c.id: c for c in db.session.scalars(
+        select(Certificate).options(*_ROW_LOADS).where(Certificate.id.in_(ids))).unique()}
+    return Page(items=[rows[i] for i in ids if i in rows], page=page, per_page=per_page,
+                total=total, total_capped=capped)
 
 
 def list_order(filters: CertificateFilters) -> Order:
@@ -140,16 +169,16 @@ def list_order(filters: CertificateFilters) -> Order:
 
 
 def find_keyset(filters: CertificateFilters, per_page: int, *, after: str | None = None,
-                before: str | None = None) -> KeysetPage[Certificate]:
+                before: str | None = None, page_rows: bool = False) -> KeysetPage[Certificate]:
     """The page after (older) or before (newer) a cursor of list_order(), or the first:
-    any depth costs what the first page costs. Raises ValidationFailed for a cursor that
-    cannot be read, or both."""
+    any depth costs what the first page costs. `page_rows`: load only what the admin
+    page's rows show (the API's serializer reads more). Raises ValidationFailed for a
+    cursor that cannot be read, or both."""
     order = list_order(filters)
-    if after and before:
-        message = "Use after or before, not both."
-        raise ValidationFailed(message, fields={"before": [message]})
-    return keyset_page(search(filters), order, per_page, after=decode(order, after, "after"),
-                       before=decode(order, before, "before"), count_limit=COUNT_LIMIT)
+    after_, before_ = decode_pair(order, after, before)
+    stmt = matching(filters).options(*(_PAGE_LOADS if page_rows else _ROW_LOADS))
+    return keyset_page(stmt, order, per_page, after=after_, before=before_,
+                       count_limit=COUNT_LIMIT)
 
 
 def pending_count() -> int:
