@@ -82,7 +82,13 @@ class RenewalInvitation(Base):
         Enum(InvitationStatus, native_enum=False, length=16), default=InvitationStatus.INVITED)
     invited_at: Mapped[datetime] = mapped_column(default=utcnow)
     re_enrolled_at: Mapped[datetime | None]
+    # The certificate that replaced `certificate` when the invitee completed the track
+    # again (the renewal); None until then.
+    renewed_certificate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("certificates.id", ondelete="SET NULL"))
 
     campaign: Mapped[RenewalCampaign] = relationship()
     user: Mapped[User] = relationship()
-    certificate: Mapped[Certificate | None] = relationship()
+    certificate: Mapped[Certificate | None] = relationship(foreign_keys=[certificate_id])
+    renewed_certificate: Mapped[Certificate | None] = relationship(
+        foreign_keys=[renewed_certificate_id])

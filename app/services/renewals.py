@@ -14,6 +14,11 @@ that expire within N days (1-365) to re-enrol in the track before they lapse.
   starts over with fresh attempts; no enrolment: a new one; one in progress stays) and
   the campaign counts one re-enrolment (a conditional UPDATE: a double-click counts
   once).
+- renew_on_completion(): when a re-enrolled invitee completes the track again, the
+  certificate the invitation was about is renewed at once: superseded (a conditional
+  UPDATE, so it happens once) by a new COMPLETION certificate issued now, with the
+  track's validity from today, covering the version completed (the approval given to
+  the original stands; audited with the system as the actor, "automatic").
 
 Who is invited: an ISSUED track certificate of the campaign's track (any type) whose
 expiry falls between the campaign's day and N days later, held by someone taking part
@@ -46,7 +51,7 @@ from app.models.base import utcnow
 from app.services import audit, dates, fields, urls
 from app.services.context import Actor
 from app.services.enqueue import enqueue_after_commit
-from app.services.errors import AlreadyDone, NotFound, ValidationFailed
+from app.services.errors import AlreadyDone, NotFound, ServiceError, ValidationFailed
 from app.services.notifications import NewNotification, notify_many
 from app.services.persistence import flush_or_raise
 from app.services.training.enrolment import enrol, find_enrolment
@@ -157,6 +162,51 @@ def invitation_of(user: User, invitation_id: int) -> RenewalInvitation:
     if invitation is None or invitation.user_id != user.id:
         raise NotFound("Invitation not found.")
     return invitation
+
+
+def renewal_of(enrolment: Enrolment, certificate: Certificate) -> RenewalInvitation | None:
+    """The invitee's re-enrolled, not yet renewed invitation about this (issued)
+    certificate, if any."""
+    if certificate.status != CertificateStatus.ISSUED:
+        return None
+    return db.session.scalar(select(RenewalInvitation).where(
+        RenewalInvitation.user_id == enrolment.user_id,
+        RenewalInvitation.certificate_id == certificate.id,
+        RenewalInvitation.status == InvitationStatus.RE_ENROLLED,
+        RenewalInvitation.renewed_certificate_id.is_(None))
+        .order_by(RenewalInvitation.id.desc()).limit(1))
+
+
+def renew_on_completion(enrolment: Enrolment, certificate: Certificate,
+                        actor: Actor) -> Certificate | None:
+    """Renew `certificate` (the live one a completion found) if its holder re-enrolled
+    through a renewal invitation about it: returns the new certificate, or None (no
+    renewal due, or it cannot be issued now: the old one stands)."""
+    from app.services.certificates import lifecycle
+
+    invitation = renewal_of(enrolment, certificate)
+    if invitation is None:
+        return None
+    system = Actor(user=None, ip=actor.ip)
+    track = enrolment.track
+    try:
+        with db.session.begin_nested():
+            lifecycle._hold_line_of(certificate)  # the person, then the certificate
+            lifecycle._supersede(certificate, system, f"Renewed: {track.name} completed "
+                                 f"again (version {enrolment.completed_version}).")
+            renewed = lifecycle.issue_certificate(
+                system, recipient=enrolment.user, type_=certificate.type, track=track,
+                notes=f"Renewal of {certificate.number}.",
+                version=enrolment.completed_version)
+            renewed.supersedes_id = certificate.id
+            invitation.renewed_certificate_id = renewed.id
+            db.session.flush()
+    except ServiceError:
+        db.session.expire_all()  # the refused step's values: read afresh
+        return None
+    audit.record(system, AuditAction.UPDATE, "renewal_invitation", invitation.id,
+                 {"renewed": [certificate.number, renewed.number], "automatic": True})
+    return renewed
 
 
 def _restart(enrolment: Enrolment, actor: Actor) -> None:

@@ -58,6 +58,7 @@ def upgrade():
                                     native_enum=False, length=16), nullable=False),
         sa.Column('invited_at', sa.DateTime(), nullable=False),
         sa.Column('re_enrolled_at', sa.DateTime(), nullable=True),
+        sa.Column('renewed_certificate_id', sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(['campaign_id'], ['renewal_campaigns.id'],
                                 name=op.f('fk_renewal_invitations_campaign_id_renewal_campaigns'),
                                 ondelete='CASCADE'),
@@ -67,6 +68,10 @@ def upgrade():
         sa.ForeignKeyConstraint(['user_id'], ['users.id'],
                                 name=op.f('fk_renewal_invitations_user_id_users'),
                                 ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['renewed_certificate_id'], ['certificates.id'],
+                                name=op.f('fk_renewal_invitations_renewed_certificate_id_'
+                                          'certificates'),
+                                ondelete='SET NULL'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_renewal_invitations')),
         sa.UniqueConstraint('campaign_id', 'user_id',
                             name=op.f('uq_renewal_invitations_campaign_id_user_id')),

@@ -27,6 +27,7 @@ from app.models import (
     User,
 )
 from app.services import dates
+from app.services import renewals as renewals_service
 from tests.conftest import HX
 
 
@@ -114,7 +115,7 @@ def test_parallel_starts_make_one_campaign_and_one_invitation(app, make_track, i
 def test_the_invitee_re_enrols_from_the_link_once(app, make_track, issue, staff_user,
                                                   staff_client, manager_client, new_client,
                                                   make_user, org):
-    track = make_track("Again Track", exam=False)
+    track = make_track("Again Track", exam=False, validity_months=12)
     # Completed once (an enrolment), then the certificate nears its expiry.
     assert staff_client.post(f"/learn/tracks/{track.id}/enrol").status_code == 302
     (course,) = track.courses
@@ -156,6 +157,27 @@ def test_the_invitee_re_enrols_from_the_link_once(app, make_track, issue, staff_
     assert campaign.re_enrolled_count == 1
     assert "re-enrolled-count\">1<" in manager_client.get(
         f"/admin/tracks/{track.id}").get_data(as_text=True)
+
+    # Completing the track again renews the certificate at once: the old one is
+    # superseded by a new one valid from today.
+    staff_client.post(f"/learn/courses/{course.id}/complete")
+    with app.app_context():
+        old = db.session.get(Certificate, certificate_id)
+        renewed = db.session.scalar(select(Certificate).where(
+            Certificate.supersedes_id == certificate_id))
+        assert old.status == "SUPERSEDED" and renewed.status == "ISSUED"
+        assert renewed.expires_at > old.expires_at and renewed.issued_by_id is None
+        assert db.session.get(RenewalInvitation, invitation.id).renewed_certificate_id \
+            == renewed.id
+        body = db.session.scalar(select(Notification.body).where(
+            Notification.user_id == staff_user.id,
+            Notification.type == NotificationType.TRAINING_COMPLETED)
+            .order_by(Notification.id.desc()).limit(1))
+        assert f"renewed certificate {renewed.number}" in body
+        # Another completion later renews nothing more.
+        assert renewals_service.renewal_of(
+            db.session.scalar(select(Enrolment).where(Enrolment.user_id == staff_user.id)),
+            renewed) is None
 
 
 def test_deactivated_holders_are_not_invited(app, make_track, issue, staff_user,

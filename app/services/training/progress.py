@@ -262,12 +262,21 @@ def roll_up(enrolment: Enrolment, actor: Actor) -> Enrolment:
                 "expires_at": (add_months(now.date(), track.validity_months)
                                if track.validity_months else None)})
             certificate = request_completion(enrolment, actor)
-            issued = track.auto_issue and auto_issue(certificate, actor)
+            from app.services.renewals import renew_on_completion  # (imports training)
+
+            renewed = renew_on_completion(enrolment, certificate, actor)
+            issued = renewed is not None or (track.auto_issue and auto_issue(certificate,
+                                                                             actor))
+            message = completion_message(certificate)
+            if renewed is not None:
+                message = (f"Your renewed certificate {renewed.number} is issued; it "
+                           f"replaces {certificate.number}.")
+            elif issued:
+                message = f"Your certificate {certificate.number} is issued."
             notify(enrolment.user, NotificationType.TRAINING_COMPLETED,
                    f"Completed: {track.name}",
-                   f"You completed {track.name} (version {track.version}). "
-                   + (f"Your certificate {certificate.number} is issued." if issued
-                      else completion_message(certificate)), link="/me")
+                   f"You completed {track.name} (version {track.version}). " + message,
+                   link="/me")
     elif any(s == P.FAILED for s in statuses):
         transition(enrolment, to=P.FAILED, expected=old)
     elif any(s != P.NOT_STARTED for s in statuses) or enrolment.started_at:
