@@ -2,6 +2,7 @@
 
     python -m bench.pdf_render --count 50
     python -m bench.pdf_render --count 200 --processes 2   # two workers side by side
+    python -m bench.pdf_render --count 50 --branded        # with a certificate template
 
 Renders `--count` certificates with `app.services.pdf.render_certificate` from synthetic
 snapshots (no database: a certificate is only its snapshot, number, code and
@@ -14,6 +15,13 @@ process-wide lock around ReportLab's global font state), so threads add nothing 
 throughput scales with processes (RQ workers). With --processes P, P processes render
 --count PDFs each at the same time, and the total rate is reported next to the
 per-worker one.
+
+Each worker first parses the fonts (pdf.prepare_fonts, DejaVu Sans and the CJK face: what
+a worker pays once, on its first certificate, reported as `fonts_prepare_ms`), then the
+warm-up renders. With --branded every certificate carries a certificate template version
+(a 600x200 logo, a signature image, colours, wording with placeholders, a signer), as
+issued certificates of a branded track do: the template is created through the service in
+an in-memory database and its images are stored in a temporary STORAGE_DIR.
 
 Prints a summary and writes bench/results/pdf-render-<stamp>.json.
 """
@@ -41,7 +49,7 @@ SUBJECTS = ["Roofing Fundamentals", "Membranes and Flashings: Weathertightness u
             "Safety at Height", "屋顶安全 Roofing Safety"]
 
 
-def synthetic_certificate(i: int) -> SimpleNamespace:
+def synthetic_certificate(i: int, template_version_id: int | None = None) -> SimpleNamespace:
     subject = SUBJECTS[i % len(SUBJECTS)]
     return SimpleNamespace(
         id=i, number=f"CERT-2026-{i:05d}",
@@ -55,7 +63,48 @@ def synthetic_certificate(i: int) -> SimpleNamespace:
             "version": "2.1", "issued_on": "2026-11-23",
             "expires_on": "2028-11-23" if i % 2 else None,
             "issuer": "Credwright", "issued_by": "Mereana Tūhoe",
+            "template_version_id": template_version_id,
         })
+
+
+def _branded_version() -> int:
+    """A template version with a logo and a signature, made through the service."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from app.extensions import db
+    from app.services.certificates import templates
+    from app.services.context import Actor
+
+    def png(width: int, height: int, color: tuple[int, int, int]) -> bytes:
+        image = Image.new("RGB", (width, height), (255, 255, 255))
+        ImageDraw.Draw(image).ellipse((10, 10, width - 10, height - 10), fill=color)
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+        return out.getvalue()
+
+    from app.models import (
+        AuditChainHead,
+        AuditLog,
+        CertificateTemplate,
+        CertificateTemplateVersion,
+        Organization,
+        User,
+    )
+
+    # Only what a template save writes (the full schema has PostgreSQL-only indexes).
+    db.metadata.create_all(db.engine, tables=[
+        model.__table__ for model in (Organization, User, AuditLog, AuditChainHead,
+                                      CertificateTemplate, CertificateTemplateVersion)])
+    template = templates.create_template(Actor.system(), "Bench brand", {
+        "primary_color": "#0b5394", "accent_color": "#e69138", "border_style": "double",
+        "title_text": "Certificate of {type}",
+        "body_text": "Awarded to {recipient} on {date} for {subject}.",
+        "signer_name": "Hēmi Walker", "signer_title": "Head of Training"},
+        {"logo": png(600, 200, (11, 83, 148)), "signature": png(400, 120, (20, 20, 120))})
+    db.session.commit()
+    return templates.current_version(template).id
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -63,33 +112,41 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))]
 
 
-def run_worker(count: int, warmup: int, offset: int = 0) -> dict[str, Any]:
+def run_worker(count: int, warmup: int, offset: int = 0,
+               branded: bool = False) -> dict[str, Any]:
     """Render warmup + count PDFs in this process; times of the counted ones."""
+    import tempfile
+
     from app import create_app
     from app.services import pdf
 
+    storage = tempfile.mkdtemp(prefix="bench-pdf-")
     app = create_app({"TESTING": False, "SQLALCHEMY_DATABASE_URI": "sqlite://",
-                      "SECRET_KEY": "bench-pdf-render",
+                      "SECRET_KEY": "bench-pdf-render", "STORAGE_DIR": storage,
                       "PUBLIC_BASE_URL": "https://credwright.example.nz"})
     times: list[float] = []
     sizes: list[int] = []
     with app.app_context():
+        version = _branded_version() if branded else None
+        t0 = time.perf_counter()
+        pdf.prepare_fonts(cjk=True)
+        fonts_ms = (time.perf_counter() - t0) * 1000
         for i in range(warmup):
-            pdf.render_certificate(synthetic_certificate(offset + i))
+            pdf.render_certificate(synthetic_certificate(offset + i, version))
         started = time.perf_counter()
         cpu_started = time.process_time()
         for i in range(count):
             t0 = time.perf_counter()
-            data = pdf.render_certificate(synthetic_certificate(offset + warmup + i))
+            data = pdf.render_certificate(synthetic_certificate(offset + warmup + i, version))
             times.append(time.perf_counter() - t0)
             sizes.append(len(data))
         wall = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
     return {"count": count, "wall_seconds": wall, "cpu_seconds": cpu, "times": times,
-            "sizes": sizes}
+            "sizes": sizes, "fonts_prepare_ms": fonts_ms}
 
 
-def _worker_entry(args: tuple[int, int, int]) -> dict[str, Any]:
+def _worker_entry(args: tuple[int, int, int, bool]) -> dict[str, Any]:
     return run_worker(*args)
 
 
@@ -98,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=50, help="PDFs per worker (counted)")
     parser.add_argument("--warmup", type=int, default=3, help="renders first, not counted")
     parser.add_argument("--processes", type=int, default=1, help="workers side by side")
+    parser.add_argument("--branded", action="store_true",
+                        help="certificates with a template version (logo, signature, wording)")
     parser.add_argument("--no-json", action="store_true", help="do not write the JSON file")
     args = parser.parse_args(argv)
     count = max(1, min(args.count, 10_000))
@@ -105,11 +164,11 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     if processes == 1:
-        workers = [run_worker(count, args.warmup)]
+        workers = [run_worker(count, args.warmup, branded=args.branded)]
     else:
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
-            workers = pool.map(_worker_entry, [(count, args.warmup, n * 100_000)
-                                               for n in range(processes)])
+            workers = pool.map(_worker_entry, [(count, args.warmup, n * 100_000,
+                                                args.branded) for n in range(processes)])
     total_wall = time.perf_counter() - started
 
     times_ms = [t * 1000 for w in workers for t in w["times"]]
@@ -121,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "count_per_worker": count, "warmup": args.warmup, "processes": processes,
+        "branded": args.branded,
+        "fonts_prepare_ms": round(max(w["fonts_prepare_ms"] for w in workers), 1),
         "pdfs_per_second_per_worker": round(statistics.mean(per_worker), 2),
         "pdfs_per_second_total": round(count * processes / slowest_wall, 2),
         "median_ms": round(statistics.median(times_ms), 1),
@@ -144,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  CPU ms per PDF    : {result['cpu_ms_per_pdf']}  (an idle core: "
           f"{1000 / result['cpu_ms_per_pdf']:.1f} PDFs/s)")
     print(f"  mean PDF size     : {result['mean_pdf_bytes']:,} bytes")
+    print(f"  fonts, once       : {result['fonts_prepare_ms']} ms per worker (before warm-up)")
     print(f"  load average (1m) : {result['load_average_1m']}")
     if not args.no_json:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)

@@ -116,6 +116,9 @@ def test_png_and_jpeg_are_re_encoded_as_png():
         clean = service.check_image(data, "logo")
         assert clean.startswith(b"\x89PNG")
         assert Image.open(io.BytesIO(clean)).format == "PNG"
+    # A large upload is stored at print size, its shape kept.
+    stored = Image.open(io.BytesIO(service.check_image(_png(2000, 600), "logo")))
+    assert stored.size == (1000, 300)
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
