@@ -40,6 +40,12 @@ def _jpeg() -> bytes:
     return out.getvalue()
 
 
+def _other_format(kind: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (20, 20), (1, 2, 3)).save(out, format=kind)
+    return out.getvalue()
+
+
 def _text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
 
@@ -139,6 +145,8 @@ def _huge_png(width: int, height: int) -> bytes:
     (b'<svg xmlns="http://www.w3.org/2000/svg"><image href="http://127.0.0.1:9/x.png"/></svg>',
      "not a PNG or JPEG"),
     (b"GIF89a" + b"\x00" * 40, "not a PNG or JPEG"),
+    (_other_format("GIF"), "not a PNG or JPEG"),  # a real image, of another format
+    (_other_format("BMP"), "not a PNG or JPEG"),
     (_huge_png(3000, 1000), "at most 2000x2000"),
     (_huge_png(60000, 60000), "too many pixels"),  # Pillow's bomb guard, before any decoding
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "not a PNG or JPEG"),
