@@ -37,6 +37,8 @@ def _fail(field: str, message: str) -> ValidationFailed:
 def has_control(value: str, *, multiline: bool = False) -> bool:
     """NUL, other C0/C1 control characters, DEL and lone surrogates; with `multiline`,
     newline, carriage return and tab are allowed."""
+    if value.isascii() and value.isprintable():
+        return False  # the usual case, at C speed (ASCII controls are not printable)
     for char in value:
         if multiline and char in MULTILINE_CONTROLS:
             continue

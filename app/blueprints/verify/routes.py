@@ -135,6 +135,11 @@ def _wants_json() -> bool:
         return True
     if request.args.get("format", "").lower() == "json":
         return True
+    accept = request.headers.get("Accept", "").lower()
+    if "application/json" not in accept and "application/*" not in accept:
+        # Only those can outrank text/html (a browser's header names neither): no need
+        # to parse the header (~40 us for a browser's).
+        return False
     # Werkzeug breaks ties in our order: "*/*" (curl, htmx) gets the page.
     return request.accept_mimetypes.best_match(["text/html", "application/json"]) == \
         "application/json"
