@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from types import SimpleNamespace
 from typing import Any
 
@@ -119,6 +120,20 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     """executemany of core INSERTs in batches (insertmanyvalues does the rest)."""
     for chunk in batched(rows, batch_size):
         conn.execute(insert(table), list(chunk))
+    return len(rows)
+
+
+def copy_dicts(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> int:
+    """COPY rows (dicts with the same keys, enums as their stored values) into a
+    PostgreSQL table: several times faster than batched INSERTs for 100,000s of rows."""
+    if not rows:
+        return 0
+    columns = list(rows[0])
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([v.value if isinstance(v, Enum) else v for v in row.values()])
+    cursor.close()
     return len(rows)
 
 
@@ -319,7 +334,10 @@ def generate_people(
             "created_at": created,
             "updated_at": random_time(rng, created, now) if rng.random() < 0.3 else created,
         })
-    insert_rows(conn, User.__table__, user_rows, batch_size)
+    if conn.dialect.name == "postgresql":
+        copy_dicts(conn, "users", user_rows)
+    else:
+        insert_rows(conn, User.__table__, user_rows, batch_size)
     user_ids = list(conn.scalars(select(User.id).where(
         User.email.like(f"%{GENERATED_EMAIL_SUFFIX}")).order_by(User.id)))
     return People(organization_ids=org_ids, user_ids=user_ids, users=len(user_rows),
