@@ -64,12 +64,13 @@ def _filters() -> dict[str, Any]:
 def matrix() -> Any:
     org = _organization()
     filters = _filters()
-    matrix = mc.org_matrix(org.id, page=clamp_page(request.args.get("page")),
-                           per_page=current_app.config["PAGE_SIZE"], **filters)
     today = dates.today()
+    # The columns and the expiry summary in one pass over the organization's credentials.
+    matrix = mc.org_matrix(org.id, page=clamp_page(request.args.get("page")),
+                           per_page=current_app.config["PAGE_SIZE"], today=today, **filters)
     return render("org/matrix.html", "partials/org/matrix.html", org=org, matrix=matrix,
                   filters=filters, today=today, statuses=list(CredentialStatus),
-                  summary=mc.expiry_summary(org.id, today),
+                  summary=matrix.summary,
                   all_definitions=mc.definition_choices(),
                   organizations=(org_service.organization_choices()
                                  if current_user.role == Role.ADMIN else []))
