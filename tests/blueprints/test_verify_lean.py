@@ -114,3 +114,23 @@ def test_a_request_that_uses_the_orm_still_ends_its_transaction(app, client, adm
     assert sessions_made  # the list reads through the ORM, and its session was ended
     with app.app_context():
         assert not db.session.registry().in_transaction()
+
+
+@pytest.mark.parametrize(("accept", "json_answer"), [
+    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", False),  # a browser
+    ("*/*", False),
+    ("", False),
+    ("application/json", True),
+    ("Application/JSON", True),
+    ("application/*", True),
+    ("text/html;q=0.5, application/json", True),
+    ("text/html, application/json;q=0.5", False),
+])
+def test_the_accept_header_chooses_the_page_or_json_as_before(app, new_client, make_user,
+                                                              make_track, accept,
+                                                              json_answer):
+    certificate_id = _issue(app, make_user(), track=make_track("Accept Track"))
+    response = new_client().get(f"/verify/{_verification_id(app, certificate_id)}",
+                                headers={"Accept": accept} if accept else {})
+    assert response.status_code == 200
+    assert (response.mimetype == "application/json") is json_answer
