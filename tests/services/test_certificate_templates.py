@@ -241,6 +241,14 @@ def test_course_template_beats_track_beats_default(app, make_track):
         service.assign(actor, db.session.get(CertificateTemplate, course_id),
                        f"course:{course.id}")
         assert service.template_for(course.id, None).id == course_id
+        # version_id_for (what the issue freezes) follows the same rule.
+        for subject, expected in (({"course_id": course.id}, course_id),
+                                  ({"track_id": track.id}, track_id),
+                                  ({"course_id": track.courses[1].id}, track_id)):
+            probe = Certificate(**subject)
+            wanted = service.current_version(db.session.get(CertificateTemplate, expected))
+            assert service.version_id_for(probe) == wanted.id, subject
+            db.session.expunge(probe) if probe in db.session else None
         db.session.rollback()
 
 
