@@ -363,3 +363,34 @@ def test_two_different_saves_at_once_make_one_version_and_a_409(app, admin_user,
     assert sorted(r.status_code for r in responses) == [303, 409]
     with app.app_context():
         assert db.session.get(CertificateTemplate, template_id).version == 2
+
+
+def test_default_and_unassign_from_the_page_are_audited(app, admin_client, make_track):
+    from app.models import AuditLog, CertificateTemplateAssignment
+
+    track = make_track("Unassign me")
+    first, second = _create(app, "First"), _create(app, "Second")
+    base = "/admin/certificate-templates"
+    assert admin_client.post(f"{base}/{first}/default").status_code == 303
+    assert admin_client.post(f"{base}/{second}/default").status_code == 303  # moves
+    assert admin_client.post(f"{base}/{second}/assign",
+                             data={"subject": f"track:{track.id}"}).status_code == 303
+    with app.app_context():
+        assert db.session.get(CertificateTemplate, first).default_key is None
+        assert db.session.get(CertificateTemplate, second).is_default
+        assignment = db.session.scalar(db.select(CertificateTemplateAssignment))
+    page = admin_client.get(f"{base}/{second}").get_data(as_text=True)
+    assert "This is the default template" in page
+    # Another template's assignment id is not this template's to remove.
+    wrong = admin_client.post(f"{base}/{first}/assignments/{assignment.id}/delete")
+    assert wrong.status_code == 303
+    with app.app_context():
+        assert db.session.get(CertificateTemplateAssignment, assignment.id) is not None
+    assert admin_client.post(
+        f"{base}/{second}/assignments/{assignment.id}/delete").status_code == 303
+    with app.app_context():
+        assert db.session.get(CertificateTemplateAssignment, assignment.id) is None
+        changes = [row.changes for row in db.session.scalars(db.select(AuditLog).where(
+            AuditLog.resource_type == "certificate_template"))]
+    assert any("unassigned" in (c or {}) for c in changes)
+    assert sum(1 for c in changes if (c or {}).get("default") == [False, True]) == 2
