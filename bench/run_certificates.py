@@ -195,19 +195,47 @@ class AdminPage:
         return '"pagination"' if self.api else 'id="certificates-list"'
 
 
-def admin_pages(search: str, date_from: date, date_to: date, deep: int) -> list[AdminPage]:
+def deep_cursor(url: str, deep: int, per_page: int = 25) -> str | None:
+    """The `after=` cursor that opens page `deep` of the issued tab (app.services.keyset's
+    `<issued_at as microseconds since 1970>.<id>` of the row before it)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text(
+                "select issued_at, id from certificates where status = 'ISSUED' "
+                "order by issued_at desc nulls last, id desc offset :n limit 1"),
+                {"n": (deep - 1) * per_page - 1}).first()
+    finally:
+        engine.dispose()
+    if row is None:
+        return None
+    micros = round((row[0].replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
+                   * 1_000_000) if row[0] is not None else None
+    return f"{'n' if micros is None else micros}.{row[1]}"
+
+
+def admin_pages(search: str, date_from: date, date_to: date, deep: int,
+                cursor: str | None = None, email_search: str | None = None
+                ) -> list[AdminPage]:
+    """The list's shapes, HTML and API: the issued tab, a name search, (an email search),
+    type and dates, a deep page by cursor (`after=`, what the Older link sends) and, for
+    the API, a numbered deep page (`page=`, allowed up to the capped count)."""
     filters = [
         ("status=issued", "status=issued"),
         (f"q={search}", f"status=issued&q={search}"),
+        *([(f"q={email_search}", f"status=issued&q={quote(email_search)}")]
+          if email_search else []),
         (f"type=COMPLETION&from={date_from}&to={date_to}",
          f"status=issued&type=COMPLETION&from={date_from}&to={date_to}"),
-        (f"page={deep}", f"status=issued&page={deep}"),
+        *([(f"after=<page {deep}>", f"status=issued&after={cursor}")] if cursor else []),
     ]
     pages = [AdminPage(f"GET /admin/certificates?{label}", f"/admin/certificates?{query}")
              for label, query in filters]
     pages += [AdminPage(f"GET /api/admin/certificates?{label}",
                         f"/api/admin/certificates?{query}", api=True)
-              for label, query in filters]
+              for label, query in [*filters, (f"page={deep}", f"status=issued&page={deep}")]]
     return pages
 
 
@@ -505,6 +533,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--deep-page", type=int, default=200)
     p.add_argument("--search", default=SEARCH_TERM)
+    p.add_argument("--email-search", default="whitlock.0001",
+                   help="a search by (part of) an email address; '' to leave it out")
     p.add_argument("--keep", "--keep-db", dest="keep", action="store_true",
                    help="keep the database afterwards")
     p.add_argument("--in-process-max-seconds", type=float, default=10.0,
@@ -624,7 +654,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         ids, id_statuses = pick_ids(url, args.ids)
         log(f"{len(ids)} verification ids to cycle over: {id_statuses}")
         year = started.year - 1
-        pages = admin_pages(args.search, date(year, 1, 1), date(year, 3, 31), args.deep_page)
+        cursor = deep_cursor(url, args.deep_page)
+        pages = admin_pages(args.search, date(year, 1, 1), date(year, 3, 31), args.deep_page,
+                            cursor, args.email_search)
 
         log(f"in-process: SQL per request ({args.repeats} requests each)")
         t0 = time.perf_counter()

@@ -178,6 +178,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             head = statement.lstrip()[:40].upper()
             if head.startswith("INSERT INTO REMINDER_CLAIMS") and "mcred" in str(params):
                 captured.setdefault("claim", (statement, params))
+            if head.startswith("INSERT INTO REMINDER_CLAIMS") and "'cert'" in repr(params):
+                captured.setdefault("claim_cert", (statement, params))
             if "FOR UPDATE SKIP LOCKED" in statement.upper():
                 captured.setdefault("expire_due", (statement, params))
 
@@ -328,7 +330,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             if name == "dry":
                 run_variant("dry", as_of, True)
                 if args.explain:
-                    for what in ("claim", "expire_due"):
+                    for what in ("claim", "claim_cert", "expire_due"):
                         explain(what)
             elif name in ("real", "inline"):
                 run_variant(name, as_of, False)
@@ -340,7 +342,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         jobs_module.run_job = original_run_job
         with engine.connect() as conn:
             out["tables"] = {t: conn.scalar(text(f"select count(*) from {t}"))  # noqa: S608
-                             for t in ("staff_micro_credentials", "reminder_claims",
+                             for t in ("staff_micro_credentials", "certificates",
+                                       "reminder_claims",
                                        "notifications", "notification_deliveries",
                                        "audit_log")}
     if redis is not None:
@@ -377,6 +380,92 @@ def generate_data(url: str, args: argparse.Namespace, as_of: date) -> dict[str, 
     finally:
         engine.dispose()
     return {**vars(made), "definition_ids": None, "table_sizes": sizes}
+
+
+PLANTED_TABLE = "bench_sweep_planted"  # (id, expires_at before): put back on the next run
+
+
+def prepare_certificates(url: str, as_of: date, due_share: float) -> dict[str, Any]:
+    """Make an existing certificates database (bench.run_certificates --keep, e.g. 10M)
+    ready for a sweep as of D with `due_share` of its certificates due:
+
+    - what an earlier run of this planted or swept is undone (the planted expiries put
+      back, the certificate reminder claims and their notifications deleted);
+    - `due_share` x all certificates, random ISSUED ones, get an expiry on a band's first
+      day (D+30, D+60 or D+90, a third each): due on D;
+    - every other issued certificate expiring within 90 days gets the claim the earlier
+      daily sweeps made for the band it is in on D (so on D only the band-start days are
+      new: the natural ones plus the planted ones);
+    - ANALYZE of the touched tables."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    timings: dict[str, float] = {}
+    try:
+        with engine.begin() as conn:
+            t0 = time.perf_counter()
+            conn.execute(text("SET LOCAL work_mem = '256MB'"))
+            conn.execute(text(f"CREATE TABLE IF NOT EXISTS {PLANTED_TABLE} "
+                              "(id int PRIMARY KEY, expires_at date)"))
+            restored = conn.execute(text(
+                f"UPDATE certificates c SET expires_at = p.expires_at FROM {PLANTED_TABLE} p "  # noqa: S608
+                "WHERE c.id = p.id")).rowcount
+            conn.execute(text(f"TRUNCATE {PLANTED_TABLE}"))
+            conn.execute(text(
+                "DELETE FROM notification_deliveries WHERE notification_id IN (SELECT id "
+                "FROM notifications WHERE dedupe_key LIKE 'cert:%')"))
+            removed = conn.execute(text(
+                "DELETE FROM notifications WHERE dedupe_key LIKE 'cert:%'")).rowcount
+            conn.execute(text("DELETE FROM reminder_claims WHERE kind = 'cert'"))
+            timings["undo earlier runs"] = round(time.perf_counter() - t0, 2)
+            t0 = time.perf_counter()
+            total, top = conn.execute(text(
+                "SELECT count(*), max(id) FROM certificates")).one()
+            want = round(total * due_share)
+            # Random ids (they are dense), issued ones only, each once.
+            planted = conn.execute(text(
+                f"INSERT INTO {PLANTED_TABLE} (id, expires_at) "  # noqa: S608
+                "SELECT c.id, c.expires_at FROM (SELECT DISTINCT 1 + floor(random() * :top)"
+                "::int AS id FROM generate_series(1, :draws)) r "
+                "JOIN certificates c ON c.id = r.id WHERE c.status = 'ISSUED' LIMIT :n"),
+                {"top": top, "draws": int(want * 1.3) + 100, "n": want}).rowcount
+            conn.execute(text(
+                "UPDATE certificates c SET expires_at = CAST(:d AS date) + "  # noqa: S608
+                "(30 * (1 + p.id % 3)) FROM " + PLANTED_TABLE + " p WHERE c.id = p.id"),
+                {"d": as_of})
+            timings["plant due"] = round(time.perf_counter() - t0, 2)
+            t0 = time.perf_counter()
+            # The key the sweep builds: cert:<id>:<expiry>:<band> (app/services/sweep.py).
+            claimed = conn.execute(text(
+                "INSERT INTO reminder_claims (key, kind, item_id, threshold, as_of, "
+                "created_at) SELECT 'cert:' || id || ':' || CAST(expires_at AS varchar) || "
+                "':' || band, 'cert', id, band, expires_at - CAST(band AS int), now() "
+                "FROM (SELECT id, "
+                "expires_at, CASE WHEN expires_at <= CAST(:d AS date) + 30 THEN '30' "
+                "WHEN expires_at <= CAST(:d AS date) + 60 THEN '60' ELSE '90' END AS band "
+                "FROM certificates WHERE status = 'ISSUED' AND expires_at > CAST(:d AS date) "
+                "AND expires_at <= CAST(:d AS date) + 90 AND expires_at NOT IN "
+                "(CAST(:d AS date) + 30, CAST(:d AS date) + 60, CAST(:d AS date) + 90)) w "
+                "ORDER BY id ON CONFLICT (key) DO NOTHING"), {"d": as_of}).rowcount
+            due = conn.scalar(text(
+                "SELECT count(*) FROM certificates WHERE status = 'ISSUED' AND expires_at IN "
+                "(CAST(:d AS date) + 30, CAST(:d AS date) + 60, CAST(:d AS date) + 90)"),
+                {"d": as_of})
+            timings["earlier claims"] = round(time.perf_counter() - t0, 2)
+        with engine.connect() as conn:
+            t0 = time.perf_counter()
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table in ("certificates", "reminder_claims", "notifications",
+                          "notification_deliveries"):
+                conn.execute(text(f"ANALYZE {table}"))
+            timings["analyze"] = round(time.perf_counter() - t0, 2)
+    finally:
+        engine.dispose()
+    out = {"certificates": total, "planted_due": planted, "due_on_d": due,
+           "earlier_claims": claimed, "restored_from_earlier_run": restored,
+           "notifications_removed": removed, "timings": timings}
+    log(f"certificates prepared for a sweep as of {as_of}: {out}")
+    return out
 
 
 def copy_database(url: str, suffix: str) -> str:
@@ -472,6 +561,10 @@ def parse_args(argv: Any) -> argparse.Namespace:
     p.add_argument("--reuse", action="store_true",
                    help="measure the database a --keep run left (its --as-of!)")
     p.add_argument("--explain", action="store_true", default=True)
+    p.add_argument("--certificates-db", action="store_true",
+                   help="sweep the certificates database --postgres-url names (made by "
+                        "bench.run_certificates --keep, e.g. 10M): --due-share of them due "
+                        "on D (implies --reuse; the planted expiries are put back next run)")
     # the child
     p.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--database-url", help=argparse.SUPPRESS)
@@ -481,6 +574,8 @@ def parse_args(argv: Any) -> argparse.Namespace:
 
 def main(argv: Any = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.certificates_db:
+        args.reuse = args.keep = True  # never drop a database that took minutes to make
     if args.measure:
         result = measure(args)
         Path(args.out).write_text(json.dumps(result, indent=2, default=str))
@@ -516,6 +611,10 @@ def main(argv: Any = None) -> dict[str, Any]:
             results["data"] = generate_data(url, args, as_of)
             timings["generate credentials"] = round(time.perf_counter() - t0, 2)
             log(f"  {timings['generate credentials']} s: {results['data']}")
+        if args.certificates_db:
+            t0 = time.perf_counter()
+            results["certificates"] = prepare_certificates(url, as_of, args.due_share)
+            timings["prepare certificates"] = round(time.perf_counter() - t0, 2)
         results["database"] = database_version(url)
         inline_url = copy_database(url, "inline") if args.inline else None
         if inline_url:
