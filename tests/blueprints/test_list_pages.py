@@ -171,3 +171,13 @@ def test_any_cursor_in_the_url_is_a_page_or_a_422(admin_client: Any, issued: lis
         for name in ("after", "before"):
             response = admin_client.get(path, query_string={"status": "issued", name: cursor})
             assert response.status_code in (200, 422), (path, name, cursor)
+
+
+def test_a_cursor_past_the_end_offers_the_first_page(admin_client: Any,
+                                                     issued: list[int]) -> None:
+    html = admin_client.get("/admin/certificates?status=issued&after=1.1").get_data(
+        as_text=True)
+    assert "Nothing found" in html and ROW.findall(html) == []
+    first = re.search(r'href="([^"]*)"[^>]*>« First', html).group(1).replace("&amp;", "&")
+    assert "after=" not in first and "status=issued" in first
+    assert len(ROW.findall(admin_client.get(first).get_data(as_text=True))) == 3
