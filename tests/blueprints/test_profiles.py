@@ -20,6 +20,7 @@ from app.models import (
     CredentialStatus,
     EarnerProfile,
     Organization,
+    Role,
     User,
 )
 from app.services import certificates
@@ -197,6 +198,20 @@ def test_verify_page_previews_with_the_badge_image(app, staff_user, make_track, 
     assert f'<meta property="og:url" content="{base}/verify/{certificate.verification_id}">' \
         in html
     assert "og:image" not in new_client().get("/verify/nothing-here").get_data(as_text=True)
+
+
+def test_the_twitter_card_is_large_with_a_certificate_image_and_plain_without(
+        app, staff_client, staff_user, make_user, org, make_track, issue, new_client):
+    card = re.compile(r'<meta name="twitter:card" content="([^"]+)">')
+    issue(staff_user, track=make_track("Card Track"))
+    html = new_client().get(_path(_publish(staff_client))).get_data(as_text=True)
+    assert '<meta name="twitter:image" content="' in html
+    assert card.findall(html) == ["summary_large_image"]
+    nobody = new_client()  # published, but nothing to show: no image, the plain card
+    nobody.login(make_user(Role.STAFF, org, name="Noah None").email)
+    html = new_client().get(_path(_publish(nobody))).get_data(as_text=True)
+    assert "og:image" not in html and "twitter:image" not in html
+    assert card.findall(html) == ["summary"]
 
 
 def test_me_offers_an_embed_snippet_per_valid_certificate(app, staff_client, staff_user,
