@@ -20,9 +20,12 @@ that expire within N days (1-365) to re-enrol in the track before they lapse.
   track's validity from today, covering the version completed (the approval given to
   the original stands; audited with the system as the actor, "automatic").
 
-Who is invited: an ISSUED track certificate of the campaign's track (any type) whose
-expiry falls between the campaign's day and N days later, held by someone taking part
-(active, organization active)."""
+Who is invited: the holder of an ISSUED COMPLETION certificate of the campaign's track
+whose expiry falls between the campaign's day and N days later, held by someone taking
+part (active, organization active). Only COMPLETION: re-completing the track renews the
+completion certificate (roll_up passes that one to renew_on_completion); a Mastery or
+Teaching certificate is not earned by completing the track, so an invitation about one
+could never be fulfilled."""
 
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from app.models import (
     CampaignStatus,
     Certificate,
     CertificateStatus,
+    CertificateType,
     CertificationTrack,
     CourseProgress,
     Enrolment,
@@ -106,11 +110,13 @@ def start_campaign(track: CertificationTrack, actor: Actor, within_days: Any) ->
 
 
 def expiring_certificates(campaign: RenewalCampaign) -> list[Certificate]:
-    """The certificates a campaign is about, one per holder (the first to expire)."""
+    """The certificates a campaign is about: each holder's COMPLETION certificate of the
+    track (the one re-completing renews), the first to expire if they hold several."""
     until = campaign.started_on + timedelta(days=campaign.within_days)
     rows = db.session.scalars(
         select(Certificate).join(User, User.id == Certificate.recipient_id)
         .where(Certificate.track_id == campaign.track_id, Certificate.course_id.is_(None),
+               Certificate.type == CertificateType.COMPLETION,
                Certificate.status == CertificateStatus.ISSUED,
                Certificate.expires_at >= campaign.started_on, Certificate.expires_at <= until,
                taking_part())

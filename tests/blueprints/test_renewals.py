@@ -16,6 +16,7 @@ from app.extensions import db
 from app.jobs import renewals as renewal_jobs
 from app.models import (
     Certificate,
+    CertificateType,
     CourseProgress,
     Enrolment,
     Notification,
@@ -178,6 +179,33 @@ def test_the_invitee_re_enrols_from_the_link_once(app, make_track, issue, staff_
         assert renewals_service.renewal_of(
             db.session.scalar(select(Enrolment).where(Enrolment.user_id == staff_user.id)),
             renewed) is None
+
+
+def test_a_holder_of_mastery_and_completion_is_invited_about_completion_and_renewed(
+        app, make_track, issue, staff_user, staff_client, manager_client):
+    # Mastery expires first, but completing the track again renews only the COMPLETION
+    # certificate: the campaign invites about that one, once.
+    track = make_track("Both Kinds", exam=False, validity_months=12)
+    mastery = issue(staff_user, track=track, type_=CertificateType.MASTERY)
+    completion = issue(staff_user, track=track)
+    _expiring(app, mastery, 5)
+    _expiring(app, completion, 20)
+    manager_client.post(f"/admin/tracks/{track.id}/renewals", data={"within_days": "30"})
+    (invitation,) = _invitations(app)
+    assert invitation.certificate_id == completion.id
+    assert len(_invites(app, staff_user)) == 1
+    assert staff_client.post(f"/renewals/{invitation.id}/re-enrol").status_code == 302
+    (course,) = track.courses
+    staff_client.post(f"/learn/courses/{course.id}/complete")
+    with app.app_context():
+        renewed = db.session.scalar(select(Certificate).where(
+            Certificate.supersedes_id == completion.id))
+        assert renewed is not None and renewed.status == "ISSUED"
+        assert renewed.type == CertificateType.COMPLETION
+        assert db.session.get(Certificate, completion.id).status == "SUPERSEDED"
+        assert db.session.get(Certificate, mastery.id).status == "ISSUED"  # untouched
+        assert db.session.get(RenewalInvitation, invitation.id).renewed_certificate_id \
+            == renewed.id
 
 
 def test_deactivated_holders_are_not_invited(app, make_track, issue, staff_user,
