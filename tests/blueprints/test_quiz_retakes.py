@@ -406,6 +406,30 @@ def test_an_archived_course_has_no_grant(app, client, staff_client, manager_clie
     assert api.status_code == 404 and "archived" in api.get_json()["error"]["message"]
 
 
+def test_a_refused_grant_on_an_archived_course_says_it_is_archived(app, staff_client,
+                                                                   manager_client, make_track):
+    """Found by tests/test_hostile_input.py (the grant page, as admin): a grant with a bad
+    number on a course archived since is refused for the number first, and the answer,
+    the learner's course card, has no card for an archived course (it was a StopIteration
+    500). Now a 404 that says why, for htmx and a plain form alike; nothing changes."""
+    from app.models.base import utcnow
+
+    track = make_track(attempt_limit=1)
+    exam = _use_up(app, staff_client, track, 1)
+    row = _progress(app, exam.id)
+    with app.app_context():
+        db.session.get(Course, exam.id).archived_at = utcnow()
+        db.session.commit()
+    for headers in (HX, {}):
+        for data in ({"extra_attempts": "0", "expected_attempts_left": "0"},
+                     {"extra_attempts": "abc", "expected_attempts_left": "x"}, {}):
+            response = manager_client.post(f"/admin/course-progress/{row.id}/grant",
+                                           headers=headers, data=data)
+            assert response.status_code == 404, (headers, data, response.status_code)
+            assert "That course is archived" in response.get_data(as_text=True)
+    assert _progress(app, exam.id).extra_attempts == 0
+
+
 def test_two_resets_at_once_reset_once(app, staff_client, make_track, make_user, race):
     track = make_track(attempt_limit=2)
     exam = _use_up(app, staff_client, track, 2)

@@ -64,7 +64,7 @@ def _change(progress_id: int, action: str) -> Any:
         _, error = attempt(lambda: training.reset_attempts(
             row, current_actor(), expected_left=_number("expected_attempts_left")))
     if isinstance(error, NotFound):  # an archived course: not on the learner's track now
-        abort(404)
+        raise error  # a 404 that says so (in place for htmx)
     page_url = url_for("training.learner", track_id=enrolment.track_id, user_id=enrolment.user_id)
     if error is None and not wants_fragment():
         return redirect(page_url)  # a plain form: back to the learner, freshly read
@@ -73,7 +73,11 @@ def _change(progress_id: int, action: str) -> Any:
 
 def _answer(enrolment: Enrolment, row: CourseProgress, error: ServiceError | None) -> Any:
     records = training.learner_record(enrolment)
-    record = next(r for r in records if r.progress.id == row.id)
+    record = next((r for r in records if r.progress.id == row.id), None)
+    if record is None:
+        # Its course was archived (the refusal was about the numbers sent, checked first):
+        # there is no card to answer with, and nothing to grant on it any more.
+        raise NotFound("That course is archived: it is no longer part of the track.")
     done = None if error else (
         "Attempts reset: the full limit again." if request.path.endswith("/reset")
         else f"Granted. {record.attempts_left} attempt"
