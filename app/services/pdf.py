@@ -58,7 +58,10 @@ TEMPLATE = "certificates/pdf.html"
 #: nothing from anywhere. (Answering None would make xhtml2pdf fall back to the
 #: original URI, leaving only the resource policy between it and the fetch.)
 BLOCKED = "data:,"
-_DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|svg\+xml)[;,]", re.IGNORECASE)
+#: The only data: URIs a certificate loads are its template's logo and signature, stored
+#: as PNG (JPEG accepted too). No SVG (svglib would parse markup, which can reference
+#: files and URLs) and no GIF: nothing the template prints needs them.
+_DATA_IMAGE = re.compile(r"^data:image/(png|jpeg)[;,]", re.IGNORECASE)
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")
@@ -85,7 +88,7 @@ def link_callback(uri: Any, rel: Any = None) -> str:
     image URI itself, or BLOCKED.
 
     Accepted: "/static/..." URLs, paths relative to the static folder, absolute paths
-    that resolve (symlinks followed) inside it, and data:image/... URIs. Refused: every
+    that resolve (symlinks followed) inside it, and data:image/png or jpeg URIs. Refused: every
     other scheme (file:, http:, https:, ftp:, ...), network paths ("//host/x"), and
     anything that resolves outside the static folder ("../", "/etc/passwd").
     """

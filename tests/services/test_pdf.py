@@ -415,6 +415,10 @@ def test_the_resource_policy_refuses_even_without_link_callback(app, listener, m
     "/static/fonts/DejaVuSans.ttf?x=1",
     "data:text/html,<script>alert(1)</script>",
     "data:application/pdf;base64,JVBERi0=",
+    # SVG would go through svglib (markup that can name files and URLs); GIF is unused.
+    "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg'><image href='/etc/passwd'/></svg>",
+    "DATA:IMAGE/SVG+XML;base64,PHN2Zz4=",
+    "data:image/gif;base64,R0lGODlhAQABAAAAACw=",
     "",
     "/static/fonts/DejaVuSans.ttf\x00.png",
     None,
@@ -434,6 +438,8 @@ def test_link_callback_accepts_the_bundled_fonts_and_image_data(app):
         assert Path(bold).is_file() and Path(bold).is_relative_to(pdf.static_root())
         png = "data:image/png;base64," + base64.b64encode(PIXEL).decode()
         assert pdf.link_callback(png, None) == png
+        jpeg = "data:image/jpeg;base64,/9j/4AAQ"
+        assert pdf.link_callback(jpeg, None) == jpeg
         assert (Path(app.static_folder) / "fonts" / "LICENSE").is_file()
 
 
