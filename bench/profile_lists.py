@@ -8,7 +8,8 @@ admin (admin@demo.test). For each page: the median and p95 over --repeats reques
 wall time and of this process's CPU time (the app's Python: Flask, Jinja, SQLAlchemy,
 psycopg's client side), the SQL statements and their time (cursor listeners), and the
 page's size. The deep pages are reached the way a person reaches them: by following the
-page's own "Older" link (after=) from page 1, --deep times. With --profile PATH, a
+page's own "Older" link (after=) from page 1, --deep times. The figures and the
+machine's load average go to bench/results/lists-<stamp>.json. With --profile PATH, a
 cProfile of that page (cumulative, top 25) after the table; with --explain, EXPLAIN
 (ANALYZE, BUFFERS) of each page's slowest statement (PostgreSQL).
 """
@@ -18,11 +19,15 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
+import os
 import pstats
 import re
 import statistics
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
@@ -48,8 +53,6 @@ OLDER = re.compile(r'href="([^"]*[?&;]after=[^"]*)"[^>]*rel="next"')
 
 
 def _make_app(url: str) -> Any:
-    import os
-
     os.environ.update(DATABASE_URL=url, RATELIMIT_ENABLED="0", PAGE_SIZE="25",
                       APP_ENV="development", REDIS_URL="")
     os.environ.setdefault("SECRET_KEY", "bench-profile-lists")
@@ -171,7 +174,15 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         if deep:
             path = _follow_older(client, re.sub(r"[?&]deep=\d+", "", path), int(deep.group(1)))
         paths.append(path)
+    load_before = os.getloadavg()
     rows = measure(app, paths, max(3, args.repeats), args.explain)
+    results_dir = Path(__file__).parent / "results"
+    results_dir.mkdir(exist_ok=True)
+    out = results_dir / f"lists-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps({"load_average_before": load_before,
+                               "load_average_after": os.getloadavg(),
+                               "repeats": args.repeats, "pages": rows}, indent=1, default=str))
+    print(f"results: {out}")
     print("| page | status | queries | wall ms (p95) | app CPU ms (min) | SQL ms "
           "| slowest SQL ms | bytes |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
