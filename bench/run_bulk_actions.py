@@ -78,10 +78,12 @@ def run(args: argparse.Namespace, url: str) -> None:
     from app.extensions import db
     from app.jobs.bulk_actions import run_bulk_action
     from app.models import (
+        BulkActionRun,
         Certificate,
         CertificateStatus,
         CertificateType,
         Role,
+        RunStatus,
         TrackAudience,
         User,
     )
@@ -122,11 +124,15 @@ def run(args: argparse.Namespace, url: str) -> None:
         print(f"{args.database}: {args.ticked} ticked approved in {request_s:.2f} s "
               f"({1000 * request_s / args.ticked:.1f} ms each): {outcome.summary()}")
 
-        run_ = bulk.BulkRun(key="bench-run", action="approve", reason="", category="other",
-                            actor_id=admin.id, actor_ip=None, ids=matching)
-        bulk.save_run(run_)
+        run_ = BulkActionRun(token="bench-run", kind="approve", reason="", category="other",
+                             requested_by_id=admin.id, filters={}, ids=matching,
+                             total=len(matching), status=RunStatus.QUEUED, position=0,
+                             done_count=0, already_count=0, refused_count=0, refusals={},
+                             attempts=0)
+        db.session.add(run_)
+        db.session.commit()
         started = time.perf_counter()
-        result = run_bulk_action("bench-run")
+        result = run_bulk_action(run_.id)
         job_s = time.perf_counter() - started
         print(f"{args.database}: {args.matching} all-matching approved by the job in "
               f"{job_s:.2f} s ({1000 * job_s / args.matching:.1f} ms each, "

@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditAction, AuditChainHead, AuditLog
 from app.models.bulk import BulkImport, BulkImportRow, ImportStatus, RowStatus
+from app.models.bulk_actions import BulkActionRun, RunStatus
 from app.models.certificate_templates import (
     CertificateTemplate,
     CertificateTemplateAssignment,
@@ -69,6 +70,8 @@ from app.models.users import (
 )
 
 __all__ = [
+    "BulkActionRun",
+    "RunStatus",
     "BulkImport",
     "BulkImportRow",
     "ImportStatus",

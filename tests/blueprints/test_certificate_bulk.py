@@ -1,15 +1,17 @@
 """Bulk actions on /admin/certificates: the ticked rows (or all matching the filters)
 approved, rejected, revoked or downloaded, each through its own lifecycle verb (one audit
 row and one notification per certificate), with a summary of mixed outcomes; a large
-"all matching" action as a resumable job with progress; admins only; no input a 500;
-two bulk approves at once change each certificate once (really concurrent on
-PostgreSQL)."""
+"all matching" action as a job recorded in bulk_action_runs (progress, RQ retries, a
+stale or failed run shown failed with Resume, which queues it once); admins only; each
+class of input answers its own status and none a 500; two bulk approves (or two Resumes)
+at once change each certificate once (really concurrent on PostgreSQL)."""
 
 from __future__ import annotations
 
 import io
 import re
 import zipfile
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,16 +20,20 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.jobs import bulk_actions as bulk_job
 from app.jobs.bulk_actions import run_bulk_action
 from app.models import (
     AuditLog,
+    BulkActionRun,
     Certificate,
     CertificateExport,
     CertificateStatus,
     CertificateType,
     Notification,
     NotificationType,
+    RunStatus,
 )
+from app.models.base import utcnow
 from app.services.certificates import bulk
 from app.services.context import Actor
 from app.services.errors import ValidationFailed
@@ -194,6 +200,8 @@ def test_only_admins_act_in_bulk(request, app, make_user, make_track, who):
                            data={"action": "approve", "id": certificate_id})
     assert response.status_code == 403
     assert client.get("/admin/certificates/bulk-actions/abcdef", headers=HX).status_code == 403
+    assert client.post("/admin/certificates/bulk-actions/abcdef/resume",
+                       headers=HX).status_code == 403
     assert _status(app, certificate_id) == S.PENDING
 
 
@@ -220,42 +228,174 @@ def test_large_all_matching_runs_as_a_job_with_progress(app, admin_client, make_
     assert admin_client.get("/admin/certificates/bulk-actions/..%2Fx", headers=HX).status_code == 404
 
 
-def test_a_job_that_died_midway_resumes_and_changes_each_once(app, admin_user, make_user,
-                                                              make_track, monkeypatch):
+def _run(app: Any, admin: Any, ids: list[int], **values: Any) -> tuple[int, str]:
+    """A recorded run (no job queued: the test runs it)."""
+    with app.app_context():
+        fields = {"kind": "approve", "reason": "", "category": "other",
+                  "requested_by_id": admin.id, "filters": {"status": "pending"}, "ids": ids,
+                  "total": len(ids), "status": RunStatus.QUEUED, "position": 0,
+                  "done_count": 0, "already_count": 0, "refused_count": 0, "refusals": {},
+                  "attempts": 0, "heartbeat_at": utcnow(), **values}
+        run = BulkActionRun(**fields)
+        db.session.add(run)
+        db.session.commit()
+        return run.id, run.token
+
+
+def _get_run(app: Any, run_id: int) -> BulkActionRun:
+    with app.app_context():
+        run = db.session.get(BulkActionRun, run_id)
+        db.session.expunge(run)
+        return run
+
+
+def _dying(monkeypatch: Any, at_call: int) -> None:
+    real_apply = bulk.apply
+    calls = {"n": 0}
+
+    def dying(*args: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == at_call:
+            raise RuntimeError("worker killed")
+        return real_apply(*args)
+
+    monkeypatch.setattr(bulk, "apply", dying)
+
+
+def test_the_run_is_a_table_row_recording_who_what_and_counts(app, admin_client, admin_user,
+                                                              make_user, make_track,
+                                                              monkeypatch):
+    monkeypatch.setattr(bulk, "INLINE_LIMIT", 2)
+    track = make_track()
+    ids = [_pending(app, person, track) for person in _people(make_user, 4)]
+    admin_client.post(f"/admin/certificates/{ids[0]}/reject", headers=HX,
+                      data={"reason": "Evidence missing"})
+    admin_client.post("/admin/certificates/bulk-actions?status=pending&track_id="
+                      f"{track.id}", headers=HX, data={"action": "approve", "all": "1"})
+    with app.app_context():
+        run = db.session.scalars(select(BulkActionRun)).one()
+        assert (run.kind, run.requested_by_id, run.status) == ("approve", admin_user.id,
+                                                               RunStatus.DONE)
+        assert run.filters == {"status": "pending", "track_id": str(track.id)}
+        assert sorted(run.ids) == sorted(ids[1:]) and run.total == 3 == run.position
+        assert (run.done_count, run.already_count, run.refused_count) == (3, 0, 0)
+        assert run.summary == "3 approved." and run.attempts == 1
+        assert run.heartbeat_at and run.finished_at and run.error is None
+        assert len(run.token) >= 24  # the progress URL cannot be guessed
+
+
+def test_a_try_that_raises_is_retried_by_rq_then_failed_on_the_last(
+        app, admin_user, make_user, make_track, monkeypatch):
+    from rq import Retry
+
+    queued: list[Any] = []
+    monkeypatch.setattr(bulk, "enqueue_after_commit",
+                        lambda *args, **options: queued.append((args, options)))
     monkeypatch.setattr(bulk, "COMMIT_EVERY", 2)
     track = make_track()
     ids = [_pending(app, person, track) for person in _people(make_user, 5)]
     with app.app_context():
         from app.models import User
-        actor = Actor(user=db.session.get(User, admin_user.id))
-        run = bulk.BulkRun(key="resume-test", action="approve", reason="", category="other",
-                           actor_id=admin_user.id, actor_ip=None, ids=ids)
-        bulk.save_run(run)
-        real_apply = bulk.apply
-        calls = {"n": 0}
-
-        def dying(*args: Any) -> Any:
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise RuntimeError("worker killed")
-            return real_apply(*args)
-
-        monkeypatch.setattr(bulk, "apply", dying)
-        with pytest.raises(RuntimeError):
-            run_bulk_action("resume-test")
-        stopped = bulk.get_run("resume-test")
-        assert stopped.status == "failed" and stopped.position == 2
-        monkeypatch.setattr(bulk, "apply", real_apply)
-        # A certificate of the next chunk was approved by hand meanwhile.
-        from app.services import certificates
-        certificates.approve(db.session.get(Certificate, ids[2]), actor)
+        bulk.request_run(Actor(user=db.session.get(User, admin_user.id)),
+                         bulk.BulkAction("approve"), ids)
         db.session.commit()
-        result = run_bulk_action("resume-test")
-        assert result["status"] == "done"
-        assert result["summary"] == "4 approved, 1 already approved."
-        assert run_bulk_action("resume-test")["status"] == "already_done"
+    ((args, options),) = queued
+    assert args[0] == "app.jobs.bulk_actions.run_bulk_action" and isinstance(args[1], int)
+    assert isinstance(options["retry"], Retry) and options["retry"].max == 3
+    run_id = args[1]
+    _dying(monkeypatch, 2)
+    monkeypatch.setattr(bulk_job, "_last_attempt", lambda: False)  # RQ will try again
+    with app.app_context(), pytest.raises(RuntimeError):
+        run_bulk_action(run_id)
+    retrying = _get_run(app, run_id)
+    assert (retrying.status, retrying.position, retrying.done_count) == (RunStatus.QUEUED, 2, 2)
+    assert "Trying again" in retrying.error
+    _dying(monkeypatch, 1)
+    monkeypatch.setattr(bulk_job, "_last_attempt", lambda: True)  # the last try
+    with app.app_context(), pytest.raises(RuntimeError):
+        run_bulk_action(run_id)
+    failed = _get_run(app, run_id)
+    assert (failed.status, failed.position, failed.attempts) == (RunStatus.FAILED, 2, 2)
+    assert failed.error == "Stopped after 2 of 5 (RuntimeError)." and failed.finished_at
+    assert [_status(app, i) for i in ids].count(S.ISSUED) == 2
+
+
+def test_a_failed_run_shows_resume_which_goes_on_from_where_it_stopped_once(
+        app, admin_client, admin_user, make_user, make_track, monkeypatch):
+    monkeypatch.setattr(bulk, "COMMIT_EVERY", 2)
+    track = make_track()
+    ids = [_pending(app, person, track) for person in _people(make_user, 5)]
+    run_id, token = _run(app, admin_user, ids, token="resume-test")
+    _dying(monkeypatch, 2)
+    with app.app_context(), pytest.raises(RuntimeError):
+        run_bulk_action(run_id)  # inline: no RQ retry left, so failed
+    monkeypatch.undo()
+    monkeypatch.setattr(bulk, "COMMIT_EVERY", 2)
+    page = admin_client.get(f"/admin/certificates/bulk-actions/{token}", headers=HX)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Approving stopped: Stopped after 2 of 5" in html
+    assert "So far: 2 approved." in html and "Resume (3 left)" in html
+    assert "hx-get" not in html  # no more polling
+    # A certificate of the next chunk was approved by hand meanwhile.
+    admin_client.post(f"/admin/certificates/{ids[2]}/approve", headers=HX)
+    resumed = admin_client.post(f"/admin/certificates/bulk-actions/{token}/resume", headers=HX)
+    # The job ran inline after the commit: the answer is its progress, the poll its end.
+    assert resumed.status_code == 200 and "<progress" in resumed.get_data(as_text=True)
+    done = admin_client.get(f"/admin/certificates/bulk-actions/{token}", headers=HX)
+    assert _summary(done) == "4 approved, 1 already approved."
+    again = admin_client.post(f"/admin/certificates/bulk-actions/{token}/resume", headers=HX)
+    assert again.status_code == 200 and _summary(again) == "4 approved, 1 already approved."
     assert {_status(app, i) for i in ids} == {S.ISSUED}
     assert _audits(app, "CERT_APPROVE", ids) == {i: 1 for i in ids}
+    with app.app_context():
+        resumes = db.session.scalar(select(func.count(AuditLog.id)).where(
+            AuditLog.resource_type == "bulk_action_run"))
+        assert run_bulk_action(run_id)["status"] == "already_done"
+    assert resumes == 1
+
+
+def test_a_silent_worker_is_shown_failed_and_its_run_can_be_taken_over(
+        app, admin_client, admin_user, make_user, make_track):
+    track = make_track()
+    ids = [_pending(app, person, track) for person in _people(make_user, 3)]
+    fresh_id, fresh = _run(app, admin_user, ids[:1], token="fresh-beat",
+                           status=RunStatus.RUNNING, attempts=1)
+    page = admin_client.get(f"/admin/certificates/bulk-actions/{fresh}", headers=HX)
+    assert 'hx-trigger="load delay:1s"' in page.get_data(as_text=True)  # still polled
+    with app.app_context():  # a job that finds another one holding the run leaves it
+        assert run_bulk_action(fresh_id)["status"] == "busy"
+    old = utcnow() - bulk.STALE_AFTER - timedelta(seconds=5)
+    stale_id, stale = _run(app, admin_user, ids, token="stale-beat", status=RunStatus.RUNNING,
+                           attempts=1, heartbeat_at=old)
+    page = admin_client.get(f"/admin/certificates/bulk-actions/{stale}", headers=HX)
+    html = page.get_data(as_text=True)
+    assert "The worker stopped after 0 of 3" in html and "Resume (3 left)" in html
+    assert "hx-get" not in html
+    assert _get_run(app, stale_id).status == RunStatus.RUNNING  # a GET writes nothing
+    admin_client.post(f"/admin/certificates/bulk-actions/{stale}/resume", headers=HX)
+    assert _get_run(app, stale_id).status == RunStatus.DONE
+    assert {_status(app, i) for i in ids} == {S.ISSUED}
+    # A job of a stale run is taken over by the next try (an RQ retry after a kill).
+    old_id, _ = _run(app, admin_user, ids, token="taken-over", status=RunStatus.RUNNING,
+                     attempts=1, heartbeat_at=old)
+    with app.app_context():
+        assert run_bulk_action(old_id)["summary"] == "0 approved, 3 already approved."
+
+
+def test_only_a_failed_or_stale_run_can_be_resumed(app, admin_client, admin_user, make_user,
+                                                  make_track):
+    track = make_track()
+    ids = [_pending(app, person, track) for person in _people(make_user, 2)]
+    _, token = _run(app, admin_user, ids, token="busy-run", status=RunStatus.RUNNING,
+                    attempts=1)
+    response = admin_client.post(f"/admin/certificates/bulk-actions/{token}/resume",
+                                 headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "It is running already." in html
+    assert "<progress" in html
+    assert admin_client.post("/admin/certificates/bulk-actions/nope/resume",
+                             headers=HX).status_code == 404
+    assert {_status(app, i) for i in ids} == {S.PENDING}
 
 
 # --- parsing: never a 500 ---------------------------------------------------------------
@@ -325,12 +465,28 @@ def test_a_job_asked_for_by_an_admin_since_demoted_changes_nothing(app, make_use
     track = make_track()
     demoted = make_user(Role.ADMIN, name="Former Admin")
     ids = [_pending(app, person, track) for person in _people(make_user, 3)]
+    run_id, _ = _run(app, demoted, ids, token="demoted-run")
     with app.app_context():
-        bulk.save_run(bulk.BulkRun(key="demoted-run", action="approve", reason="",
-                                   category="other", actor_id=demoted.id, actor_ip=None,
-                                   ids=ids))
         db.session.get(User, demoted.id).role = Role.STAFF
         db.session.commit()
-        assert run_bulk_action("demoted-run")["status"] == "refused"
-        assert bulk.get_run("demoted-run").status == "failed"
+        assert run_bulk_action(run_id)["status"] == "refused"
+    assert _get_run(app, run_id).status == RunStatus.FAILED
     assert {_status(app, i) for i in ids} == {S.PENDING}
+
+
+def test_two_resumes_at_once_queue_one_job(app, admin_user, make_user, make_track, race):
+    track = make_track()
+    ids = [_pending(app, person, track) for person in _people(make_user, 6, "Resumer")]
+    run_id, token = _run(app, admin_user, ids, token="race-resume", status=RunStatus.FAILED,
+                         error="Stopped after 0 of 6 (RuntimeError).")
+    responses = race(admin_user, "POST", f"/admin/certificates/bulk-actions/{token}/resume",
+                     n=3, headers=HX)
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    # The others found it queued, running or done already: shown as such, not an error.
+    assert not any('role="alert"' in r.get_data(as_text=True) for r in responses)
+    run = _get_run(app, run_id)
+    assert run.status == RunStatus.DONE and run.attempts == 1 and run.done_count == 6
+    assert _audits(app, "CERT_APPROVE", ids) == {i: 1 for i in ids}
+    with app.app_context():
+        assert db.session.scalar(select(func.count(AuditLog.id)).where(
+            AuditLog.resource_type == "bulk_action_run")) == 1

@@ -12,10 +12,12 @@ from sqlalchemy import select
 from app.blueprints.certificates.forms import TABS, IssueForm, ReasonForm, filters_from_args
 from app.extensions import db
 from app.models import (
+    BulkActionRun,
     CertificateType,
     CertificationTrack,
     Course,
     Role,
+    RunStatus,
 )
 from app.services import certificates as cert_service
 from app.services import dates, storage
@@ -225,7 +227,7 @@ BULK_RESULT = "partials/certificates/bulk_result.html"
 
 
 def _bulk() -> Any:
-    """What the bulk form asks for, done (or, for many, queued): a BulkOutcome, a BulkRun
+    """What the bulk form asks for, done (or, for many, queued): a BulkOutcome, a run
     or, for "download", a CertificateExport. "All matching" reads the filters from this
     URL's query string (as the export does), never ids the browser sends."""
     action = request.form.get("action", "")
@@ -239,7 +241,9 @@ def _bulk() -> Any:
     ids = (bulk.matching_ids(filters) if everything
            else bulk.selected_ids(request.form.getlist("id")))
     if len(ids) > bulk.INLINE_LIMIT:
-        return bulk.request_run(current_actor(), checked, ids)
+        return bulk.request_run(current_actor(), checked, ids, filters={
+            key: value for key, value in request.args.items() if key not in ("page", "after",
+                                                                             "before")})
     return bulk.apply(current_actor(), checked, ids)
 
 
@@ -251,8 +255,8 @@ def bulk_action() -> Any:
     result, error = attempt(_bulk)
     if error is not None:
         return fragment_only(BULK_RESULT, error=error.message, status=error.status)
-    if isinstance(result, bulk.BulkRun):
-        return fragment_only(BULK_RESULT, run=result, first=True)
+    if isinstance(result, BulkActionRun):
+        return _run_fragment(result, first=True)
     if isinstance(result, bulk.BulkOutcome):
         response = fragment_only(BULK_RESULT, outcome=result)
         response.headers["HX-Trigger"] = "certificates-changed"
@@ -260,16 +264,42 @@ def bulk_action() -> Any:
     return fragment_only(BULK_RESULT, export=result)
 
 
+def _run_fragment(run: BulkActionRun, *, first: bool = False, notice: str | None = None,
+                  status: int = 200) -> Any:
+    """A run's progress (polled while it is queued or running), its failure with Resume,
+    or, once done, its summary (and the list refreshes)."""
+    shown = bulk.shown_status(run)
+    if shown == RunStatus.DONE:
+        response = fragment_only(BULK_RESULT, outcome=bulk.run_outcome(run), status=status)
+        response.headers["HX-Trigger"] = "certificates-changed"
+        return response
+    error = None
+    if shown == RunStatus.FAILED:
+        error = run.error if run.status == RunStatus.FAILED else bulk.stale_error(run)
+    return fragment_only(BULK_RESULT, run=run, shown=shown, run_error=error,
+                         so_far=bulk.run_outcome(run), first=first, notice=notice,
+                         status=status)
+
+
 @bp.route("/bulk-actions/<token>")
 def bulk_status(token: str) -> Any:
-    """A queued bulk action's progress (polled); once done, its summary, and the list
-    refreshes."""
-    try:
-        run = bulk.get_run(token)
-    except ServiceError:
+    """A queued bulk action's progress (polled); failed (or its worker silent for
+    STALE_AFTER), what it did so far and Resume; once done, its summary."""
+    run, error = attempt(lambda: bulk.get_run(current_actor(), token))
+    if error is not None or run is None:
         abort(404)
-    if run.status != "done":
-        return fragment_only(BULK_RESULT, run=run)
-    response = fragment_only(BULK_RESULT, outcome=run.result)
-    response.headers["HX-Trigger"] = "certificates-changed"
-    return response
+    return _run_fragment(run)
+
+
+@bp.route("/bulk-actions/<token>/resume", methods=["POST"])
+def bulk_resume(token: str) -> Any:
+    """Queue a failed bulk action again: it goes on from where it stopped. A second
+    click (or another admin) finds it queued already and sees its progress."""
+    run, error = attempt(lambda: bulk.resume(current_actor(), token))
+    if isinstance(error, AlreadyDone):
+        return _run_fragment(bulk.get_run(current_actor(), token), first=True,
+                             notice=error.message)
+    if error is not None or run is None:
+        return fragment_only(BULK_RESULT, error=error.message if error else "Not known.",
+                             status=error.status if error else 404)
+    return _run_fragment(run, first=True)

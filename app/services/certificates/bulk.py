@@ -12,35 +12,39 @@ it as "already approved".
 asked for (never a list the browser sends); the certificates that stopped matching by
 the time their turn comes are refused by their verb with the reason. Up to
 INLINE_LIMIT (ticked or matching) run in the request; more run as a job
-(app.jobs.bulk_actions) whose progress is a small JSON record in private storage
-(STORAGE_DIR, shared by the app servers: no table, no migration), read by the page's
-progress poll. The job commits every COMMIT_EVERY
-certificates and records how far it got, so a job that dies resumes where it stopped
-(and a certificate done twice is refused as "already done" anyway)."""
+(app.jobs.bulk_actions) recorded as a BulkActionRun (app/models/bulk_actions.py), read
+by the page's progress poll. The job commits every COMMIT_EVERY certificates with the
+counts, how far it got and a heartbeat. RQ tries a job that raised again (RUN_RETRY)
+from where it stopped; after the last try, or once the heartbeat is older than
+STALE_AFTER (a killed worker), the page shows the run failed with a Resume button that
+queues it once more (and a certificate done twice counts "already" anyway)."""
 
 from __future__ import annotations
 
-import json
-import os
+import logging
 import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from rq import Retry
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
-from app.models import Certificate, Role, User
+from app.models import AuditAction, BulkActionRun, Certificate, Role, RunStatus, User
 from app.models.base import utcnow
-from app.services import storage
+from app.services import audit, fields, selection
 from app.services.certificates import lifecycle
 from app.services.certificates.queries import COUNT_LIMIT, CertificateFilters, search
 from app.services.context import Actor
 from app.services.enqueue import enqueue_after_commit
-from app.services.errors import AlreadyDone, NotFound, ServiceError, ValidationFailed
-from app.services.fields import parse_id
+from app.services.errors import AlreadyDone, Conflict, NotFound, ServiceError, ValidationFailed
+from app.services.transitions import transition
+
+log = logging.getLogger(__name__)
 
 ACTIONS = ("approve", "reject", "revoke")
 DONE_WORDS = {"approve": "approved", "reject": "rejected", "revoke": "revoked"}
@@ -54,7 +58,12 @@ MAX_MATCHING = COUNT_LIMIT
 COMMIT_EVERY = 50
 RUN_JOB = "app.jobs.bulk_actions.run_bulk_action"
 RUN_JOB_TIMEOUT = 3600
-_RUN_PREFIX = "bulk-actions"
+#: RQ tries a job that raised this many times more, after these waits (seconds).
+RUN_RETRY: dict[str, Any] = {"max": 3, "interval": [10, 60, 300]}
+#: A running job beats after every chunk (seconds apart); silent this long, it is dead.
+STALE_AFTER = timedelta(minutes=2)
+#: A queued run no worker took this long (its job was lost) can be resumed too.
+QUEUED_STALE_AFTER = timedelta(minutes=15)
 BUSY = "Another action was changing it at the same moment; try it again."
 
 
@@ -79,18 +88,13 @@ def check_action(action: str | None, reason: str | None = None,
     if action not in ACTIONS:
         message = f"Choose an action: {', '.join(ACTIONS)}."
         raise ValidationFailed(message, fields={"action": [message]})
-    reason = (reason or "").strip()
     category = (category or "other").strip() or "other"
     if action in ("reject", "revoke"):
-        if not reason:
-            message = f"Give a reason for {'rejecting' if action == 'reject' else 'revoking'}."
-            raise ValidationFailed(message, fields={"reason": [message]})
-        if len(reason) > 2000:
-            raise ValidationFailed("The reason is too long (2,000 characters at most).",
-                                   fields={"reason": ["2,000 characters at most."]})
-        if any(ord(c) < 32 and c not in "\t\n\r" for c in reason):
-            raise ValidationFailed("The reason contains control characters.",
-                                   fields={"reason": ["No control characters."]})
+        missing = f"Give a reason for {'rejecting' if action == 'reject' else 'revoking'}."
+        reason = fields.text(reason, "reason", max_len=2000, multiline=True,
+                             message=None if str(reason or "").strip() else missing) or ""
+    else:
+        reason = ""
     if action == "revoke" and category not in lifecycle.REVOCATION_CATEGORIES:
         message = f"One of {', '.join(lifecycle.REVOCATION_CATEGORIES)}."
         raise ValidationFailed("Unknown revocation category.", fields={"category": [message]})
@@ -100,23 +104,10 @@ def check_action(action: str | None, reason: str | None = None,
 def selected_ids(values: Iterable[Any]) -> list[int]:
     """The ticked certificate ids (a form's getlist), in order, without repeats. Raises
     ValidationFailed for none, an unreadable one, or more than MAX_SELECTED."""
-    ids: list[int] = []
-    for value in values:
-        try:
-            ids.append(parse_id(value))
-        except (TypeError, ValueError):
-            raise ValidationFailed("The selection names something that is not a "
-                                   "certificate. Reload the page and select again.",
-                                   fields={"id": ["Unreadable selection."]}) from None
-    ids = list(dict.fromkeys(ids))
-    if not ids:
-        raise ValidationFailed("Select at least one certificate.",
-                               fields={"id": ["Select at least one certificate."]})
-    if len(ids) > MAX_SELECTED:
-        message = (f"At most {MAX_SELECTED} certificates can be ticked at once; use "
-                   "\"Select all matching\" for more.")
-        raise ValidationFailed(message, fields={"id": [message]})
-    return ids
+    return selection.selected_ids(
+        values, noun="certificate", limit=MAX_SELECTED,
+        too_many=(f"At most {MAX_SELECTED} certificates can be ticked at once; use "
+                  "\"Select all matching\" for more."))
 
 
 def matching_ids(filters: CertificateFilters) -> list[int]:
@@ -162,19 +153,9 @@ class BulkOutcome:
     def summary(self) -> str:
         """"12 approved, 2 already approved, 1 refused: <reason>." """
         word = DONE_WORDS.get(self.action, "done")
-        parts = [f"{self.done} {word}"]
-        if self.already:
-            parts.append(f"{self.already} already {word}")
-        for message, count in sorted(self.refused.items(), key=lambda item: -item[1]):
-            parts.append(f"{count} refused: {message}")
-        text = ", ".join(parts)
-        return text if text.endswith((".", "!", "?")) else text + "."
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> BulkOutcome:
-        return cls(action=str(raw.get("action", "")), done=int(raw.get("done", 0)),
-                   already=int(raw.get("already", 0)),
-                   refused={str(k): int(v) for k, v in (raw.get("refused") or {}).items()})
+        return selection.summary(f"{self.done} {word}",
+                                 f"{self.already} already {word}" if self.already else None,
+                                 self.refused)
 
 
 def _verb(action: BulkAction) -> Callable[[Certificate, Actor], Any]:
@@ -225,75 +206,187 @@ def apply(actor: Actor, action: BulkAction, ids: list[int]) -> BulkOutcome:
 
 # --- Large "all matching" actions: a job with progress ----------------------------------
 
-@dataclass
-class BulkRun:
-    """A queued "all matching" action and how far its job got (kept in storage)."""
-
-    key: str
-    action: str
-    reason: str
-    category: str
-    actor_id: int | None
-    actor_ip: str | None
-    ids: list[int]
-    position: int = 0
-    status: str = "queued"  # queued, running, done, failed
-    outcome: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    created_at: str = ""
-    finished_at: str | None = None
-
-    @property
-    def total(self) -> int:
-        return len(self.ids)
-
-    @property
-    def result(self) -> BulkOutcome:
-        return BulkOutcome.from_dict({"action": self.action, **self.outcome})
-
-    @property
-    def bulk_action(self) -> BulkAction:
-        return BulkAction(self.action, self.reason, self.category)
+def run_outcome(run: BulkActionRun) -> BulkOutcome:
+    """What the run did so far (its recorded counts)."""
+    return BulkOutcome(run.kind, done=run.done_count, already=run.already_count,
+                       refused={str(k): int(v) for k, v in (run.refusals or {}).items()})
 
 
-def _run_key(token: str) -> str:
-    if not token or len(token) > 64 or not all(c.isalnum() or c in "-_" for c in token):
-        raise NotFound("This bulk action is not known.")
-    return f"{_RUN_PREFIX}/{token}"
+def run_action(run: BulkActionRun) -> BulkAction:
+    return BulkAction(run.kind, run.reason, run.category)
 
 
-def save_run(run: BulkRun) -> None:
-    """Write the run's record (atomically: a reader sees the old or the new one)."""
-    target = storage.path_for(_run_key(run.key))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f"{target.name}.{secrets.token_hex(4)}.part")
-    temporary.write_text(json.dumps(asdict(run)), encoding="utf-8")
-    os.replace(temporary, target)
+def is_stale(run: BulkActionRun, now: datetime | None = None) -> bool:
+    """A RUNNING run whose job has not beaten for STALE_AFTER (its worker was killed), or
+    a QUEUED one no worker took for QUEUED_STALE_AFTER (its job was lost)."""
+    now = now or utcnow()
+    beat = run.heartbeat_at or run.created_at
+    if run.status == RunStatus.RUNNING:
+        return beat < now - STALE_AFTER
+    if run.status == RunStatus.QUEUED:
+        return beat < now - QUEUED_STALE_AFTER
+    return False
 
 
-def get_run(token: str) -> BulkRun:
-    """Raises NotFound for an unknown (or malformed) token."""
-    try:
-        raw = json.loads(storage.path_for(_run_key(token)).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise NotFound("This bulk action is not known.") from None
-    return BulkRun(**raw)
+def shown_status(run: BulkActionRun) -> RunStatus:
+    """The status the page shows: a stale run is FAILED (it stops polling and offers
+    Resume) although only Resume or a new job writes that down (a GET never writes)."""
+    return RunStatus.FAILED if is_stale(run) else run.status
 
 
-def request_run(actor: Actor, action: BulkAction, ids: list[int]) -> BulkRun:
-    """Record a large action and queue its job after commit."""
-    run = BulkRun(key=secrets.token_urlsafe(18), action=action.action, reason=action.reason,
-                  category=action.category, actor_id=actor.user.id if actor.user else None,
-                  actor_ip=actor.ip, ids=ids, created_at=utcnow().isoformat())
-    save_run(run)
-    enqueue_after_commit(RUN_JOB, run.key, job_timeout=RUN_JOB_TIMEOUT)
+def stale_error(run: BulkActionRun) -> str:
+    return (f"The worker stopped after {run.position} of {run.total} (no sign of it for "
+            f"{int(STALE_AFTER.total_seconds() // 60)} minutes).")
+
+
+def _queue(run: BulkActionRun) -> None:
+    # A job that raises is tried again (from where it stopped); the last try marks the
+    # run failed, and Resume queues it once more.
+    enqueue_after_commit(RUN_JOB, run.id, job_timeout=RUN_JOB_TIMEOUT,
+                         retry=Retry(max=RUN_RETRY["max"], interval=RUN_RETRY["interval"]))
+
+
+def request_run(actor: Actor, action: BulkAction, ids: list[int],
+                filters: dict[str, str] | None = None) -> BulkActionRun:
+    """Record a large action (flushes) and queue its job after commit."""
+    run = BulkActionRun(token=secrets.token_urlsafe(18), kind=action.action,
+                        reason=action.reason, category=action.category,
+                        requested_by_id=actor.user.id if actor.user else None,
+                        requested_ip=actor.ip, filters=dict(filters or {}), ids=list(ids),
+                        total=len(ids), status=RunStatus.QUEUED, position=0, done_count=0,
+                        already_count=0, refused_count=0, refusals={}, attempts=0,
+                        heartbeat_at=utcnow())
+    db.session.add(run)
+    db.session.flush()
+    _queue(run)
     return run
 
 
-def run_actor(run: BulkRun) -> Actor | None:
+def get_run(actor: Actor, token: str) -> BulkActionRun:
+    """The run behind a progress URL, for an admin (the one who asked for it or any
+    other). Raises NotFound for an unknown or malformed token, or anyone else."""
+    if (not isinstance(token, str) or not 1 <= len(token) <= 32
+            or not all(c.isascii() and (c.isalnum() or c in "-_") for c in token)):
+        raise NotFound("This bulk action is not known.")
+    if actor.user is None or actor.user.role != Role.ADMIN:
+        raise NotFound("This bulk action is not known.")
+    run = db.session.scalar(select(BulkActionRun).where(BulkActionRun.token == token))
+    if run is None:
+        raise NotFound("This bulk action is not known.")
+    return run
+
+
+def resume(actor: Actor, token: str) -> BulkActionRun:
+    """A failed (or stale) run back to QUEUED and its job queued again: it goes on from
+    where it stopped. Raises AlreadyDone when it is not failed any more (a double-click,
+    another admin: one job all the same)."""
+    run = get_run(actor, token)
+    cutoff = utcnow() - STALE_AFTER
+    queued_cutoff = utcnow() - QUEUED_STALE_AFTER
+    was = shown_status(run)
+    transition(run, to=RunStatus.QUEUED,
+               expected=[RunStatus.FAILED, RunStatus.RUNNING, RunStatus.QUEUED],
+               where=[or_(BulkActionRun.status == RunStatus.FAILED,
+                          and_(BulkActionRun.status == RunStatus.RUNNING,
+                               BulkActionRun.heartbeat_at < cutoff),
+                          and_(BulkActionRun.status == RunStatus.QUEUED,
+                               BulkActionRun.heartbeat_at < queued_cutoff))],
+               values={"error": None, "finished_at": None, "heartbeat_at": utcnow()},
+               refused=lambda now: AlreadyDone(
+                   f"It is {shown_status(now).label.lower()} already."))
+    audit.record(actor, AuditAction.UPDATE, "bulk_action_run", run.id,
+                 {"status": [was.value, "QUEUED"], "resumed_at": run.position,
+                  "total": run.total})
+    _queue(run)
+    return run
+
+
+def run_actor(run: BulkActionRun) -> Actor | None:
     """Who asked for the run, if they may still act (an active admin): a job queued by an
     admin who has since lost the role or been deactivated does nothing."""
-    user = db.session.get(User, run.actor_id) if run.actor_id else None
+    user = db.session.get(User, run.requested_by_id) if run.requested_by_id else None
     if user is None or not user.active or user.role != Role.ADMIN:
         return None
-    return Actor(user=user, ip=run.actor_ip)
+    return Actor(user=user, ip=run.requested_ip)
+
+
+def _mine(run: BulkActionRun, attempt: int) -> list[Any]:
+    # This job still owns the run: nobody marked it stale, resumed it or took it over.
+    return [BulkActionRun.attempts == attempt]
+
+
+def process(run_id: int, *, last_attempt: bool = True) -> dict[str, Any]:
+    """The job: act on the run's certificates from `position` on, COMMIT_EVERY at a
+    time, recording the counts, the position and a heartbeat with each commit. Safe to
+    run twice: a done or failed run is left alone, a run another job holds (a fresh
+    heartbeat) is left to it, and a certificate acted on twice counts "already". When it
+    raises, the run goes back to QUEUED for RQ's next try, or FAILED on the last one.
+    Commits."""
+    run = db.session.get(BulkActionRun, run_id)
+    if run is None:
+        return {"run": run_id, "status": "skipped", "reason": "run is gone"}
+    if run.status in (RunStatus.DONE, RunStatus.FAILED):
+        return {"run": run_id, "status": f"already_{run.status.value.lower()}"}
+    now = utcnow()
+    attempt = run.attempts + 1
+    try:
+        transition(run, to=RunStatus.RUNNING, expected=[RunStatus.QUEUED, RunStatus.RUNNING],
+                   where=[BulkActionRun.attempts == run.attempts,
+                          or_(BulkActionRun.status == RunStatus.QUEUED,
+                              BulkActionRun.heartbeat_at < now - STALE_AFTER)],
+                   values={"attempts": attempt, "heartbeat_at": now, "error": None,
+                           "started_at": run.started_at or now})
+    except Conflict:
+        db.session.rollback()
+        return {"run": run_id, "status": "busy", "reason": "another job holds it"}
+    db.session.commit()
+    actor = run_actor(run)
+    if actor is None:
+        _finish(run, attempt, RunStatus.FAILED,
+                error="The admin who asked for it can no longer act; nothing more was "
+                      "changed.")
+        return {"run": run_id, "status": "refused"}
+    action = run_action(run)
+    try:
+        while run.position < run.total:
+            chunk = list(run.ids[run.position:run.position + COMMIT_EVERY])
+            outcome = run_outcome(run)
+            outcome.add(apply(actor, action, chunk))
+            try:
+                transition(run, to=RunStatus.RUNNING, expected=RunStatus.RUNNING,
+                           where=_mine(run, attempt), values={
+                               "position": run.position + len(chunk),
+                               "done_count": outcome.done, "already_count": outcome.already,
+                               "refused_count": outcome.refused_count,
+                               "refusals": outcome.refused, "heartbeat_at": utcnow()})
+            except Conflict:  # marked stale, resumed or taken over meanwhile: not ours
+                db.session.rollback()  # this chunk is undone; the new owner redoes it
+                return {"run": run_id, "status": "superseded", "position": run.position}
+            db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        run = db.session.get(BulkActionRun, run_id)
+        log.exception("bulk action %s failed at %s of %s", run_id, run.position, run.total)
+        error = f"Stopped after {run.position} of {run.total} ({type(exc).__name__})."
+        _finish(run, attempt, RunStatus.FAILED if last_attempt else RunStatus.QUEUED,
+                error=error if last_attempt else error + " Trying again.")
+        raise
+    _finish(run, attempt, RunStatus.DONE)
+    return {"run": run_id, "status": "done", "summary": run.summary}
+
+
+def _finish(run: BulkActionRun, attempt: int, status: RunStatus, *,
+            error: str | None = None) -> None:
+    """Record how the job ended (if it still owns the run) and commit."""
+    values: dict[str, Any] = {"error": error, "heartbeat_at": utcnow()}
+    if status != RunStatus.QUEUED:
+        values["finished_at"] = utcnow()
+    if status == RunStatus.DONE:
+        values["summary"] = run_outcome(run).summary()
+    try:
+        transition(run, to=status, expected=RunStatus.RUNNING, where=_mine(run, attempt),
+                   values=values)
+    except Conflict:
+        db.session.rollback()
+        return
+    db.session.commit()
