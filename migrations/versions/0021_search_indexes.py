@@ -16,7 +16,14 @@ Create Date: 2026-12-01 14:15:00
   and the trigram indexes are skipped (the search still works, by scanning). They are
   conditional, so the models do not declare them; migrations/env.py leaves names ending
   in `_trgm` out of `flask db check`. SQLite: no trigram indexes.
+- On PostgreSQL every index here is built with CREATE INDEX CONCURRENTLY (and the two
+  replaced ones dropped with DROP INDEX CONCURRENTLY, after their replacements exist), in
+  `op.get_context().autocommit_block()`: at ten million certificates a plain CREATE
+  INDEX would block writes to the table for minutes. The block commits the migrations run
+  so far, so each step says IF [NOT] EXISTS and an interrupted upgrade can be rerun; a
+  concurrent build that failed leaves an INVALID index, which is dropped and built again.
 """
+import contextlib
 import logging
 
 import sqlalchemy as sa
@@ -57,31 +64,52 @@ def _trigram_available(bind) -> bool:
     return True
 
 
+def _drop_invalid(bind, names) -> None:
+    """Drop the INVALID leftovers of a concurrent build that failed, so it is built again."""
+    invalid = bind.exec_driver_sql(
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE NOT i.indisvalid AND c.relname = ANY(%(names)s)", {"names": list(names)}
+    ).scalars().all()
+    for name in invalid:
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+
+
 def upgrade():
     bind = op.get_bind()
     pg = bind.dialect.name == "postgresql"
     # SQLite has no NULLS LAST in indexes, and its DESC already puts NULLs last.
     nulls_last = " NULLS LAST" if pg else ""
-    op.drop_index('ix_certificates_course_id', table_name='certificates')
-    op.drop_index('ix_certificates_track_id', table_name='certificates')
-    op.create_index('ix_certificates_issued_at_id', 'certificates', _order(nulls_last))
-    op.create_index('ix_certificates_course_id_status_issued_at_id', 'certificates',
-                    ['course_id', 'status', *_order(nulls_last)])
-    op.create_index('ix_certificates_track_id_status_issued_at_id', 'certificates',
-                    ['track_id', 'status', *_order(nulls_last)])
     withdrawn = sa.text("status IN ('REVOKED', 'SUPERSEDED')")
-    op.create_index('ix_certificates_withdrawn_issued_at_id', 'certificates',
-                    _order(nulls_last), postgresql_where=withdrawn, sqlite_where=withdrawn)
     pending = sa.text("status = 'PENDING'")
-    op.create_index('ix_certificates_pending_recommended_at_id', 'certificates',
-                    ['recommended_at', 'id'], postgresql_where=pending, sqlite_where=pending)
-    # The daily sweep's expiry reminders (issued certificates expiring within 90 days):
-    # a range of this index instead of reading the whole table.
-    op.create_index('ix_certificates_status_expires_at', 'certificates',
-                    ['status', 'expires_at'])
-    if pg and _trigram_available(bind):
-        for name, spec in TRIGRAM_INDEXES.items():
-            op.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {spec}")
+    indexes = {
+        'ix_certificates_issued_at_id': (_order(nulls_last), {}),
+        'ix_certificates_course_id_status_issued_at_id':
+            (['course_id', 'status', *_order(nulls_last)], {}),
+        'ix_certificates_track_id_status_issued_at_id':
+            (['track_id', 'status', *_order(nulls_last)], {}),
+        'ix_certificates_withdrawn_issued_at_id':
+            (_order(nulls_last), {"postgresql_where": withdrawn, "sqlite_where": withdrawn}),
+        'ix_certificates_pending_recommended_at_id':
+            (['recommended_at', 'id'], {"postgresql_where": pending, "sqlite_where": pending}),
+        # The daily sweep's expiry reminders (issued certificates expiring within 90 days):
+        # a range of this index instead of reading the whole table.
+        'ix_certificates_status_expires_at': (['status', 'expires_at'], {}),
+    }
+    # The extension is created (or refused) in the migration's own transaction, before the
+    # concurrent builds, which cannot run in one.
+    trigram = pg and _trigram_available(bind)
+    with op.get_context().autocommit_block() if pg else contextlib.nullcontext():
+        if pg:
+            _drop_invalid(bind, [*indexes, *(TRIGRAM_INDEXES if trigram else ())])
+        for name, (columns, where) in indexes.items():
+            op.create_index(name, 'certificates', columns, if_not_exists=True,
+                            postgresql_concurrently=True, **where)
+        for name in ('ix_certificates_course_id', 'ix_certificates_track_id'):
+            op.drop_index(name, table_name='certificates', if_exists=True,
+                          postgresql_concurrently=True)
+        if trigram:
+            for name, spec in TRIGRAM_INDEXES.items():
+                op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {spec}")
 
 
 def downgrade():
