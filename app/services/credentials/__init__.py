@@ -42,7 +42,6 @@ from app.services.credentials.evidence import (
 from app.services.credentials.matrix import (
     ExpirySummary,
     Matrix,
-    expiry_summary,
     org_credentials_for_export,
     org_matrix,
 )
@@ -65,7 +64,7 @@ __all__ = [
     "assign", "assignable_staff", "assigned_count", "attach_evidence", "can_see",
     "can_upload", "change_status", "create_definition", "credentials_of", "definition_choices",
     "definition_to_api", "definitions_page", "delete_definition", "ensure_default_definitions",
-    "expiry_band", "expiry_summary", "get_credential", "get_definition", "holders",
+    "expiry_band", "get_credential", "get_definition", "holders",
     "list_definitions", "org_credentials_for_export", "org_matrix", "sniff_evidence_type",
     "status_counts", "storage", "submit_evidence", "update_definition",
 ]

@@ -29,8 +29,8 @@ class Matrix:
     staff: Page[User]
     definitions: list[MicroCredentialDefinition]
     cells: dict[tuple[int, int], StaffMicroCredential]
-    # The whole organization's expiry counts, when org_matrix() was given `today`.
-    summary: ExpirySummary | None = None
+    # The whole organization's expiry counts (not the page's, nor the filters').
+    summary: ExpirySummary
 
     def row(self, user_id: int) -> list[StaffMicroCredential | None]:
         """The user's cells in column order (None where they hold nothing)."""
@@ -38,14 +38,12 @@ class Matrix:
 
 
 def org_matrix(organization_id: int, *, definition_id: int | None = None, status: str = "",
-               q: str = "", page: int = 1, per_page: int = 25,
-               today: date | None = None) -> Matrix:
+               q: str = "", page: int = 1, per_page: int = 25, today: date) -> Matrix:
     """Staff of one organization x the definitions any of them hold.
 
-    Three queries whatever the size: the page of staff (with its count), the columns,
-    and the cells for that page. Filters keep the staff with a matching credential.
-    With `today`, the columns and the expiry summary (expiry_summary()) come from one
-    pass over the organization's credentials instead of two.
+    Three queries whatever the size: the page of staff (with its count), the columns
+    with the whole organization's expiry summary (one pass over its credentials), and
+    the cells for that page. Filters keep the staff with a matching credential.
     """
     held = select(StaffMicroCredential.id).where(StaffMicroCredential.user_id == User.id)
     if definition_id is not None:
@@ -61,19 +59,13 @@ def org_matrix(organization_id: int, *, definition_id: int | None = None, status
         staff_stmt = staff_stmt.where(people_matching(q))
     staff = paginate(staff_stmt, page, per_page)
 
-    summary = None
-    if today is None:
-        held_ids: Any = (select(StaffMicroCredential.definition_id)
-                         .join(User, User.id == StaffMicroCredential.user_id)
-                         .where(User.organization_id == organization_id).distinct())
-    else:
-        counts = db.session.execute(
-            select(StaffMicroCredential.definition_id, *_expiry_counts(today))
-            .join(User, User.id == StaffMicroCredential.user_id)
-            .where(User.organization_id == organization_id)
-            .group_by(StaffMicroCredential.definition_id)).all()
-        held_ids = [row[0] for row in counts]
-        summary = ExpirySummary(*(sum(int(row[i] or 0) for row in counts) for i in (1, 2, 3)))
+    counts = db.session.execute(
+        select(StaffMicroCredential.definition_id, *_expiry_counts(today))
+        .join(User, User.id == StaffMicroCredential.user_id)
+        .where(User.organization_id == organization_id)
+        .group_by(StaffMicroCredential.definition_id)).all()
+    held_ids = [row[0] for row in counts]
+    summary = ExpirySummary(*(sum(int(row[i] or 0) for row in counts) for i in (1, 2, 3)))
     columns = (select(MicroCredentialDefinition)
                .where(MicroCredentialDefinition.id.in_(held_ids))
                .order_by(MicroCredentialDefinition.level.desc(), MicroCredentialDefinition.title))
@@ -133,11 +125,3 @@ def _expiry_counts(today: date) -> tuple[Any, Any, Any]:
             func.sum(case((awarded & (expiry > today) & (expiry <= soon), 1), else_=0)),
             func.sum(case((awarded & (expiry > today) & (expiry <= later), 1), else_=0)))
 
-
-def expiry_summary(organization_id: int, today: date) -> ExpirySummary:
-    """The whole organization's counts (not the page's, nor the filters'): one query."""
-    row = db.session.execute(
-        select(*_expiry_counts(today))
-        .join(User, User.id == StaffMicroCredential.user_id)
-        .where(User.organization_id == organization_id)).one()
-    return ExpirySummary(*(int(value or 0) for value in row))
