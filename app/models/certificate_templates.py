@@ -3,15 +3,16 @@
 A template is a name and a version counter; each save adds an immutable
 CertificateTemplateVersion. An issued certificate names the version it was issued with
 in its frozen snapshot ("template_version_id"), so editing the template later never
-changes it. Assignments say which template a track, course or micro-credential
-definition uses; the default template (at most one) covers everything else.
+changes it. Assignments say which template a track or course uses (a definition_id
+column exists, unused: nothing renders a template for micro-credential awards yet); the
+default template (at most one) covers everything else.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, not_blank, utcnow
@@ -22,7 +23,8 @@ class CertificateTemplate(Base):
     __table_args__ = (not_blank("name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(120), unique=True)
+    # Unique regardless of case: the index uq_certificate_templates_name_lower, below.
+    name: Mapped[str] = mapped_column(String(120))
     # "default" on the default template, NULL on the others: its unique constraint
     # allows one default, race or not.
     default_key: Mapped[str | None] = mapped_column(String(10), unique=True)
@@ -39,6 +41,9 @@ class CertificateTemplate(Base):
     @property
     def is_default(self) -> bool:
         return self.default_key is not None
+
+
+Index("uq_certificate_templates_name_lower", func.lower(CertificateTemplate.name), unique=True)
 
 
 class CertificateTemplateVersion(Base):

@@ -1,5 +1,5 @@
 """certificate templates: versioned designs (logo, colours, signer, border, wording)
-assigned to tracks, courses and micro-credential definitions
+assigned to tracks and courses
 
 Revision ID: 0023_certificate_templates
 Revises: 0022_bulk_imports
@@ -31,8 +31,11 @@ def upgrade():
                            name=op.f('ck_certificate_templates_name_not_blank')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_certificate_templates')),
         sa.UniqueConstraint('default_key', name=op.f('uq_certificate_templates_default_key')),
-        sa.UniqueConstraint('name', name=op.f('uq_certificate_templates_name')),
     )
+    # Unique regardless of case, as organizations' names (0019): "Brand" and "BRAND" are
+    # one name to the admin picking one.
+    op.create_index('uq_certificate_templates_name_lower', 'certificate_templates',
+                    [sa.text('lower(name)')], unique=True)
     op.create_table(
         'certificate_template_versions',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -104,4 +107,5 @@ def downgrade():
     op.drop_index(op.f('ix_certificate_template_versions_template_id'),
                   table_name='certificate_template_versions')
     op.drop_table('certificate_template_versions')
+    op.drop_index('uq_certificate_templates_name_lower', table_name='certificate_templates')
     op.drop_table('certificate_templates')

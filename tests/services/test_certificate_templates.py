@@ -100,14 +100,38 @@ def test_fill_replaces_placeholders_as_plain_text():
         == "To <b>Zoë</b>: {date}"  # no second pass, no markup
 
 
+#: Numbers as a form sends them, including the ones str.isdigit() lets through but int()
+#: refuses ("²", Arabic-Indic digits) and ones past every INTEGER column (20 digits).
+_NUMBERS = st.one_of(st.text(max_size=24), st.integers(-3, 10**22).map(str),
+                     st.sampled_from(["²", "١", "٣٤", "1²", "9" * 20, "2147483648", " 1 ",
+                                      "1.0", "+1", "0", ""]))
+_SUBJECTS = st.one_of(st.text(max_size=30), st.builds(
+    lambda kind, number: f"{kind}:{number}",
+    st.sampled_from(["track", "course", "definition", "Track", ""]), _NUMBERS))
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(primary=st.text(max_size=12), body=st.text(max_size=80), title=st.text(max_size=40),
-       border=st.sampled_from(["double", "single", "none", "dotted", ""]))
-def test_any_input_is_saved_or_refused_never_a_500(admin_client, primary, body, title, border):
+       border=st.sampled_from(["double", "single", "none", "dotted", ""]),
+       base_version=_NUMBERS, subject=_SUBJECTS)
+def test_any_input_is_saved_or_refused_never_a_500(app, admin_client, primary, body, title,
+                                                   border, base_version, subject):
     response = admin_client.post("/admin/certificate-templates", data={
         "name": "Hypothesis", "primary_color": primary, "accent_color": "#b08d57",
         "border_style": border, "title_text": title, "body_text": body})
     assert response.status_code in (303, 409, 422), response.status_code
+    with app.app_context():
+        fixed = db.session.scalar(db.select(CertificateTemplate.id).where(
+            CertificateTemplate.name == "Fixed"))
+    fixed = fixed or _create(app, "Fixed")
+    saved = admin_client.post(f"/admin/certificate-templates/{fixed}", data={
+        "name": "Fixed", **DESIGN, "primary_color": primary, "body_text": body,
+        "base_version": base_version})
+    assert saved.status_code in (303, 409, 422), (base_version, saved.status_code)
+    assigned = admin_client.post(f"/admin/certificate-templates/{fixed}/assign",
+                                 data={"subject": subject})
+    # A flashed message (303), or 422 for control characters (app/web/input.py).
+    assert assigned.status_code in (303, 422), (subject, assigned.status_code)
     preview = admin_client.post("/admin/certificate-templates/preview", data={
         "primary_color": primary, "border_style": border, "title_text": title,
         "body_text": body}, headers={"HX-Request": "true"})
@@ -226,30 +250,45 @@ def test_an_issued_certificate_keeps_its_version(app, make_user, make_track, iss
 
 
 def test_course_template_beats_track_beats_default(app, make_track):
+    """version_id_for (what the issue freezes into the snapshot): the course's template,
+    else its track's, else the default one, else none."""
     track = make_track("Precedence")
-    course = track.courses[0]
+    course, other_course = track.courses[0], track.courses[1]
     default_id = _create(app, "Default one")
     track_id = _create(app, "Track one")
     course_id = _create(app, "Course one")
     with app.app_context():
         actor = Actor.system()
+
+        def version_of(template_id: int) -> int:
+            return service.current_version(db.session.get(CertificateTemplate, template_id)).id
+
+        def frozen(**subject: Any) -> int | None:
+            probe = Certificate(**subject)
+            found = service.version_id_for(probe)
+            if probe in db.session:
+                db.session.expunge(probe)
+            return found
+
+        assert frozen(track_id=track.id) is None  # the built-in look
         service.set_default(actor, db.session.get(CertificateTemplate, default_id))
-        assert service.template_for(None, track.id).id == default_id
+        assert frozen(track_id=track.id) == version_of(default_id)
+        assert frozen(course_id=course.id) == version_of(default_id)
         service.assign(actor, db.session.get(CertificateTemplate, track_id), f"track:{track.id}")
-        assert service.template_for(None, track.id).id == track_id
-        assert service.template_for(course.id, None).id == track_id
+        assert frozen(track_id=track.id) == version_of(track_id)
+        assert frozen(course_id=course.id) == version_of(track_id)  # through the course's track
         service.assign(actor, db.session.get(CertificateTemplate, course_id),
                        f"course:{course.id}")
-        assert service.template_for(course.id, None).id == course_id
-        # version_id_for (what the issue freezes) follows the same rule.
-        for subject, expected in (({"course_id": course.id}, course_id),
-                                  ({"track_id": track.id}, track_id),
-                                  ({"course_id": track.courses[1].id}, track_id)):
-            probe = Certificate(**subject)
-            wanted = service.current_version(db.session.get(CertificateTemplate, expected))
-            assert service.version_id_for(probe) == wanted.id, subject
-            db.session.expunge(probe) if probe in db.session else None
+        assert frozen(course_id=course.id) == version_of(course_id)
+        assert frozen(course_id=course.id, track_id=track.id) == version_of(course_id)
+        assert frozen(course_id=other_course.id) == version_of(track_id)
+        assert frozen(track_id=track.id) == version_of(track_id)
+        # A new version of the course's template is what certificates get from now on.
+        service.save_version(actor, db.session.get(CertificateTemplate, course_id), 1,
+                             {**DESIGN, "signer_name": "Newer"})
+        assert frozen(course_id=course.id) == version_of(course_id)
         db.session.rollback()
+    assert not hasattr(service, "template_for")  # one rule, in one place
 
 
 def test_logo_and_signature_are_embedded_and_nothing_is_fetched(app, make_user, make_track,
@@ -394,3 +433,139 @@ def test_default_and_unassign_from_the_page_are_audited(app, admin_client, make_
             AuditLog.resource_type == "certificate_template"))]
     assert any("unassigned" in (c or {}) for c in changes)
     assert sum(1 for c in changes if (c or {}).get("default") == [False, True]) == 2
+
+
+# --- Subjects: ids in ASCII digits, tracks and courses only ----------------------------
+
+@pytest.mark.parametrize("subject", ["track:²", "track:١", "course:1²", "track:" + "9" * 20,
+                                     "track:2147483648", "track:0", "track:-1",
+                                     "track:", "definition:1", "badge:1", "", None, 3])
+def test_bad_subjects_are_refused_not_a_500(subject):
+    with pytest.raises(ValidationFailed) as raised:
+        service.parse_subject(subject)
+    assert raised.value.fields["subject"] == ["Choose a track or course."]
+
+
+def test_good_subjects_parse():
+    assert service.parse_subject("track:3") == ("track", 3)
+    assert service.parse_subject("course:2147483647") == ("course", 2147483647)
+
+
+def test_micro_credential_definitions_are_not_offered(app, admin_client, make_track):
+    """Nothing renders a template for a micro-credential award, so assigning one to a
+    definition would do nothing: it is not offered, and refused if posted."""
+    from app.models import MicroCredentialDefinition
+
+    track = make_track("Offered")
+    template_id = _create(app)
+    with app.app_context():
+        definition = db.session.scalar(db.select(MicroCredentialDefinition))
+        assert all(not value.startswith("definition:")
+                   for value, _ in service.subject_choices())
+    page = admin_client.get(f"/admin/certificate-templates/{template_id}").get_data(as_text=True)
+    picker = page[page.index('name="subject"'):]
+    picker = picker[:picker.index("</select>")]
+    assert "definition:" not in picker and "Micro-credential" not in picker
+    assert f"track:{track.id}" in picker
+    if definition is not None:
+        response = admin_client.post(f"/admin/certificate-templates/{template_id}/assign",
+                                     data={"subject": f"definition:{definition.id}"},
+                                     follow_redirects=True)
+        assert "Choose a track or course." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("base_version", ["²", "١", "9" * 20, "2147483648", "0", "x", ""])
+def test_a_bad_base_version_is_a_clear_422(app, admin_client, base_version):
+    template_id = _create(app)
+    response = admin_client.post(f"/admin/certificate-templates/{template_id}", data={
+        "name": "Brand", **DESIGN, "base_version": base_version})
+    assert response.status_code == 422
+    assert "Reload the page" in response.get_data(as_text=True)
+
+
+# --- Names: unique regardless of case, in the database too -----------------------------
+
+def test_names_are_unique_regardless_of_case_in_the_database(app):
+    from sqlalchemy.exc import IntegrityError
+
+    _create(app, "Brand")
+    with app.app_context():
+        db.session.add(CertificateTemplate(name="BRAND", version=0))
+        with pytest.raises(IntegrityError):
+            db.session.flush()
+        db.session.rollback()
+
+
+def test_renaming_to_another_templates_name_is_409(app, admin_client):
+    _create(app, "Brand")
+    other = _create(app, "Other")
+    response = admin_client.post(f"/admin/certificate-templates/{other}", data={
+        **DESIGN, "name": "bRAND", "base_version": "1"})
+    assert response.status_code == 409
+    assert "A template with this name exists already." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(CertificateTemplate, other).name == "Other"
+
+
+def test_two_admins_creating_one_name_in_two_cases_make_one(app, admin_user, race):
+    responses = race(admin_user, calls=[("POST", "/admin/certificate-templates", {"data": {
+        **DESIGN, "name": name}}) for name in ("Raced name", "RACED NAME")])
+    assert sorted(r.status_code for r in responses) == [303, 409]
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(
+            CertificateTemplate).where(db.func.lower(CertificateTemplate.name)
+                                       == "raced name")) == 1
+
+
+# --- Images are stored only by a save that goes through --------------------------------
+
+def _stored_files(app: Any) -> set[str]:
+    from pathlib import Path
+
+    root = Path(app.config["STORAGE_DIR"]) / "branding"
+    return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def test_a_refused_save_stores_no_image(app, admin_client, monkeypatch):
+    """Refused by the name, the version or a field: nothing is written (not written and
+    removed again: the write comes after every check)."""
+    template_id = _create(app, "Brand")
+    before = _stored_files(app)
+    writes: list[str] = []
+    original = storage.save
+    monkeypatch.setattr(storage, "save", lambda data, prefix: (
+        writes.append(prefix), original(data, prefix))[1])
+    logo = {"logo": (io.BytesIO(_png()), "logo.png")}
+    taken = admin_client.post("/admin/certificate-templates", data={
+        **DESIGN, "name": "BRAND", **logo}, content_type="multipart/form-data")
+    assert taken.status_code == 409
+    assert admin_client.post(f"/admin/certificate-templates/{template_id}", data={
+        **DESIGN, "name": "Brand", "base_version": "1", "signer_name": "New"}).status_code == 303
+    stale = admin_client.post(f"/admin/certificate-templates/{template_id}", data={
+        **DESIGN, "name": "Brand", "base_version": "1",
+        "logo": (io.BytesIO(_png()), "logo.png")}, content_type="multipart/form-data")
+    assert stale.status_code == 409
+    bad_colour = admin_client.post("/admin/certificate-templates", data={
+        **DESIGN, "name": "Fresh", "primary_color": "red",
+        "logo": (io.BytesIO(_png()), "logo.png")}, content_type="multipart/form-data")
+    assert bad_colour.status_code == 422
+    assert writes == [] and _stored_files(app) == before
+
+
+def test_a_rolled_back_save_removes_its_images_and_a_commit_keeps_them(app):
+    before = _stored_files(app)
+    with app.app_context():
+        template = service.create_template(Actor.system(), "Rolled back", DESIGN,
+                                           {"logo": _png(), "signature": _jpeg()})
+        assert len(_stored_files(app) - before) == 2  # written just before the version row
+        db.session.rollback()
+    assert _stored_files(app) == before
+    with app.app_context():
+        template = service.create_template(Actor.system(), "Kept", DESIGN, {"logo": _png()})
+        db.session.commit()
+        template = db.session.get(CertificateTemplate, template.id)
+        version = service.save_version(Actor.system(), template, 1, DESIGN,
+                                       {"signature": _png()})
+        db.session.commit()
+        assert storage.exists(version.logo_key) and storage.exists(version.signature_key)
+    assert len(_stored_files(app) - before) == 2

@@ -37,5 +37,5 @@ class TemplateForm(Form):
 
 
 class AssignForm(Form):
-    subject = SelectField("Track, course or micro-credential", validate_choice=False,
+    subject = SelectField("Track or course", validate_choice=False,
                           validators=[InputRequired("Choose what uses this template.")])

@@ -1,5 +1,5 @@
 """/admin/certificate-templates: list, create, edit (each save a new version) with a live
-preview, assign to tracks, courses and micro-credentials, choose the default. Admins
+preview, assign to tracks and courses, choose the default. Admins
 only; template images are served here only (to admins), never from static/."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from app.services import storage
 from app.services.certificates import template_preview
 from app.services.certificates import templates as service
 from app.services.errors import ValidationFailed
+from app.services.fields import parse_id
 from app.web.auth import current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
 from app.web.files import private_file
@@ -117,15 +118,23 @@ def edit(template_id: int) -> Any:
     return _page(form, template)
 
 
+def _base_version(value: Any) -> int | None:
+    """The version the editor opened (ASCII digits, 1..MAX_ID), or None, which the
+    service refuses with "Reload the page" (422): "²" or twenty digits are no 500."""
+    try:
+        return parse_id(value)
+    except ValueError:
+        return None
+
+
 @bp.route("/<int:template_id>", methods=["POST"])
 def save(template_id: int) -> Any:
     template = service.get_template(template_id)
     form = TemplateForm()
     remove = tuple(kind for kind in service.IMAGE_KINDS
                    if getattr(form, f"remove_{kind}").data)
-    base = form.base_version.data
     version = submit(form, lambda: service.save_version(
-        current_actor(), template, int(base) if str(base or "").isdigit() else None,
+        current_actor(), template, _base_version(form.base_version.data),
         form.design(), _images(form), remove, name=form.name.data))
     if version is None:
         return _page(form, template, status=form.status)

@@ -14,13 +14,21 @@
   IMAGE_MAX_BYTES and IMAGE_MAX_SIDE pixels a side, decompression bombs refused),
   re-encoded as PNG (dropping anything else the file carried: metadata, trailing data of
   a polyglot) and stored privately; the renderer gets them as data: URIs, the admin
-  pages through an admin-only route, and nothing fetches a URL.
+  pages through an admin-only route, the public verify page a version's logo (never its
+  signature) through /verify/template-logos/<version id>.png, and nothing fetches a URL.
+- A save writes its images to storage only after every check has passed (fields, name,
+  version) and just before the version row; if the transaction is rolled back after
+  that, the files written for it are deleted again (a session event, below). A crash
+  between the write and the commit may still leave an unreferenced file.
+- Templates are assigned to tracks and courses. Micro-credential awards have no PDF or
+  template-aware page, so definitions are not offered (the column stays for later).
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -28,7 +36,9 @@ from functools import lru_cache
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import event, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import (
@@ -44,7 +54,7 @@ from app.models import (
 from app.services import audit, storage
 from app.services.context import Actor
 from app.services.errors import Conflict, NotFound, ValidationFailed
-from app.services.fields import Fields, text
+from app.services.fields import Fields, parse_id, text
 from app.services.persistence import flush_or_raise
 
 COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -56,7 +66,8 @@ IMAGE_MAX_SIDE = 2000
 #: Stored images fit in this box (width, height in pixels), scaled down keeping their shape.
 PRINT_SIZE = (1200, 300)
 IMAGE_KINDS = ("logo", "signature")
-SUBJECT_KINDS = ("track", "course", "definition")
+#: What a template can be assigned to (definitions: nothing renders for them yet).
+SUBJECT_KINDS = ("track", "course")
 
 #: The built-in look (what a certificate without a template shows).
 DEFAULTS = {"primary_color": "#1f3a5f", "accent_color": "#b08d57", "border_style": "double",
@@ -196,15 +207,12 @@ def subject_label(assignment: CertificateTemplateAssignment) -> str:
 
 
 def subject_choices() -> list[tuple[str, str]]:
-    """("track:3", "Track: Roofing") ... for the assign picker."""
+    """("track:3", "Track: Roofing") ... for the assign picker (tracks and courses)."""
     tracks = db.session.scalars(select(CertificationTrack).order_by(CertificationTrack.name))
     courses = db.session.scalars(select(Course).where(Course.archived_at.is_(None))
                                  .order_by(Course.title))
-    definitions = db.session.scalars(select(MicroCredentialDefinition)
-                                     .order_by(MicroCredentialDefinition.title))
     return ([(f"track:{t.id}", f"Track: {t.name}") for t in tracks]
-            + [(f"course:{c.id}", f"Course: {c.title}") for c in courses]
-            + [(f"definition:{d.id}", f"Micro-credential: {d.title}") for d in definitions])
+            + [(f"course:{c.id}", f"Course: {c.title}") for c in courses])
 
 
 def _assignment_for(column: Any, value: int | None) -> CertificateTemplateAssignment | None:
@@ -213,27 +221,11 @@ def _assignment_for(column: Any, value: int | None) -> CertificateTemplateAssign
     return db.session.scalar(select(CertificateTemplateAssignment).where(column == value))
 
 
-def template_for(course_id: int | None, track_id: int | None) -> CertificateTemplate | None:
-    """The template a certificate of this course (or track) gets: the course's, else its
-    track's, else the default one; None when there is none (the built-in look)."""
-    A = CertificateTemplateAssignment
-    if course_id is not None:
-        found = _assignment_for(A.course_id, course_id)
-        if found is not None:
-            return found.template
-        course = db.session.get(Course, course_id)
-        track_id = track_id or (course.track_id if course is not None else None)
-    found = _assignment_for(A.track_id, track_id)
-    if found is not None:
-        return found.template
-    return db.session.scalar(select(CertificateTemplate).where(
-        CertificateTemplate.default_key.is_not(None)))
-
-
 def version_id_for(certificate: Certificate) -> int | None:
     """The template version in force for `certificate` now (frozen into its snapshot at
-    issue), or None: template_for's rule in at most two queries (issuing in bulk calls
-    this once per certificate)."""
+    issue), or None: the course's template, else its track's (the certificate's, or its
+    course's), else the default one; at most two queries (issuing in bulk calls this
+    once per certificate)."""
     A, T, V = CertificateTemplateAssignment, CertificateTemplate, CertificateTemplateVersion
     course_id = certificate.course_id
     track_id = certificate.track_id
@@ -267,12 +259,50 @@ def _taken() -> Conflict:
                     fields={"name": ["A template with this name exists already."]})
 
 
-def _store_images(images: dict[str, bytes | None]) -> dict[str, str]:
+def _name_taken(name: str, other_than: int | None = None) -> bool:
+    query = select(CertificateTemplate.id).where(
+        func.lower(CertificateTemplate.name) == name.lower())
+    if other_than is not None:
+        query = query.where(CertificateTemplate.id != other_than)
+    return db.session.scalar(query) is not None
+
+
+def _checked_images(images: dict[str, bytes | None] | None) -> dict[str, bytes]:
+    """The uploads as clean PNGs (ValidationFailed for a bad one); nothing is stored."""
+    return {kind: check_image(data, kind) for kind, data in (images or {}).items()
+            if kind in IMAGE_KINDS and data}
+
+
+#: session.info key: the files written in this transaction, deleted if it rolls back.
+_WRITTEN = "certificate_template_files"
+
+
+def _store_images(clean: dict[str, bytes]) -> dict[str, str]:
+    """Write the checked images, as the last step before the version row (every check
+    has passed by then). Their files are removed again if the transaction rolls back."""
     keys: dict[str, str] = {}
-    for kind, data in images.items():
-        if data:
-            keys[f"{kind}_key"] = storage.save(check_image(data, kind), "branding")[0]
+    for kind, data in clean.items():
+        key = storage.save(data, "branding")[0]
+        db.session.info.setdefault(_WRITTEN, []).append(str(storage.path_for(key)))
+        keys[f"{kind}_key"] = key
     return keys
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_written(session: Session) -> None:
+    if not session.in_nested_transaction():  # releasing a SAVEPOINT fires this too
+        session.info.pop(_WRITTEN, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _remove_written(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is not None:
+        return  # a SAVEPOINT: the outer transaction may still commit them
+    for path in session.info.pop(_WRITTEN, None) or ():
+        try:
+            os.unlink(path)
+        except OSError:
+            pass  # gone already, or unwritable: an unreferenced file at worst
 
 
 def create_template(actor: Actor, name: Any, design: dict[str, Any],
@@ -289,12 +319,12 @@ def create_template(actor: Actor, name: Any, design: dict[str, Any],
                 f.add(field, message)
         cleaned = {}
     f.done()
-    if db.session.scalar(select(CertificateTemplate.id).where(
-            func.lower(CertificateTemplate.name) == cleaned_name.lower())) is not None:
+    clean_images = _checked_images(images)
+    if _name_taken(cleaned_name):
         raise _taken()
-    keys = _store_images(images or {})
     template = CertificateTemplate(name=cleaned_name, version=1)
-    flush_or_raise(_taken(), add=[template])
+    flush_or_raise(_taken(), add=[template])  # the unique index on lower(name), raced
+    keys = _store_images(clean_images)
     version = CertificateTemplateVersion(template_id=template.id, number=1, **cleaned,
                                          **keys, created_by_id=_actor_id(actor))
     db.session.add(version)
@@ -314,30 +344,37 @@ def save_version(actor: Actor, template: CertificateTemplate, base_version: Any,
     cleaned_name = _name(name) if name is not None else template.name
     if not isinstance(base_version, int) or isinstance(base_version, bool):
         raise ValidationFailed("Reload the page: the form has no version.")
-    keys = _store_images(images or {})
+    clean_images = _checked_images(images)
+    if _name_taken(cleaned_name, other_than=template.id):
+        raise _taken()
     previous = current_version(template)
+    keys: dict[str, str | None] = {}
     for kind in IMAGE_KINDS:
         key = f"{kind}_key"
-        if key not in keys and kind not in remove and previous is not None:
+        if kind not in clean_images and kind not in remove and previous is not None:
             keys[key] = getattr(previous, key)
-    bumped = db.session.execute(
-        update(CertificateTemplate)
-        .where(CertificateTemplate.id == template.id,
-               CertificateTemplate.version == base_version)
-        .values(version=CertificateTemplate.version + 1, name=cleaned_name,
-                updated_at=func.now())
-        .execution_options(synchronize_session=False)).rowcount
+    try:
+        with db.session.begin_nested():
+            bumped = db.session.execute(
+                update(CertificateTemplate)
+                .where(CertificateTemplate.id == template.id,
+                       CertificateTemplate.version == base_version)
+                .values(version=CertificateTemplate.version + 1, name=cleaned_name,
+                        updated_at=func.now())
+                .execution_options(synchronize_session=False)).rowcount
+    except IntegrityError:
+        raise _taken() from None  # renamed to a name taken at the same moment
     if bumped != 1:
         db.session.refresh(template)
         latest = current_version(template)
         if latest is not None and latest.created_by_id == _actor_id(actor) \
-                and latest.created_by_id is not None and not (images or {}).get("logo") \
-                and not (images or {}).get("signature") \
+                and latest.created_by_id is not None and not clean_images \
                 and all(getattr(latest, k) == v for k, v in {**cleaned, **keys}.items()):
             return latest  # the same save twice (a double-click): saved once
         raise Conflict(f"Someone saved this template meanwhile (now version "
                        f"{template.version}). Reload to see their changes, then save again.")
     db.session.refresh(template)
+    keys.update(_store_images(clean_images))
     version = CertificateTemplateVersion(template_id=template.id, number=template.version,
                                          **cleaned, **keys, created_by_id=_actor_id(actor))
     flush_or_raise(Conflict("Someone saved this template at the same moment. Reload and "
@@ -364,20 +401,24 @@ def set_default(actor: Actor, template: CertificateTemplate) -> CertificateTempl
 
 
 def parse_subject(value: Any) -> tuple[str, int]:
-    """"track:3" -> ("track", 3); ValidationFailed otherwise."""
+    """"track:3" -> ("track", 3); ValidationFailed otherwise (the id in ASCII digits,
+    1..MAX_ID: "track:²" or twenty digits are refused, not a 500)."""
     kind, _, raw = str(value or "").partition(":")
-    if kind not in SUBJECT_KINDS or not raw.isdigit() or not 0 < int(raw) < 2**31:
-        raise ValidationFailed("Choose a track, course or micro-credential.",
-                               fields={"subject": ["Choose a track, course or micro-credential."]})
-    return kind, int(raw)
+    try:
+        subject_id = parse_id(raw)
+    except ValueError:
+        subject_id = None
+    if kind not in SUBJECT_KINDS or subject_id is None:
+        raise ValidationFailed("Choose a track or course.",
+                               fields={"subject": ["Choose a track or course."]})
+    return kind, subject_id
 
 
 def assign(actor: Actor, template: CertificateTemplate,
            subject: Any) -> CertificateTemplateAssignment:
-    """Give a track, course or definition this template (replacing its previous one)."""
+    """Give a track or course this template (replacing its previous one)."""
     kind, subject_id = parse_subject(subject)
-    model = {"track": CertificationTrack, "course": Course,
-             "definition": MicroCredentialDefinition}[kind]
+    model = {"track": CertificationTrack, "course": Course}[kind]
     if db.session.get(model, subject_id) is None:
         raise ValidationFailed("That subject does not exist.",
                                fields={"subject": ["Choose an existing item."]})
