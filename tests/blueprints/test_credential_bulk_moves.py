@@ -1,6 +1,8 @@
 """Bulk moves on a micro-credential's holders list: the ticked holders moved to a status,
 each through change_status (one audit row and one notice per credential), with a summary
-of mixed outcomes; admins only; no input a 500; two bulk moves at once move each once."""
+of mixed outcomes; one already in the status (or moved there a moment ago) counted
+"already", not refused; admins only; each class of input answers its own status and none
+a 500; two bulk moves at once move each once."""
 
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditLog, CredentialStatus, StaffMicroCredential
+from app.services.context import Actor
+from app.services.credentials import bulk_moves
+from app.services.credentials.status import change_status
+from app.services.errors import AlreadyDone, Conflict
 from tests.conftest import HX
 
 C = CredentialStatus
@@ -105,16 +111,65 @@ def test_only_admins_move_in_bulk(request, app, make_user, make_definition, make
     assert _statuses(app, [credential]) == [C.NOT_STARTED]
 
 
+def test_each_class_of_input_answers_its_own_status(admin_client, make_user,
+                                                    make_definition, make_credential):
+    definition = make_definition()
+    (holder,) = _holders(make_user, make_credential, definition, 1)
+    path = f"/admin/micro-credentials/{definition.id}/bulk-move"
+    cases = [
+        ("a valid move", path, {"to_status": "IN_TRAINING", "id": holder}, 200),
+        ("already there", path, {"to_status": "IN_TRAINING", "id": holder}, 200),
+        ("a refused move (counted)", path, {"to_status": "AWARDED", "id": holder}, 200),
+        ("an id of nobody (counted)", path, {"to_status": "IN_TRAINING", "id": 99999}, 200),
+        ("no such definition", "/admin/micro-credentials/99999/bulk-move",
+         {"to_status": "IN_TRAINING", "id": holder}, 404),
+        ("no status", path, {"id": holder}, 422),
+        ("an unknown status", path, {"to_status": "FLYING", "id": holder}, 422),
+        ("nothing ticked", path, {"to_status": "IN_TRAINING"}, 422),
+        ("an unreadable id", path, {"to_status": "IN_TRAINING", "id": "1e3"}, 422),
+        ("a NUL in the note", path, {"to_status": "NOT_STARTED", "id": holder,
+                                     "note": "a\x00b"}, 422),
+        ("a note too long", path, {"to_status": "NOT_STARTED", "id": holder,
+                                   "note": "x" * 1001}, 422),
+    ]
+    for label, url, data, expected in cases:
+        response = admin_client.post(url, headers=HX, data=data)
+        assert response.status_code == expected, label
+
+
+def test_already_in_the_status_is_already_done_not_refused(app, admin_user, make_user,
+                                                            make_definition, make_credential):
+    from app.models import User
+
+    definition = make_definition()
+    ids = _holders(make_user, make_credential, definition, 2, C.IN_TRAINING)
+    with app.app_context():
+        actor = Actor(user=db.session.get(User, admin_user.id))
+        credential = db.session.get(StaffMicroCredential, ids[0])
+        try:
+            change_status(credential, C.IN_TRAINING, actor)
+        except AlreadyDone as error:  # still a Conflict: 409 "conflict" for the API
+            assert isinstance(error, Conflict) and error.status == 409
+            assert error.to_dict()["error"]["code"] == "conflict"
+        else:
+            raise AssertionError("moving to the status it has should be AlreadyDone")
+        outcome = bulk_moves.move_many(actor, definition, ids, C.IN_TRAINING)
+        assert (outcome.moved, outcome.already, outcome.refused) == (0, 2, {})
+        db.session.rollback()
+
+
 @settings(max_examples=30, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(to_status=st.one_of(st.sampled_from([s.value for s in C]), st.text(max_size=12)),
        ids=st.lists(st.one_of(st.text(max_size=12), st.integers(-3, 2**66).map(str)),
                     max_size=6),
-       note=st.text(max_size=30))
-def test_no_bulk_move_is_a_500(admin_client, make_definition, to_status, ids, note):
-    response = admin_client.post("/admin/micro-credentials/1/bulk-move", headers=HX,
+       note=st.text(max_size=30), known=st.booleans())
+def test_no_bulk_move_is_a_500(admin_client, make_definition, to_status, ids, note, known):
+    path = (f"/admin/micro-credentials/{make_definition().id}/bulk-move" if known
+            else "/admin/micro-credentials/99999/bulk-move")
+    response = admin_client.post(path, headers=HX,
                                  data={"to_status": to_status, "id": ids, "note": note})
-    assert response.status_code in (200, 404, 422), response.status_code
+    assert response.status_code < 500, response.status_code
 
 
 def test_two_bulk_moves_of_the_same_ten_move_each_once(app, admin_user, make_user,
@@ -124,7 +179,13 @@ def test_two_bulk_moves_of_the_same_ten_move_each_once(app, admin_user, make_use
     responses = race(admin_user, "POST", f"/admin/micro-credentials/{definition.id}/bulk-move",
                      n=2, headers=HX, data={"to_status": "IN_TRAINING", "id": ids})
     assert [r.status_code for r in responses] == [200, 200]
-    moved = [int(re.match(r"(\d+) moved", _summary(r)).group(1)) for r in responses]
-    assert sum(moved) == 10, [_summary(r) for r in responses]
+    summaries = [_summary(r) for r in responses]
+    moved = [int(re.match(r"(\d+) moved", s).group(1)) for s in summaries]
+    assert sum(moved) == 10, summaries
+    # The other counted each "already in training", never "refused".
+    already = [int(m.group(1)) if (m := re.search(r"(\d+) already", s)) else 0
+               for s in summaries]
+    assert [m + a for m, a in zip(moved, already, strict=True)] == [10, 10], summaries
+    assert not any("refused" in s for s in summaries), summaries
     assert _statuses(app, ids) == [C.IN_TRAINING] * 10
     assert _audits(app, ids) == {i: 1 for i in ids}

@@ -193,7 +193,7 @@ def bulk_move(definition_id: int) -> Any:
     outcome, error = attempt(lambda: bulk_moves.move_many(
         current_actor(), definition, bulk_moves.selected_ids(request.form.getlist("id")),
         bulk_moves.target_status(request.form.get("to_status")),
-        note=request.form.get("note", "")[:1000]))
+        note=bulk_moves.check_note(request.form.get("note"))))
     if error is not None:
         return fragment_only("partials/credentials/bulk_result.html", error=error.message,
                              status=error.status)

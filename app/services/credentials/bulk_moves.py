@@ -17,10 +17,10 @@ from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import CredentialStatus, MicroCredentialDefinition, StaffMicroCredential
+from app.services import fields, selection
 from app.services.context import Actor
 from app.services.credentials.status import change_status
 from app.services.errors import AlreadyDone, ServiceError, ValidationFailed
-from app.services.fields import parse_id
 
 #: The most ticked holders one request may name (a page shows 25).
 MAX_SELECTED = 100
@@ -36,13 +36,9 @@ class MoveOutcome:
     def summary(self) -> str:
         """"3 moved to Awarded, 1 already awarded, 1 refused: <reason>"."""
         label = self.status.label
-        parts = [f"{self.moved} moved to {label}"]
-        if self.already:
-            parts.append(f"{self.already} already {label.lower()}")
-        for message, count in sorted(self.refused.items(), key=lambda item: -item[1]):
-            parts.append(f"{count} refused: {message}")
-        text = ", ".join(parts)
-        return text if text.endswith((".", "!", "?")) else text + "."
+        return selection.summary(f"{self.moved} moved to {label}",
+                                 f"{self.already} already {label.lower()}" if self.already
+                                 else None, self.refused)
 
 
 def target_status(value: Any) -> CredentialStatus:
@@ -54,25 +50,18 @@ def target_status(value: Any) -> CredentialStatus:
     return CredentialStatus(name)
 
 
+def check_note(value: Any) -> str | None:
+    """The one note for all (needed to move back): one line of at most 1,000 characters,
+    no control characters. Raises ValidationFailed (field "note")."""
+    return fields.optional_text(value, "note", max_len=1000)
+
+
 def selected_ids(values: Iterable[Any]) -> list[int]:
     """The ticked credential ids, in order, without repeats. Raises ValidationFailed for
     none, an unreadable one, or more than MAX_SELECTED."""
-    ids: list[int] = []
-    for value in values:
-        try:
-            ids.append(parse_id(value))
-        except (TypeError, ValueError):
-            raise ValidationFailed("The selection names something that is not a holder. "
-                                   "Reload the page and select again.",
-                                   fields={"id": ["Unreadable selection."]}) from None
-    ids = list(dict.fromkeys(ids))
-    if not ids:
-        raise ValidationFailed("Select at least one holder.",
-                               fields={"id": ["Select at least one holder."]})
-    if len(ids) > MAX_SELECTED:
-        message = f"At most {MAX_SELECTED} holders can be moved at once."
-        raise ValidationFailed(message, fields={"id": [message]})
-    return ids
+    return selection.selected_ids(values, noun="holder", limit=MAX_SELECTED,
+                                  too_many=f"At most {MAX_SELECTED} holders can be moved "
+                                           "at once.")
 
 
 def move_many(actor: Actor, definition: MicroCredentialDefinition, ids: list[int],
@@ -91,10 +80,7 @@ def move_many(actor: Actor, definition: MicroCredentialDefinition, ids: list[int
         if credential is None:
             refused["It is not a holder of this credential."] += 1
             continue
-        if credential.status == status:
-            outcome.already += 1
-            continue
-        try:
+        try:  # one already in `status` (or moved there a moment ago) is AlreadyDone
             with db.session.begin_nested():
                 change_status(credential, status, actor, note=note)
             outcome.moved += 1

@@ -22,7 +22,7 @@ from app.models.base import utcnow
 from app.services import audit, dates
 from app.services.context import Actor
 from app.services.dates import add_months
-from app.services.errors import AlreadyDone, Conflict, ValidationFailed
+from app.services.errors import AlreadyDone, ValidationFailed
 from app.services.notifications import notify
 from app.services.open_badges import status as badge_status
 from app.services.transitions import transition
@@ -64,14 +64,15 @@ def change_status(credential: StaffMicroCredential, new_status: CredentialStatus
     Forward moves go one step at a time; AWARDED records the award and sets the expiry
     date (from the definition's validity unless one is given); moving back needs a note;
     EXPIRED only follows AWARDED once the expiry date has come.
-    Raises ValidationFailed for an impossible move or a missing note, and Conflict when
-    the credential moved meanwhile (two admins, a double-click): of several identical
-    moves at once, one is made, audited and notified.
+    Raises ValidationFailed for an impossible move or a missing note, AlreadyDone (a
+    Conflict: 409 for the API) when it is in `new_status` already or was moved there a
+    moment ago, and Conflict when it moved elsewhere meanwhile (two admins, a
+    double-click): of several identical moves at once, one is made, audited and notified.
     """
     today = today or dates.today()
     old = credential.status
     if new_status == old:  # a double-click or a second admin: the first move stands
-        raise Conflict(f"Already {old.label.lower()}.")
+        raise AlreadyDone(f"Already {old.label.lower()}.")
     move = next((m for m in allowed_moves(credential, today) if m.status == new_status), None)
     if move is None:
         raise ValidationFailed(
