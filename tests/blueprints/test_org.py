@@ -96,7 +96,7 @@ def test_csv_export_is_utf8_with_bom_and_keeps_numbers(app, org_admin_client, or
     ("-", "'-"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"), ("\r=1", "'\r=1"),
     ("-12e3", "'-12e3"), ("-١٢", "'-١٢"), ("a=1", "a=1")])
 def test_csv_cell_guards_formulas_but_not_numbers(value, cell):
-    from app.blueprints.org.routes import _csv_cell
+    from app.services.bulk.csvfile import safe_cell as _csv_cell
 
     assert _csv_cell(value) == cell
 

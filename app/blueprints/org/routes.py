@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
@@ -27,6 +26,7 @@ from app.models import (
 from app.services import credentials as mc
 from app.services import dates, notifications, people, training
 from app.services import organizations as org_service
+from app.services.bulk.csvfile import BOM, safe_cell
 from app.services.fields import parse_id
 from app.services.pagination import clamp_page
 from app.web.auth import allow_roles, current_actor, guard_blueprint
@@ -76,20 +76,6 @@ def matrix() -> Any:
                                  if current_user.role == Role.ADMIN else []))
 
 
-# A cell a spreadsheet would run as a formula starts with one of these (OWASP's list).
-_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
-
-
-def _csv_cell(value: Any) -> str:
-    """The cell as text a spreadsheet shows as it is: formula-led text gets a leading
-    apostrophe; numbers ("-12", "3.5") stay numbers."""
-    text = "" if value is None else str(value)
-    if text[:1] in _FORMULA_LEADS and not _NUMBER.fullmatch(text):
-        return "'" + text
-    return text
-
-
 @bp.route("/credentials.csv")
 @allow_roles(Role.ORG_ADMIN, Role.ADMIN)
 def export() -> Any:
@@ -103,14 +89,14 @@ def export() -> Any:
                      "Expires", "Days left"])
     for name, email, title, level, status, awarded_at, expiry in db.session.execute(
             mc.org_credentials_for_export(org.id, **filters)):
-        writer.writerow([_csv_cell(v) for v in (
+        writer.writerow([safe_cell(v) for v in (
             name, email, title, level, status.label,
             awarded_at.date().isoformat() if awarded_at else "",
             expiry.isoformat() if expiry else "",
             (expiry - today).days if expiry else "")])
     # UTF-8 with a byte order mark: without it Excel reads the file in the machine's
     # ANSI code page and garbles every macron ("Tāne Ngāti Pōneke").
-    response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
+    response = Response(BOM + buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{org.slug}-credentials-{today.isoformat()}.csv"')
     return response

@@ -9,19 +9,24 @@ read (the line named).
 
 `safe_cell` neutralises a formula: a cell starting with =, +, -, @, tab or carriage
 return gets a leading apostrophe in every CSV written for download (OWASP's advice for
-CSV injection), so a spreadsheet shows it as text and never evaluates it.
+CSV injection), so a spreadsheet shows it as text and never evaluates it; a plain number
+("-12", "3.5") stays a number. Every CSV download uses it (the bulk report, the org
+export), and starts with a UTF-8 byte-order mark (BOM) so Excel reads the accents.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any
 
 from app.services.errors import PayloadTooLarge, ValidationFailed
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BOM = "\ufeff"
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
 MAX_CELL = 4000  # characters in one cell; a notes column needs 2,000
 
 
@@ -123,7 +128,7 @@ def read_rows(stream: IO[bytes], *, columns: Sequence[str], required: Sequence[s
 def safe_cell(value: Any) -> str:
     """The text of a cell for a CSV download, a formula neutralised (see the module)."""
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS):
+    if text.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text):
         return "'" + text
     return text
 
