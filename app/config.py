@@ -74,6 +74,19 @@ ARGON2_STRONG = {"ARGON2_TIME_COST": 3, "ARGON2_MEMORY_COST": 64 * 1024, "ARGON2
 ARGON2_TEST = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8, "ARGON2_PARALLELISM": 1}
 
 
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value
+
+
 def load_config(instance_path: str, environ: dict[str, str] | None = None) -> dict[str, Any]:
     env = dict(os.environ if environ is None else environ)
     instance = Path(instance_path)
@@ -160,6 +173,9 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         # Uploaded files (evidence, PDFs): private, never under static/.
         "STORAGE_DIR": env.get("STORAGE_DIR") or str(instance / "storage"),
         "EVIDENCE_MAX_BYTES": int(env.get("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)),
+        # Bulk issue from a CSV: the most data rows and bytes one upload may hold.
+        "BULK_MAX_ROWS": _positive_int(env, "BULK_MAX_ROWS", 10_000),
+        "BULK_MAX_BYTES": _positive_int(env, "BULK_MAX_BYTES", 5 * 1024 * 1024),
         "TESTING": app_env == "test",
         "SQLITE_IMMEDIATE_OUTSIDE_REQUESTS": True,
         # Email over SMTP; with no MAIL_SERVER, emails are written to the log instead.

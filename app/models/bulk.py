@@ -6,7 +6,12 @@ through the rows, then DONE (or FAILED when the job gave up). Each row keeps wha
 READY / INVITE (an unknown person, invited if the admin chooses) / INVALID / DUPLICATE
 in the preview; PENDING once confirmed; ISSUED / SKIPPED / FAILED once the job has seen
 it. `done_key` holds the row key once the row issued something: its unique constraint
-means the same row, in this import or any other, issues once, race or not.
+means the same row, in this import or any other, issues once, race or not, while that
+certificate is live: once it is revoked or superseded the next import issuing the row
+clears the old row's `done_key` (the single-issue rule, nothing stricter).
+
+A running import's job beats (`heartbeat_at`) with each batch it commits; `attempts`
+counts the runs that took it (RQ's retries, Resume).
 """
 
 from __future__ import annotations
@@ -70,6 +75,8 @@ class BulkImport(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    heartbeat_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
 
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
 
@@ -92,5 +99,5 @@ class BulkImportRow(Base):
     done_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id",
                                                                   ondelete="SET NULL"))
-    # The import whose row issued it first (a DUPLICATE row's "already issued by #N").
+    # A DUPLICATE or SKIPPED row: the import whose row issued the live certificate.
     issued_by_import_id: Mapped[int | None]

@@ -39,6 +39,8 @@ def upgrade():
         sa.Column("started_at", sa.DateTime(), nullable=True),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("heartbeat_at", sa.DateTime(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["confirmed_by_id"], ["users.id"],
                                 name=op.f("fk_bulk_imports_confirmed_by_id_users"),
                                 ondelete="SET NULL"),

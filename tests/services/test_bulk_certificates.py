@@ -5,6 +5,8 @@ midway resumes, and hostile files are refused with a message naming the problem.
 from __future__ import annotations
 
 import io
+import os
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +16,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.jobs import bulk as bulk_job
+from app.jobs.bulk import process_bulk_import
 from app.models import (
     BulkImport,
     BulkImportRow,
@@ -26,8 +30,10 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
+from app.services import users as user_service
 from app.services.bulk import certificates as bulk
 from app.services.bulk.csvfile import FORMULA_STARTS, safe_cell
+from app.services.certificates.lifecycle import revoke
 from app.services.context import Actor
 from app.services.dates import today
 from app.services.errors import AlreadyDone, PayloadTooLarge, ValidationFailed
@@ -155,39 +161,245 @@ def test_confirming_twice_queues_one_job(app, world):
             bulk.confirm(db.session.get(BulkImport, import_id), _actor(world["admin"].id))
 
 
-def test_a_job_that_dies_midway_resumes_with_the_rows_left(app, world, make_user, org,
-                                                           monkeypatch):
+def _six(make_user: Any, org: Any) -> tuple[list[User], str]:
     people = [make_user(organization=org, email=f"p{i}@example.test") for i in range(6)]
-    text = HEADER + "".join(f"{p.email},,,,Roofing Fundamentals,completion,,,\n"
-                            for p in people)
+    return people, HEADER + "".join(f"{p.email},,,,Roofing Fundamentals,completion,,,\n"
+                                    for p in people)
+
+
+def _confirm(world: dict[str, Any], text: str, **options: Any) -> int:
+    import_id = upload(world["admin"], text)
+    bulk.confirm(db.session.get(BulkImport, import_id), _actor(world["admin"].id), **options)
+    db.session.commit()  # the job runs inline after the commit
+    db.session.expire_all()
+    return import_id
+
+
+def test_a_job_that_dies_midway_fails_and_resume_goes_on(app, world, make_user, org,
+                                                         monkeypatch):
+    people, text = _six(make_user, org)
     monkeypatch.setattr(bulk, "COMMIT_EVERY", 2)
-    real = bulk._issue_row
+    real = bulk.process_batch
     calls = {"n": 0}
 
-    def dies_at_the_fourth(row, actor, item):
+    def dies_at_the_second_batch(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 4:
+        if calls["n"] == 2:
             raise RuntimeError("worker killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "process_batch", dies_at_the_second_batch)
+    with app.app_context():
+        import_id = _confirm(world, text)  # inline: the last try, so it is FAILED
+        item = db.session.get(BulkImport, import_id)
+        assert item.status == ImportStatus.FAILED
+        assert item.error == "Stopped after 2 of 6 rows (RuntimeError)."
+        assert bulk.progress(item)["finished"] and bulk.progress(item)["failed"]
+        assert bulk.counts(item)["ISSUED"] == 2 and bulk.counts(item)["PENDING"] == 4
+    monkeypatch.setattr(bulk, "process_batch", real)
+    with app.app_context():
+        item = db.session.get(BulkImport, import_id)
+        bulk.resume(item, _actor(world["admin"].id))
+        db.session.commit()  # the job again, inline
+        with pytest.raises(AlreadyDone):  # a second click: nothing queued twice
+            bulk.resume(db.session.get(BulkImport, import_id), _actor(world["admin"].id))
+        db.session.rollback()
+        item = db.session.get(BulkImport, import_id)
+        assert item.status == ImportStatus.DONE and item.error is None
+        assert bulk.counts(item)["ISSUED"] == 6 and item.attempts == 2
+        assert process_bulk_import(import_id)["status"] == "skipped"  # done: nothing more
+        assert db.session.scalar(select(func.count()).select_from(Certificate).where(
+            Certificate.recipient_id.in_([p.id for p in people]))) == 6
+
+
+def test_a_try_with_retries_left_goes_back_to_queued(app, world, make_user, org,
+                                                     monkeypatch):
+    _, text = _six(make_user, org)
+    monkeypatch.setattr(bulk_job, "_last_attempt", lambda: False)
+    monkeypatch.setattr(bulk, "process_batch", lambda *a, **k: 1 / 0)
+    with app.app_context():
+        item = db.session.get(BulkImport, _confirm(world, text))
+        assert item.status == ImportStatus.QUEUED and "Trying again" in item.error
+        assert not bulk.progress(item)["finished"]  # RQ tries again: still polling
+
+
+def test_a_row_raising_an_unexpected_error_fails_alone(app, world, make_user, org,
+                                                       monkeypatch, caplog):
+    people, text = _six(make_user, org)
+    real = bulk._issue_row
+
+    def signing_breaks_for_p2(row, actor, item):
+        if row.data["email"] == "p2@example.test":
+            raise RuntimeError("PDF queue down")
         return real(row, actor, item)
 
-    monkeypatch.setattr(bulk, "_issue_row", dies_at_the_fourth)
+    monkeypatch.setattr(bulk, "_issue_row", signing_breaks_for_p2)
+    with app.app_context():
+        import_id = _confirm(world, text)
+        item = db.session.get(BulkImport, import_id)
+        assert item.status == ImportStatus.DONE and item.finished_at is not None
+        lines = verdicts(import_id)
+        assert lines[4] == ("FAILED", bulk.UNEXPECTED)
+        assert [lines[n][0] for n in (2, 3, 5, 6, 7)] == ["ISSUED"] * 5
+    assert "PDF queue down" in caplog.text  # logged with its traceback
+
+
+def test_a_stale_running_import_shows_failed_and_resumes(app, world, make_user, org,
+                                                        monkeypatch):
+    _, text = _six(make_user, org)
+    with app.app_context():
+        import_id = upload(world["admin"], text)
+        item = db.session.get(BulkImport, import_id)
+        monkeypatch.setattr(bulk, "_queue", lambda item: None)  # the job is lost
+        bulk.confirm(item, _actor(world["admin"].id))
+        db.session.commit()
+        item.status = ImportStatus.RUNNING
+        item.heartbeat_at = utcnow() - timedelta(minutes=2)
+        db.session.commit()
+        assert not bulk.progress(item)["finished"]  # beating 2 minutes ago: still alive
+        with pytest.raises(AlreadyDone):
+            bulk.resume(item, _actor(world["admin"].id))
+        db.session.rollback()
+        item = db.session.get(BulkImport, import_id)
+        item.heartbeat_at = utcnow() - bulk.STALE_AFTER - timedelta(seconds=5)
+        db.session.commit()
+        shown = bulk.progress(item)
+        assert shown["finished"] and shown["failed"] and "worker stopped" in shown["error"]
+        assert item.status == ImportStatus.RUNNING  # reading writes nothing
+        monkeypatch.undo()
+        bulk.resume(item, _actor(world["admin"].id))
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(BulkImport, import_id).status == ImportStatus.DONE
+        assert bulk.counts(db.session.get(BulkImport, import_id))["ISSUED"] == 6
+
+
+def test_the_job_refuses_an_admin_who_can_no_longer_act(app, world, make_user, org):
+    _, text = _six(make_user, org)
+    other = make_user(Role.ADMIN)
     with app.app_context():
         import_id = upload(world["admin"], text)
         bulk.confirm(db.session.get(BulkImport, import_id), _actor(world["admin"].id))
-        db.session.commit()  # the inline job dies at the 4th row (logged, not raised)
+        db.session.get(User, world["admin"].id).role = Role.MANAGER  # demoted meanwhile
+        db.session.commit()
         db.session.expire_all()
         item = db.session.get(BulkImport, import_id)
-        assert item.status == ImportStatus.RUNNING
-        assert bulk.counts(item)["ISSUED"] == 2 and bulk.counts(item)["PENDING"] == 4
-    monkeypatch.setattr(bulk, "_issue_row", real)
-    with app.app_context():
-        result = bulk.process(import_id)  # the retry
-        assert result["issued"] == 4 and result["skipped"] == 0
-        assert bulk.process(import_id)["status"] == "skipped"  # done: a third run does nothing
+        assert item.status == ImportStatus.FAILED and item.error == bulk.NOT_ADMIN
+        assert bulk.counts(item)["PENDING"] == 6 and bulk.counts(item)["ISSUED"] == 0
+        bulk.resume(item, _actor(other.id))  # another admin takes it on
+        db.session.commit()
+        db.session.expire_all()
         item = db.session.get(BulkImport, import_id)
         assert item.status == ImportStatus.DONE and bulk.counts(item)["ISSUED"] == 6
+        assert item.confirmed_by_id == other.id
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+                    reason="a race of two workers: PostgreSQL (SQLite has one writer)")
+def test_two_runs_at_once_decide_each_row_once(app, world, make_user, org, monkeypatch):
+    """Two runs of one import at once (a retry while the first still runs): each row is
+    issued by one of them and no ISSUED row is overwritten (really concurrent on PG)."""
+    import threading
+
+    people = [make_user(organization=org, email=f"r{i}@example.test") for i in range(12)]
+    text = HEADER + "".join(f"{p.email},,,,Roofing Fundamentals,completion,,,\n"
+                            for p in people)
+    monkeypatch.setattr(bulk, "COMMIT_EVERY", 3)
+    with app.app_context():
+        import_id = upload(world["admin"], text)
+        item = db.session.get(BulkImport, import_id)
+        monkeypatch.setattr(bulk, "_queue", lambda item: None)
+        bulk.confirm(item, _actor(world["admin"].id), notify_recipients=False)
+        db.session.commit()
+    monkeypatch.undo()
+    monkeypatch.setattr(bulk, "COMMIT_EVERY", 3)
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+
+    def run() -> None:
+        with app.app_context():
+            barrier.wait(timeout=30)
+            try:
+                results.append(process_bulk_import(import_id))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                results.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(isinstance(r, dict) for r in results), results
+    with app.app_context():
+        lines = verdicts(import_id)
+        assert [status for status, _ in lines.values()] == ["ISSUED"] * 12, lines
         assert db.session.scalar(select(func.count()).select_from(Certificate).where(
-            Certificate.recipient_id.in_([p.id for p in people]))) == 6
+            Certificate.recipient_id.in_([p.id for p in people]))) == 12
+        assert sum(r.get("issued", 0) for r in results) == 12
+        assert db.session.get(BulkImport, import_id).status == ImportStatus.DONE
+
+
+def test_a_row_issues_again_once_its_certificate_is_revoked(app, world):
+    row = HEADER + "ana@example.test,,,,Roofing Fundamentals,completion,,,\n"
+    with app.app_context():
+        first = _confirm(world, row)
+        second = upload(world["admin"], row)
+        dup = db.session.scalar(select(BulkImportRow).where(BulkImportRow.import_id == second))
+        assert dup.status.value == "DUPLICATE" and dup.issued_by_import_id == first
+        issued = db.session.scalar(select(BulkImportRow).where(
+            BulkImportRow.import_id == first))
+        revoke(db.session.get(Certificate, issued.certificate_id), _actor(world["admin"].id),
+               "Issued in error")
+        db.session.commit()
+        third = _confirm(world, row)
+        assert verdicts(third)[2][0] == "ISSUED"
+        again = db.session.scalar(select(BulkImportRow).where(BulkImportRow.import_id == third))
+        assert db.session.get(Certificate, again.certificate_id).live_key is not None
+        db.session.refresh(issued)
+        assert issued.done_key is None and issued.status.value == "ISSUED"
+
+
+def test_an_invite_taken_by_another_import_issues_to_that_account(app, world, monkeypatch):
+    real = user_service.create_user
+
+    def the_other_import_was_first(actor, **values):
+        real(actor, **values)  # the other import's invitation, a moment earlier
+        return real(actor, **values)  # ours: Conflict, email taken
+
+    monkeypatch.setattr(user_service, "create_user", the_other_import_was_first)
+    with app.app_context():
+        import_id = _confirm(world, HEADER + "late@example.test,Late,,,Roofing Fundamentals,"
+                             "completion,,,\n", invite_unknown=True)
+        assert verdicts(import_id)[2][0] == "ISSUED"
+        user = db.session.scalar(select(User).where(User.email == "late@example.test"))
+        assert db.session.scalar(select(func.count()).select_from(Certificate).where(
+            Certificate.recipient_id == user.id)) == 1
+
+
+def test_the_admins_own_row_leaves_them_in_the_session(app, world):
+    with app.app_context():
+        actor = _actor(world["admin"].id)
+        email = actor.user.email
+        bulk.preview(actor, io.BytesIO((HEADER + f"{email},,,,Roofing Fundamentals,"
+                                        "completion,,,\n").encode()), "me.csv")
+        assert actor.user in db.session  # current_user stays usable (not detached)
+        assert actor.user.email == email
+        db.session.rollback()
+
+
+def test_bulk_limits_come_from_the_environment(tmp_path):
+    from app.config import ConfigError, load_config
+
+    config = load_config(str(tmp_path), {"APP_ENV": "test", "BULK_MAX_ROWS": "200",
+                                         "BULK_MAX_BYTES": "65536"})
+    assert config["BULK_MAX_ROWS"] == 200 and config["BULK_MAX_BYTES"] == 65536
+    defaults = load_config(str(tmp_path), {"APP_ENV": "test"})
+    assert defaults["BULK_MAX_ROWS"] == 10_000 and defaults["BULK_MAX_BYTES"] == 5 * 1024 ** 2
+    for bad in ("0", "-5", "lots"):
+        with pytest.raises(ConfigError, match="BULK_MAX_ROWS"):
+            load_config(str(tmp_path), {"APP_ENV": "test", "BULK_MAX_ROWS": bad})
 
 
 def test_unknown_people_are_invited_when_the_admin_chooses(app, world):
@@ -266,7 +478,17 @@ def test_formula_cells_are_neutralised_in_the_report(app, world):
 
 @given(st.text(max_size=30))
 def test_no_cell_of_a_report_starts_a_formula(value):
-    assert not safe_cell(value).startswith(FORMULA_STARTS)
+    cell = safe_cell(value)
+    assert not cell.startswith(FORMULA_STARTS) or re.fullmatch(r"-\d+(\.\d+)?", cell,
+                                                               re.ASCII)
+
+
+def test_the_report_and_the_org_export_share_one_rule():
+    from app.blueprints.org import routes as org_routes
+
+    assert org_routes.safe_cell is safe_cell  # one rule for every CSV download
+    assert [safe_cell(v) for v in (-12, "-3.5", "-2+3", "=1", "@a", None)] == \
+        ["-12", "-3.5", "'-2+3", "'=1", "'@a", ""]
 
 
 cells = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)

@@ -10,10 +10,17 @@
 - `confirm(bulk, actor, invite_unknown=...)` moves the import PREVIEW -> QUEUED in one
   conditional UPDATE (a double-click or a second admin gets AlreadyDone: one job), its
   READY rows (and INVITE ones when chosen) to PENDING, and queues the job after commit.
-- `process(import_id)` (the job) issues each PENDING row in a SAVEPOINT of its own and
-  commits every COMMIT_EVERY rows, so a job that dies midway keeps what it did and a
-  second run goes on with the rows still pending. A row's `done_key` (unique) takes its
-  key when it issues: the same row never issues twice, in one import or across imports.
+- The job (app.jobs.bulk) runs `begin`, then `process_batch` (which claims the next
+  COMMIT_EVERY pending rows and issues each in a SAVEPOINT of its own, writing a row's
+  outcome only while it is still PENDING: of two runs at once each row is decided once)
+  and commits after each batch with a heartbeat, then `finish`. A job that dies midway
+  keeps what it did; RQ's retries and Resume go on with the rows still pending. A row
+  raising an unexpected error is FAILED (logged) and the others go on. A row's
+  `done_key` (unique) takes its key when it issues: the same row never issues twice, in
+  one import or across imports, while that certificate is live.
+- An import whose retries ran out, whose confirming admin may no longer act, or whose
+  job went silent for STALE_AFTER shows as failed with Resume (`resume`: queued once
+  however often it is clicked).
 
 Row key: SHA-256 of the normalised content (email in lower case, the resolved course and
 track ids, type, dates, notes) and the target (kind "certificates").
@@ -23,14 +30,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import IO, Any
 
 from flask import current_app
 from rq import Retry
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -56,10 +64,12 @@ from app.services.auth import normalise_email
 from app.services.bulk.csvfile import csv_line, read_rows
 from app.services.certificates.lifecycle import check_issue, issue_certificate
 from app.services.certificates.queries import already_live
-from app.services.context import Actor
+from app.services.context import Actor, active_admin
 from app.services.enqueue import enqueue_after_commit
 from app.services.errors import AlreadyDone, Conflict, NotFound, ServiceError, ValidationFailed
 from app.services.transitions import transition
+
+log = logging.getLogger(__name__)
 
 KIND = "certificates"
 COLUMNS = ("email", "name", "organization", "course", "track", "type", "issue_date", "expiry",
@@ -77,6 +87,16 @@ TEMPLATE_ROWS = (
 )
 PROCESS_JOB = "app.jobs.bulk.process_bulk_import"
 JOB_TIMEOUT = 3600
+#: RQ tries a job that raised this many times more, after these waits (seconds).
+RETRY: dict[str, Any] = {"max": 3, "interval": [10, 60, 300]}
+#: A running job beats after every batch (seconds apart); silent this long, it is dead.
+STALE_AFTER = timedelta(minutes=5)
+#: A queued import no worker took this long (its job was lost) can be resumed too.
+QUEUED_STALE_AFTER = timedelta(minutes=15)
+UNEXPECTED = ("Not issued: an unexpected error (logged for the administrators). Upload "
+              "this row again in a new file to try it again.")
+NOT_ADMIN = ("Stopped: the admin who confirmed it can no longer issue certificates "
+             "(deactivated, or no longer an admin). Another admin can resume it.")
 COMMIT_EVERY = 25
 CHUNK = 500
 PREVIEW_LIST = 500  # rows with a problem listed on the preview page (the report has all)
@@ -315,6 +335,9 @@ def preview(actor: Actor, stream: IO[bytes], filename: str | None) -> BulkImport
                      max_rows=max_rows(), max_bytes=max_bytes())
     for chunk in _chunks(rows, CHUNK):
         emails = {normalise_email(raw.get("email", "")) for _, raw in chunk}
+        # The people the session held already (the admin uploading, current_user) stay
+        # in it; only those read for this chunk leave it afterwards.
+        held = set(db.session.identity_map.keys())
         users = {u.email.lower(): u for u in db.session.scalars(
             select(User).where(func.lower(User.email).in_(emails)))}
         # Nothing is pending in the session while rows are checked: without autoflush each
@@ -324,14 +347,14 @@ def preview(actor: Actor, stream: IO[bytes], filename: str | None) -> BulkImport
             checked = [(line, *_check_row(raw, catalogue, users, live)) for line, raw in chunk]
         keys = [key for _, status, _, _, key in checked
                 if status in (S.READY, S.INVITE, S.DUPLICATE)]
-        done = dict(db.session.execute(
-            select(BulkImportRow.done_key, BulkImportRow.import_id)
-            .where(BulkImportRow.done_key.in_(keys))).all()) if keys else {}
+        done = live_done(keys)
         values = []
         for line, status, message, data, key in checked:
+            earlier = None
             if status in (S.READY, S.INVITE, S.DUPLICATE):
                 if key in done:
-                    status, message = S.DUPLICATE, f"Already issued by import #{done[key]}."
+                    earlier = done[key]
+                    status, message = S.DUPLICATE, f"Already issued by import #{earlier}."
                 elif key in seen_keys:
                     status, message = S.DUPLICATE, f"The same as line {seen_keys[key]}."
                 else:
@@ -344,11 +367,13 @@ def preview(actor: Actor, stream: IO[bytes], filename: str | None) -> BulkImport
                     seen_subjects.setdefault(subject, line)
                 seen_keys.setdefault(key, line)
             values.append({"import_id": bulk.id, "line": line, "data": data, "row_key": key,
-                           "status": status, "message": message})
+                           "status": status, "message": message,
+                           "issued_by_import_id": earlier})
         db.session.execute(insert(BulkImportRow), values)
         total += len(values)
         for user in users.values():  # memory stays flat: the next chunk has its own people
-            db.session.expunge(user)
+            if inspect(user).identity_key not in held:
+                db.session.expunge(user)
     if total == 0:
         raise ValidationFailed("The file has a header but no rows.",
                                fields={"file": ["No rows."]})
@@ -380,9 +405,12 @@ def progress(bulk: BulkImport) -> dict[str, Any]:
     c = counts(bulk)
     done = c["ISSUED"] + c["SKIPPED"] + c["FAILED"]
     todo = done + c["PENDING"]
+    shown = shown_status(bulk)
     return {"counts": c, "done": done, "total": todo,
             "percent": round(100 * done / todo) if todo else 100,
-            "finished": bulk.status in (ImportStatus.DONE, ImportStatus.FAILED)}
+            "status": shown, "failed": shown == ImportStatus.FAILED,
+            "error": shown_error(bulk),
+            "finished": shown in (ImportStatus.DONE, ImportStatus.FAILED)}
 
 
 def rows(bulk: BulkImport, statuses: Iterable[RowStatus] | None = None,
@@ -435,7 +463,8 @@ def row_to_api(row: BulkImportRow, number: str | None = None) -> dict[str, Any]:
     return {"line": row.line, "email": d.get("email"), "course": d.get("course") or None,
             "track": d.get("track") or None, "type": d.get("type"),
             "status": row.status.value.lower(), "message": row.message,
-            "certificate_id": row.certificate_id, "certificate_number": number}
+            "certificate_id": row.certificate_id, "certificate_number": number,
+            "issued_by_import_id": row.issued_by_import_id}
 
 
 def to_api(bulk: BulkImport, *, with_rows: bool = False) -> dict[str, Any]:
@@ -443,7 +472,8 @@ def to_api(bulk: BulkImport, *, with_rows: bool = False) -> dict[str, Any]:
             "total_rows": bulk.total_rows, "created_at": bulk.created_at.isoformat(),
             "confirmed_at": bulk.confirmed_at.isoformat() if bulk.confirmed_at else None,
             "finished_at": bulk.finished_at.isoformat() if bulk.finished_at else None,
-            "counts": {k.lower(): v for k, v in counts(bulk).items()}, "error": bulk.error}
+            "counts": {k.lower(): v for k, v in counts(bulk).items()},
+            "error": shown_error(bulk), "shown_status": shown_status(bulk).value.lower()}
     if with_rows:
         data["rows"] = [row_to_api(r) for r in rows(bulk, limit=PREVIEW_LIST * 2)]
     return data
@@ -466,6 +496,7 @@ def confirm(bulk: BulkImport, actor: Actor, *, invite_unknown: bool = False,
     transition(bulk, to=ImportStatus.QUEUED, expected=ImportStatus.PREVIEW, values={
         "confirmed_by_id": actor.user.id if actor.user else None, "confirmed_at": utcnow(),
         "invite_unknown": invite_unknown, "notify_recipients": notify_recipients,
+        "heartbeat_at": utcnow(),
     }, refused=lambda now: AlreadyDone(f"Import #{now.id} was confirmed already: it is "
                                        f"{now.status.label.lower()}."))
     db.session.execute(update(BulkImportRow).where(
@@ -474,103 +505,282 @@ def confirm(bulk: BulkImport, actor: Actor, *, invite_unknown: bool = False,
     audit.record(actor, AuditAction.UPDATE, "bulk_import", bulk.id,
                  {"status": ["PREVIEW", "QUEUED"], "rows": sum(c[s.value] for s in wanted),
                   "invite_unknown": invite_unknown, "filename": bulk.filename})
-    # A job that dies midway is tried again (the rows still pending are what is left).
-    enqueue_after_commit(PROCESS_JOB, bulk.id, job_timeout=JOB_TIMEOUT,
-                         retry=Retry(max=3, interval=[10, 60, 300]))
+    _queue(bulk)
     return bulk
 
 
-# --- The job ----------------------------------------------------------------------------
+# --- The job ---------------------------------------------------------------------------
+# app.jobs.bulk runs these: begin, then process_batch until it finds nothing, then finish,
+# committing after each step (the functions here only flush).
+
+def _queue(bulk: BulkImport) -> None:
+    # A job that raises is tried again (the rows still pending are what is left); the last
+    # try marks the import FAILED, and Resume queues it once more.
+    enqueue_after_commit(PROCESS_JOB, bulk.id, job_timeout=JOB_TIMEOUT,
+                         retry=Retry(max=RETRY["max"], interval=RETRY["interval"]))
+
+
+def is_stale(bulk: BulkImport, now: datetime | None = None) -> bool:
+    """A RUNNING import whose job has not beaten for STALE_AFTER (its worker was killed),
+    or a QUEUED one no worker took for QUEUED_STALE_AFTER (its job was lost)."""
+    now = now or utcnow()
+    beat = bulk.heartbeat_at or bulk.confirmed_at or bulk.created_at
+    if bulk.status == ImportStatus.RUNNING:
+        return beat < now - STALE_AFTER
+    if bulk.status == ImportStatus.QUEUED:
+        return beat < now - QUEUED_STALE_AFTER
+    return False
+
+
+def shown_status(bulk: BulkImport) -> ImportStatus:
+    """What the page shows: a stale import is FAILED (the poll stops, Resume is offered)
+    although only Resume or a job writes that down (a GET never writes)."""
+    return ImportStatus.FAILED if is_stale(bulk) else bulk.status
+
+
+def shown_error(bulk: BulkImport) -> str | None:
+    if bulk.status == ImportStatus.FAILED or not is_stale(bulk):
+        return bulk.error
+    return (f"The worker stopped (no sign of it for "
+            f"{int(STALE_AFTER.total_seconds() // 60)} minutes); the rows still pending "
+            "were not issued.")
+
+
+def resume(bulk: BulkImport, actor: Actor) -> BulkImport:
+    """A failed (or stale) import back to QUEUED, issued from now on in the name of the
+    admin resuming it, and its job queued again: it goes on with the rows still pending.
+    Raises AlreadyDone when it is not failed any more (a double-click, another admin:
+    one job all the same)."""
+    now = utcnow()
+    was = shown_status(bulk)
+    transition(bulk, to=ImportStatus.QUEUED,
+               expected=[ImportStatus.FAILED, ImportStatus.RUNNING, ImportStatus.QUEUED],
+               where=[or_(BulkImport.status == ImportStatus.FAILED,
+                          and_(BulkImport.status == ImportStatus.RUNNING,
+                               BulkImport.heartbeat_at < now - STALE_AFTER),
+                          and_(BulkImport.status == ImportStatus.QUEUED,
+                               BulkImport.heartbeat_at < now - QUEUED_STALE_AFTER))],
+               values={"error": None, "finished_at": None, "heartbeat_at": now,
+                       "confirmed_by_id": actor.user.id if actor.user else None},
+               refused=lambda now: AlreadyDone(
+                   f"Import #{now.id} is {shown_status(now).label.lower()} already."))
+    audit.record(actor, AuditAction.UPDATE, "bulk_import", bulk.id,
+                 {"status": [was.value, "QUEUED"], "resumed": True,
+                  "pending": counts(bulk)["PENDING"]})
+    _queue(bulk)
+    return bulk
+
+
+def begin(import_id: int) -> tuple[BulkImport | None, str | None]:
+    """(the import, None) when this run should issue its rows (QUEUED -> RUNNING, or
+    RUNNING already: a second run works beside the first, each on the rows it claims),
+    else (None, why not). Flushes."""
+    bulk = db.session.get(BulkImport, import_id)
+    if bulk is None:
+        return None, "import is gone"
+    if bulk.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+        return None, f"import is {bulk.status.value.lower()}"
+    now = utcnow()
+    try:
+        transition(bulk, to=ImportStatus.RUNNING,
+                   expected=[ImportStatus.QUEUED, ImportStatus.RUNNING],
+                   values={"attempts": BulkImport.attempts + 1, "heartbeat_at": now,
+                           "error": None, "started_at": func.coalesce(BulkImport.started_at,
+                                                                      now)})
+    except Conflict:
+        return None, f"import is {bulk.status.value.lower()}"
+    return bulk, None
+
+
+def import_actor(bulk: BulkImport) -> Actor | None:
+    """The confirming admin, if they may still act (active, still an admin)."""
+    return active_admin(bulk.confirmed_by_id)
+
+
+def fail(bulk: BulkImport, error: str) -> None:
+    """The import FAILED with `error` (flushes); the rows still pending stay so."""
+    try:
+        transition(bulk, to=ImportStatus.FAILED,
+                   expected=[ImportStatus.QUEUED, ImportStatus.RUNNING],
+                   values={"error": error, "finished_at": utcnow(), "heartbeat_at": utcnow()})
+    except Conflict:
+        pass  # done or failed by the other run meanwhile: that outcome stands
+
+
+def stopped(import_id: int, exc: BaseException, *, last_attempt: bool) -> None:
+    """After a run raised (rolled back): FAILED on the last try, else QUEUED for RQ's
+    next one, with what happened. Flushes."""
+    bulk = db.session.get(BulkImport, import_id)
+    if bulk is None:
+        return
+    c = counts(bulk)
+    done = c["ISSUED"] + c["SKIPPED"] + c["FAILED"]
+    error = (f"Stopped after {done} of {done + c['PENDING']} rows "
+             f"({type(exc).__name__}).")
+    if last_attempt:
+        fail(bulk, error)
+        return
+    try:
+        transition(bulk, to=ImportStatus.QUEUED, expected=ImportStatus.RUNNING,
+                   values={"error": error + " Trying again.", "heartbeat_at": utcnow()})
+    except Conflict:
+        pass
+
+
+def finish(bulk: BulkImport) -> bool:
+    """DONE once no row is pending (flushes); False while another run still holds some."""
+    if db.session.scalar(select(func.count()).select_from(BulkImportRow).where(
+            BulkImportRow.import_id == bulk.id, BulkImportRow.status == S.PENDING)):
+        return False
+    try:
+        transition(bulk, to=ImportStatus.DONE,
+                   expected=[ImportStatus.RUNNING, ImportStatus.QUEUED],
+                   values={"finished_at": utcnow(), "heartbeat_at": utcnow()})
+    except Conflict:
+        return False
+    return True
+
 
 def _recipient(row: BulkImportRow, actor: Actor, bulk: BulkImport) -> User:
     data = row.data
     user = db.session.get(User, data["user_id"]) if data.get("user_id") else \
-        db.session.scalar(select(User).where(func.lower(User.email) == data["email"]))
+        _user_by_email(data["email"])
     if user is not None:
         return user
     if not bulk.invite_unknown:
         raise ValidationFailed(f"No account for {data['email']}.")
     name = data.get("name") or data["email"].split("@", 1)[0]
-    return user_service.create_user(actor, email=data["email"], name=name, role=Role.STAFF,
-                                    organization_id=data.get("organization_id"))
+    try:
+        return user_service.create_user(actor, email=data["email"], name=name,
+                                        role=Role.STAFF,
+                                        organization_id=data.get("organization_id"))
+    except Conflict:
+        # Invited a moment ago (another import, an admin): issue to that account.
+        user = _user_by_email(data["email"])
+        if user is None:
+            raise
+        return user
 
 
-def _issue_row(row: BulkImportRow, actor: Actor, bulk: BulkImport) -> None:
+def _user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email))
+
+
+def _issue_row(row: BulkImportRow, actor: Actor, bulk: BulkImport) -> Certificate:
     data = row.data
     course = db.session.get(Course, data["course_id"]) if data.get("course_id") else None
     track = db.session.get(CertificationTrack, data["track_id"]) if data.get("track_id") \
         else None
     if (data.get("course_id") and course is None) or (data.get("track_id") and track is None):
         raise ValidationFailed("The course or track was deleted after the preview.")
-    certificate = issue_certificate(
+    return issue_certificate(
         actor, recipient=_recipient(row, actor, bulk), type_=CertificateType(data["type"]),
         course=course, track=track, notes=data.get("notes"),
         notify_recipient=bulk.notify_recipients,
         issued_on=date.fromisoformat(data["issue_date"]) if data.get("issue_date") else None,
         expires_on=date.fromisoformat(data["expiry"]) if data.get("expiry") else None)
-    row.status, row.certificate_id, row.done_key = S.ISSUED, certificate.id, row.row_key
-    row.message = f"Issued {certificate.number}."
-    db.session.flush()
 
 
-def _earlier_import(key: str) -> int | None:
-    return db.session.scalar(select(BulkImportRow.import_id)
-                             .where(BulkImportRow.done_key == key))
+def live_done(keys: Iterable[str]) -> dict[str, int]:
+    """{row key: the import that issued it} for the keys whose certificate is still live
+    (a revoked, superseded or deleted one no longer counts: the single-issue rule)."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    return dict(db.session.execute(
+        select(BulkImportRow.done_key, BulkImportRow.import_id)
+        .join(Certificate, Certificate.id == BulkImportRow.certificate_id)
+        .where(BulkImportRow.done_key.in_(keys), Certificate.live_key.is_not(None))).all())
 
 
-def process(import_id: int) -> dict[str, Any]:
-    """Issue the import's pending rows (the job; see the module docstring). Commits."""
-    bulk = db.session.get(BulkImport, import_id)
-    if bulk is None:
-        return {"import_id": import_id, "status": "skipped", "reason": "import is gone"}
-    if bulk.status in (ImportStatus.PREVIEW, ImportStatus.DONE):
-        return {"import_id": import_id, "status": "skipped",
-                "reason": f"import is {bulk.status.value.lower()}"}
-    if bulk.status == ImportStatus.QUEUED:
+def _release(key: str) -> None:
+    """Clear the done_key of an earlier row with this key whose certificate is no longer
+    live, so that the row may issue again."""
+    live = select(Certificate.id).where(Certificate.live_key.is_not(None))
+    db.session.execute(update(BulkImportRow).where(
+        BulkImportRow.done_key == key,
+        or_(BulkImportRow.certificate_id.is_(None), BulkImportRow.certificate_id.not_in(live)))
+        .values(done_key=None).execution_options(synchronize_session=False))
+
+
+class _Taken(Exception):
+    """The row was not PENDING any more when its outcome was written (another run)."""
+
+
+def _record(row_id: int, **values: Any) -> None:
+    """Write a claimed row's outcome, only while it is still PENDING (else _Taken)."""
+    result = db.session.execute(
+        update(BulkImportRow).where(BulkImportRow.id == row_id, BulkImportRow.status == S.PENDING)
+        .values(**values).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        raise _Taken()
+
+
+def _already(earlier: int | None) -> dict[str, Any]:
+    return {"status": S.SKIPPED, "issued_by_import_id": earlier,
+            "message": f"Already issued by import #{earlier}." if earlier
+            else "Already issued by another import a moment ago."}
+
+
+def _claim(bulk: BulkImport, after: int) -> list[tuple[int, int]]:
+    """(id, line) of the next COMMIT_EVERY pending rows, locked until the batch commits
+    (PostgreSQL: rows another run holds are skipped; SQLite runs one writer at a time)."""
+    return [(r.id, r.line) for r in db.session.execute(
+        select(BulkImportRow.id, BulkImportRow.line)
+        .where(BulkImportRow.import_id == bulk.id, BulkImportRow.status == S.PENDING,
+               BulkImportRow.line > after)
+        .order_by(BulkImportRow.line).limit(COMMIT_EVERY)
+        .with_for_update(skip_locked=True))]
+
+
+def process_batch(bulk: BulkImport, actor: Actor, did: dict[str, int],
+                  after: int = 0) -> int | None:
+    """Claim the next batch of pending rows (after line `after`) and issue each in a
+    SAVEPOINT of its own, its outcome written only while the row is still pending: of
+    two runs at once each row is decided by one. Adds to `did`; returns the batch's last
+    line, None when nothing was left. A row raising anything is FAILED (an unexpected
+    error logged with its traceback) and the batch goes on. Flushes."""
+    claimed = _claim(bulk, after)
+    if not claimed:
+        return None
+    for row_id, _line in claimed:
+        row = db.session.get(BulkImportRow, row_id)
+        if row is None or row.status != S.PENDING:
+            continue
+        key = row.row_key
         try:
-            transition(bulk, to=ImportStatus.RUNNING, expected=ImportStatus.QUEUED,
-                       values={"started_at": utcnow()})
-        except Conflict:
-            pass  # another run took it a moment ago: the rows decide what is left
-        db.session.commit()
-    confirmer = db.session.get(User, bulk.confirmed_by_id) if bulk.confirmed_by_id else None
-    actor = Actor(user=confirmer)
-    did = {"issued": 0, "skipped": 0, "failed": 0}
-    last_line = 0
-    while True:
-        batch = list(db.session.scalars(
-            select(BulkImportRow).where(BulkImportRow.import_id == bulk.id,
-                                        BulkImportRow.status == S.PENDING,
-                                        BulkImportRow.line > last_line)
-            .order_by(BulkImportRow.line).limit(COMMIT_EVERY)))
-        if not batch:
-            break
-        for row in batch:
-            last_line = row.line
-            earlier = _earlier_import(row.row_key)
-            if earlier is not None:
-                row.status, row.message = S.SKIPPED, f"Already issued by import #{earlier}."
-                did["skipped"] += 1
-                continue
-            try:
-                with db.session.begin_nested():
-                    _issue_row(row, actor, bulk)
-                did["issued"] += 1
-            except IntegrityError:  # another run issued this very row a moment ago
-                db.session.expire(row)
-                row.status = S.SKIPPED
-                row.message = f"Already issued by import #{_earlier_import(row.row_key)}."
-                did["skipped"] += 1
-            except Conflict as exc:
-                db.session.expire_all()
-                row.status, row.message = S.SKIPPED, exc.message
-                did["skipped"] += 1
-            except ServiceError as exc:
-                db.session.expire_all()
-                row.status, row.message = S.FAILED, _message(exc)
-                did["failed"] += 1
-        db.session.commit()
-    bulk.status = ImportStatus.DONE
-    bulk.finished_at = utcnow()
-    db.session.commit()
-    return {"import_id": import_id, "status": "done", **did}
+            with db.session.begin_nested():
+                earlier = live_done([key]).get(key)
+                if earlier is not None:
+                    _record(row_id, **_already(earlier))
+                    did["skipped"] += 1
+                    continue
+                _release(key)
+                certificate = _issue_row(row, actor, bulk)
+                _record(row_id, status=S.ISSUED, certificate_id=certificate.id, done_key=key,
+                        message=f"Issued {certificate.number}.")
+            did["issued"] += 1
+            continue
+        except _Taken:
+            did["taken"] += 1
+            continue
+        except IntegrityError:  # another import issued this very row a moment ago
+            outcome = _already(live_done([key]).get(key))
+        except Conflict as exc:
+            outcome = {"status": S.SKIPPED, "message": exc.message}
+        except ServiceError as exc:
+            outcome = {"status": S.FAILED, "message": _message(exc)}
+        except Exception:
+            log.exception("bulk import %s: line %s failed", bulk.id, row.line)
+            outcome = {"status": S.FAILED, "message": UNEXPECTED}
+        db.session.expire_all()
+        try:
+            _record(row_id, **outcome)
+        except _Taken:
+            did["taken"] += 1
+            continue
+        did["skipped" if outcome["status"] == S.SKIPPED else "failed"] += 1
+    db.session.execute(update(BulkImport).where(BulkImport.id == bulk.id)
+                       .values(heartbeat_at=utcnow())
+                       .execution_options(synchronize_session=False))
+    return claimed[-1][1]

@@ -34,12 +34,12 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
-from app.models import AuditAction, BulkActionRun, Certificate, Role, RunStatus, User
+from app.models import AuditAction, BulkActionRun, Certificate, Role, RunStatus
 from app.models.base import utcnow
 from app.services import audit, fields, selection
 from app.services.certificates import lifecycle
 from app.services.certificates.queries import COUNT_LIMIT, CertificateFilters, search
-from app.services.context import Actor
+from app.services.context import Actor, active_admin
 from app.services.enqueue import enqueue_after_commit
 from app.services.errors import AlreadyDone, Conflict, NotFound, ServiceError, ValidationFailed
 from app.services.transitions import transition
@@ -304,10 +304,7 @@ def resume(actor: Actor, token: str) -> BulkActionRun:
 def run_actor(run: BulkActionRun) -> Actor | None:
     """Who asked for the run, if they may still act (an active admin): a job queued by an
     admin who has since lost the role or been deactivated does nothing."""
-    user = db.session.get(User, run.requested_by_id) if run.requested_by_id else None
-    if user is None or not user.active or user.role != Role.ADMIN:
-        return None
-    return Actor(user=user, ip=run.requested_ip)
+    return active_admin(run.requested_by_id, run.requested_ip)
 
 
 def _mine(run: BulkActionRun, attempt: int) -> list[Any]:
