@@ -75,7 +75,9 @@ def test_upload_preview_confirm_progress_and_report(app, admin_client, cohort):
     assert fragment.headers["HX-Trigger"] == "bulk-finished"
     assert "hx-trigger" not in fragment.get_data(as_text=True)  # it stops polling
     report = admin_client.get(f"/admin/certificates/bulk/{import_id}/report.csv")
-    rows = list(csv.DictReader(io.StringIO(report.get_data(as_text=True))))
+    text = report.get_data(as_text=True)
+    assert text.startswith("\ufeffline,email,")  # the BOM: Excel reads the accents
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     assert [r["result"] for r in rows] == ["Issued"] * 3 + ["Not registered", "Problem"]
     assert all(r["certificate"].startswith("CERT-") for r in rows[:3])
     with app.app_context():
@@ -148,7 +150,8 @@ def test_api_upload_confirm_status_and_report(client, bearer, make_user, cohort)
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "conflict"
     status = client.get(url, headers=headers).get_json()
     assert status["status"] == "done" and status["counts"]["issued"] == 3
-    assert status["progress"] == {"done": 3, "total": 3, "percent": 100, "finished": True}
+    assert status["progress"] == {"done": 3, "total": 3, "percent": 100, "finished": True,
+                                  "failed": False}
     report = client.get(url + "/report", headers=headers).get_json()
     assert [r["status"] for r in report["rows"]][:3] == ["issued"] * 3
     assert report["rows"][0]["certificate_number"].startswith("CERT-")
@@ -172,3 +175,59 @@ def test_api_names_missing_columns_and_refuses_non_admins(client, bearer, make_u
     refused = client.post("/api/admin/certificates/bulk", headers=bearer(staff_user),
                           json={"csv": "email,type\n"})
     assert refused.status_code == 403
+
+
+def _stalled(app: Any, admin: User, cohort: dict[str, Any], monkeypatch: Any) -> int:
+    """An import whose worker went silent mid-run (its rows still pending)."""
+    from datetime import timedelta
+
+    from app.models import ImportStatus
+    from app.models.base import utcnow
+
+    with app.app_context():
+        item = bulk.preview(Actor(user=db.session.get(User, admin.id)),
+                            io.BytesIO(cohort["csv"].encode()), "stalled.csv")
+        monkeypatch.setattr(bulk, "_queue", lambda item: None)  # its job got lost
+        bulk.confirm(item, Actor(user=db.session.get(User, admin.id)))
+        item.status = ImportStatus.RUNNING
+        item.heartbeat_at = utcnow() - bulk.STALE_AFTER - timedelta(minutes=1)
+        db.session.commit()
+        monkeypatch.undo()
+        return item.id
+
+
+def test_a_stalled_import_stops_polling_and_offers_resume(app, admin_client, admin_user,
+                                                          cohort, monkeypatch):
+    import_id = _stalled(app, admin_user, cohort, monkeypatch)
+    fragment = admin_client.get(f"/admin/certificates/bulk/{import_id}/progress", headers=HX)
+    body = fragment.get_data(as_text=True)
+    assert fragment.headers["HX-Trigger"] == "bulk-finished" and "hx-trigger" not in body
+    assert "Stopped" in body and "worker stopped" in body and "Resume (3 rows left)" in body
+    response = admin_client.post(f"/admin/certificates/bulk/{import_id}/resume")
+    assert response.status_code == 303
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "resumed" in page and "3</strong> issued" in page and "Resume (" not in page
+    again = admin_client.post(f"/admin/certificates/bulk/{import_id}/resume")
+    assert "done already" in admin_client.get(again.headers["Location"]).get_data(as_text=True)
+
+
+def test_resume_is_for_admins(staff_client, manager_client):
+    for other in (staff_client, manager_client):
+        assert other.post("/admin/certificates/bulk/1/resume").status_code == 403
+
+
+def test_resume_double_clicked_or_by_two_admins_queues_once(app, race, make_user, cohort,
+                                                            monkeypatch):
+    admin = make_user(Role.ADMIN)
+    import_id = _stalled(app, admin, cohort, monkeypatch)
+    responses = race(admin, "POST", f"/admin/certificates/bulk/{import_id}/resume")
+    assert [r.status_code for r in responses] == [303] * len(responses)
+    with app.app_context():
+        jobs = db.session.scalar(select(func.count()).select_from(JobOutbox).where(
+            JobOutbox.name == "app.jobs.bulk.process_bulk_import"))
+        assert jobs == 1  # the confirm's was never queued: only the one resume
+        resumed = db.session.scalars(select(AuditLog).where(
+            AuditLog.resource_type == "bulk_import")).all()
+        assert len(resumed) == 2  # the confirm and one resume
+        assert db.session.scalar(select(func.count()).select_from(Certificate)) == 3
+        assert db.session.get(BulkImport, import_id).status.value == "DONE"

@@ -50,7 +50,8 @@ def get_bulk_certificates(import_id: int) -> Any:
     """An import: its status and the rows per status (the progress)."""
     item = bulk.get_import(import_id)
     data = bulk.to_api(item)
-    data["progress"] = {k: v for k, v in bulk.progress(item).items() if k != "counts"}
+    data["progress"] = {k: v for k, v in bulk.progress(item).items()
+                        if k in ("done", "total", "percent", "finished", "failed")}
     return jsonify(data)
 
 

@@ -10,7 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.models import ImportStatus, Role, RowStatus
 from app.services.bulk import certificates as bulk
-from app.services.bulk.csvfile import too_large_message
+from app.services.bulk.csvfile import BOM, too_large_message
 from app.services.errors import AlreadyDone
 from app.web.auth import current_actor, guard_blueprint
 from app.web.boundary import attempt
@@ -81,10 +81,26 @@ def show(import_id: int) -> Any:
 def progress(import_id: int) -> Any:
     """The progress fragment the page polls while the job runs (once a second)."""
     item = bulk.get_import(import_id)
-    response = fragment_only(PROGRESS, **_context(item))
-    if item.status in (ImportStatus.DONE, ImportStatus.FAILED):
+    context = _context(item)
+    response = fragment_only(PROGRESS, **context)
+    if context["progress"]["finished"]:  # done, failed or stalled: the poll stops
         response.headers["HX-Trigger"] = "bulk-finished"
     return response
+
+
+@bp.route("/<int:import_id>/resume", methods=["POST"])
+def resume(import_id: int) -> Any:
+    """A failed or stalled import queued again (once, however often it is clicked)."""
+    item = bulk.get_import(import_id)
+    _, error = attempt(lambda: bulk.resume(item, current_actor()))
+    if isinstance(error, AlreadyDone):
+        flash(error.message, "info")
+    elif error is not None:
+        flash(error.message, "error")
+    else:
+        flash(f"Import #{import_id} resumed: the rows still pending are being issued.",
+              "success")
+    return redirect(url_for("bulk.show", import_id=import_id), 303)
 
 
 @bp.route("/<int:import_id>/confirm", methods=["POST"])
@@ -104,7 +120,8 @@ def confirm(import_id: int) -> Any:
 @bp.route("/<int:import_id>/report.csv")
 def report(import_id: int) -> Any:
     item = bulk.get_import(import_id)
-    lines = list(bulk.report_lines(item))  # read inside the request's session
+    # Read inside the request's session; the BOM first so Excel reads the accents.
+    lines = [BOM, *bulk.report_lines(item)]
     response = Response(lines, mimetype="text/csv")
     response.headers["Content-Disposition"] = content_disposition(
         f"bulk-issue-{item.id}-report.csv")
