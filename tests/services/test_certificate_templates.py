@@ -321,9 +321,41 @@ def test_the_verify_page_shows_the_versions_branding(app, client, make_user, mak
         service.assign(Actor.system(), template, f"track:{track.id}")
         db.session.commit()
     certificate = issue(make_user(), track=track)
+    with app.app_context():
+        version_id = db.session.get(Certificate, certificate.id).snapshot["template_version_id"]
     page = client.get(f"/verify/{certificate.verification_id}").get_data(as_text=True)
-    assert 'class="verify-logo"' in page and "data:image/png;base64," in page
+    logo_url = f"/verify/template-logos/{version_id}.png"
+    assert 'class="verify-logo"' in page and f'src="{logo_url}"' in page
+    assert "data:image/png;base64," not in page  # not inlined on every view
     assert "%230b5394" in page  # the primary colour, in the band's SVG
+    logo = client.get(logo_url)
+    assert logo.status_code == 200 and logo.mimetype == "image/png"
+    assert logo.data.startswith(b"\x89PNG")
+    assert logo.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_template_logos_are_public_and_signatures_are_not(app, client):
+    with app.app_context():
+        template = service.create_template(Actor.system(), "Public logo", DESIGN,
+                                           {"logo": _png(60, 30, (1, 2, 3)),
+                                            "signature": _png(60, 30, (9, 9, 9))})
+        signature_only = service.create_template(Actor.system(), "Signature only", DESIGN,
+                                                 {"signature": _png()})
+        db.session.commit()
+        version = service.current_version(template)
+        logo = storage.read(version.logo_key)
+        signature = storage.read(version.signature_key)
+        bare = service.current_version(signature_only).id
+    served = client.get(f"/verify/template-logos/{version.id}.png")
+    assert served.status_code == 200 and served.data == logo and served.data != signature
+    for path in (f"/verify/template-logos/{bare}.png",  # a signature but no logo
+                 "/verify/template-logos/999999.png", "/verify/template-logos/0.png",
+                 "/verify/template-logos/99999999999999999999.png",
+                 "/verify/template-logos/x.png"):
+        assert client.get(path).status_code == 404, path
+    # The signature stays admin-only.
+    assert client.get(f"/admin/certificate-templates/versions/{version.id}/signature.png"
+                      ).status_code in (302, 401)
 
 
 def test_preview_is_an_escaped_svg():

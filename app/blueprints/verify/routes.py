@@ -169,7 +169,9 @@ def _branding(found: PublicRecord | None) -> dict[str, Any] | None:
     if version_id is None:
         return None
     brand = certificate_templates.branding_of(version_id)
-    return {"logo": brand.logo, "band": template_preview.band_data_uri(brand)}
+    logo = (url_for("verify.template_logo", version_id=brand.version_id)
+            if brand.logo and brand.version_id is not None else None)
+    return {"logo": logo, "band": template_preview.band_data_uri(brand)}
 
 
 # --- The certificate's page, rendered once a minute for anonymous visitors ------------
@@ -309,6 +311,21 @@ def open_badge(verification_id: str) -> Any:
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{filename}-open-badge.json"')
     response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/verify/template-logos/<int(max=2147483647):version_id>.png")
+def template_logo(version_id: int) -> Any:
+    """A certificate template version's logo, for the verify page: public (it is printed
+    on public certificates) and cacheable for a year, as a version never changes (its
+    id names it). 404 for an unknown version or one without a logo. Signatures are not
+    served here (only to admins, app/blueprints/certificate_templates)."""
+    data = certificate_templates.public_logo(version_id)
+    if data is None:
+        abort(404)
+    response = Response(data, mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -512,6 +512,16 @@ def branding_of(version_id: Any) -> Branding:
         version_id=version.id)
 
 
+def public_logo(version_id: int) -> bytes | None:
+    """The logo PNG of a template version, for the public verify page (a logo is printed
+    on public certificates; signatures are never served publicly); None when the version
+    does not exist or has no logo. A version never changes, so neither does this."""
+    version = db.session.get(CertificateTemplateVersion, version_id)
+    if version is None or not version.logo_key or not storage.exists(version.logo_key):
+        return None
+    return storage.read(version.logo_key)
+
+
 def fill(wording: str | None, values: dict[str, str]) -> str | None:
     """Wording with its placeholders replaced by `values` (plain text in, plain text
     out; an unknown placeholder is left as written)."""
