@@ -1,7 +1,9 @@
 """Bulk actions in a real browser: an admin ticks three pending certificates (one with
 the keyboard), approves them at once, reads the summary (focused, role=status) and finds
 them on the Issued tab; then narrows the Issued tab by a search, selects all matching
-it and revokes them with one reason, while a certificate outside the filter stays."""
+it and revokes them with one reason (after a confirmation: dismissed once, which sends
+nothing; then reached and pressed with the keyboard and accepted), while a certificate
+outside the filter stays."""
 
 from __future__ import annotations
 
@@ -98,8 +100,37 @@ def test_admin_approves_three_then_revokes_all_matching_a_search(
         "The cohort's assessor was not accredited.")
     bar.get_by_label("Revocation category").select_option(label="Requirements not met")
     screenshot("all-matching-selected")
-    response = post_by_click(page, bar.get_by_role("button", name="Revoke selected"),
-                             "/admin/certificates/bulk-actions")
+    asked: list[str] = []
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+
+    def dismiss(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    revoke = bar.get_by_role("button", name="Revoke selected")
+    revoke.click()
+    page.wait_for_timeout(300)
+    assert asked and asked[0].startswith("Revoke the selected certificates?"), asked
+    assert not posts, posts  # dismissed: nothing was sent
+    assert set(_statuses(app, ids[:3]).values()) == {S.ISSUED}
+
+    def accept(dialog):
+        asked.append(dialog.message)
+        dialog.accept()
+
+    # The keyboard: Tab from the category reaches the button, Enter presses it, and the
+    # same confirmation asks.
+    page.once("dialog", accept)
+    bar.get_by_label("Revocation category").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Revoke selected"
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.split("?")[0]
+                              .endswith("/admin/certificates/bulk-actions")) as info:
+        page.keyboard.press("Enter")
+    response = info.value
+    assert len(asked) == 2 and asked[1] == asked[0]
     assert response.status == 200
     expect(summary).to_have_text("3 revoked.")
     expect(summary).to_be_focused()
@@ -142,6 +173,59 @@ def test_a_large_all_matching_approval_shows_progress_then_the_summary(
     expect(page.locator("#pending-count")).to_have_text("0 pending")
     screenshot("job-summary")
     assert set(_statuses(app, ids).values()) == {S.ISSUED}
+    assert not page_errors, page_errors
+
+
+def test_a_bulk_approval_that_failed_midway_is_resumed_with_one_double_click(
+        app, page, live_server, log_in, make_user, make_track, screenshot, page_errors,
+        monkeypatch):
+    from app.models import AuditLog
+    from app.services.certificates import bulk
+
+    monkeypatch.setattr(bulk, "INLINE_LIMIT", 2)
+    monkeypatch.setattr(bulk, "COMMIT_EVERY", 2)
+    real_apply = bulk.apply
+    calls = {"n": 0}
+
+    def dying(*args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker killed")
+        return real_apply(*args)
+
+    monkeypatch.setattr(bulk, "apply", dying)
+    admin = make_user(Role.ADMIN, name="Ada Admin")
+    track = make_track("Roof Safety", exam=False)
+    ids = [_pending(app, make_user(Role.STAFF, name=f"Crew {n}"), track) for n in range(5)]
+    log_in(admin.email)
+    page.goto(f"{live_server}/admin/certificates")
+    bar = page.locator("#bulk-form")
+    page.get_by_label(re.compile(r"Select all 5 matching this filter")).check()
+    bar.get_by_role("button", name="Approve selected").click()
+    stopped = page.locator("#bulk-result [role=alert]")
+    expect(stopped).to_contain_text("Approving stopped: Stopped after 2 of 5 (RuntimeError).")
+    expect(stopped).to_contain_text("So far: 2 approved.")
+    resume = page.locator("#bulk-result").get_by_role("button", name="Resume (3 left)")
+    expect(resume).to_be_visible()
+    # The list shows what it did before it stopped.
+    expect(page.locator("#pending-count")).to_have_text("3 pending")
+    expect(page.locator("article.pending-card")).to_have_count(3)
+    screenshot("bulk-failed-resume")
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url)
+            if "/bulk-actions/" in r.url and r.method == "GET" else None)
+    page.wait_for_timeout(1500)
+    assert not polls, polls  # a failed run is not polled
+    monkeypatch.setattr(bulk, "apply", real_apply)
+    resume.dblclick()
+    summary = page.locator("#bulk-result [role=status].bulk-summary")
+    expect(summary).to_have_text("5 approved.")
+    expect(page.locator("#pending-count")).to_have_text("0 pending")
+    screenshot("bulk-resumed-summary")
+    assert set(_statuses(app, ids).values()) == {S.ISSUED}
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(AuditLog.id)).where(
+            AuditLog.resource_type == "bulk_action_run")) == 1
     assert not page_errors, page_errors
 
 

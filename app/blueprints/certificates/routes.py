@@ -276,9 +276,12 @@ def _run_fragment(run: BulkActionRun, *, first: bool = False, notice: str | None
     error = None
     if shown == RunStatus.FAILED:
         error = run.error if run.status == RunStatus.FAILED else bulk.stale_error(run)
-    return fragment_only(BULK_RESULT, run=run, shown=shown, run_error=error,
-                         so_far=bulk.run_outcome(run), first=first, notice=notice,
-                         status=status)
+    response = fragment_only(BULK_RESULT, run=run, shown=shown, run_error=error,
+                             so_far=bulk.run_outcome(run), first=first, notice=notice,
+                             status=status)
+    if shown == RunStatus.FAILED and run.done_count:  # what it did before it stopped
+        response.headers["HX-Trigger"] = "certificates-changed"
+    return response
 
 
 @bp.route("/bulk-actions/<token>")

@@ -84,9 +84,14 @@
     }
     box.replaceChildren(p);
   }
-  // Confirmation for destructive buttons, without hx-confirm's inline handler.
+  // Confirmation for destructive buttons, without hx-confirm's inline handler: the
+  // element's own data-confirm, or that of the button that submitted its form (clicked,
+  // or pressed with Enter/Space, or the form's default button for Enter in a field).
   document.addEventListener("htmx:confirm", function (event) {
-    var message = event.target.getAttribute("data-confirm");
+    var trigger = event.detail && event.detail.triggeringEvent;
+    var submitter = trigger && trigger.submitter;
+    var source = submitter && submitter.hasAttribute("data-confirm") ? submitter : event.target;
+    var message = source.getAttribute("data-confirm");
     if (message && !window.confirm(message)) { event.preventDefault(); }
   });
 })();
