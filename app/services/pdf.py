@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import segno
+import segno.encoder as segno_encoder
 from flask import current_app
 from reportlab import rl_config
 from reportlab.graphics.barcode import registerWidget
@@ -270,6 +271,34 @@ def verify_url(verification_id: str) -> str:
     (app/services/urls.py builds it).
     """
     return urls.verify_url(verification_id)
+
+
+#: segno's masking, module by module, was half the QR code's cost (8 masks tried per
+#: symbol, two Python calls per module). The same XOR, row at a time: for a symbol size
+#: and a mask, which modules flip depends on nothing else, so it is computed once per
+#: process (at most 40 sizes x 8 masks). Exact: the masks tried, their scores and the
+#: one chosen are segno's own (a test compares every module with segno's code).
+_MASK_ROWS: dict[tuple[Any, int, int], tuple[int, ...]] = {}
+_segno_apply_mask = segno_encoder.apply_mask
+
+
+def _apply_mask_by_rows(matrix: Any, mask_pattern: Any, width: int, height: int,
+                        is_encoding_region: Any) -> None:
+    # is_encoding_region is segno's closure over the function patterns of a symbol of
+    # this size; mask functions are fresh closures per symbol but share their code.
+    key = (mask_pattern.__code__, width, height)
+    rows = _MASK_ROWS.get(key)
+    if rows is None:
+        rows = tuple(int.from_bytes(bytes(
+            1 if is_encoding_region(i, j) and mask_pattern(i, j) else 0
+            for j in range(width)), "big") for i in range(height))
+        _MASK_ROWS[key] = rows
+    for i, flips in enumerate(rows):
+        row = matrix[i]
+        row[:] = (int.from_bytes(row, "big") ^ flips).to_bytes(width, "big")
+
+
+segno_encoder.apply_mask = _apply_mask_by_rows
 
 
 def qr_code(url: str) -> segno.QRCode:

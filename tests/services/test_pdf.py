@@ -455,3 +455,24 @@ def test_link_callback_does_not_follow_a_symlink_out_of_static(app, tmp_path):
         assert pdf.link_callback("/static/fonts/escape.ttf", None) == pdf.BLOCKED
         assert pdf.link_callback("/static/fonts/ok.ttf", None) == str(
             (static / "fonts" / "ok.ttf").resolve())
+
+
+def test_the_faster_qr_masking_gives_segnos_symbol_exactly(monkeypatch):
+    """pdf replaces segno's module-by-module masking with a row-at-a-time XOR: the
+    chosen mask and every module must be what segno's own code gives."""
+    import random
+    import string
+
+    import segno
+    import segno.encoder
+
+    rng = random.Random(7)
+    alphabet = string.ascii_letters + string.digits + "-_"
+    urls = [f"https://certs.example.nz/verify/{''.join(rng.choices(alphabet, k=n))}"
+            for n in [1, 8, 24, 32, 40, 60, 90, 140, 300] + [rng.randint(1, 200)
+                                                            for _ in range(60)]]
+    assert segno.encoder.apply_mask is pdf._apply_mask_by_rows
+    fast = [(q.mask, q.matrix) for q in map(pdf.qr_code, urls)]
+    monkeypatch.setattr(segno.encoder, "apply_mask", pdf._segno_apply_mask)
+    assert [(q.mask, q.matrix) for q in map(pdf.qr_code, urls)] == fast
+    assert len({mask for mask, _ in fast}) > 4  # many masks chosen, not one
