@@ -489,6 +489,10 @@ def confirm(bulk: BulkImport, actor: Actor, *, invite_unknown: bool = False,
     c = counts(bulk)
     wanted = [S.READY] + ([S.INVITE] if invite_unknown else [])
     if bulk.status == ImportStatus.PREVIEW and not sum(c[s.value] for s in wanted):
+        db.session.refresh(bulk)  # confirmed a moment ago by the other click: its rows moved
+        if bulk.status != ImportStatus.PREVIEW:
+            raise AlreadyDone(f"Import #{bulk.id} was confirmed already: it is "
+                              f"{bulk.status.label.lower()}.")
         message = ("Nothing to issue: no row is ready" + (
             " (tick 'Invite' to issue to the people without an account)"
             if c["INVITE"] else "") + ".")
