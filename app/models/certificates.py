@@ -157,6 +157,9 @@ Index("ix_certificates_course_id_status_issued_at_id", Certificate.course_id,
       Certificate.status, Certificate.issued_at.desc().nulls_last(), Certificate.id.desc())
 Index("ix_certificates_track_id_status_issued_at_id", Certificate.track_id,
       Certificate.status, Certificate.issued_at.desc().nulls_last(), Certificate.id.desc())
+# A people search's pages (recipient_id = ANY(...)) sort these entries, not the rows.
+Index("ix_certificates_recipient_id_status_issued_at_id", Certificate.recipient_id,
+      Certificate.status, Certificate.issued_at.desc().nulls_last(), Certificate.id.desc())
 _WITHDRAWN = text("status IN ('REVOKED', 'SUPERSEDED')")
 Index("ix_certificates_withdrawn_issued_at_id", Certificate.issued_at.desc().nulls_last(),
       Certificate.id.desc(), postgresql_where=_WITHDRAWN, sqlite_where=_WITHDRAWN)

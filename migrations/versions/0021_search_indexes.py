@@ -9,6 +9,8 @@ Create Date: 2026-12-01 14:15:00
   track_id indexes, whose foreign keys they still serve), and as partial indexes for the
   Revoked tab (REVOKED and SUPERSEDED together) and the Pending tab (recommended_at, id).
 - (status, expires_at) for the daily sweep's certificate expiry reminders (bench lane).
+- (recipient_id, status, issued_at DESC NULLS LAST, id DESC) for the people search's
+  pages: their ids are sorted from index entries, not from every matching row.
 - On PostgreSQL, trigram (pg_trgm) GIN indexes for the people search, `lower(name) LIKE
   '%...%'` and `email LIKE '%...%'` (emails are stored lower-cased), when the extension
   can be had: `CREATE EXTENSION IF NOT EXISTS pg_trgm` is tried in a savepoint (a trusted
@@ -94,6 +96,10 @@ def upgrade():
         # The daily sweep's expiry reminders (issued certificates expiring within 90 days):
         # a range of this index instead of reading the whole table.
         'ix_certificates_status_expires_at': (['status', 'expires_at'], {}),
+        # A people search (recipient_id = ANY(...)): the page's ids are sorted from these
+        # entries (index-only) instead of reading every match's row to sort it.
+        'ix_certificates_recipient_id_status_issued_at_id':
+            (['recipient_id', 'status', *_order(nulls_last)], {}),
     }
     # The extension is created (or refused) in the migration's own transaction, before the
     # concurrent builds, which cannot run in one.
@@ -116,6 +122,7 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         for name in TRIGRAM_INDEXES:
             op.execute(f"DROP INDEX IF EXISTS {name}")  # the extension stays: others may use it
+    op.drop_index('ix_certificates_recipient_id_status_issued_at_id', table_name='certificates')
     op.drop_index('ix_certificates_status_expires_at', table_name='certificates')
     op.drop_index('ix_certificates_pending_recommended_at_id', table_name='certificates')
     op.drop_index('ix_certificates_withdrawn_issued_at_id', table_name='certificates')

@@ -56,8 +56,10 @@ def _list_context() -> dict[str, Any]:
     page = find_keyset(filters, current_app.config["PAGE_SIZE"],
                        after=request.args.get("after"), before=request.args.get("before"),
                        page_rows=True)
+    pending, more = cert_service.pending_count()
     return {"filters": filters, "page": page, "tab": filters.status, "today": dates.today(),
-            "pending_count": cert_service.pending_count(), "types": list(CertificateType),
+            "pending_count": f"{pending:,}+" if more else pending,
+            "types": list(CertificateType),
             "tabs": TABS, "revocation_categories": cert_service.REVOCATION_CATEGORIES}
 
 
