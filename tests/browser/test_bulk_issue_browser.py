@@ -2,7 +2,8 @@
 read the preview's row errors, confirm, watch the progress bar finish, download the
 result report and read it. Then the same with a job that takes its time (Redis down: the
 job waits in the outbox and a worker, here the test, runs it slowly): the bar moves while
-the page polls, and finishes."""
+the page polls, and finishes; and a job whose worker went silent: the page stops
+polling, says so, and its Resume button issues the rows left."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.extensions import db, limiter
+from app.jobs.bulk import process_bulk_import
 from app.models import BulkImport, ImportStatus, Role
 from app.services.bulk import certificates as bulk
 
@@ -111,6 +113,54 @@ class TestWithAWorker:
         _moving_bar(app, page, live_server, log_in, make_user, make_track, org, tmp_path,
                     screenshot, page_errors, monkeypatch)
 
+    def test_a_stalled_import_is_resumed(self, app, page, live_server, log_in, make_user,
+                                         make_track, org, tmp_path, screenshot, page_errors):
+        from datetime import timedelta
+
+        from app.models.base import utcnow
+
+        make_track("Roofing Fundamentals")
+        admin = make_user(Role.ADMIN, name="Ada Admin")
+        people = [make_user(Role.STAFF, org, email=f"s{i}@example.test") for i in range(4)]
+        log_in(admin.email)
+        _upload(page, live_server, _csv(tmp_path, people))
+        page.get_by_role("button", name="Issue 4 certificates").click()
+        expect(page.get_by_role("heading", name="Issuing…")).to_be_visible()
+        with app.app_context():  # a worker took it, then was killed: no beat since
+            item = db.session.scalar(db.select(BulkImport).where(
+                BulkImport.status == ImportStatus.QUEUED))
+            item.status = ImportStatus.RUNNING
+            item.heartbeat_at = utcnow() - bulk.STALE_AFTER - timedelta(minutes=1)
+            db.session.commit()
+            import_id = item.id
+        expect(page.get_by_role("heading", name="Stopped")).to_be_visible(timeout=5_000)
+        expect(page.get_by_role("alert")).to_contain_text("The worker stopped")
+        resume = page.get_by_role("button", name="Resume (4 rows left)")
+        expect(resume).to_be_visible()
+        screenshot("stalled")
+        page.set_viewport_size(PHONE)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+        screenshot("stalled-phone")
+        page.set_viewport_size({"width": 1280, "height": 900})
+        resume.click()
+        expect(page.get_by_text(f"Import #{import_id} resumed")).to_be_visible()
+        expect(page.get_by_role("heading", name="Issuing…")).to_be_visible()
+
+        def worker() -> None:
+            with app.app_context():
+                process_bulk_import(import_id)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        try:
+            expect(page.get_by_role("heading", name="Finished")).to_be_visible(timeout=20_000)
+            expect(page.locator(".bulk-counts")).to_contain_text("4 issued")
+            expect(page.get_by_role("button", name=re.compile("Resume"))).to_have_count(0)
+            screenshot("resumed")
+        finally:
+            thread.join(timeout=30)
+        assert not page_errors, page_errors
+
 
 def _moving_bar(app, page, live_server, log_in, make_user, make_track, org, tmp_path,
                 screenshot, page_errors, monkeypatch):
@@ -137,7 +187,7 @@ def _moving_bar(app, page, live_server, log_in, make_user, make_track, org, tmp_
         with app.app_context():
             import_id = db.session.scalar(db.select(BulkImport.id).where(
                 BulkImport.status == ImportStatus.QUEUED))
-            bulk.process(import_id)
+            process_bulk_import(import_id)
 
     thread = threading.Thread(target=worker)
     thread.start()
