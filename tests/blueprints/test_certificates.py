@@ -23,6 +23,21 @@ def _pending(app, user, track):
         return certificate.id
 
 
+def test_the_pending_badge_is_capped_like_the_lists(app, admin_client, make_user, make_track,
+                                                   monkeypatch):
+    from app.services.certificates import queries
+
+    monkeypatch.setattr(queries, "COUNT_LIMIT", 2)
+    track = make_track()
+    for _ in range(3):
+        _pending(app, make_user(), track)
+    html = admin_client.get("/admin/certificates").get_data(as_text=True)
+    assert "2+ pending" in html
+    monkeypatch.setattr(queries, "COUNT_LIMIT", 3)
+    html = admin_client.get("/admin/certificates").get_data(as_text=True)
+    assert "3 pending" in html and "3+ pending" not in html
+
+
 def test_page_tabs_and_fragments(app, admin_client, make_user, make_track, issue):
     track = make_track()
     waiting = make_user(name="Waiting Wiremu")
