@@ -138,7 +138,11 @@ def test_design_preview_assign_issue_pdf_and_verify(app, page, live_server, log_
     href = mine.get_by_role("link", name="Verification page").first.get_attribute("href")
     visitor = new_page()
     visitor.goto(f"{live_server}{urlsplit(href).path}")
-    expect(visitor.get_by_role("img", name="Issuer logo")).to_be_visible()
+    logo = visitor.get_by_role("img", name="Issuer logo")
+    expect(logo).to_be_visible()
+    # Linked from its public, cacheable address (not inlined), and it loads.
+    expect(logo).to_have_attribute("src", re.compile(r"^/verify/template-logos/\d+\.png$"))
+    assert logo.evaluate("img => img.complete && img.naturalWidth") > 0
     assert "%230b5394" in visitor.locator("img.verify-band").get_attribute("src")
     screenshot("verify-page", on=visitor)
 
