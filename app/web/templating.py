@@ -129,6 +129,12 @@ def init_app(app: Flask) -> None:
                                  PUBLIC_CERTIFICATE_STATUSES=PUBLIC_STATUSES,
                                  recertification_due_on=recertification_due_on,
                                  successor_of=successor_of)
+    from app.web.certificate_rows import certificate_badge, certificate_rows
+    app.jinja_env.globals.update(certificate_badge=certificate_badge,
+                                 certificate_rows=certificate_rows)
+    from app.web.matrix_cells import credential_expiry, matrix_cells, status_badge_html
+    app.jinja_env.globals.update(credential_expiry=credential_expiry,
+                                 matrix_cells=matrix_cells, status_badge_html=status_badge_html)
     from app.services.training.progress import completion_message_for
     app.jinja_env.globals.update(completion_message_for=completion_message_for)
     app.jinja_env.filters["datetime"] = format_datetime
