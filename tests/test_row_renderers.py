@@ -1,0 +1,61 @@
+"""The certificate list's rows and the org matrix's cells are drawn in Python
+(app/web/certificate_rows.py, app/web/matrix_cells.py, issue 16): every value a person
+typed is escaped, and the markup is the macros' (badges, bands, links)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace as NS
+from typing import Any
+
+from app.models import CertificateStatus, CertificateType, CredentialStatus
+from app.web.certificate_rows import certificate_badge, certificate_rows
+from app.web.matrix_cells import matrix_cells
+
+TODAY = date(2026, 12, 1)
+EVIL = '<script>alert("x")</script>'
+URLS = {"detail": ("/admin/certificates/", "?status=issued&amp;q=a"),
+        "person": ("/people/", ""), "track": ("/training/tracks/", "")}
+
+
+def _certificate(**values: Any) -> NS:
+    person = NS(id=7, name=EVIL, email="a&b@example.test")
+    base = dict(id=41, number="CERT-2026-00001", status=CertificateStatus.ISSUED,
+                type=CertificateType.COMPLETION, issued_at=datetime(2026, 11, 2, 9, 30),
+                expires_at=TODAY + timedelta(days=300), recipient=person,
+                course=NS(title=EVIL, track_id=3), track=None, issued_by=NS(name=EVIL),
+                recommended_by=None, course_id=5, track_version=None)
+    return NS(**{**base, **values})
+
+
+def test_a_row_escapes_every_value_and_links_by_the_page_urls(app: Any) -> None:
+    with app.app_context():
+        html = str(certificate_rows([_certificate()], URLS, TODAY, select=True))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "a&amp;b@example.test" in html
+    assert '<a href="/people/7" class="person-link">' in html
+    assert '<a href="/training/tracks/3">' in html
+    assert 'href="/admin/certificates/41?status=issued&amp;amp;q=a"' in html  # escaped as Jinja did
+    assert 'aria-label="Select CERT-2026-00001"' in html
+    assert ">Revoke</a>" in html and "2026-11-02" in html
+    assert '<span class="badge status-awarded">Active</span>' in html
+
+
+def test_the_badge_tells_pending_rejected_and_expired_apart(app: Any) -> None:
+    with app.app_context():
+        pending = certificate_badge(_certificate(status=CertificateStatus.PENDING), TODAY)
+        rejected = certificate_badge(_certificate(status=CertificateStatus.REJECTED), TODAY)
+        expired = certificate_badge(_certificate(expires_at=TODAY - timedelta(days=1)), TODAY)
+    assert pending == '<span class="badge status-assessment_pending">Pending</span>'
+    assert rejected.startswith('<span class="badge">')
+    assert expired == '<span class="badge status-expired">Expired</span>'
+
+
+def test_matrix_cells_show_band_and_dash(app: Any) -> None:
+    due = NS(status=CredentialStatus.AWARDED, expiry_date=TODAY + timedelta(days=20))
+    matrix = NS(row=lambda user_id: [due, None])
+    with app.app_context():
+        html = str(matrix_cells(matrix, 1, TODAY))
+    assert '<span class="badge status-awarded">' in html
+    assert 'class="expiry expiry-30" title="Expires in 20 days"' in html
+    assert html.endswith('<td><span class="muted">—</span></td>')
