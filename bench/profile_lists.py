@@ -6,12 +6,13 @@
 Against a database that bench.generate (and generate_certificates) filled, with the demo
 admin (admin@demo.test). For each page: the median and p95 over --repeats requests of the
 wall time and of this process's CPU time (the app's Python: Flask, Jinja, SQLAlchemy,
-psycopg's client side), the SQL statements and their time (cursor listeners), and the
-page's size. The deep pages are reached the way a person reaches them: by following the
-page's own "Older" link (after=) from page 1, --deep times. The figures and the
-machine's load average go to bench/results/lists-<stamp>.json. With --profile PATH, a
-cProfile of that page (cumulative, top 25) after the table; with --explain, EXPLAIN
-(ANALYZE, BUFFERS) of each page's slowest statement (PostgreSQL).
+psycopg's client side), the SQL statements and their time (cursor listeners), the
+Python function calls per request (cProfile: a load-independent measure of the same
+work), and the page's size. The deep pages are reached the way a person reaches them:
+by following the page's own "Older" link (after=) from page 1, --deep times. The figures
+and the machine's load average go to bench/results/lists-[<label>-]<stamp>.json. With
+--profile PATH, a cProfile of that page (cumulative, top 25) after the table; with
+--explain, EXPLAIN (ANALYZE, BUFFERS) of each page's slowest statement (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -122,7 +123,16 @@ def measure(app: Any, paths: Sequence[str], repeats: int, explain: bool) -> list
             top = max(mine, key=lambda s: s[2], default=slowest)
             if top[2] > slowest[2]:
                 slowest = top
+        # Python function calls per request (cProfile's count over 3 more requests): unlike
+        # CPU ms on a shared machine, the same for the same code at any load.
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(3):
+            client.get(path)
+        profiler.disable()
+        calls = pstats.Stats(profiler).total_calls // 3
         row = {"path": path, "status": status, "bytes": size, "queries": max(counts),
+               "python_calls": calls,
                "wall_ms": round(statistics.median(walls), 2),
                "wall_p95_ms": round(sorted(walls)[int(0.95 * (len(walls) - 1))], 2),
                "cpu_ms": round(statistics.median(cpus), 2),
@@ -162,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--page", action="append", help="measure this path (repeatable)")
     parser.add_argument("--profile", help="cProfile this path")
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--label", default="", help="in the JSON's name: lists-<label>-<stamp>")
     args = parser.parse_args(argv)
     app = _make_app(args.database_url)
     values = {**targets(app), "deep": args.deep}
@@ -178,18 +189,20 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     rows = measure(app, paths, max(3, args.repeats), args.explain)
     results_dir = Path(__file__).parent / "results"
     results_dir.mkdir(exist_ok=True)
-    out = results_dir / f"lists-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    label = f"{args.label}-" if args.label else ""
+    out = results_dir / f"lists-{label}{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps({"load_average_before": load_before,
                                "load_average_after": os.getloadavg(),
-                               "repeats": args.repeats, "pages": rows}, indent=1, default=str))
+                               "repeats": args.repeats, "label": args.label, "pages": rows},
+                              indent=1, default=str))
     print(f"results: {out}")
     print("| page | status | queries | wall ms (p95) | app CPU ms (min) | SQL ms "
-          "| slowest SQL ms | bytes |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| slowest SQL ms | Python calls | bytes |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| `{r['path'][:90]}` | {r['status']} | {r['queries']} | {r['wall_ms']} "
               f"({r['wall_p95_ms']}) | {r['cpu_ms']} ({r['cpu_min_ms']}) | {r['sql_ms']} "
-              f"| {r['slowest_sql_ms']} | {r['bytes']:,} |")
+              f"| {r['slowest_sql_ms']} | {r['python_calls']:,} | {r['bytes']:,} |")
         for line in r.get("plan", []):
             print("    " + line)
     if args.profile:
