@@ -32,6 +32,7 @@ from app.services import (
     certificates,
     credentials,
     notifications,
+    renewals,
     sweep,
     teaching,
     training,
@@ -190,6 +191,18 @@ def test_every_type_reaches_the_delivery_plan(app: Flask, emails_on: bool) -> No
         db.session.commit()
         # CERTIFICATE_REJECTED: the recommendation turned down, with the reason.
         certificates.reject(recommended, system, "Attendance too low.")
+        db.session.commit()
+
+        # RENEWAL_INVITATION: a campaign for holders whose track certificate expires soon.
+        renewing = training.create_track(system, name="Scaffolding renewals",
+                                         audience=TrackAudience.CLIENT_EMPLOYEE)
+        certificates.issue_certificate(system, recipient=learner,
+                                       type_=CertificateType.COMPLETION, track=renewing,
+                                       expires_on=day + timedelta(days=10))
+        db.session.commit()
+        campaign = renewals.start_campaign(renewing, system, 30)
+        db.session.commit()
+        renewals.run_campaign(campaign.id)  # inline already; a second run invites nobody
         db.session.commit()
 
         for type_ in NotificationType:
