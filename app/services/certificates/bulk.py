@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,7 +30,6 @@ from typing import Any
 
 from rq import Retry
 from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import AuditAction, BulkActionRun, Certificate, Role, RunStatus
@@ -41,7 +39,7 @@ from app.services.certificates import lifecycle
 from app.services.certificates.queries import COUNT_LIMIT, CertificateFilters, search
 from app.services.context import Actor, active_admin
 from app.services.enqueue import enqueue_after_commit
-from app.services.errors import AlreadyDone, Conflict, NotFound, ServiceError, ValidationFailed
+from app.services.errors import AlreadyDone, Conflict, NotFound, ValidationFailed
 from app.services.transitions import transition
 
 log = logging.getLogger(__name__)
@@ -64,7 +62,6 @@ RUN_RETRY: dict[str, Any] = {"max": 3, "interval": [10, 60, 300]}
 STALE_AFTER = timedelta(minutes=2)
 #: A queued run no worker took this long (its job was lost) can be resumed too.
 QUEUED_STALE_AFTER = timedelta(minutes=15)
-BUSY = "Another action was changing it at the same moment; try it again."
 
 
 @dataclass(frozen=True)
@@ -180,28 +177,17 @@ def apply(actor: Actor, action: BulkAction, ids: list[int]) -> BulkOutcome:
     """Do `action` to each certificate in `ids`, each in a SAVEPOINT of its own (flushes,
     never commits). A certificate already in the state asked for counts as "already";
     any other refusal is counted under its reason; nothing raises for one certificate."""
-    outcome = BulkOutcome(action.action)
     verb = _verb(action)
-    counted: Counter[str] = Counter()
-    for certificate_id in _lock_order(ids):
-        try:
-            with db.session.begin_nested():
-                certificate = db.session.get(Certificate, certificate_id)
-                if certificate is None:
-                    raise NotFound("It no longer exists.")
-                verb(certificate, actor)
-            outcome.done += 1
-        except AlreadyDone:
-            db.session.expire_all()
-            outcome.already += 1
-        except ServiceError as error:
-            db.session.expire_all()
-            counted[error.message] += 1
-        except OperationalError:  # a deadlock victim (PostgreSQL): only this one undone
-            db.session.expire_all()
-            counted[BUSY] += 1
-    outcome.refused = dict(counted)
-    return outcome
+
+    def change(certificate_id: int) -> None:
+        certificate = db.session.get(Certificate, certificate_id)
+        if certificate is None:
+            raise NotFound("It no longer exists.")
+        verb(certificate, actor)
+
+    tally = selection.change_each(_lock_order(ids), change)
+    return BulkOutcome(action.action, done=tally.done, already=tally.already,
+                       refused=dict(tally.refused))
 
 
 # --- Large "all matching" actions: a job with progress ----------------------------------

@@ -7,20 +7,18 @@ second, counted as "already"."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import CredentialStatus, MicroCredentialDefinition, StaffMicroCredential
 from app.services import fields, selection
 from app.services.context import Actor
 from app.services.credentials.status import change_status
-from app.services.errors import AlreadyDone, ServiceError, ValidationFailed
+from app.services.errors import NotFound, ValidationFailed
 
 #: The most ticked holders one request may name (a page shows 25).
 MAX_SELECTED = 100
@@ -68,30 +66,19 @@ def move_many(actor: Actor, definition: MicroCredentialDefinition, ids: list[int
               status: CredentialStatus, *, note: str | None = None) -> MoveOutcome:
     """Move each of these holders of `definition` to `status` (flushes, never commits).
     An id that is not a holder of this definition is refused as not found."""
-    outcome = MoveOutcome(status)
-    refused: Counter[str] = Counter()
     found = {c.id: c for c in db.session.scalars(select(StaffMicroCredential).where(
         StaffMicroCredential.id.in_(ids),
         StaffMicroCredential.definition_id == definition.id))}
-    # (person, id) order: two bulk moves at once take their locks in the same order.
-    for credential_id in sorted(ids, key=lambda i: (found[i].user_id, i) if i in found
-                                else (0, i)):
+
+    def move(credential_id: int) -> None:
         credential = found.get(credential_id)
         if credential is None:
-            refused["It is not a holder of this credential."] += 1
-            continue
-        try:  # one already in `status` (or moved there a moment ago) is AlreadyDone
-            with db.session.begin_nested():
-                change_status(credential, status, actor, note=note)
-            outcome.moved += 1
-        except AlreadyDone:
-            db.session.expire_all()
-            outcome.already += 1
-        except ServiceError as error:
-            db.session.expire_all()
-            refused[error.message] += 1
-        except OperationalError:  # a deadlock victim (PostgreSQL): only this one undone
-            db.session.expire_all()
-            refused["Another change was made to it at the same moment; try again."] += 1
-    outcome.refused = dict(refused)
-    return outcome
+            raise NotFound("It is not a holder of this credential.")
+        # one already in `status` (or moved there a moment ago) is AlreadyDone
+        change_status(credential, status, actor, note=note)
+
+    # (person, id) order: two bulk moves at once take their locks in the same order.
+    tally = selection.change_each(
+        sorted(ids, key=lambda i: (found[i].user_id, i) if i in found else (0, i)), move)
+    return MoveOutcome(status, moved=tally.done, already=tally.already,
+                       refused=dict(tally.refused))
