@@ -11,7 +11,7 @@ from __future__ import annotations
 import reprlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -276,3 +276,15 @@ def outbox_backlog() -> OutboxBacklog:
         failed=int(counts.get(OutboxStatus.FAILED, 0)),
         oldest=oldest.created_at if oldest else None,
         last_error=oldest.last_error if oldest else None)
+
+
+def went_silent(status: str, beat: datetime, now: datetime, *, running: timedelta,
+                queued: timedelta) -> bool:
+    """A job-backed run that is RUNNING with no heartbeat for `running` (its worker was
+    killed) or QUEUED, untaken, for `queued` (its job was lost): the bulk pages then show
+    it failed and offer Resume."""
+    if status == "RUNNING":
+        return beat < now - running
+    if status == "QUEUED":
+        return beat < now - queued
+    return False

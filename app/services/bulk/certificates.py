@@ -58,7 +58,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.models.certificates import major_of
-from app.services import audit, fields
+from app.services import audit, fields, jobs
 from app.services import users as user_service
 from app.services.auth import normalise_email
 from app.services.bulk.csvfile import csv_line, read_rows
@@ -527,13 +527,9 @@ def _queue(bulk: BulkImport) -> None:
 def is_stale(bulk: BulkImport, now: datetime | None = None) -> bool:
     """A RUNNING import whose job has not beaten for STALE_AFTER (its worker was killed),
     or a QUEUED one no worker took for QUEUED_STALE_AFTER (its job was lost)."""
-    now = now or utcnow()
     beat = bulk.heartbeat_at or bulk.confirmed_at or bulk.created_at
-    if bulk.status == ImportStatus.RUNNING:
-        return beat < now - STALE_AFTER
-    if bulk.status == ImportStatus.QUEUED:
-        return beat < now - QUEUED_STALE_AFTER
-    return False
+    return jobs.went_silent(bulk.status, beat, now or utcnow(), running=STALE_AFTER,
+                            queued=QUEUED_STALE_AFTER)
 
 
 def shown_status(bulk: BulkImport) -> ImportStatus:

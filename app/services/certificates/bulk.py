@@ -34,7 +34,7 @@ from sqlalchemy import and_, or_, select
 from app.extensions import db
 from app.models import AuditAction, BulkActionRun, Certificate, Role, RunStatus
 from app.models.base import utcnow
-from app.services import audit, fields, selection
+from app.services import audit, fields, jobs, selection
 from app.services.certificates import lifecycle
 from app.services.certificates.queries import COUNT_LIMIT, CertificateFilters, search
 from app.services.context import Actor, active_admin
@@ -205,13 +205,8 @@ def run_action(run: BulkActionRun) -> BulkAction:
 def is_stale(run: BulkActionRun, now: datetime | None = None) -> bool:
     """A RUNNING run whose job has not beaten for STALE_AFTER (its worker was killed), or
     a QUEUED one no worker took for QUEUED_STALE_AFTER (its job was lost)."""
-    now = now or utcnow()
-    beat = run.heartbeat_at or run.created_at
-    if run.status == RunStatus.RUNNING:
-        return beat < now - STALE_AFTER
-    if run.status == RunStatus.QUEUED:
-        return beat < now - QUEUED_STALE_AFTER
-    return False
+    return jobs.went_silent(run.status, run.heartbeat_at or run.created_at, now or utcnow(),
+                            running=STALE_AFTER, queued=QUEUED_STALE_AFTER)
 
 
 def shown_status(run: BulkActionRun) -> RunStatus:
