@@ -186,6 +186,19 @@ def optional_date(value: Any, field: str) -> date | None:
     return value
 
 
+def is_email(value: str) -> bool:
+    """A syntactically valid address (deliverability is not checked: no DNS at run time);
+    the reserved `.test` domain is allowed so demo and staging logins can use it. The one
+    rule for forms, the API and bulk files."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(value or "", check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        return False
+    return True
+
+
 def slug(value: Any, field: str, *, max_len: int = 80) -> str | None:
     """Lower-case letters, digits and dashes (the organization form's rule), or None."""
     cleaned = optional_text(value, field, max_len=max_len)

@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import Field, FieldList, IntegerField, SelectMultipleField
 
 from app.services.errors import ServiceError, ValidationFailed
-from app.services.fields import MAX_ID, strip_bidi
+from app.services.fields import MAX_ID, is_email, strip_bidi
 
 
 def strip(value: Any) -> Any:
@@ -118,10 +118,7 @@ class EmailAddress:
         self.message = message
 
     def __call__(self, form: Form, field: Field) -> None:
-        from email_validator import EmailNotValidError, validate_email
         from wtforms.validators import ValidationError
 
-        try:
-            validate_email(field.data or "", check_deliverability=False, test_environment=True)
-        except EmailNotValidError as exc:
-            raise ValidationError(self.message) from exc
+        if not is_email(field.data or ""):
+            raise ValidationError(self.message)

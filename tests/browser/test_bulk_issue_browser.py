@@ -65,7 +65,7 @@ def test_bulk_issue_journey(app, page, live_server, log_in, make_user, make_trac
     expect(problems.locator("#line-5")).to_contain_text("No account for mere@example.test")
     expect(problems.locator("#line-6")).to_contain_text("Unknown course 'Welding'.")
     expect(problems.locator("#line-7")).to_contain_text("'2026-13-01' is not a date")
-    expect(problems.locator("#line-8")).to_contain_text("Enter the recipient's email address.")
+    expect(problems.locator("#line-8")).to_contain_text("is not a valid email address.")
     screenshot("preview")
     page.set_viewport_size(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1

@@ -111,6 +111,31 @@ def test_preview_checks_each_row_with_the_issue_rules(app, world):
     assert lines[12][0] == "INVALID" and "expiry date must be after" in lines[12][1]
 
 
+def test_an_address_the_users_form_refuses_is_refused_on_its_row(app, world):
+    rows = ["not-an-email@", "a b@c.test", "@SUM(1+1)", "ana@@example.test"]
+    text = HEADER + "".join(f"{e},,Acme Ltd,,Roofing Fundamentals,completion,,,\n"
+                            for e in rows)
+    with app.app_context():
+        lines = verdicts(upload(world["admin"], text))
+        assert all(status == "INVALID" and "is not a valid email address" in message
+                   for status, message in lines.values()), lines
+        assert db.session.scalar(select(func.count(User.id)).where(
+            User.email.in_([e.lower() for e in rows]))) == 0
+
+
+def test_an_account_in_another_organization_than_the_file_says_is_refused(app, world,
+                                                                        make_org):
+    make_org("Rival Roofing")
+    text = (HEADER + "ana@example.test,,Rival Roofing,,Roofing Fundamentals,completion,,,\n"
+            + "bo@example.test,,No Such Ltd,,Roofing Fundamentals,completion,,,\n"
+            + "cy@example.test,,ACME ROOFING,,Roofing Fundamentals,completion,,,\n")
+    with app.app_context():
+        lines = verdicts(upload(world["admin"], text))
+    assert lines[2][0] == "INVALID" and "not in an organization named 'Rival" in lines[2][1]
+    assert lines[3][0] == "INVALID" and "No Such Ltd" in lines[3][1]
+    assert lines[4] == ("READY", None)
+
+
 def test_confirm_issues_the_ready_rows_and_the_report_says_what_happened(app, world):
     with app.app_context():
         import_id = upload(world["admin"], GOOD_AND_BAD)

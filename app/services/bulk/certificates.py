@@ -248,8 +248,10 @@ def _check_row(raw: dict[str, str], catalogue: _Catalogue, users: dict[str, User
     data["email"] = email
     key = _row_key({"unreadable": data})
     try:
-        if not email or "@" not in email or len(email) > 254 or fields.has_control(email):
+        if not email:
             raise RowProblem("Enter the recipient's email address.")
+        if len(email) > 254 or fields.has_control(email) or not fields.is_email(email):
+            raise RowProblem(f"'{email[:80]}' is not a valid email address.")
         type_ = _type(raw.get("type", ""))
         course, track = _subject(raw, catalogue)
         issued_on = _date(raw.get("issue_date", ""), "issue date")
@@ -279,6 +281,12 @@ def _check_row(raw: dict[str, str], catalogue: _Catalogue, users: dict[str, User
                         issued_on=issued_on, expires_on=expires_on)
             return (S.INVITE, f"No account for {email}: invite them to issue this one.",
                     data, key)
+        org_name = raw.get("organization", "").strip()
+        if org_name:  # the file says where they work: an account elsewhere is not them
+            org = catalogue.organizations.get(org_name.lower())
+            if org is None or org.id != user.organization_id:
+                raise RowProblem(f"{email} has an account, but not in an organization "
+                                 f"named '{org_name[:80]}'.")
         data["user_id"] = user.id
         check_issue(recipient=user, type_=type_, course=course, track=track,
                     issued_on=issued_on, expires_on=expires_on)
