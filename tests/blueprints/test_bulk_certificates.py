@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import pytest
@@ -87,7 +88,11 @@ def test_upload_preview_confirm_progress_and_report(app, admin_client, cohort):
 def test_confirm_with_nothing_ready_is_refused_on_the_page(admin_client, cohort):
     response = _upload(admin_client, HEADER + "c0@example.test,,,Welding,,completion,,,\n")
     url = response.headers["Location"]
-    answer = admin_client.post(url + "/confirm", data={})
+    preview = admin_client.get(url).get_data(as_text=True)
+    assert re.search(r'<button type="submit" disabled[^>]*>Issue 0 certificates</button>',
+                     preview)  # the button says there is nothing to do
+    assert "Nothing in this file can be issued" in preview
+    answer = admin_client.post(url + "/confirm", data={})  # the server refuses it anyway
     assert answer.status_code == 422
     assert "Nothing to issue" in answer.get_data(as_text=True)
 
