@@ -76,6 +76,8 @@ def test_bulk_move_reports_mixed_outcomes_and_audits_each(app, admin_client, mak
         "to_status": "AWARDED", "id": [*fresh[:2], already]})
     assert _summary(response) == ("0 moved to Awarded, 3 refused: A credential cannot move "
                                   "from In Training to Awarded.")
+    # Nothing changed: no refresh, so the ticks and the chosen status stay for a retry.
+    assert "HX-Trigger" not in response.headers
     # Moving back needs the note, as for one holder.
     response = admin_client.post(path, headers=HX, data={"to_status": "NOT_STARTED",
                                                          "id": fresh[:2]})

@@ -262,4 +262,18 @@ def test_admin_moves_two_holders_of_a_micro_credential_at_once(
         statuses = {c.id: c.status for c in db.session.scalars(select(StaffMicroCredential))}
     assert [statuses[h.id] for h in holders] == [
         CredentialStatus.IN_TRAINING, CredentialStatus.NOT_STARTED, CredentialStatus.IN_TRAINING]
+    # Moving back without the note is refused; the ticks and the chosen status stay, so
+    # typing the note and clicking again moves them where the admin chose.
+    page.get_by_label("Select Roofer 1").check()
+    bar.get_by_label("Move the selected holders to").select_option(label="Not Started")
+    post_by_click(page, bar.get_by_role("button", name="Move selected"),
+                  f"/admin/micro-credentials/{definition.id}/bulk-move")
+    expect(summary).to_contain_text("1 refused")
+    expect(page.get_by_label("Select Roofer 1")).to_be_checked()
+    expect(bar.get_by_label("Move the selected holders to")).to_have_value("NOT_STARTED")
+    bar.get_by_label("Note for the selected holders").fill("Assessed too early")
+    post_by_click(page, bar.get_by_role("button", name="Move selected"),
+                  f"/admin/micro-credentials/{definition.id}/bulk-move")
+    expect(summary).to_have_text("1 moved to Not Started.")
+    expect(table.locator(f"tr#credential-{holders[0].id}")).to_contain_text("Not Started")
     assert not page_errors, page_errors

@@ -198,8 +198,10 @@ def bulk_move(definition_id: int) -> Any:
         return fragment_only("partials/credentials/bulk_result.html", error=error.message,
                              status=error.status)
     response = fragment_only("partials/credentials/bulk_result.html", outcome=outcome)
-    # The counts refresh on the first, the holders table on the second.
-    response.headers["HX-Trigger"] = "credentials-changed, credentials-moved"
+    if outcome.moved or outcome.already:
+        # The counts refresh on the first, the holders table on the second. When every
+        # one was refused nothing changed: the ticks and the chosen status stay for a retry.
+        response.headers["HX-Trigger"] = "credentials-changed, credentials-moved"
     return response
 
 
