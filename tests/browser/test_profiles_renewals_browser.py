@@ -65,6 +65,14 @@ def test_staff_publishes_reads_and_unpublishes_their_profile(
     entry.get_by_role("link", name="Verify this certificate").click()
     expect(visitor.locator(".verify-status")).to_contain_text("Valid certificate")
 
+    # Unpublishing breaks every shared link: it asks first; dismissed, nothing changes.
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    panel.get_by_role("button", name="Unpublish").click()
+    expect(panel.get_by_role("button", name="Unpublish")).to_be_visible()
+    assert asked and "link stops working" in asked[0]
+    assert visitor.goto(url).status == 200
+    page.once("dialog", lambda dialog: dialog.accept())
     panel.get_by_role("button", name="Unpublish").click()
     expect(panel).to_contain_text("Your profile is not published")
     response = visitor.goto(url)
