@@ -373,6 +373,21 @@ def make_track(app: Flask) -> Callable[..., Any]:
     return factory
 
 
+def pending_certificate(app: Flask, user: Any, track: Any) -> int:
+    """A PENDING track completion certificate of `user` (as a completion makes it), by
+    id: what the approval and bulk tests act on."""
+    from app.models import Certificate, CertificateStatus, CertificateType
+
+    with app.app_context():
+        certificate = Certificate(type=CertificateType.COMPLETION,
+                                  status=CertificateStatus.PENDING, recipient_id=user.id,
+                                  track_id=track.id, live_key=Certificate.make_live_key(
+                                      user.id, None, track.id, CertificateType.COMPLETION))
+        db.session.add(certificate)
+        db.session.commit()
+        return certificate.id
+
+
 def answers_scoring(course: Any, correct_count: int) -> dict[str, list[int]]:
     """Answers to a quiz course with exactly `correct_count` questions right."""
     answers = {}

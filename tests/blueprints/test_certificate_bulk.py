@@ -28,7 +28,6 @@ from app.models import (
     Certificate,
     CertificateExport,
     CertificateStatus,
-    CertificateType,
     Notification,
     NotificationType,
     RunStatus,
@@ -37,20 +36,11 @@ from app.models.base import utcnow
 from app.services.certificates import bulk
 from app.services.context import Actor
 from app.services.errors import ValidationFailed
-from tests.conftest import HX
+from tests.conftest import HX, pending_certificate
 
 S = CertificateStatus
 
 
-def _pending(app: Any, user: Any, track: Any) -> int:
-    with app.app_context():
-        certificate = Certificate(type=CertificateType.COMPLETION, status=S.PENDING,
-                                  recipient_id=user.id, track_id=track.id,
-                                  live_key=Certificate.make_live_key(
-                                      user.id, None, track.id, CertificateType.COMPLETION))
-        db.session.add(certificate)
-        db.session.commit()
-        return certificate.id
 
 
 def _status(app: Any, certificate_id: int) -> CertificateStatus:
@@ -85,7 +75,7 @@ def test_bulk_approve_reports_mixed_outcomes_and_audits_each(app, admin_client, 
                                                              make_track):
     track = make_track()
     people = _people(make_user, 5)
-    ids = [_pending(app, person, track) for person in people]
+    ids = [pending_certificate(app, person, track) for person in people]
     admin_client.post(f"/admin/certificates/{ids[3]}/approve", headers=HX)  # already
     admin_client.post(f"/admin/certificates/{ids[4]}/reject", headers=HX,
                       data={"reason": "Evidence missing"})                # refused
@@ -109,7 +99,7 @@ def test_bulk_approve_reports_mixed_outcomes_and_audits_each(app, admin_client, 
 
 def test_bulk_reject_takes_one_reason_for_all(app, admin_client, make_user, make_track):
     track = make_track()
-    ids = [_pending(app, person, track) for person in _people(make_user, 3)]
+    ids = [pending_certificate(app, person, track) for person in _people(make_user, 3)]
     missing = admin_client.post("/admin/certificates/bulk-actions", headers=HX,
                                 data={"action": "reject", "id": ids, "reason": "  "})
     assert missing.status_code == 422 and "Give a reason for rejecting" in _summary(missing)
@@ -194,7 +184,7 @@ def test_bulk_download_zips_only_the_ticked_certificates(app, admin_client, make
 
 @pytest.mark.parametrize("who", ["manager_client", "org_admin_client", "staff_client"])
 def test_only_admins_act_in_bulk(request, app, make_user, make_track, who):
-    certificate_id = _pending(app, make_user(name="Target"), make_track())
+    certificate_id = pending_certificate(app, make_user(name="Target"), make_track())
     client = request.getfixturevalue(who)
     response = client.post("/admin/certificates/bulk-actions", headers=HX,
                            data={"action": "approve", "id": certificate_id})
@@ -212,7 +202,7 @@ def test_large_all_matching_runs_as_a_job_with_progress(app, admin_client, make_
     monkeypatch.setattr(bulk, "INLINE_LIMIT", 2)
     monkeypatch.setattr(bulk, "COMMIT_EVERY", 2)
     track = make_track()
-    ids = [_pending(app, person, track) for person in _people(make_user, 5)]
+    ids = [pending_certificate(app, person, track) for person in _people(make_user, 5)]
     response = admin_client.post("/admin/certificates/bulk-actions?status=pending", headers=HX,
                                  data={"action": "approve", "all": "1"})
     html = response.get_data(as_text=True)
@@ -267,7 +257,7 @@ def test_the_run_is_a_table_row_recording_who_what_and_counts(app, admin_client,
                                                               monkeypatch):
     monkeypatch.setattr(bulk, "INLINE_LIMIT", 2)
     track = make_track()
-    ids = [_pending(app, person, track) for person in _people(make_user, 4)]
+    ids = [pending_certificate(app, person, track) for person in _people(make_user, 4)]
     admin_client.post(f"/admin/certificates/{ids[0]}/reject", headers=HX,
                       data={"reason": "Evidence missing"})
     admin_client.post("/admin/certificates/bulk-actions?status=pending&track_id="
@@ -293,7 +283,7 @@ def test_a_try_that_raises_is_retried_by_rq_then_failed_on_the_last(
                         lambda *args, **options: queued.append((args, options)))
     monkeypatch.setattr(bulk, "COMMIT_EVERY", 2)
     track = make_track()
-    ids = [_pending(app, person, track) for person in _people(make_user, 5)]
+    ids = [pending_certificate(app, person, track) for person in _people(make_user, 5)]
     with app.app_context():
         from app.models import User
         bulk.request_run(Actor(user=db.session.get(User, admin_user.id)),
@@ -324,7 +314,7 @@ def test_a_failed_run_shows_resume_which_goes_on_from_where_it_stopped_once(
         app, admin_client, admin_user, make_user, make_track, monkeypatch):
     monkeypatch.setattr(bulk, "COMMIT_EVERY", 2)
     track = make_track()
-    ids = [_pending(app, person, track) for person in _people(make_user, 5)]
+    ids = [pending_certificate(app, person, track) for person in _people(make_user, 5)]
     run_id, token = _run(app, admin_user, ids, token="resume-test")
     _dying(monkeypatch, 2)
     with app.app_context(), pytest.raises(RuntimeError):
@@ -357,7 +347,7 @@ def test_a_failed_run_shows_resume_which_goes_on_from_where_it_stopped_once(
 def test_a_silent_worker_is_shown_failed_and_its_run_can_be_taken_over(
         app, admin_client, admin_user, make_user, make_track):
     track = make_track()
-    ids = [_pending(app, person, track) for person in _people(make_user, 3)]
+    ids = [pending_certificate(app, person, track) for person in _people(make_user, 3)]
     fresh_id, fresh = _run(app, admin_user, ids[:1], token="fresh-beat",
                            status=RunStatus.RUNNING, attempts=1)
     page = admin_client.get(f"/admin/certificates/bulk-actions/{fresh}", headers=HX)
@@ -385,7 +375,7 @@ def test_a_silent_worker_is_shown_failed_and_its_run_can_be_taken_over(
 def test_only_a_failed_or_stale_run_can_be_resumed(app, admin_client, admin_user, make_user,
                                                   make_track):
     track = make_track()
-    ids = [_pending(app, person, track) for person in _people(make_user, 2)]
+    ids = [pending_certificate(app, person, track) for person in _people(make_user, 2)]
     _, token = _run(app, admin_user, ids, token="busy-run", status=RunStatus.RUNNING,
                     attempts=1)
     response = admin_client.post(f"/admin/certificates/bulk-actions/{token}/resume",
@@ -435,7 +425,7 @@ def test_no_bulk_post_is_a_500(admin_client, action, ids, everything, reason, ca
 
 def test_each_class_of_input_answers_its_own_status(app, admin_client, make_user, make_track,
                                                     issue):
-    pending = _pending(app, make_user(name="Waiting"), make_track("Pending track"))
+    pending = pending_certificate(app, make_user(name="Waiting"), make_track("Pending track"))
     issued = issue(make_user(name="Holder"), track=make_track("Issued track"))
     url = "/admin/certificates/bulk-actions"
     revoke = {"action": "revoke", "id": issued.id, "category": "other"}
@@ -474,7 +464,7 @@ def test_each_class_of_input_answers_its_own_status(app, admin_client, make_user
 def test_two_bulk_approves_of_the_same_twenty_approve_each_once(app, admin_user, make_user,
                                                                 make_track, race):
     track = make_track()
-    ids = [_pending(app, person, track) for person in _people(make_user, 20, "Racer")]
+    ids = [pending_certificate(app, person, track) for person in _people(make_user, 20, "Racer")]
     responses = race(admin_user, "POST", "/admin/certificates/bulk-actions", n=2, headers=HX,
                      data={"action": "approve", "id": [str(i) for i in ids]})
     assert [r.status_code for r in responses] == [200, 200]
@@ -500,7 +490,7 @@ def test_a_job_asked_for_by_an_admin_since_demoted_changes_nothing(app, make_use
 
     track = make_track()
     demoted = make_user(Role.ADMIN, name="Former Admin")
-    ids = [_pending(app, person, track) for person in _people(make_user, 3)]
+    ids = [pending_certificate(app, person, track) for person in _people(make_user, 3)]
     run_id, _ = _run(app, demoted, ids, token="demoted-run")
     with app.app_context():
         db.session.get(User, demoted.id).role = Role.STAFF
@@ -512,7 +502,7 @@ def test_a_job_asked_for_by_an_admin_since_demoted_changes_nothing(app, make_use
 
 def test_two_resumes_at_once_queue_one_job(app, admin_user, make_user, make_track, race):
     track = make_track()
-    ids = [_pending(app, person, track) for person in _people(make_user, 6, "Resumer")]
+    ids = [pending_certificate(app, person, track) for person in _people(make_user, 6, "Resumer")]
     run_id, token = _run(app, admin_user, ids, token="race-resume", status=RunStatus.FAILED,
                          error="Stopped after 0 of 6 (RuntimeError).")
     responses = race(admin_user, "POST", f"/admin/certificates/bulk-actions/{token}/resume",

@@ -16,25 +16,15 @@ from app.models import (
     AuditLog,
     Certificate,
     CertificateStatus,
-    CertificateType,
     Notification,
     NotificationType,
 )
-from tests.conftest import HX
+from tests.conftest import HX, pending_certificate
 
 S = CertificateStatus
 N = 10
 
 
-def _pending(app: Any, user: Any, track: Any) -> int:
-    with app.app_context():
-        certificate = Certificate(type=CertificateType.COMPLETION, status=S.PENDING,
-                                  recipient_id=user.id, track_id=track.id,
-                                  live_key=Certificate.make_live_key(
-                                      user.id, None, track.id, CertificateType.COMPLETION))
-        db.session.add(certificate)
-        db.session.commit()
-        return certificate.id
 
 
 def _audits(app: Any, action: str, certificate_id: int) -> int:
@@ -66,7 +56,7 @@ def test_parallel_approvals_number_the_certificate_once(app, admin_user, make_us
                                                         race, bearer, issue, via):
     track = make_track()
     learner = make_user(name="Double Click")
-    certificate_id = _pending(app, learner, track)
+    certificate_id = pending_certificate(app, learner, track)
     if via == "page":
         responses = race(admin_user, "POST", f"/admin/certificates/{certificate_id}/approve",
                          n=N, headers=HX)
@@ -93,7 +83,7 @@ def test_parallel_approvals_number_the_certificate_once(app, admin_user, make_us
 def test_approve_racing_reject_ends_consistent(app, admin_user, make_user, make_track, race):
     track = make_track()
     learner = make_user()
-    certificate_id = _pending(app, learner, track)
+    certificate_id = pending_certificate(app, learner, track)
     base = f"/admin/certificates/{certificate_id}"
     calls = [("POST", f"{base}/approve", {"headers": HX})] * 5 + [
         ("POST", f"{base}/reject", {"headers": HX, "data": {"reason": "Not enough evidence"}})] * 5
@@ -133,7 +123,7 @@ def test_parallel_revokes_and_reinstates_take_effect_once(app, admin_user, make_
 def test_parallel_rejects_and_reissues_take_effect_once(app, admin_user, make_user, make_track,
                                                         race, bearer, issue):
     track = make_track()
-    pending_id = _pending(app, make_user(), track)
+    pending_id = pending_certificate(app, make_user(), track)
     rejected = race(None, "POST", f"/api/admin/certificates/{pending_id}/reject", n=N,
                     headers=bearer(admin_user), json={"reason": "Incomplete"})
     assert _statuses(rejected) == {200: 1, 409: N - 1}
@@ -172,7 +162,7 @@ def test_parallel_rejects_tell_the_learner_once(app, admin_user, make_user, make
     """Rejecting notifies the learner: N double-clicks on Reject (the page) make one
     rejection, one audit row and one notice with the reason."""
     learner = make_user(name="Told Once")
-    pending_id = _pending(app, learner, make_track())
+    pending_id = pending_certificate(app, learner, make_track())
     responses = race(admin_user, "POST", f"/admin/certificates/{pending_id}/reject", n=N,
                      headers=HX, data={"reason": "Logbook missing"})
     assert _statuses(responses) == {200: 1, 409: N - 1}

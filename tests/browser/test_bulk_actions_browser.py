@@ -13,21 +13,13 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Certificate, CertificateStatus, CertificateType, Role
+from app.models import Certificate, CertificateStatus, Role
 from tests.browser.conftest import post_by_click
+from tests.conftest import pending_certificate
 
 S = CertificateStatus
 
 
-def _pending(app, user, track) -> int:
-    with app.app_context():
-        certificate = Certificate(type=CertificateType.COMPLETION, status=S.PENDING,
-                                  recipient_id=user.id, track_id=track.id,
-                                  live_key=Certificate.make_live_key(
-                                      user.id, None, track.id, CertificateType.COMPLETION))
-        db.session.add(certificate)
-        db.session.commit()
-        return certificate.id
 
 
 def _statuses(app, ids):
@@ -42,7 +34,7 @@ def test_admin_approves_three_then_revokes_all_matching_a_search(
     admin = make_user(Role.ADMIN, name="Ada Admin")
     track = make_track("Roof Safety", exam=False)
     cohort = [make_user(Role.STAFF, name=f"Cohort Member {n}") for n in range(1, 6)]
-    ids = [_pending(app, person, track) for person in cohort]
+    ids = [pending_certificate(app, person, track) for person in cohort]
     outsider = issue(make_user(Role.STAFF, name="Outside Olive"), track=track)
     log_in(admin.email)
 
@@ -154,7 +146,7 @@ def test_a_large_all_matching_approval_shows_progress_then_the_summary(
     monkeypatch.setattr(bulk, "COMMIT_EVERY", 1)
     admin = make_user(Role.ADMIN, name="Ada Admin")
     track = make_track("Roof Safety", exam=False)
-    ids = [_pending(app, make_user(Role.STAFF, name=f"Crew {n}"), track) for n in range(4)]
+    ids = [pending_certificate(app, make_user(Role.STAFF, name=f"Crew {n}"), track) for n in range(4)]
     log_in(admin.email)
     page.goto(f"{live_server}/admin/certificates")
     bar = page.locator("#bulk-form")
@@ -196,7 +188,7 @@ def test_a_bulk_approval_that_failed_midway_is_resumed_with_one_double_click(
     monkeypatch.setattr(bulk, "apply", dying)
     admin = make_user(Role.ADMIN, name="Ada Admin")
     track = make_track("Roof Safety", exam=False)
-    ids = [_pending(app, make_user(Role.STAFF, name=f"Crew {n}"), track) for n in range(5)]
+    ids = [pending_certificate(app, make_user(Role.STAFF, name=f"Crew {n}"), track) for n in range(5)]
     log_in(admin.email)
     page.goto(f"{live_server}/admin/certificates")
     bar = page.locator("#bulk-form")
