@@ -148,6 +148,9 @@ def major_of(version: object) -> int | None:
 # migration 0007 leaves NULLS LAST out there.
 Index("ix_certificates_status_issued_at_id", Certificate.status,
       Certificate.issued_at.desc().nulls_last(), Certificate.id.desc())
+# Migration 0028: a tab filtered by type (and issue dates) in the same order.
+Index("ix_certificates_status_type_issued_at_id", Certificate.status, Certificate.type,
+      Certificate.issued_at.desc().nulls_last(), Certificate.id.desc())
 # Migration 0021: the same order for every status (the API's default list), for one course
 # or track's tab (these also serve their foreign keys), and partial ones for the Revoked
 # tab (two statuses: one index range in list order) and the Pending tab (oldest first).
