@@ -99,5 +99,8 @@ class BulkImportRow(Base):
     done_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id",
                                                                   ondelete="SET NULL"))
+    # An awards import's row (kind "awards", migration 0027): the credential it awarded.
+    credential_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_micro_credentials.id", ondelete="SET NULL"))
     # A DUPLICATE or SKIPPED row: the import whose row issued the live certificate.
     issued_by_import_id: Mapped[int | None]

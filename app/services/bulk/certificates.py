@@ -24,6 +24,11 @@
 
 Row key: SHA-256 of the normalised content (email in lower case, the resolved course and
 track ids, type, dates, notes) and the target (kind "certificates").
+
+The pipeline serves every kind of import (bulk.kinds): preview, confirm, the job's
+functions, progress, Resume and the report take what is particular to a kind (its
+columns, its row checks, what "done" means, how a row is carried out) from the `Kind`
+registered for `bulk.kind`; this module registers "certificates", bulk.awards "awards".
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from app.services import audit, fields, jobs
 from app.services import users as user_service
 from app.services.auth import normalise_email
 from app.services.bulk.csvfile import csv_line, read_rows
+from app.services.bulk.kinds import Checked, Kind, Words, kind_of, register
 from app.services.certificates.lifecycle import check_issue, issue_certificate
 from app.services.certificates.queries import already_live
 from app.services.context import Actor, active_admin
@@ -114,8 +120,9 @@ def max_bytes() -> int:
     return int(current_app.config.get("BULK_MAX_BYTES", 5 * 1024 * 1024))
 
 
-def template_csv() -> str:
-    return csv_line(COLUMNS) + "".join(csv_line(row) for row in TEMPLATE_ROWS)
+def template_csv(kind: str = KIND) -> str:
+    k = kind_of(kind)
+    return csv_line(k.columns) + "".join(csv_line(row) for row in k.template_rows)
 
 
 # --- Preview ----------------------------------------------------------------------------
@@ -327,19 +334,31 @@ def _chunks(rows: Iterator[tuple[int, dict[str, str]]],
         yield chunk
 
 
-def preview(actor: Actor, stream: IO[bytes], filename: str | None) -> BulkImport:
+def _check_chunk(chunk: list[tuple[int, dict[str, str]]], catalogue: _Catalogue,
+                 users: dict[str, User]) -> list[Checked]:
+    live = _live_keys(chunk, catalogue, users)
+    return [(line, *_check_row(raw, catalogue, users, live)) for line, raw in chunk]
+
+
+def _subject_of(data: dict[str, Any]) -> tuple[Any, ...]:
+    return (data["email"], data.get("course_id"), data.get("track_id"), data.get("type"))
+
+
+def preview(actor: Actor, stream: IO[bytes], filename: str | None,
+            kind: str = KIND) -> BulkImport:
     """Read the CSV and store its rows with their verdicts (see the module docstring).
     Raises ValidationFailed / PayloadTooLarge for a file that cannot be taken at all."""
-    bulk = BulkImport(kind=KIND, status=ImportStatus.PREVIEW,
+    k = kind_of(kind)
+    bulk = BulkImport(kind=k.name, status=ImportStatus.PREVIEW,
                       filename=(filename or "upload.csv")[-200:],
                       created_by_id=actor.user.id if actor.user else None)
     db.session.add(bulk)
     db.session.flush()
-    catalogue = _Catalogue.load()
+    catalogue = k.load()
     seen_keys: dict[str, int] = {}
     seen_subjects: dict[tuple[Any, ...], int] = {}
     total = 0
-    rows = read_rows(stream, columns=COLUMNS, required=REQUIRED, aliases=ALIASES,
+    rows = read_rows(stream, columns=k.columns, required=k.required, aliases=k.aliases,
                      max_rows=max_rows(), max_bytes=max_bytes())
     for chunk in _chunks(rows, CHUNK):
         emails = {normalise_email(raw.get("email", "")) for _, raw in chunk}
@@ -351,27 +370,25 @@ def preview(actor: Actor, stream: IO[bytes], filename: str | None) -> BulkImport
         # Nothing is pending in the session while rows are checked: without autoflush each
         # check's query skips scanning the session (which made 10,000 rows quadratic).
         with db.session.no_autoflush:
-            live = _live_keys(chunk, catalogue, users)
-            checked = [(line, *_check_row(raw, catalogue, users, live)) for line, raw in chunk]
+            checked = k.check_chunk(chunk, catalogue, users)
         keys = [key for _, status, _, _, key in checked
                 if status in (S.READY, S.INVITE, S.DUPLICATE)]
-        done = live_done(keys)
+        done = k.live_done(keys)
         values = []
         for line, status, message, data, key in checked:
             earlier = None
             if status in (S.READY, S.INVITE, S.DUPLICATE):
                 if key in done:
                     earlier = done[key]
-                    status, message = S.DUPLICATE, f"Already issued by import #{earlier}."
+                    status, message = S.DUPLICATE, \
+                        f"Already {k.words.past} by import #{earlier}."
                 elif key in seen_keys:
                     status, message = S.DUPLICATE, f"The same as line {seen_keys[key]}."
                 else:
-                    subject = (data["email"], data.get("course_id"), data.get("track_id"),
-                               data.get("type"))
+                    subject = k.subject(data)
                     if subject in seen_subjects and status != S.DUPLICATE:
-                        status, message = S.INVALID, (
-                            f"Line {seen_subjects[subject]} issues the same certificate to "
-                            "the same person.")
+                        status, message = S.INVALID, k.same_subject.format(
+                            line=seen_subjects[subject])
                     seen_subjects.setdefault(subject, line)
                 seen_keys.setdefault(key, line)
             values.append({"import_id": bulk.id, "line": line, "data": data, "row_key": key,
@@ -392,10 +409,10 @@ def preview(actor: Actor, stream: IO[bytes], filename: str | None) -> BulkImport
 
 # --- Reading ----------------------------------------------------------------------------
 
-def get_import(import_id: int) -> BulkImport:
-    """Raises NotFound."""
+def get_import(import_id: int, kind: str = KIND) -> BulkImport:
+    """Raises NotFound (also for an import of another kind)."""
     bulk = db.session.get(BulkImport, import_id)
-    if bulk is None or bulk.kind != KIND:
+    if bulk is None or bulk.kind != kind:
         raise NotFound("Import not found.")
     return bulk
 
@@ -432,8 +449,8 @@ def rows(bulk: BulkImport, statuses: Iterable[RowStatus] | None = None,
     return list(db.session.scalars(stmt))
 
 
-def recent_imports(limit: int = 10) -> list[BulkImport]:
-    return list(db.session.scalars(select(BulkImport).where(BulkImport.kind == KIND)
+def recent_imports(limit: int = 10, kind: str = KIND) -> list[BulkImport]:
+    return list(db.session.scalars(select(BulkImport).where(BulkImport.kind == kind)
                                    .order_by(BulkImport.id.desc()).limit(limit)))
 
 
@@ -458,7 +475,17 @@ def rows_with_numbers(bulk: BulkImport) -> Iterator[tuple[BulkImportRow, str | N
 
 
 def report_lines(bulk: BulkImport) -> Iterator[str]:
-    """The result report as CSV lines (formulas neutralised)."""
+    """The result report as CSV lines (formulas neutralised), as the import's kind writes
+    it."""
+    return kind_of(bulk.kind).report_lines(bulk)
+
+
+def api_rows(bulk: BulkImport) -> list[dict[str, Any]]:
+    """Every row's outcome, as the import's kind shows it in the API."""
+    return kind_of(bulk.kind).api_rows(bulk)
+
+
+def _report_lines(bulk: BulkImport) -> Iterator[str]:
     yield csv_line(REPORT_COLUMNS)
     for row, number in rows_with_numbers(bulk):
         d = row.data or {}
@@ -483,7 +510,8 @@ def to_api(bulk: BulkImport, *, with_rows: bool = False) -> dict[str, Any]:
             "counts": {k.lower(): v for k, v in counts(bulk).items()},
             "error": shown_error(bulk), "shown_status": shown_status(bulk).value.lower()}
     if with_rows:
-        data["rows"] = [row_to_api(r) for r in rows(bulk, limit=PREVIEW_LIST * 2)]
+        shown = kind_of(bulk.kind).row_to_api
+        data["rows"] = [shown(r) for r in rows(bulk, limit=PREVIEW_LIST * 2)]
     return data
 
 
@@ -495,14 +523,15 @@ def confirm(bulk: BulkImport, actor: Actor, *, invite_unknown: bool = False,
     ValidationFailed when no row would issue anything, AlreadyDone when it was confirmed
     already (a double-click, another admin: one job all the same)."""
     c = counts(bulk)
+    verb = kind_of(bulk.kind).words.verb
     wanted = [S.READY] + ([S.INVITE] if invite_unknown else [])
     if bulk.status == ImportStatus.PREVIEW and not sum(c[s.value] for s in wanted):
         db.session.refresh(bulk)  # confirmed a moment ago by the other click: its rows moved
         if bulk.status != ImportStatus.PREVIEW:
             raise AlreadyDone(f"Import #{bulk.id} was confirmed already: it is "
                               f"{bulk.status.label.lower()}.")
-        message = ("Nothing to issue: no row is ready" + (
-            " (tick 'Invite' to issue to the people without an account)"
+        message = (f"Nothing to {verb}: no row is ready" + (
+            f" (tick 'Invite' to {verb} to the people without an account)"
             if c["INVITE"] else "") + ".")
         raise ValidationFailed(message, fields={"confirm": [message]})
     transition(bulk, to=ImportStatus.QUEUED, expected=ImportStatus.PREVIEW, values={
@@ -674,19 +703,21 @@ def _user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email))
 
 
-def _issue_row(row: BulkImportRow, actor: Actor, bulk: BulkImport) -> Certificate:
+def _issue_row(row: BulkImportRow, actor: Actor, bulk: BulkImport) -> dict[str, Any]:
     data = row.data
     course = db.session.get(Course, data["course_id"]) if data.get("course_id") else None
     track = db.session.get(CertificationTrack, data["track_id"]) if data.get("track_id") \
         else None
     if (data.get("course_id") and course is None) or (data.get("track_id") and track is None):
         raise ValidationFailed("The course or track was deleted after the preview.")
-    return issue_certificate(
+    certificate = issue_certificate(
         actor, recipient=_recipient(row, actor, bulk), type_=CertificateType(data["type"]),
         course=course, track=track, notes=data.get("notes"),
         notify_recipient=bulk.notify_recipients,
         issued_on=date.fromisoformat(data["issue_date"]) if data.get("issue_date") else None,
         expires_on=date.fromisoformat(data["expiry"]) if data.get("expiry") else None)
+    return {"status": S.ISSUED, "certificate_id": certificate.id,
+            "message": f"Issued {certificate.number}."}
 
 
 def live_done(keys: Iterable[str]) -> dict[str, int]:
@@ -724,10 +755,10 @@ def _record(row_id: int, **values: Any) -> None:
         raise _Taken()
 
 
-def _already(earlier: int | None) -> dict[str, Any]:
+def _already(earlier: int | None, past: str = "issued") -> dict[str, Any]:
     return {"status": S.SKIPPED, "issued_by_import_id": earlier,
-            "message": f"Already issued by import #{earlier}." if earlier
-            else "Already issued by another import a moment ago."}
+            "message": f"Already {past} by import #{earlier}." if earlier
+            else f"Already {past} by another import a moment ago."}
 
 
 def _claim(bulk: BulkImport, after: int) -> list[tuple[int, int]]:
@@ -751,6 +782,7 @@ def process_batch(bulk: BulkImport, actor: Actor, did: dict[str, int],
     claimed = _claim(bulk, after)
     if not claimed:
         return None
+    k = kind_of(bulk.kind)
     for row_id, _line in claimed:
         row = db.session.get(BulkImportRow, row_id)
         if row is None or row.status != S.PENDING:
@@ -758,22 +790,20 @@ def process_batch(bulk: BulkImport, actor: Actor, did: dict[str, int],
         key = row.row_key
         try:
             with db.session.begin_nested():
-                earlier = live_done([key]).get(key)
+                earlier = k.live_done([key]).get(key)
                 if earlier is not None:
-                    _record(row_id, **_already(earlier))
+                    _record(row_id, **_already(earlier, k.words.past))
                     did["skipped"] += 1
                     continue
-                _release(key)
-                certificate = _issue_row(row, actor, bulk)
-                _record(row_id, status=S.ISSUED, certificate_id=certificate.id, done_key=key,
-                        message=f"Issued {certificate.number}.")
+                k.release(key)
+                _record(row_id, done_key=key, **k.apply(row, actor, bulk))
             did["issued"] += 1
             continue
         except _Taken:
             did["taken"] += 1
             continue
         except IntegrityError:  # another import issued this very row a moment ago
-            outcome = _already(live_done([key]).get(key))
+            outcome = _already(k.live_done([key]).get(key), k.words.past)
         except Conflict as exc:
             outcome = {"status": S.SKIPPED, "message": exc.message}
         except ServiceError as exc:
@@ -792,3 +822,19 @@ def process_batch(bulk: BulkImport, actor: Actor, did: dict[str, int],
                        .values(heartbeat_at=utcnow())
                        .execution_options(synchronize_session=False))
     return claimed[-1][1]
+
+
+def _api_rows(bulk: BulkImport) -> list[dict[str, Any]]:
+    return [row_to_api(row, number) for row, number in rows_with_numbers(bulk)]
+
+
+CERTIFICATES = register(Kind(
+    name=KIND, words=Words("issue", "issued", "certificate", "certificates",
+                           "Bulk issue certificates"),
+    columns=COLUMNS, required=REQUIRED, aliases=ALIASES, template_rows=TEMPLATE_ROWS,
+    load=_Catalogue.load, check_chunk=_check_chunk, subject=_subject_of,
+    same_subject="Line {line} issues the same certificate to the same person.",
+    live_done=live_done, release=_release, report_lines=_report_lines,
+    # Looked up when called (a test may stand in for it).
+    apply=lambda row, actor, bulk: _issue_row(row, actor, bulk),
+    api_rows=_api_rows, row_to_api=row_to_api))
