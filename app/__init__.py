@@ -49,12 +49,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(openapi.bp)  # /api/openapi.json, outside the API's login guard
 
     from app import cli
-    from app.web import boundary, errors, security, templating
+    from app.web import boundary, errors, security, static_assets, templating
 
     boundary.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     templating.init_app(app)
+    static_assets.init_app(app)  # hashed, precompressed /static/ URLs (WhiteNoise)
     cli.init_app(app)
     return app
 
@@ -62,7 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from app import jobs, models  # noqa: F401  (models: every table registered)
     from app.database import configure_engine
-    from app.extensions import csrf, db, htmx, limiter, login_manager, migrate, rq
+    from app.extensions import compress, csrf, db, htmx, limiter, login_manager, migrate, rq
     from app.jobs import outbox, sweep  # noqa: F401  (register their cron schedules)
     from app.services import verification_log
     from app.web import auth
@@ -73,6 +74,7 @@ def _init_extensions(app: Flask) -> None:
     verification_log.init_app(app)
     migrate.init_app(app, db, directory=str(APP_DIR.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
+    compress.init_app(app)  # first after_request registered: it runs last
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)

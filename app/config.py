@@ -170,6 +170,17 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         # The organization named as issuer on certificates and in Open Badges.
         "ISSUER_NAME": env.get("ISSUER_NAME", "Credwright"),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),
+        # Static files: hashed copies and their gzip/brotli renderings are built here
+        # (app/web/static_assets.py); a plain /static/ URL is cached this many seconds.
+        "STATIC_BUILD_DIR": env.get("STATIC_BUILD_DIR") or str(instance / "static-build"),
+        "STATIC_PLAIN_MAX_AGE": int(env.get("STATIC_PLAIN_MAX_AGE", 300)),
+        # Pages and JSON compressed (Flask-Compress) when the client accepts it; streamed
+        # responses (exports) are left alone.
+        "COMPRESS_MIMETYPES": ["text/html", "application/json", "text/plain", "text/csv"],
+        "COMPRESS_ALGORITHM": ["br", "gzip"],
+        "COMPRESS_STREAMS": False,
+        "COMPRESS_BR_LEVEL": 4,
+        "COMPRESS_LEVEL": 6,
         # Uploaded files (evidence, PDFs): private, never under static/.
         "STORAGE_DIR": env.get("STORAGE_DIR") or str(instance / "storage"),
         "EVIDENCE_MAX_BYTES": int(env.get("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, request
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -20,6 +21,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 rq = RQ()
 htmx = Htmx()
+compress = Compress()
 
 
 def _client_address() -> str:

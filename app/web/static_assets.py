@@ -1,0 +1,157 @@
+"""Static files under content-hashed URLs, precompressed, cached for a year.
+
+`url_for('static', filename='css/app.css')` gives `/static/css/app.<hash>.css`, where
+the hash is the first 12 hex digits of the file's SHA-256. The hashed copy, and its
+gzip and brotli renderings (WhiteNoise's compressor, text types only), are written
+once into `STATIC_BUILD_DIR` (default `instance/static-build/`); WhiteNoise serves
+them with `Cache-Control: public, max-age=31536000, immutable` and the encoding the
+client accepts (`Vary: Accept-Encoding`).
+
+Nothing to run by hand: files are built when the app starts and again when a source
+file changes (its size or mtime, checked on each `url_for`), so `make run` and an
+edited stylesheet both just work. Built files are named by their content and never
+rewritten, so processes sharing the folder agree, and a page rendered before a
+deploy still finds its old files.
+
+A plain URL (`/static/css/app.css`) and a hashed URL this process has not built (the
+file changed under another worker) are served by Flask from the source folder with a
+short cache (`STATIC_PLAIN_MAX_AGE`, 5 minutes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, send_from_directory
+from whitenoise import WhiteNoise
+from whitenoise.compress import Compressor
+
+log = logging.getLogger(__name__)
+
+ONE_YEAR = 31_536_000
+#: Files worth compressing; fonts under static/ are for PDFs and stay as they are.
+COMPRESSIBLE = {".css", ".js", ".mjs", ".svg", ".json", ".map", ".txt", ".html", ".xml",
+                ".ico", ".webmanifest"}
+HASHED = re.compile(r"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{12})(?P<ext>\.[A-Za-z0-9]+)$")
+_CHUNK = 1 << 20
+
+
+def hashed_name(filename: str, digest: str) -> str:
+    """`css/app.css` + digest -> `css/app.<digest>.css` (a name without a dot gets it
+    appended)."""
+    head, dot, ext = filename.rpartition(".")
+    if not dot or "/" in ext:
+        return f"{filename}.{digest}"
+    return f"{head}.{digest}.{ext}"
+
+
+def plain_name(filename: str) -> str:
+    """The source file a (possibly hashed) static filename names."""
+    match = HASHED.match(filename)
+    return f"{match['stem']}{match['ext']}" if match else filename
+
+
+class StaticAssets:
+    """One per app: the hashed names of its static files and the WhiteNoise that
+    serves them."""
+
+    def __init__(self, app: Flask) -> None:
+        self.source = Path(app.static_folder or "").resolve()
+        self.build = Path(app.config.get("STATIC_BUILD_DIR")
+                          or Path(app.instance_path) / "static-build").resolve()
+        self.prefix = (app.static_url_path or "/static").rstrip("/") + "/"
+        self.whitenoise = WhiteNoise(app.wsgi_app, max_age=app.config.get(
+            "STATIC_PLAIN_MAX_AGE", 300), immutable_file_test=self._immutable,
+            add_headers_function=self._headers)
+        self._names: dict[str, tuple[int, int, str]] = {}
+        self._lock = threading.Lock()
+        self._compressor = Compressor(quiet=True)
+        self.build.mkdir(parents=True, exist_ok=True)
+        for path in sorted(self.source.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                self.url_name(path.relative_to(self.source).as_posix())
+
+    def _immutable(self, path: str, url: str) -> bool:
+        return HASHED.match(url.rpartition("/")[2]) is not None
+
+    def _headers(self, headers: Any, path: str, url: str) -> None:
+        if self._immutable(path, url):  # a year, as browsers and RFC 8246 expect
+            headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
+
+    def url_name(self, filename: str) -> str:
+        """The hashed name of `filename`, building it if the source changed; the
+        filename itself when it names no file (url_for then 404s like Flask's)."""
+        source = self.source / filename
+        try:
+            stat = source.stat()
+        except OSError:
+            return filename
+        known = self._names.get(filename)
+        if known and known[0] == stat.st_mtime_ns and known[1] == stat.st_size:
+            return known[2]
+        with self._lock:
+            name = hashed_name(filename, _digest(source))
+            self._build(source, name)
+            self._names[filename] = (stat.st_mtime_ns, stat.st_size, name)
+        return name
+
+    def _build(self, source: Path, name: str) -> None:
+        target = self.build / name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._write(source, target)
+        self.whitenoise.add_file_to_dictionary(self.prefix + name, str(target))
+
+    def _write(self, source: Path, target: Path) -> None:
+        # Another process may be building the same file: write aside, rename the
+        # compressed renderings first and the file itself last (its presence means done).
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        written: list[str] = []
+        try:
+            shutil.copyfile(source, tmp)
+            if target.suffix.lower() in COMPRESSIBLE:
+                written = self._compressor.compress(str(tmp))
+            for path in written:
+                os.replace(path, str(target) + path[-3:])
+            os.replace(tmp, target)
+        finally:
+            for path in [tmp_name, *written]:
+                Path(path).unlink(missing_ok=True)
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()[:12]
+
+
+def _serve_static(filename: str) -> Any:
+    """Flask's fallback for what WhiteNoise did not answer: a plain URL, or a hashed
+    one this process has not built yet, from the source folder with a short cache."""
+    app = current_app
+    return send_from_directory(app.static_folder or "", plain_name(filename),
+                               max_age=app.config.get("STATIC_PLAIN_MAX_AGE", 300))
+
+
+def init_app(app: Flask) -> None:
+    assets = StaticAssets(app)
+    app.extensions["static_assets"] = assets
+    app.wsgi_app = assets.whitenoise  # type: ignore[method-assign]
+    app.view_functions["static"] = _serve_static
+
+    @app.url_defaults
+    def _hash_static(endpoint: str, values: dict[str, Any]) -> None:
+        if endpoint == "static" and "filename" in values:
+            values["filename"] = assets.url_name(values["filename"])

@@ -1,0 +1,121 @@
+"""Static files under content-hashed URLs (immutable, precompressed) and compressed pages."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+from pathlib import Path
+
+import brotli
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.web.static_assets import hashed_name, plain_name
+
+STATIC = Path(__file__).resolve().parent.parent / "app" / "static"
+
+
+def _asset_urls(html: str) -> list[str]:
+    return re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def test_names_hash_and_unhash() -> None:
+    assert hashed_name("css/app.css", "0123456789ab") == "css/app.0123456789ab.css"
+    assert hashed_name("vendor/pico.min.css", "0123456789ab") == "vendor/pico.min.0123456789ab.css"
+    assert hashed_name("LICENSE", "0123456789ab") == "LICENSE.0123456789ab"
+    assert plain_name("css/app.0123456789ab.css") == "css/app.css"
+    assert plain_name("css/app.css") == "css/app.css"
+    assert plain_name("vendor/pico.min.css") == "vendor/pico.min.css"
+
+
+def test_every_page_asset_has_a_content_hashed_url(client: FlaskClient) -> None:
+    urls = _asset_urls(client.get("/login").get_data(as_text=True))
+    assert any("/css/app." in u for u in urls) and any("htmx.min." in u for u in urls)
+    for url in urls:
+        plain = plain_name(url.removeprefix("/static/"))
+        assert url == f"/static/{hashed_name(plain, _digest(STATIC / plain))}", url
+
+
+def test_hashed_url_is_immutable_and_precompressed(client: FlaskClient) -> None:
+    [css] = [u for u in _asset_urls(client.get("/login").get_data(as_text=True))
+             if "/css/app." in u]
+    source = (STATIC / "css/app.css").read_bytes()
+
+    plain = client.get(css)
+    assert plain.status_code == 200 and plain.data == source
+    assert plain.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert "Accept-Encoding" in plain.headers.get("Vary", "")
+    assert "Content-Encoding" not in plain.headers
+
+    br = client.get(css, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert br.headers["Content-Encoding"] == "br"
+    assert brotli.decompress(br.data) == source
+    assert int(br.headers["Content-Length"]) < len(source)
+
+    gz = client.get(css, headers={"Accept-Encoding": "gzip"})
+    assert gz.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(gz.data) == source
+
+    again = client.get(css, headers={"If-None-Match": plain.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_plain_and_stale_urls_still_work_with_a_short_cache(client: FlaskClient) -> None:
+    source = (STATIC / "js/app.js").read_bytes()
+    for url in ("/static/js/app.js", "/static/js/app.000000000000.js"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.data == source
+        assert response.headers["Cache-Control"] in {"public, max-age=300", "max-age=300, public"}
+        assert "immutable" not in response.headers["Cache-Control"]
+    assert client.get("/static/js/nothing-here.js").status_code == 404
+    assert client.get("/static/../app/__init__.py").status_code == 404
+
+
+def test_an_edited_file_gets_a_new_hashed_url(make_app, tmp_path: Path) -> None:
+    static = tmp_path / "static"
+    (static / "css").mkdir(parents=True)
+    (static / "css" / "site.css").write_text("body { color: red }\n" * 40)
+    app: Flask = make_app(STATIC_BUILD_DIR=str(tmp_path / "build"))
+    app.static_folder = str(static)
+    from app.web import static_assets
+
+    static_assets.init_app(app)  # rebuilt on the new folder
+    with app.test_request_context():
+        from flask import url_for
+
+        first = url_for("static", filename="css/site.css")
+        (static / "css" / "site.css").write_text("body { color: blue }\n" * 40)
+        second = url_for("static", filename="css/site.css")
+    assert first != second
+    client = app.test_client()
+    assert b"red" in client.get(first).data
+    assert b"blue" in client.get(second).data
+    assert "immutable" in client.get(second).headers["Cache-Control"]
+
+
+def test_pages_are_compressed_when_the_client_accepts_it(admin_client: FlaskClient) -> None:
+    page = admin_client.get("/admin/users", headers={"Accept-Encoding": "br, gzip"})
+    assert page.status_code == 200
+    assert page.headers["Content-Encoding"] == "br"
+    assert b"<html" in brotli.decompress(page.data)
+    vary = {v.strip() for v in page.headers["Vary"].split(",")}
+    assert {"Accept-Encoding", "HX-Request"} <= vary
+
+    gz = admin_client.get("/admin/users", headers={"Accept-Encoding": "gzip"})
+    assert gz.headers["Content-Encoding"] == "gzip"
+    assert b"<html" in gzip.decompress(gz.data)
+
+    fragment = admin_client.get("/admin/users", headers={"Accept-Encoding": "gzip",
+                                                          "HX-Request": "true"})
+    assert fragment.headers["Content-Encoding"] == "gzip"
+    assert b"<html" not in gzip.decompress(fragment.data)
+
+    identity = admin_client.get("/admin/users")
+    assert "Content-Encoding" not in identity.headers
+    assert b"<html" in identity.data
