@@ -69,11 +69,23 @@ def index() -> Any:
                   courses=_courses(), **_list_context())
 
 
+def _list_args() -> dict[str, str]:
+    """The list's state (tab, filters, cursor) the detail was opened from: this URL's
+    query on a GET (the rows' View links carry it), the page's own URL on an action's
+    POST. It makes the detail's Back link return to the same filtered page."""
+    if request.method == "GET":
+        return request.args.to_dict()
+    return dict(parse_qsl(urlsplit(request.headers.get("HX-Current-URL", "")).query))
+
+
 @bp.route("/<int:certificate_id>")
 def detail(certificate_id: int) -> Any:
+    """The routed detail: the whole workspace (list beside it on wide screens, the detail
+    alone with a Back link on phones) on a direct load or reload; the detail only when
+    the list's View asks for it (hx-push-url gives it this address)."""
     certificate = cert_service.get_certificate(certificate_id)
     context = {"certificate": certificate, "today": dates.today(),
-               "reason_form": ReasonForm(formdata=None)}
+               "reason_form": ReasonForm(formdata=None), "back_args": _list_args()}
     if not wants_fragment():
         return render("certificates/index.html", courses=_courses(),
                       **{**_list_context(), **context})
@@ -86,6 +98,7 @@ def _after_action(certificate: Any, error: ServiceError | None = None,
     too: someone else changed the certificate, and the list should show it)."""
     response = fragment_only(DETAIL, certificate=certificate, today=dates.today(),
                              reason_form=form or ReasonForm(formdata=None),
+                             back_args=_list_args(),
                              error=error.message if error else None,
                              # The outcome wanted holds already: a notice, not an error.
                              already=isinstance(error, AlreadyDone),
@@ -137,8 +150,7 @@ def reissue(certificate_id: int) -> Any:
     if error is not None or replacement is None:
         return _after_action(cert_service.get_certificate(certificate_id), error)
     response = _after_action(replacement)
-    current = urlsplit(request.headers.get("HX-Current-URL", ""))
-    args = {key: value for key, value in parse_qsl(current.query)
+    args = {key: value for key, value in _list_args().items()
             if key not in ("page", "after", "before")}
     response.headers["HX-Push-Url"] = url_for("certificates.detail",
                                               certificate_id=replacement.id, **args)
