@@ -272,6 +272,127 @@ def test_a_dead_dispatchers_claim_is_taken_over_without_queueing_twice(up_app, m
     assert _rows(up_app) == [(WELCOME, OutboxStatus.DISPATCHED, job_key)]
 
 
+# --- batches (a sweep's commit holds thousands of jobs) ---------------------------------
+
+def _counting_enqueue_many(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every job id handed to RQ's enqueue_many (the batched dispatcher's only way on)."""
+    from rq import Queue
+
+    sent: list[str] = []
+    lock = threading.Lock()
+    original = Queue.enqueue_many
+
+    def counting(self, job_datas, *args, **kwargs):
+        job_datas = list(job_datas)
+        with lock:
+            sent.extend(data.job_id for data in job_datas)
+        return original(self, job_datas, *args, **kwargs)
+
+    monkeypatch.setattr(Queue, "enqueue_many", counting)
+    return sent
+
+
+def test_a_commit_with_more_jobs_than_a_batch_dispatches_them_all(up_app, make_user,
+                                                                 monkeypatch):
+    import app.jobs as jobs
+
+    monkeypatch.setattr(jobs, "DISPATCH_BATCH", 7)
+    sent = _counting_enqueue_many(monkeypatch)
+    monkeypatch.setattr(send_welcome_notification, "func", lambda user_id: {"ok": user_id})
+    _pending_rows(up_app, make_user, 30)  # one commit: dispatched after it, 7 at a time
+    rows = _rows(up_app)
+    assert len(rows) == 30
+    if REDIS_URL:
+        assert {status for _, status, _ in rows} == {OutboxStatus.DISPATCHED}
+        assert sorted(sent) == sorted(job for _, _, job in rows)  # each enqueued once
+        assert sorted(_queued_ids(up_app)) == sorted(sent)
+    else:
+        assert {status for _, status, _ in rows} == {OutboxStatus.DONE}
+
+
+def test_two_dispatchers_of_the_same_rows_enqueue_each_once(down_app, up_app, make_user,
+                                                            monkeypatch):
+    """The same 40 ids given to two dispatchers at once (two processes' after-commit
+    hooks, or one of them and `flask jobs dispatch`), in batches of 6: each row is
+    claimed by one of them and handed to RQ once."""
+    from app.jobs import dispatch
+
+    _pending_rows(down_app, make_user, 40)
+    with up_app.app_context():
+        ids = list(db.session.scalars(select(JobOutbox.id).where(JobOutbox.name == WELCOME)))
+    sent = _counting_enqueue_many(monkeypatch)
+    ran: list[int] = []
+    lock = threading.Lock()
+
+    def counted(user_id):
+        with lock:
+            ran.append(user_id)
+        return {"status": "counted"}
+
+    monkeypatch.setattr(send_welcome_notification, "func", counted)
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def dispatcher() -> None:
+        try:
+            with up_app.app_context():
+                barrier.wait(timeout=30)
+                results.append(dispatch(ids, limit=6))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert sum(r.claimed for r in results) == 40
+    rows = [row for row in _rows(up_app) if row[0] == WELCOME]
+    if REDIS_URL:
+        assert {status for _, status, _ in rows} == {OutboxStatus.DISPATCHED}
+        assert sorted(sent) == sorted(job for _, _, job in rows)
+        queued = _queued_ids(up_app)
+        assert len(queued) == 40 and sorted(queued) == sorted(sent)
+    else:
+        assert {status for _, status, _ in rows} == {OutboxStatus.DONE} and len(ran) == 40
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (CI's second run)")
+def test_a_batch_enqueued_by_a_dispatcher_that_died_before_marking_is_not_queued_again(
+        up_app, make_user, monkeypatch):
+    import app.jobs as jobs
+
+    original = jobs._finish
+    died = []
+
+    def dies_once(row_ids, status, **values):
+        if status == OutboxStatus.DISPATCHED and not died:
+            died.append(list(row_ids))
+            db.session.rollback()  # the process is gone: nothing marked
+            raise RuntimeError("killed")
+        return original(row_ids, status, **values)
+
+    monkeypatch.setattr(jobs, "_finish", dies_once)
+    sent = _counting_enqueue_many(monkeypatch)
+    user = make_user()
+    with up_app.app_context():
+        for _ in range(12):
+            enqueue_after_commit(WELCOME, user.id)
+        db.session.commit()  # the after-commit dispatch "dies" after enqueueing
+        rows = db.session.execute(select(JobOutbox.status, JobOutbox.job_key)).all()
+        keys = sorted(key for _, key in rows)
+        assert died and {status for status, _ in rows} == {OutboxStatus.DISPATCHING}
+        assert sorted(sent) == keys
+        db.session.execute(update(JobOutbox).values(claimed_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+        assert dispatch_pending().queued == 12  # taken over: found on Redis, only marked
+    assert len(sent) == 12  # nothing handed to RQ a second time
+    queued = _queued_ids(up_app)
+    assert len(queued) == 12 and sorted(queued) == keys
+    assert {status for _, status, _ in _rows(up_app)} == {OutboxStatus.DISPATCHED}
+
+
 # --- rate limits and /healthz with Redis down ------------------------------------------
 
 def test_login_and_verification_keep_working_with_redis_down(make_app, make_user):

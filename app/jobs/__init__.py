@@ -14,6 +14,12 @@ conditional UPDATE; on PostgreSQL the candidates are picked with FOR UPDATE SKIP
 LOCKED), then enqueues it under its job_key and marks it dispatched with that id. A
 claim left by a dispatcher that died is taken over after CLAIM_LEASE; the job id is
 looked up on Redis first, so a row that did reach the queue is not queued again.
+
+Rows move in batches of DISPATCH_BATCH (a sweep's commit can hold thousands of jobs):
+one claim, one Redis pipeline asking which job ids exist already, one pipeline
+enqueueing the others (`Queue.enqueue_many`), one UPDATE marking them and one COMMIT per
+batch. A crash between enqueueing and marking leaves the batch dispatching; whoever takes
+the claim over finds those jobs on Redis and only marks them.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from rq.job import Job
+from rq import Queue
 from sqlalchemy import and_, delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -52,7 +58,7 @@ log = logging.getLogger(__name__)
 
 # A claim older than this is taken to belong to a dispatcher that died.
 CLAIM_LEASE = timedelta(minutes=5)
-DISPATCH_BATCH = 200
+DISPATCH_BATCH = 500  # rows per claim, Redis pipeline, UPDATE and COMMIT
 
 
 def resolve(name: str) -> Any:
@@ -150,77 +156,115 @@ class Claimed:
     job_key: str
 
 
-def _finish(row_id: int, status: OutboxStatus, **values: Any) -> None:
-    db.session.execute(update(JobOutbox).where(
-        JobOutbox.id == row_id, JobOutbox.status == OutboxStatus.DISPATCHING)
-        .values(status=status, **values))
+def _finish(row_ids: list[int], status: OutboxStatus, **values: Any) -> None:
+    """Move these claimed rows on (only those still claimed: a claim taken over after
+    the lease belongs to the other dispatcher now), in one UPDATE and one COMMIT."""
+    if row_ids:
+        db.session.execute(update(JobOutbox).where(
+            JobOutbox.id.in_(row_ids), JobOutbox.status == OutboxStatus.DISPATCHING)
+            .values(status=status, **values).execution_options(synchronize_session=False))
     db.session.commit()
 
 
-def _enqueue(row: Claimed) -> str:
-    """Put the row's job on RQ under its job_key (unless a previous claim already did)."""
-    queue = rq.queues[getattr(resolve(row.name), "queue", "default")]
-    if Job.exists(row.job_key, connection=queue.connection):
-        return row.job_key
+def _enqueue_data(row: Claimed) -> Any:
+    """The row's job as RQ's enqueue_many takes it, under its job_key as job id."""
     options = load_options(row.options)
-    # RQ keeps a finished job's key 500 s by default; the check above must outlive any
-    # claim a dispatcher could take over later, or a finished job would be queued again.
+    # RQ keeps a finished job's key 500 s by default; the existence check must outlive
+    # any claim a dispatcher could take over later, or a finished job would be queued
+    # again.
     options.setdefault("result_ttl", JOB_KEY_TTL_SECONDS)
-    return queue.enqueue(row.name, *row.args, job_id=row.job_key, **options).id
+    parsed = Queue.parse_args(row.name, *row.args, job_id=row.job_key, **options)
+    return Queue.prepare_data(
+        parsed.func, args=parsed.args, kwargs=parsed.kwargs, timeout=parsed.timeout,
+        result_ttl=parsed.result_ttl, ttl=parsed.ttl, failure_ttl=parsed.failure_ttl,
+        description=parsed.description, depends_on=parsed.depends_on,
+        job_id=parsed.job_id, at_front=parsed.at_front, meta=parsed.meta,
+        retry=parsed.retry, on_success=parsed.on_success, on_failure=parsed.on_failure,
+        on_stopped=parsed.on_stopped, repeat=parsed.repeat, webhooks=parsed.webhooks)
+
+
+def _enqueue(rows: list[Claimed]) -> None:
+    """Put the rows' jobs on RQ under their job_keys, those a previous claim did not
+    already put there: per queue, one pipeline of EXISTS and one of enqueue_many.
+    Raises whatever Redis raises (the caller leaves the rows pending)."""
+    by_queue: dict[str, list[Claimed]] = {}
+    for row in rows:
+        by_queue.setdefault(getattr(resolve(row.name), "queue", "default"), []).append(row)
+    for name, group in by_queue.items():
+        queue = rq.queues[name]
+        with queue.connection.pipeline(transaction=False) as pipe:
+            for row in group:
+                pipe.exists(queue.job_class.key_for(row.job_key))
+            there = pipe.execute()
+        missing = [_enqueue_data(row) for row, found in zip(group, there, strict=True)
+                   if not found]
+        if missing:
+            with queue.connection.pipeline() as pipe:
+                queue.enqueue_many(missing, pipeline=pipe)
+                pipe.execute()
 
 
 def _dispatch_rows(app: Flask, rows: list[Claimed]) -> DispatchResult:
     result = DispatchResult()
-    for row in rows:
-        if app.config["JOBS_INLINE"]:
+    if app.config["JOBS_INLINE"]:
+        for row in rows:  # each job runs here, in its own app context and transaction
             _, error = _attempt_inline(app, row.name, tuple(row.args))
             if error is None:
-                _finish(row.id, OutboxStatus.DONE, dispatched_at=utcnow(), last_error=None)
+                _finish([row.id], OutboxStatus.DONE, dispatched_at=utcnow(), last_error=None)
                 result.ran += 1
             else:
-                _finish(row.id, OutboxStatus.FAILED, dispatched_at=utcnow(),
+                _finish([row.id], OutboxStatus.FAILED, dispatched_at=utcnow(),
                         last_error=error[:2000])
                 result.failed += 1
-            continue
-        try:
-            job_id = _enqueue(row)
-        except Exception as exc:  # Redis away (or anything else): the row waits
-            log.warning("job %s (outbox %s) left pending: %s: %s", row.name, row.id,
-                        type(exc).__name__, exc)
-            _finish(row.id, OutboxStatus.PENDING, claimed_at=None,
-                    last_error=f"{type(exc).__name__}: {exc}"[:2000])
-            result.left += 1
-            continue
-        _finish(row.id, OutboxStatus.DISPATCHED, rq_job_id=job_id, dispatched_at=utcnow(),
-                last_error=None)
-        result.queued += 1
+        return result
+    ids = [row.id for row in rows]
+    try:
+        _enqueue(rows)
+    except Exception as exc:  # Redis away (or anything else): the rows wait
+        log.warning("%d job(s) (outbox %s..%s) left pending: %s: %s", len(rows), ids[0],
+                    ids[-1], type(exc).__name__, exc)
+        _finish(ids, OutboxStatus.PENDING, claimed_at=None,
+                last_error=f"{type(exc).__name__}: {exc}"[:2000])
+        result.left += len(rows)
+        return result
+    # Every row's job is on RQ under its job_key: that is its job id.
+    _finish(ids, OutboxStatus.DISPATCHED, rq_job_id=JobOutbox.job_key,
+            dispatched_at=utcnow(), last_error=None)
+    result.queued += len(rows)
     return result
 
 
-def dispatch(ids: Iterable[int] | None = None, *, limit: int = DISPATCH_BATCH) -> DispatchResult:
+def dispatch(ids: Iterable[int] | None = None, *, limit: int | None = None) -> DispatchResult:
     """Move pending outbox rows on (these ids, or every pending row, `limit` at a time):
     to RQ, or run inline without Redis. Runs in an application context of its own (its
     own session and transactions). Never raises for Redis trouble: those rows stay
     pending and are counted in `left`."""
     app = current_app._get_current_object()
+    limit = limit or DISPATCH_BATCH
     total = DispatchResult()
     with app.app_context():
         wanted = None if ids is None else sorted(set(ids))
-        while True:
+        start = 0
+        while wanted is None or start < len(wanted):
+            # The given rows `limit` at a time (a row another dispatcher holds is skipped),
+            # or the oldest pending rows until none is left.
+            chunk = None if wanted is None else wanted[start:start + limit]
+            start += limit
             try:
-                rows = _claim(wanted, limit)
+                rows = _claim(chunk, limit)
             except Exception:
                 db.session.rollback()
                 log.exception("could not claim outbox rows; they stay pending")
                 return total
             if not rows:
-                return total
+                if wanted is None:
+                    return total
+                continue
             result = _dispatch_rows(app, rows)
             total.add(result)
-            if wanted is not None:
-                return total  # the given rows were all claimable in one go (or taken)
             if result.left:
                 return total  # Redis is away: the rest would wait too
+        return total
 
 
 def dispatch_pending() -> DispatchResult:
