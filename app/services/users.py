@@ -23,6 +23,7 @@ from app.services.context import Actor
 from app.services.enqueue import enqueue_after_commit
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.persistence import flush_or_raise
+from app.services.sorting import Sort, Sorting
 
 AUDITED_FIELDS = ("email", "name", "role", "organization_id", "active", "phone")
 EMAIL_TAKEN = "A user with this email already exists."
@@ -197,15 +198,28 @@ def taking_part() -> ColumnElement[bool]:
         exists().where(Organization.id == User.organization_id, Organization.active.is_(True))))
 
 
+#: The users list's sorts (?sort=name|email|role|organization&dir=asc|desc).
+SORTS = Sorting({
+    "name": (func.lower(User.name),),
+    "email": (User.email,),
+    "role": (User.role,),
+    "organization": (select(func.lower(Organization.name))
+                     .where(Organization.id == User.organization_id)
+                     .correlate(User).scalar_subquery(), func.lower(User.name)),
+}, default="name", tiebreak=User.id)
+
+
 def search_users(
     q: str = "",
     *,
     role: str = "",
     organization_id: int | None = None,
     status: str = "",
+    sort: Sort | None = None,
 ) -> Select[tuple[User]]:
-    """Users matching a name/email fragment and filters, ordered by name."""
-    stmt = select(User).options(selectinload(User.organization)).order_by(User.name, User.id)
+    """Users matching a name/email fragment and filters, by name or the given sort."""
+    stmt = (sort or SORTS.default_sort()).apply(
+        select(User).options(selectinload(User.organization)))
     if q.strip():
         stmt = stmt.where(people_matching(q))
     if role:

@@ -63,14 +63,15 @@ def _user_list_context(editing_id: int | None = None, q: str | None = None,
     q = args.get("q", "") if q is None else q
     filters = {"q": q, "role": role, "organization_id": org_id,
                "status": args.get("status", "")}
+    sort = user_service.SORTS.parse(args.get("sort"), args.get("dir"))
     page = paginate(
         user_service.search_users(filters["q"], role=role, organization_id=org_id,
-                                  status=filters["status"]),
+                                  status=filters["status"], sort=sort),
         clamp_page(args.get("page")), _page_size(),
     )
     # One (id, name) list serves the filter and the create row's picker.
     organizations = org_service.organization_choices()
-    return {"page": page, "filters": filters, "editing_id": editing_id,
+    return {"page": page, "filters": filters, "editing_id": editing_id, "sort": sort,
             "organizations": organizations,
             "create_form": NewUserForm(formdata=None, organizations=organizations),
             "edit_form": edit_form}
