@@ -110,9 +110,33 @@ def test_no_sort_parameter_gives_a_500(admin_client, key, direction) -> None:
             path, params, status)
 
 
-SORTED_LISTS = ["/admin/users"]
+SORTED_LISTS = ["/admin/users", "/admin/organizations"]
 
 
 def test_lower_is_used_for_names() -> None:
     sql = str(user_service.SORTS.parse("name").apply(sorting_stmt()).compile())
     assert str(func.lower(User.name).compile()) in sql
+
+
+def _org_names(html: str) -> list[str]:
+    body = html.split('id="organizations-rows"', 1)[1]
+    return re.findall(r'<tr id="org-\d+"[^>]*>\s*<td><a href="[^"]+">([^<]+)</a>', body)
+
+
+def test_organizations_sort_by_name_slug_and_members(admin_client, make_org, make_user):
+    big = make_org("beta Co", slug="zz-beta")
+    make_org("Alpha Co", slug="yy-alpha")
+    small = make_org("Gamma Co", slug="aa-gamma")
+    for _ in range(3):
+        make_user(Role.STAFF, big)
+    make_user(Role.STAFF, small)
+
+    def names(query: str) -> list[str]:
+        return _org_names(admin_client.get("/admin/organizations" + query).get_data(as_text=True))
+
+    assert names("") == ["Alpha Co", "beta Co", "Gamma Co"]  # case-insensitive
+    assert names("?sort=name&dir=desc") == ["Gamma Co", "beta Co", "Alpha Co"]
+    assert names("?sort=slug") == ["Gamma Co", "Alpha Co", "beta Co"]
+    assert names("?sort=members") == ["beta Co", "Gamma Co", "Alpha Co"]  # most first
+    assert names("?sort=members&dir=asc") == ["Alpha Co", "Gamma Co", "beta Co"]
+    assert names("?sort=bogus&dir=sideways") == ["Alpha Co", "beta Co", "Gamma Co"]

@@ -15,6 +15,7 @@ from app.services import audit, auth, fields
 from app.services.context import Actor
 from app.services.errors import Conflict, NotFound
 from app.services.persistence import flush_or_raise
+from app.services.sorting import Sort, Sorting
 from app.services.transitions import transition
 
 AUDITED_FIELDS = (
@@ -160,14 +161,24 @@ def set_organization_active(org: Organization, active: bool, actor: Actor) -> Or
     return org
 
 
-def search_organizations(q: str = "", status: str = "") -> Select[Any]:
+def _member_count() -> Any:
+    return (select(func.count(User.id)).where(User.organization_id == Organization.id)
+            .correlate(Organization).scalar_subquery())
+
+
+#: The organizations list's sorts (?sort=name|slug|members&dir=asc|desc).
+SORTS = Sorting({
+    "name": (func.lower(Organization.name),),
+    "slug": (Organization.slug,),
+    "members": (_member_count(),),
+}, default="name", tiebreak=Organization.id, first_dir={"members": "desc"})
+
+
+def search_organizations(q: str = "", status: str = "", sort: Sort | None = None) -> Select[Any]:
     """Organizations with their member counts: rows of (Organization, member_count)."""
-    member_count = (
-        select(func.count(User.id)).where(User.organization_id == Organization.id)
-        .correlate(Organization).scalar_subquery()
-    )
-    stmt = select(Organization, member_count.label("member_count")).order_by(
-        Organization.name, Organization.id)
+    member_count = _member_count()
+    stmt = (sort or SORTS.default_sort()).apply(
+        select(Organization, member_count.label("member_count")))
     if q.strip():
         pattern = q.strip().lower()
         stmt = stmt.where(or_(func.lower(Organization.name).contains(pattern, autoescape=True),

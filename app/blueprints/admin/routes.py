@@ -154,9 +154,11 @@ def invite_user(user_id: int) -> Any:
 
 def _org_list_context() -> dict[str, Any]:
     filters = {"q": request.args.get("q", ""), "status": request.args.get("status", "")}
-    page = paginate(org_service.search_organizations(filters["q"], filters["status"]),
+    sort = org_service.SORTS.parse(request.args.get("sort"), request.args.get("dir"))
+    page = paginate(org_service.search_organizations(filters["q"], filters["status"], sort),
                     clamp_page(request.args.get("page")), _page_size(), rows=True)
-    return {"page": page, "filters": filters, "create_form": OrganizationForm(formdata=None)}
+    return {"page": page, "filters": filters, "sort": sort,
+            "create_form": OrganizationForm(formdata=None)}
 
 
 def _member_count(org: Organization) -> int:
