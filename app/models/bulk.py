@@ -1,4 +1,6 @@
-"""Bulk imports: a CSV of certificates to issue, previewed row by row, then issued by a job.
+"""Bulk imports: a CSV of certificates to issue (kind "certificates") or of micro-credentials
+to award (kind "awards"), previewed row by row, then carried out by a job (ISSUED is a
+row done: a certificate issued, or a credential awarded).
 
 An import is PREVIEW until an admin confirms it (QUEUED), then RUNNING while its job works
 through the rows, then DONE (or FAILED when the job gave up). Each row keeps what it said

@@ -1,2 +1,3 @@
-"""Bulk work from a CSV: certificates issued from an uploaded file (bulk.certificates),
-read and written safely (bulk.csvfile)."""
+"""Bulk work from a CSV: certificates issued (bulk.certificates, which holds the pipeline
+every kind shares) and micro-credentials awarded (bulk.awards) from an uploaded file, each
+kind described in bulk.kinds; files read and written safely (bulk.csvfile)."""

@@ -2,7 +2,8 @@
 lifecycle NOT_STARTED -> IN_TRAINING -> ASSESSMENT_PENDING -> AWARDED -> EXPIRED.
 
 The package: definitions.py (the catalogue), assignments.py (who holds what), status.py
-(the lifecycle and expiry), evidence.py (uploaded evidence, who may see it), matrix.py
+(the lifecycle and expiry), awards.py (an admin's direct award with its date),
+evidence.py (uploaded evidence, who may see it), matrix.py
 (the organization view and its export), serializers.py (the JSON).
 """
 
@@ -17,6 +18,7 @@ from app.services.credentials.assignments import (
     get_credential,
     holders,
 )
+from app.services.credentials.awards import award_directly
 from app.services.credentials.definitions import (
     DEFINITION_FIELDS,
     RANZ_DEFAULTS,
@@ -61,7 +63,7 @@ __all__ = [
     "ASSIGNABLE_ROLES", "DEFINITION_FIELDS", "EVIDENCE_SIGNATURES", "EXPIRY_BANDS",
     "ExpirySummary", "NEXT_STEP", "ORDER", "RANZ_DEFAULTS", "Matrix", "Move", "add_months",
     "allowed_moves",
-    "assign", "assignable_staff", "assigned_count", "attach_evidence", "can_see",
+    "assign", "award_directly", "assignable_staff", "assigned_count", "attach_evidence", "can_see",
     "can_upload", "change_status", "create_definition", "credentials_of", "definition_choices",
     "definition_to_api", "definitions_page", "delete_definition", "ensure_default_definitions",
     "expiry_band", "get_credential", "get_definition", "holders",
