@@ -219,7 +219,9 @@ class CertificateVerification(Base):
 
     __tablename__ = "certificate_verifications"
     __table_args__ = (Index("ix_certificate_verifications_certificate_id_verified_at",
-                            "certificate_id", "verified_at"),)
+                            "certificate_id", "verified_at"),
+                      # Migration 0029: the admin dashboard's checks per week (a range).
+                      Index("ix_certificate_verifications_verified_at", "verified_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id", ondelete="CASCADE"))

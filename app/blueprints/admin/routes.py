@@ -11,13 +11,16 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_login import current_user
 from sqlalchemy import func, select
 
+from app.blueprints.admin.dashboards import admin_figures, manager_figures
 from app.blueprints.admin.forms import NewUserForm, OrganizationForm, UserForm
 from app.extensions import db
 from app.models import AuditAction, AuditLog, Organization, Role, User
-from app.services import accounts, audit_text
+from app.services import accounts, audit_text, dates
 from app.services import audit as audit_service
+from app.services import dashboards as dash
 from app.services import jobs as jobs_service
 from app.services import organizations as org_service
 from app.services import users as user_service
@@ -44,13 +47,32 @@ def _page_size() -> int:
 @bp.route("/")
 @allow_roles(Role.ADMIN, Role.MANAGER)
 def dashboard() -> Any:
+    """The admin's figures (pending work, issue and verification trends, what expires
+    soon, failed deliveries) or, for a manager, their tracks' and projects' figures;
+    every figure links to the list behind it."""
+    today = dates.today()
+    if current_user.role == Role.MANAGER:
+        return render("admin/dashboard_manager.html", **manager_figures(today))
     counts = {
         "users": db.session.scalar(select(func.count(User.id)).where(User.active.is_(True))),
         "organizations": db.session.scalar(
             select(func.count(Organization.id)).where(Organization.active.is_(True))),
         "audit": audit_service.row_count(),
     }
-    return render("admin/dashboard.html", counts=counts)
+    return render("admin/dashboard.html", counts=counts, **admin_figures(today))
+
+
+@bp.route("/verifications")
+def verifications() -> Any:
+    """Public verification checks, newest first, between two dates (the dashboard's
+    weekly bars link here)."""
+    date_from = parse_date(request.args.get("from"))
+    date_to = parse_date(request.args.get("to"))
+    page = paginate(dash.admin.verification_checks(date_from, date_to),
+                    clamp_page(request.args.get("page")), _page_size(), rows=True,
+                    count_limit=dash.admin.COUNT_LIMIT)
+    return render("admin/verifications.html", page=page,
+                  filters={"from": date_from, "to": date_to})
 
 
 # --- Users ---------------------------------------------------------------------------

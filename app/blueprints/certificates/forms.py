@@ -95,4 +95,5 @@ def filters_from_args(args: MultiDict[str, str],
         course_id=args.get("course_id", type=parse_id),
         track_id=args.get("track_id", type=parse_id),
         user_id=args.get("user_id", type=parse_id), type=type_filter(args.get("type")),
-        date_from=_date(args.get("from")), date_to=_date(args.get("to")))
+        date_from=_date(args.get("from")), date_to=_date(args.get("to")),
+        expires_from=_date(args.get("expires_from")), expires_to=_date(args.get("expires_to")))

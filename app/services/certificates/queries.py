@@ -66,6 +66,9 @@ class CertificateFilters:
     type: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    # Expiry dates, both inclusive (the dashboard's "expiring in 31-60 days" links).
+    expires_from: date | None = None
+    expires_to: date | None = None
 
 
 # A name search looks the people up first, once (trigram indexes on PostgreSQL, migration
@@ -142,6 +145,10 @@ def _matching(filters: CertificateFilters) -> tuple[Select[tuple[Certificate]], 
     if filters.date_to and filters.date_to < date.max:
         stmt = stmt.where(Certificate.issued_at < utc_midnight(
             date.fromordinal(filters.date_to.toordinal() + 1)))
+    if filters.expires_from:
+        stmt = stmt.where(Certificate.expires_at >= filters.expires_from)
+    if filters.expires_to:
+        stmt = stmt.where(Certificate.expires_at <= filters.expires_to)
     if filters.status.upper() == "PENDING":
         return stmt.order_by(Certificate.recommended_at.asc().nulls_last(),
                              Certificate.id), people

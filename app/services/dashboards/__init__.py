@@ -1,0 +1,8 @@
+"""Dashboards: the figures each role's landing page shows, one function per figure
+(admin, manager, org admin, learner), each an aggregate query bounded by status and
+date range."""
+
+from app.services.dashboards import admin
+from app.services.dashboards.periods import Bucket, with_urls
+
+__all__ = ["Bucket", "admin", "with_urls"]

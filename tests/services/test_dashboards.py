@@ -1,0 +1,133 @@
+"""Dashboard figures (issue 14): each bucket counts exactly the rows its edges name, with
+a pinned "today", and the lists the figures link to filter the same way."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from app.extensions import db
+from app.models import (
+    Certificate,
+    CertificateStatus,
+    CertificateType,
+    CertificateVerification,
+    DeliveryStatus,
+    Notification,
+    NotificationDelivery,
+    NotificationType,
+)
+from app.services import dashboards as dash
+from app.services.certificates.queries import CertificateFilters, matching
+from app.services.dashboards import periods
+
+TODAY = date(2026, 6, 15)
+S = CertificateStatus
+
+
+def _at(day: date, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
+def _certificate(user: Any, status: S = S.ISSUED, issued: datetime | None = None,
+                 expires: date | None = None) -> Certificate:
+    certificate = Certificate(type=CertificateType.COMPLETION, status=status,
+                              recipient_id=user.id, issued_at=issued, expires_at=expires)
+    db.session.add(certificate)
+    db.session.flush()
+    return certificate
+
+
+def test_buckets_are_calendar_months_weeks_and_day_bands() -> None:
+    month_buckets = periods.months(TODAY)
+    assert len(month_buckets) == 12
+    assert (month_buckets[0].start, month_buckets[-1].end) == (date(2025, 7, 1), date(2026, 7, 1))
+    assert month_buckets[-1].label == "Jun 2026" and month_buckets[-1].last == date(2026, 6, 30)
+    ahead = periods.months(TODAY, ahead=True)
+    assert (ahead[0].start, ahead[-1].last) == (date(2026, 6, 1), date(2027, 5, 31))
+    week_buckets = periods.weeks(TODAY)
+    assert week_buckets[-1].end == TODAY + timedelta(days=1)
+    assert week_buckets[-1].start == TODAY - timedelta(days=6)
+    assert week_buckets[0].start == TODAY - timedelta(days=83)
+    bands = periods.day_bands(TODAY)
+    assert [(b.start, b.last) for b in bands] == [
+        (TODAY, TODAY + timedelta(days=30)),
+        (TODAY + timedelta(days=31), TODAY + timedelta(days=60)),
+        (TODAY + timedelta(days=61), TODAY + timedelta(days=90))]
+
+
+def test_issued_per_month_counts_each_month_and_only_issued(app: Any, make_user: Any) -> None:
+    person = make_user()
+    with app.app_context():
+        _certificate(person, issued=_at(date(2026, 6, 1)))  # first moment of June
+        _certificate(person, issued=_at(date(2026, 5, 31), 23, 59))  # last minute of May
+        _certificate(person, issued=_at(date(2026, 5, 2)))
+        _certificate(person, issued=_at(date(2025, 7, 1)))  # the oldest month shown
+        _certificate(person, issued=_at(date(2025, 6, 30), 23, 59))  # before: not shown
+        _certificate(person, S.REVOKED, issued=_at(date(2026, 6, 3)))  # not issued now
+        _certificate(person, S.PENDING)
+        db.session.commit()
+        figures = dash.admin.certificates_issued_per_month(TODAY)
+        assert {b.label: b.count for b in figures if b.count} == {
+            "Jun 2026": 1, "May 2026": 2, "Jul 2025": 1}
+        # The list a bar links to (Issued tab, issued from the first to the last day).
+        may = figures[-2]
+        listed = db.session.scalars(matching(CertificateFilters(
+            status="issued", date_from=may.start, date_to=may.last))).all()
+        assert len(listed) == may.count == 2
+
+
+def test_expiring_bands_edges_and_the_list_they_link_to(app: Any, make_user: Any) -> None:
+    person = make_user()
+    with app.app_context():
+        for days in (-1, 0, 30, 31, 60, 61, 90, 91):
+            _certificate(person, issued=_at(TODAY), expires=TODAY + timedelta(days=days))
+        _certificate(person, S.REVOKED, issued=_at(TODAY), expires=TODAY + timedelta(days=5))
+        db.session.commit()
+        bands = dash.admin.certificates_expiring(TODAY)
+        # Expired yesterday and 91 days out are outside; today is the first band's.
+        assert [b.count for b in bands] == [2, 2, 2]
+        for band in bands:
+            listed = db.session.scalars(matching(CertificateFilters(
+                status="issued", expires_from=band.start, expires_to=band.last))).all()
+            assert len(listed) == band.count
+
+
+def test_verifications_per_week_and_their_list(app: Any, make_user: Any) -> None:
+    person = make_user()
+    with app.app_context():
+        certificate = _certificate(person, issued=_at(TODAY))
+        week = periods.weeks(TODAY)
+        for moment in (_at(TODAY, 23, 59),  # today, last week bucket
+                       _at(week[-1].start),  # first moment of the last week
+                       _at(week[-2].last, 23, 59),  # last minute of the week before
+                       _at(week[0].start),  # first moment shown
+                       _at(week[0].start) - timedelta(minutes=1)):  # too old
+            db.session.add(CertificateVerification(certificate_id=certificate.id,
+                                                   channel="page", verified_at=moment))
+        db.session.commit()
+        figures = dash.admin.verifications_per_week(TODAY)
+        assert [b.count for b in figures] == [1] + [0] * 9 + [1, 2]
+        rows = db.session.execute(dash.admin.verification_checks(
+            figures[-1].start, figures[-1].last)).all()
+        assert len(rows) == 2 and rows[0].number is None
+
+
+def test_pending_and_failed_deliveries(app: Any, make_user: Any) -> None:
+    person = make_user()
+    with app.app_context():
+        _certificate(person, S.PENDING)
+        _certificate(person, S.PENDING)
+        _certificate(person)
+        note = Notification(user_id=person.id, type=NotificationType.CERTIFICATE_ISSUED,
+                            title="t", body="b")
+        db.session.add(note)
+        db.session.flush()
+        db.session.add_all([
+            NotificationDelivery(notification_id=note.id, channel="email", address="a@x.test",
+                                 status=DeliveryStatus.FAILED),
+            NotificationDelivery(notification_id=note.id, channel="sms", address="+6421",
+                                 status=DeliveryStatus.SENT)])
+        db.session.commit()
+        assert str(dash.admin.pending_approvals()) == "2"
+        assert str(dash.admin.failed_deliveries()) == "1"
