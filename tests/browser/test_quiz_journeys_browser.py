@@ -151,6 +151,11 @@ def test_manager_writes_a_quiz_with_controls_and_previews_it(app, page, live_ser
                      f"/admin/courses/{exam_id}/quiz")
     assert response.status == 200
     expect(page.get_by_role("status")).to_have_text("Quiz saved: 3 questions.")
+    # Beside the Save button, focused and on screen (it used to land above the viewport).
+    saved = page.locator("#quiz-saved")
+    expect(saved).to_be_focused()
+    expect(saved).to_be_in_viewport()
+    expect(page.get_by_role("button", name="Save quiz")).to_be_in_viewport()  # no jump
     second = page.locator("#question-2")
     expect(second.locator("#question-2-option-0").get_by_label("Correct")).to_be_checked()
     expect(second.locator("#question-2-option-1").get_by_label("Correct")).to_be_checked()
