@@ -174,8 +174,8 @@ def test_a_refused_reissue_leaves_the_certificate_as_it_is(app, admin_client, ma
     response = admin_client.post(f"/admin/certificates/{certificate.id}/reissue", headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "This account is inactive." in html
-    assert '<span class="badge status-awarded">Active</span>' in html
-    assert '<span class="badge status-expired">Revoked</span>' not in html
+    assert 'class="badge tone-ok status-valid">' in html and "</svg>Active</span>" in html
+    assert "</svg>Revoked</span>" not in html
     with app.app_context():
         after = db.session.get(Certificate, certificate.id)
         assert after.status == S.ISSUED and after.revocation_category is None
