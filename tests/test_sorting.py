@@ -140,3 +140,62 @@ def test_organizations_sort_by_name_slug_and_members(admin_client, make_org, mak
     assert names("?sort=members") == ["beta Co", "Gamma Co", "Alpha Co"]  # most first
     assert names("?sort=members&dir=asc") == ["Alpha Co", "Gamma Co", "beta Co"]
     assert names("?sort=bogus&dir=sideways") == ["Alpha Co", "beta Co", "Gamma Co"]
+
+
+def _row_titles(html: str, tbody_marker: str, row_re: str) -> list[str]:
+    body = html.split(tbody_marker, 1)[1].split("</tbody>", 1)[0]
+    return [unescape(t) for t in re.findall(row_re, body, re.S)]
+
+
+def test_definitions_sort_by_title_level_and_assigned(admin_client, app, make_definition,
+                                                      make_user, make_credential):
+    from app.extensions import db
+    from app.models import MicroCredentialDefinition
+    with app.app_context():  # only this test's definitions (the defaults are seeded)
+        db.session.execute(db.delete(MicroCredentialDefinition))
+        db.session.commit()
+    low = make_definition("b Low", level=2, validity_months=12)
+    make_definition("A High", level=7)
+    make_definition("C High", level=7, validity_months=24)
+    for _ in range(2):
+        make_credential(low, make_user(Role.STAFF))
+
+    def titles(query: str) -> list[str]:
+        html = admin_client.get("/admin/micro-credentials" + query).get_data(as_text=True)
+        return _row_titles(html, 'id="definitions-rows"',
+                           r'<tr id="definition-\d+"[^>]*>\s*<td>\s*(?:<[^>]+>\s*)*([^<]+?)\s*<')
+
+    assert titles("") == ["A High", "C High", "b Low"]  # level 10-1, then title A-Z
+    assert titles("?sort=level&dir=asc") == ["b Low", "A High", "C High"]
+    assert titles("?sort=title") == ["A High", "b Low", "C High"]
+    assert titles("?sort=title&dir=desc") == ["C High", "b Low", "A High"]
+    assert titles("?sort=assigned") == ["b Low", "A High", "C High"]
+    assert titles("?sort=validity&dir=asc") == ["b Low", "C High", "A High"]  # none last
+    assert titles("?sort=validity&dir=desc") == ["C High", "b Low", "A High"]  # none last
+
+
+def test_holders_sort_by_name_status_and_expiry(admin_client, make_definition, make_user,
+                                                make_credential, org):
+    from datetime import date
+
+    from app.models import CredentialStatus as S
+    definition = make_definition("Roofing")
+    make_credential(definition, make_user(Role.STAFF, org, name="Zed"), S.AWARDED,
+                    expiry_date=date(2031, 1, 1))
+    make_credential(definition, make_user(Role.STAFF, org, name="amy"), S.IN_TRAINING)
+    make_credential(definition, make_user(Role.STAFF, org, name="Bea"), S.AWARDED,
+                    expiry_date=date(2030, 1, 1))
+
+    def names(query: str) -> list[str]:
+        html = admin_client.get(f"/admin/micro-credentials/{definition.id}/staff{query}").get_data(
+            as_text=True)
+        return _row_titles(html, "<tbody>", r'<a href="/people/\d+"[^>]*>([^<]+)</a>')
+
+    assert names("") == ["amy", "Bea", "Zed"]
+    assert names("?sort=name&dir=desc") == ["Zed", "Bea", "amy"]
+    assert names("?sort=status") == ["amy", "Bea", "Zed"]  # In training before Awarded
+    assert names("?sort=status&dir=desc") == ["Bea", "Zed", "amy"]
+    assert names("?sort=expires") == ["Bea", "Zed", "amy"]  # soonest first, none last
+    assert names("?sort=expires&dir=desc") == ["Zed", "Bea", "amy"]
+    html = admin_client.get(f"/admin/micro-credentials/{definition.id}/staff?sort=expires&status=AWARDED").get_data(as_text=True)
+    assert '<input type="hidden" name="sort" value="expires" form="holder-filters">' in html

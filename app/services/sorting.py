@@ -26,6 +26,14 @@ ASC, DESC = "asc", "desc"
 
 
 @dataclass(frozen=True)
+class Ascending:
+    """A secondary column that stays A-Z whichever way the sort goes (level 10 to 1,
+    then titles A-Z)."""
+
+    column: ColumnElement[Any]
+
+
+@dataclass(frozen=True)
 class Sort:
     key: str
     direction: str
@@ -40,13 +48,15 @@ class Sort:
         return self.key == self.sorting.default and self.direction == self.sorting.default_dir
 
     def order_by(self) -> list[ColumnElement[Any]]:
-        columns = [*self.sorting.keys[self.key], self.sorting.tiebreak]
-        if self.descending:
-            ordered = [col.desc() for col in columns]
-        else:
-            ordered = [col.asc() for col in columns]
-        # The tiebreak is a primary key (never NULL); the others put NULLs last.
-        return [o.nulls_last() for o in ordered[:-1]] + ordered[-1:]
+        ordered = []
+        for col in self.sorting.keys[self.key]:
+            if isinstance(col, Ascending):
+                ordered.append(col.column.asc().nulls_last())
+            else:
+                ordered.append((col.desc() if self.descending else col.asc()).nulls_last())
+        # The tiebreak is a primary key (never NULL), in the chosen direction.
+        tiebreak = self.sorting.tiebreak
+        return [*ordered, tiebreak.desc() if self.descending else tiebreak.asc()]
 
     def apply(self, stmt: Select[Any]) -> Select[Any]:
         return stmt.order_by(None).order_by(*self.order_by())
@@ -75,7 +85,7 @@ class Sort:
 class Sorting:
     """The sorts one list offers: key -> the columns it orders by."""
 
-    keys: Mapping[str, Sequence[ColumnElement[Any]]]
+    keys: Mapping[str, Sequence[ColumnElement[Any] | Ascending]]
     default: str
     tiebreak: ColumnElement[Any]
     default_dir: str = ASC

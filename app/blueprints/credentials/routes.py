@@ -13,6 +13,8 @@ from app.services import credentials as mc
 from app.services import dates, storage
 from app.services import organizations as org_service
 from app.services.credentials import bulk_moves
+from app.services.credentials.assignments import HOLDER_SORTS
+from app.services.credentials.definitions import SORTS as DEFINITION_SORTS
 from app.services.fields import parse_id, parse_ids
 from app.services.pagination import clamp_page
 from app.web.auth import current_actor, guard_blueprint
@@ -36,10 +38,12 @@ HOLDER_ROW = "partials/credentials/holder_row.html"
 @bp.route("")
 def definitions() -> Any:
     q = request.args.get("q", "")
+    sort = DEFINITION_SORTS.parse(request.args.get("sort"), request.args.get("dir"))
     page = mc.definitions_page(q, clamp_page(request.args.get("page")),
-                               current_app.config["PAGE_SIZE"])
+                               current_app.config["PAGE_SIZE"], sort)
     return render("credentials/definitions.html", "partials/credentials/definitions_table.html",
-                  rows=page.items, page=page, q=q, create_form=DefinitionForm(formdata=None))
+                  rows=page.items, page=page, q=q, sort=sort,
+                  create_form=DefinitionForm(formdata=None))
 
 
 @bp.route("", methods=["POST"])
@@ -73,6 +77,7 @@ def edit_definition(definition_id: int) -> Any:
 
 def _definitions_page(q: str, editing: int | None = None, edit_form: Any = None) -> Any:
     return render("credentials/definitions.html", rows=mc.list_definitions(q), q=q,
+                  sort=DEFINITION_SORTS.default_sort(),
                   create_form=DefinitionForm(formdata=None), editing_id=editing,
                   edit_form=edit_form)
 
@@ -102,9 +107,11 @@ def delete_definition(definition_id: int) -> Any:
 def _holders_context(definition: Any) -> dict[str, Any]:
     status = request.args.get("status", "")
     q = request.args.get("q", "")
+    sort = HOLDER_SORTS.parse(request.args.get("sort"), request.args.get("dir"))
     page = mc.holders(definition, status=status, q=q, page=clamp_page(request.args.get("page")),
-                      per_page=current_app.config["PAGE_SIZE"])
+                      per_page=current_app.config["PAGE_SIZE"], sort=sort)
     return {"definition": definition, "page": page, "status_filter": status, "q": q,
+            "sort": sort,
             "today": dates.today(), "statuses": list(CredentialStatus)}
 
 

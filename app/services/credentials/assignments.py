@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -22,10 +22,12 @@ from app.models import (
 )
 from app.services import audit
 from app.services.context import Actor
+from app.services.credentials.status import ORDER
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.notifications import notify
 from app.services.pagination import Page, paginate
 from app.services.persistence import flush_or_raise
+from app.services.sorting import Ascending, Sort, Sorting
 from app.services.users import people_matching, taking_part
 
 S = CredentialStatus
@@ -105,13 +107,27 @@ def get_credential(credential_id: int) -> StaffMicroCredential:
     return credential
 
 
+_NAME = Ascending(func.lower(User.name))
+#: A definition's holders' sorts (?sort=name|status|awarded|expires): status in its
+#: lifecycle order (Not started ... Expired); dates newest / latest first on the first click.
+HOLDER_SORTS = Sorting({
+    "name": (func.lower(User.name),),
+    "status": (case({s: n for n, s in enumerate(ORDER)},
+                    value=StaffMicroCredential.status, else_=len(ORDER)), _NAME),
+    "awarded": (StaffMicroCredential.awarded_at, _NAME),
+    "expires": (StaffMicroCredential.expiry_date, _NAME),
+}, default="name", tiebreak=StaffMicroCredential.id,
+    first_dir={"awarded": "desc", "expires": "asc"})
+
+
 def holders(definition: MicroCredentialDefinition, status: str = "", q: str = "",
-            page: int = 1, per_page: int = 25) -> Page[StaffMicroCredential]:
-    stmt = (select(StaffMicroCredential).join(StaffMicroCredential.user)
-            .options(selectinload(StaffMicroCredential.user).selectinload(User.organization),
-                     selectinload(StaffMicroCredential.awarded_by))
-            .where(StaffMicroCredential.definition_id == definition.id)
-            .order_by(User.name, StaffMicroCredential.id))
+            page: int = 1, per_page: int = 25,
+            sort: Sort | None = None) -> Page[StaffMicroCredential]:
+    stmt = (sort or HOLDER_SORTS.default_sort()).apply(
+        select(StaffMicroCredential).join(StaffMicroCredential.user)
+        .options(selectinload(StaffMicroCredential.user).selectinload(User.organization),
+                 selectinload(StaffMicroCredential.awarded_by))
+        .where(StaffMicroCredential.definition_id == definition.id))
     if status in CredentialStatus.__members__:
         stmt = stmt.where(StaffMicroCredential.status == CredentialStatus(status))
     if q.strip():

@@ -21,6 +21,7 @@ from app.services.credentials.status import ORDER
 from app.services.errors import Conflict, NotFound
 from app.services.pagination import Page, paginate
 from app.services.persistence import flush_or_raise
+from app.services.sorting import Ascending, Sort, Sorting
 
 DEFINITION_FIELDS = ("title", "level", "skill_standard", "issuing_body", "requirements",
                      "validity_months")
@@ -93,9 +94,22 @@ def _assigned_count() -> Any:
             .correlate(MicroCredentialDefinition).scalar_subquery())
 
 
-def _definitions_stmt(q: str = "") -> Select[Any]:
-    stmt = (select(MicroCredentialDefinition, _assigned_count().label("assigned"))
-            .order_by(MicroCredentialDefinition.level.desc(), MicroCredentialDefinition.title))
+#: The catalogue's sorts (?sort=level|title|issuing_body|validity|assigned): by default
+#: level 10 to 1, then titles A-Z (seed 001).
+_TITLE = Ascending(func.lower(MicroCredentialDefinition.title))
+SORTS = Sorting({
+    "level": (MicroCredentialDefinition.level, _TITLE),
+    "title": (func.lower(MicroCredentialDefinition.title),),
+    "issuing_body": (func.lower(MicroCredentialDefinition.issuing_body), _TITLE),
+    "validity": (MicroCredentialDefinition.validity_months, _TITLE),
+    "assigned": (_assigned_count(), _TITLE),
+}, default="level", default_dir="desc", tiebreak=MicroCredentialDefinition.id,
+    first_dir={"level": "desc", "assigned": "desc"})
+
+
+def _definitions_stmt(q: str = "", sort: Sort | None = None) -> Select[Any]:
+    stmt = (sort or SORTS.default_sort()).apply(
+        select(MicroCredentialDefinition, _assigned_count().label("assigned")))
     if q.strip():
         pattern = q.strip().lower()
         stmt = stmt.where(or_(
@@ -110,10 +124,11 @@ def list_definitions(q: str = "") -> list[tuple[MicroCredentialDefinition, int]]
     return [(row[0], row[1]) for row in db.session.execute(_definitions_stmt(q))]
 
 
-def definitions_page(q: str = "", page: int = 1,
-                     per_page: int = 25) -> Page[tuple[MicroCredentialDefinition, int]]:
-    """One page of list_definitions(): the count runs for the rows shown only."""
-    return paginate(_definitions_stmt(q), page, per_page, rows=True)
+def definitions_page(q: str = "", page: int = 1, per_page: int = 25,
+                     sort: Sort | None = None) -> Page[tuple[MicroCredentialDefinition, int]]:
+    """One page of list_definitions() in `sort` order: the count runs for the rows
+    shown only."""
+    return paginate(_definitions_stmt(q, sort), page, per_page, rows=True)
 
 
 def definition_choices() -> list[Any]:
