@@ -37,10 +37,12 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 # htmx and Pico are served from the app's own static folder, never from a CDN.
-static: node_modules/.package-lock.json cjk-font
+# The icons: only the Lucide SVGs the app names (app/web/icons.py ICONS), as one sprite.
+static: node_modules/.package-lock.json cjk-font $(VENV)/.deps
 	@mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
 	cp node_modules/@picocss/pico/css/pico.min.css $(VENDOR)/pico.min.css
+	$(BIN)/python app/web/icons.py node_modules/lucide-static/icons $(VENDOR)/icons.svg
 
 # Certificate PDFs embed a CJK font for Chinese, Japanese and Korean names: Debian's
 # WenQuanYi Micro Hei (fonts-wqy-microhei, TrueType), installed when missing and copied

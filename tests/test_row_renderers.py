@@ -38,7 +38,7 @@ def test_a_row_escapes_every_value_and_links_by_the_page_urls(app: Any) -> None:
     assert 'href="/admin/certificates/41?status=issued&amp;amp;q=a"' in html  # escaped as Jinja did
     assert 'aria-label="Select CERT-2026-00001"' in html
     assert ">Revoke</a>" in html and "2026-11-02" in html
-    assert '<span class="badge status-awarded">Active</span>' in html
+    assert '<span class="badge tone-ok status-valid">' in html and "</svg>Active</span>" in html
 
 
 def test_the_badge_tells_pending_rejected_and_expired_apart(app: Any) -> None:
@@ -46,9 +46,11 @@ def test_the_badge_tells_pending_rejected_and_expired_apart(app: Any) -> None:
         pending = certificate_badge(_certificate(status=CertificateStatus.PENDING), TODAY)
         rejected = certificate_badge(_certificate(status=CertificateStatus.REJECTED), TODAY)
         expired = certificate_badge(_certificate(expires_at=TODAY - timedelta(days=1)), TODAY)
-    assert pending == '<span class="badge status-assessment_pending">Pending</span>'
-    assert rejected.startswith('<span class="badge">')
-    assert expired == '<span class="badge status-expired">Expired</span>'
+    assert pending.startswith('<span class="badge tone-warn status-pending">')
+    assert pending.endswith('#hourglass"></use></svg>Pending</span>')
+    assert rejected.startswith('<span class="badge tone-neutral status-rejected">')
+    assert expired.startswith('<span class="badge tone-danger status-expired">')
+    assert expired.endswith('#calendar-x"></use></svg>Expired</span>')
 
 
 def test_matrix_cells_show_band_and_dash(app: Any) -> None:
@@ -56,6 +58,7 @@ def test_matrix_cells_show_band_and_dash(app: Any) -> None:
     matrix = NS(row=lambda user_id: [due, None])
     with app.app_context():
         html = str(matrix_cells(matrix, 1, TODAY))
-    assert '<span class="badge status-awarded">' in html
+    assert '<span class="badge tone-ok status-awarded">' in html
     assert 'class="expiry expiry-30" title="Expires in 20 days"' in html
+    assert '#triangle-alert"></use></svg>' + due.expiry_date.isoformat() in html
     assert html.endswith('<td><span class="muted">—</span></td>')

@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from app.models import CertificateStatus
 from app.services.certificates.lifecycle import successor_of
 from app.services.certificates.status import Standing, standing
+from app.web.status_badges import tone_badge
 
 S = CertificateStatus
 
@@ -24,21 +25,13 @@ def certificate_badge(c: Any, today: date) -> Markup:
     """Pending and rejected as stored; an issued, revoked or superseded one by its public
     standing (app/services/certificates/status.py: Active, Expired, Re-certification
     required, Revoked, Superseded)."""
+    if c.status in (S.PENDING, S.REJECTED):
+        return tone_badge(c.status.value.lower(), c.status.label)
+    st = standing(c, today)
     title = ""
-    if c.status == S.PENDING:
-        css, label = "badge status-assessment_pending", c.status.label
-    elif c.status == S.REJECTED:
-        css, label = "badge", c.status.label
-    else:
-        st = standing(c, today)
-        label = "Active" if st == Standing.VALID else st.label
-        css = {Standing.VALID: "badge status-awarded",
-               Standing.RECERTIFICATION_REQUIRED: "badge status-assessment_pending"}.get(
-                   st, "badge status-expired")
-        if st == Standing.RECERTIFICATION_REQUIRED:
-            title = (f' title="Covers version {escape(c.track_version)}; '
-                     f'the track is at {escape(c.track.version)}"')
-    return Markup(f'<span class="{css}"{title}>{escape(label)}</span>')  # noqa: S704 - escaped
+    if st == Standing.RECERTIFICATION_REQUIRED:
+        title = f"Covers version {c.track_version}; the track is at {c.track.version}"
+    return tone_badge(st.value.lower(), "Active" if st == Standing.VALID else st.label, title)
 
 
 

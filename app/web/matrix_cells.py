@@ -13,15 +13,14 @@ from markupsafe import Markup, escape
 
 from app.models import CredentialStatus
 from app.services.credentials.status import expiry_band
+from app.web.icons import icon_markup, sprite_url
+from app.web.status_badges import status_badge_html
 from app.web.templating import expiry_title
 
+# Expired: the calendar crossed out (red); within 30 days: a warning sign (dark orange);
+# within 60 or 90: a clock (amber). Never green: it is a warning.
+_BAND_ICONS = {"expired": "calendar-x", "30": "triangle-alert", "60": "clock", "90": "clock"}
 _EMPTY = '<td><span class="muted">—</span></td>'
-
-
-def status_badge_html(status: Any) -> Markup:
-    """A status enum (value, label) as its badge."""
-    return Markup(  # noqa: S704 - escaped
-        f'<span class="badge status-{escape(status.value.lower())}">{escape(status.label)}</span>')
 
 
 def credential_expiry(credential: Any, today: date) -> Markup:
@@ -29,10 +28,11 @@ def credential_expiry(credential: Any, today: date) -> Markup:
     long is left in its title; "No expiry" for an awarded one without a date."""
     if credential.expiry_date:
         band = expiry_band(credential, today)
+        mark = icon_markup(_BAND_ICONS[band], sprite_url()) if band else ""
         return Markup(  # noqa: S704 - escaped
             f'<span class="expiry {"expiry-" + band if band else ""}" '
             f'title="{escape(expiry_title(credential, today))}">'
-            f'{credential.expiry_date.isoformat()}</span>')
+            f'{mark}{credential.expiry_date.isoformat()}</span>')
     if credential.status == CredentialStatus.AWARDED:
         return Markup('<span class="muted">No expiry</span>')
     return Markup("")

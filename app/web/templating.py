@@ -132,9 +132,12 @@ def init_app(app: Flask) -> None:
     from app.web.certificate_rows import certificate_badge, certificate_rows
     app.jinja_env.globals.update(certificate_badge=certificate_badge,
                                  certificate_rows=certificate_rows)
-    from app.web.matrix_cells import credential_expiry, matrix_cells, status_badge_html
-    app.jinja_env.globals.update(credential_expiry=credential_expiry,
-                                 matrix_cells=matrix_cells, status_badge_html=status_badge_html)
+    from app.web.matrix_cells import credential_expiry, matrix_cells
+    app.jinja_env.globals.update(credential_expiry=credential_expiry, matrix_cells=matrix_cells)
+    from app.web.icons import icon
+    from app.web.status_badges import status_badge_html, tone_badge
+    app.jinja_env.globals.update(icon=icon, status_badge_html=status_badge_html,
+                                 tone_badge=tone_badge)
     from app.services.training.progress import completion_message_for
     app.jinja_env.globals.update(completion_message_for=completion_message_for)
     app.jinja_env.filters["datetime"] = format_datetime
