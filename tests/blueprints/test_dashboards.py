@@ -47,3 +47,41 @@ def test_dashboards_refuse_the_wrong_roles(staff_client: Any, org_admin_client: 
         assert client.get("/admin/").status_code == 403
         assert client.get("/admin/verifications").status_code == 403
     assert manager_client.get("/admin/verifications").status_code == 403
+
+
+def test_manager_dashboard_funnel_quiz_and_projects(app: Any, manager_client: Any,
+                                                   make_user: Any, make_track: Any,
+                                                   org: Any) -> None:
+    from app.models import (
+        CertificationTrack,
+        Enrolment,
+        ImplementationProject,
+        ProgressStatus,
+        TrainingAssignment,
+    )
+    from app.services import training
+    from app.services.context import Actor
+
+    track = make_track("Roof Safety", required_for_go_live=True)
+    people = [make_user(organization=org, name=f"Learner {i}") for i in range(3)]
+    with app.app_context():
+        t = db.session.get(CertificationTrack, track.id)
+        training.enrol_many(t, [p.id for p in people], Actor.system())
+        db.session.commit()
+        rows = db.session.scalars(db.select(Enrolment).where(Enrolment.track_id == track.id)
+                                  .order_by(Enrolment.id)).all()
+        rows[0].status = ProgressStatus.IN_PROGRESS
+        rows[1].status = ProgressStatus.COMPLETED
+        project = ImplementationProject(name="Go live", organization_id=org.id,
+                                        go_live_date=dates.today() + timedelta(days=20))
+        db.session.add(project)
+        db.session.flush()
+        db.session.add(TrainingAssignment(project_id=project.id, track_id=track.id,
+                                          required_completions=2))
+        db.session.commit()
+    page = manager_client.get("/admin/").get_data(as_text=True)
+    assert "Roof Safety" in page, page[page.find("<main"):][:3000]
+    assert "Go live" in page and "Not ready" in page
+    assert f"/admin/tracks/{track.id}?status=COMPLETED#summary" in page
+    listed = manager_client.get(f"/admin/tracks/{track.id}?status=COMPLETED").get_data(as_text=True)
+    assert "Learner 1" in listed and "Learner 0" not in listed

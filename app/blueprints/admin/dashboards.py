@@ -28,4 +28,22 @@ def admin_figures(today: date) -> dict[str, Any]:
 
 
 def manager_figures(today: date) -> dict[str, Any]:
-    return {}
+    figures = dash.manager
+
+    def learners(track_id: int, status: str | None = None) -> str:
+        return url_for("training.track", track_id=track_id, status=status) + "#summary"
+
+    funnels = [{"funnel": f, "bars": [
+        {"label": "Enrolled", "count": f.enrolled, "url": learners(f.track_id)},
+        {"label": "In progress", "count": f.in_progress,
+         "url": learners(f.track_id, "IN_PROGRESS")},
+        {"label": "Completed", "count": f.completed, "url": learners(f.track_id, "COMPLETED")},
+    ]} for f in figures.track_funnels()]
+    quizzes = [{"label": f"{q.track_name} ({q.passed} of {q.attempts:,} passed)",
+                "count": q.pass_rate, "url": url_for("training.track", track_id=q.track_id),
+                "quiz": q} for q in figures.quiz_figures(today)]
+    projects = [{"readiness": r, "url": url_for("training.project",
+                                                 project_id=r.status.project.id)}
+                for r in figures.projects_going_live(today)]
+    return {"funnels": funnels, "quizzes": quizzes, "projects": projects,
+            "quiz_days": figures.QUIZ_WINDOW_DAYS, "horizon": figures.PROJECT_HORIZON_DAYS}
