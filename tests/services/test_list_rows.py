@@ -1,0 +1,95 @@
+"""The admin certificate list reads its table rows as plain tuples (queries.ListRow, issue
+16): the page a person sees is the one the ORM entities drew, for every kind of row (a
+course and a track certificate, issued, expired, needing re-certification, revoked,
+superseded by a successor, rejected; with and without an issuer and a recommender), on
+every tab, searched, and across pages (the cursors are the same)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app.extensions import db
+from app.models import Certificate, CertificateStatus, CertificateType, CertificationTrack
+from app.services.certificates.queries import CertificateFilters, ListRow, find_keyset
+from app.web.certificate_rows import certificate_rows
+
+S = CertificateStatus
+NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+URLS = {"detail": ("/admin/certificates/", "?status=issued"), "person": ("/people/", ""),
+        "track": ("/training/tracks/", "")}
+
+
+@pytest.fixture
+def rows(app: Any, make_user: Any, make_track: Any, org: Any) -> Any:
+    admin = make_user(name="Issuing <Admin>")
+    coach = make_user(name="Coach & Co")
+    people = [make_user(name=f"Whitlock {i} <b>", organization=org) for i in range(3)]
+    track = make_track("Rows & Tracks")
+    with app.app_context():
+        moved = db.session.get(CertificationTrack, track.id)
+        moved.version_major, moved.major_version_changed_at = 2, NOW - timedelta(days=400)
+        course_id = track.courses[0].id
+        made = []
+
+        def add(**values: Any) -> Certificate:
+            values.setdefault("issued_at", NOW - timedelta(days=len(made)))
+            certificate = Certificate(recipient_id=people[len(made) % 3].id, **values)
+            db.session.add(certificate)
+            db.session.flush()
+            made.append(certificate)
+            return certificate
+
+        number = iter(range(1, 100))
+        for kind in (CertificateType.COMPLETION, CertificateType.MASTERY):
+            add(type=kind, status=S.ISSUED, course_id=course_id, issued_by_id=admin.id,
+                recommended_by_id=coach.id, number=f"CERT-2026-{next(number):05d}")
+        add(type=CertificateType.COMPLETION, status=S.ISSUED, track_id=track.id,
+            track_version="1.0", number=f"CERT-2026-{next(number):05d}")  # re-certify
+        add(type=CertificateType.COMPLETION, status=S.ISSUED, track_id=track.id,
+            track_version="2.0", number=f"CERT-2026-{next(number):05d}",
+            expires_at=date(2026, 1, 1))  # expired
+        old = add(type=CertificateType.TEACHING, status=S.SUPERSEDED, course_id=course_id,
+                  number=f"CERT-2026-{next(number):05d}")
+        add(type=CertificateType.TEACHING, status=S.ISSUED, course_id=course_id,
+            supersedes_id=old.id, number=f"CERT-2026-{next(number):05d}")
+        add(type=CertificateType.MASTERY, status=S.REVOKED, track_id=track.id,
+            track_version="2.0", issued_by_id=admin.id, number=f"CERT-2026-{next(number):05d}")
+        add(type=CertificateType.MASTERY, status=S.REJECTED, course_id=course_id,
+            issued_at=None, recommended_by_id=coach.id)
+        db.session.commit()
+    return app
+
+
+@pytest.mark.parametrize("status", ["issued", "revoked", "rejected", ""])
+@pytest.mark.parametrize("q", ["", "whitlock", "CERT-2026-00003"])
+def test_tuple_rows_draw_what_entities_drew(rows: Any, status: str, q: str) -> None:
+    filters = CertificateFilters(status=status, q=q)
+    today = date(2026, 12, 1)
+    with rows.test_request_context():
+        fast, slow = find_keyset(filters, 3, page_rows=True), find_keyset(filters, 3)
+        pages = 0
+        while True:
+            assert all(isinstance(item, ListRow) for item in fast.items)
+            assert [r.id for r in fast.items] == [c.id for c in slow.items]
+            assert (fast.older, fast.newer, fast.total) == (slow.older, slow.newer, slow.total)
+            assert (str(certificate_rows(fast.items, URLS, today, select=True))
+                    == str(certificate_rows(slow.items, URLS, today, select=True)))
+            pages += 1
+            if not fast.older:
+                break
+            fast = find_keyset(filters, 3, after=fast.older, page_rows=True)
+            slow = find_keyset(filters, 3, after=slow.older)
+        assert pages >= (2 if status in ("", "issued") and not q.startswith("CERT") else 1)
+
+
+def test_every_kind_of_row_is_on_the_pages(rows: Any) -> None:
+    with rows.test_request_context():
+        html = str(certificate_rows(find_keyset(CertificateFilters(status=""), 50,
+                                                page_rows=True).items, URLS, date(2026, 12, 1)))
+    for shown in ("Re-certification required", "Expired", "Superseded", "Revoked", "Rejected",
+                  "Active", "by Issuing &lt;Admin&gt;", "recommended by Coach &amp; Co",
+                  "Rows &amp; Tracks", "Whitlock 0 &lt;b&gt;"):
+        assert shown in html, shown
