@@ -199,3 +199,28 @@ def test_holders_sort_by_name_status_and_expiry(admin_client, make_definition, m
     assert names("?sort=expires&dir=desc") == ["Zed", "Bea", "amy"]
     html = admin_client.get(f"/admin/micro-credentials/{definition.id}/staff?sort=expires&status=AWARDED").get_data(as_text=True)
     assert '<input type="hidden" name="sort" value="expires" form="holder-filters">' in html
+
+
+def test_tracks_sort_by_name_level_and_hours_active_first(manager_client, make_track):
+    from app.models import TrackLevel
+    make_track("b Basics", exam=False, level=TrackLevel.ADVANCED, estimated_hours=2)
+    make_track("A Advanced", exam=False, level=TrackLevel.FOUNDATION, estimated_hours=8)
+    make_track("C Core", exam=False, level=TrackLevel.INTERMEDIATE)
+    old = make_track("Archived", exam=False, level=TrackLevel.FOUNDATION, estimated_hours=1)
+    manager_client.post(f"/admin/tracks/{old.id}/active", data={"active": "0"})
+
+    def names(query: str) -> list[str]:
+        html = manager_client.get("/admin/tracks" + query).get_data(as_text=True)
+        return _row_titles(html, "<tbody>", r'<tr id="track-\d+"[^>]*>\s*<td><a [^>]+><strong>([^<]+)<')
+
+    shown = names("")
+    assert shown[:3] == ["A Advanced", "b Basics", "C Core"]
+    assert names("?sort=name&dir=desc")[:3] == ["C Core", "b Basics", "A Advanced"]
+    assert names("?sort=level")[:3] == ["A Advanced", "C Core", "b Basics"]  # F, I, A
+    assert names("?sort=level&dir=desc")[:3] == ["b Basics", "C Core", "A Advanced"]
+    assert names("?sort=hours")[:3] == ["b Basics", "A Advanced", "C Core"]  # none last
+    # Deactivated: after every active track, whatever the sort.
+    assert shown[-1] == "Archived" and names("?sort=hours")[-1] == "Archived"
+
+
+SORTED_LISTS.extend(["/admin/micro-credentials", "/admin/tracks"])

@@ -35,6 +35,7 @@ from app.services.errors import ValidationFailed
 from app.services.fields import parse_ids, parse_int
 from app.services.pagination import clamp_page, paginate
 from app.services.training.quizzes import MAX_OPTIONS, MAX_QUESTIONS
+from app.services.training.tracks import SORTS as TRACK_SORTS
 from app.services.training.tracks import recertification_holders
 from app.web.auth import current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
@@ -70,9 +71,11 @@ def _page_size() -> int:
 @bp.route("/tracks")
 def tracks() -> Any:
     q = request.args.get("q", "")
-    page = paginate(training.search_tracks(q), clamp_page(request.args.get("page")), _page_size())
+    sort = TRACK_SORTS.parse(request.args.get("sort"), request.args.get("dir"))
+    page = paginate(training.search_tracks(q, sort=sort), clamp_page(request.args.get("page")),
+                    _page_size())
     return render("training/tracks.html", "partials/training/tracks_table.html", page=page, q=q,
-                  create_form=TrackForm(formdata=None))
+                  sort=sort, create_form=TrackForm(formdata=None))
 
 
 @bp.route("/tracks", methods=["POST"])
@@ -83,7 +86,8 @@ def create_track() -> Any:
         return fragment_only(TRACK_EDIT_ROW, form=form, track=None, status=form.status)
     # The list as the page shows it (its search and page are in the page's URL).
     shown = url_parse_query(request.headers.get("HX-Current-URL", ""))
-    page = paginate(training.search_tracks(shown.get("q", "")),
+    page = paginate(training.search_tracks(shown.get("q", ""), sort=TRACK_SORTS.parse(
+                        shown.get("sort"), shown.get("dir"))),
                     clamp_page(shown.get("page")), _page_size())
     return fragment_only("partials/training/track_created.html", track=track,
                          create_form=TrackForm(formdata=None), page=page)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
@@ -37,6 +37,7 @@ from app.services.certificates.status import recertification_due_on, verificatio
 from app.services.context import Actor
 from app.services.errors import Conflict, NotFound
 from app.services.notifications import NewNotification, notify_many
+from app.services.sorting import Ascending, Sort, Sorting
 from app.services.transitions import transition
 
 P = ProgressStatus
@@ -71,10 +72,23 @@ def get_track(track_id: int) -> CertificationTrack:
     return track
 
 
-def search_tracks(q: str = "", *, active: bool | None = None,
-                  audience: str = "") -> Select[tuple[CertificationTrack]]:
-    stmt = select(CertificationTrack).order_by(CertificationTrack.active.desc(),
-                                               CertificationTrack.name)
+_ACTIVE_FIRST = Ascending(CertificationTrack.active.is_(False))
+_NAME = Ascending(func.lower(CertificationTrack.name))
+#: The tracks list's sorts (?sort=name|audience|level|hours|validity), archived
+#: tracks after active ones whichever the sort; levels Foundation to Advanced.
+SORTS = Sorting({
+    "name": (_ACTIVE_FIRST, func.lower(CertificationTrack.name)),
+    "audience": (_ACTIVE_FIRST, CertificationTrack.audience, _NAME),
+    "level": (_ACTIVE_FIRST, case({level: n for n, level in enumerate(TrackLevel)},
+                                  value=CertificationTrack.level), _NAME),
+    "hours": (_ACTIVE_FIRST, CertificationTrack.estimated_hours, _NAME),
+    "validity": (_ACTIVE_FIRST, CertificationTrack.validity_months, _NAME),
+}, default="name", tiebreak=CertificationTrack.id)
+
+
+def search_tracks(q: str = "", *, active: bool | None = None, audience: str = "",
+                  sort: Sort | None = None) -> Select[tuple[CertificationTrack]]:
+    stmt = (sort or SORTS.default_sort()).apply(select(CertificationTrack))
     if q.strip():
         stmt = stmt.where(func.lower(CertificationTrack.name).contains(q.strip().lower(),
                                                                       autoescape=True))
