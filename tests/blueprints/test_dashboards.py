@@ -85,3 +85,32 @@ def test_manager_dashboard_funnel_quiz_and_projects(app: Any, manager_client: An
     assert f"/admin/tracks/{track.id}?status=COMPLETED#summary" in page
     listed = manager_client.get(f"/admin/tracks/{track.id}?status=COMPLETED").get_data(as_text=True)
     assert "Learner 1" in listed and "Learner 0" not in listed
+
+
+def test_org_dashboard_is_the_org_admins_own(app: Any, new_client: Any, make_user: Any,
+                                             make_org: Any, org: Any, make_definition: Any,
+                                             make_credential: Any) -> None:
+    from app.models import CredentialStatus, Role
+
+    admin_of_org = make_user(Role.ORG_ADMIN, org)
+    mine = make_user(organization=org, name="Mere Mine")
+    theirs = make_user(organization=make_org("Rival Roofing"), name="Tom Theirs")
+    skill = make_definition("Working at Height")
+    soon = dates.today() + timedelta(days=3)
+    make_credential(skill, mine, CredentialStatus.AWARDED, expiry_date=soon)
+    make_credential(skill, theirs, CredentialStatus.AWARDED, expiry_date=soon)
+    client = new_client()
+    client.login(admin_of_org.email)
+    assert 'href="/org/dashboard"' in client.get("/org").get_data(as_text=True)  # a tab
+    page = client.get("/org/dashboard").get_data(as_text=True)
+    assert "Mere Mine" in page and "Tom Theirs" not in page
+    assert "Working at Height (1 of 1)" in page
+    listed = client.get(f"/org?status=AWARDED&expires_from={soon.isoformat()}"
+                        f"&expires_to={soon.isoformat()}").get_data(as_text=True)
+    assert "Mere Mine" in listed and "Tom Theirs" not in listed
+    assert client.get("/org?expires_from=garbage&risk=x").status_code == 200
+
+
+def test_org_dashboard_refuses_staff_and_managers(staff_client: Any, manager_client: Any) -> None:
+    assert staff_client.get("/org/dashboard").status_code == 403
+    assert manager_client.get("/org/dashboard").status_code == 403

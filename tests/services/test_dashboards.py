@@ -131,3 +131,45 @@ def test_pending_and_failed_deliveries(app: Any, make_user: Any) -> None:
         db.session.commit()
         assert str(dash.admin.pending_approvals()) == "2"
         assert str(dash.admin.failed_deliveries()) == "1"
+
+
+def test_org_figures_count_only_their_organization(app: Any, org: Any, make_org: Any,
+                                                   make_user: Any, make_definition: Any,
+                                                   make_credential: Any) -> None:
+    from app.models import CredentialStatus as C
+    from app.models import StaffMicroCredential
+    from app.services import dates
+
+    today = dates.today()
+    people = [make_user(organization=org, name=f"Staff {i}") for i in range(4)]
+    other = make_user(organization=make_org("Other Roofing"), name="Elsewhere")
+    skill, other_skill = make_definition("Skill A"), make_definition("Skill B")
+    make_credential(skill, people[0], C.AWARDED, expiry_date=today + timedelta(days=1))
+    make_credential(skill, people[1], C.AWARDED, expiry_date=today + timedelta(days=31))
+    due = make_credential(skill, people[2], C.AWARDED, expiry_date=today + timedelta(days=200))
+    make_credential(skill, people[3], C.IN_TRAINING)
+    make_credential(other_skill, people[3], C.AWARDED)  # no expiry
+    make_credential(skill, other, C.AWARDED, expiry_date=today + timedelta(days=2))
+    with app.app_context():
+        db.session.get(StaffMicroCredential, due.id).expiry_date = today  # due: expired
+        db.session.commit()
+        compliance = {c.title: (c.valid, c.assigned) for c in dash.org.compliance(org.id, today)}
+        assert compliance == {"Skill A": (2, 4), "Skill B": (1, 1)}
+        forecast = dash.org.expiry_forecast(org.id, today)
+        assert forecast[0].start == today + timedelta(days=1)
+        assert sum(b.count for b in forecast) == 2  # tomorrow and +31 days; not today's
+        month_of = {b.label: b.count for b in forecast if b.count}
+        for day in (1, 31):
+            d = today + timedelta(days=day)
+            assert month_of[d.strftime("%b %Y")] >= 1
+        risk = dash.org.staff_at_risk(org.id, today)
+        assert (risk.expired_people, risk.soon_people) == (1, 1)
+        assert [r.name for r in risk.rows] == ["Staff 2", "Staff 0"]
+        # The matrix filtered as the forecast's first bar links to lists those staff.
+        from app.services import credentials as mc
+        first = next(b for b in forecast if b.count)
+        listed = mc.org_matrix(org.id, status="AWARDED", expires_from=first.start,
+                               expires_to=first.last, today=today)
+        assert len(listed.staff.items) == first.count
+        expired = mc.org_matrix(org.id, risk="expired", today=today)
+        assert [u.name for u in expired.staff.items] == ["Staff 2"]

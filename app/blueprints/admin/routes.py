@@ -14,7 +14,6 @@ from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from app.blueprints.admin.dashboards import admin_figures, manager_figures
 from app.blueprints.admin.forms import NewUserForm, OrganizationForm, UserForm
 from app.extensions import db
 from app.models import AuditAction, AuditLog, Organization, Role, User
@@ -29,6 +28,7 @@ from app.services.fields import parse_date, parse_id
 from app.services.pagination import clamp_page, paginate
 from app.web.auth import allow_roles, current_actor, guard_blueprint
 from app.web.boundary import attempt, submit
+from app.web.dashboards import admin_figures, manager_figures
 from app.web.htmx import fragment_only, render, wants_fragment
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -27,9 +27,10 @@ from app.services import credentials as mc
 from app.services import dates, notifications, people, training
 from app.services import organizations as org_service
 from app.services.bulk.csvfile import BOM, safe_cell
-from app.services.fields import parse_id
+from app.services.fields import parse_date, parse_id
 from app.services.pagination import clamp_page
 from app.web.auth import allow_roles, current_actor, guard_blueprint
+from app.web.dashboards import org_figures
 from app.web.htmx import render
 
 bp = Blueprint("org", __name__, url_prefix="/org")
@@ -56,7 +57,22 @@ def _filters() -> dict[str, Any]:
     status = request.args.get("status", "")
     return {"definition_id": request.args.get("definition_id", type=parse_id),
             "status": status if status in CredentialStatus.__members__ else "",
-            "q": request.args.get("q", "")}
+            "q": request.args.get("q", ""),
+            # The dashboard's links: an expiry month or band, and the staff at risk.
+            "expires_from": parse_date(request.args.get("expires_from")),
+            "expires_to": parse_date(request.args.get("expires_to")),
+            "risk": "expired" if request.args.get("risk") == "expired" else ""}
+
+
+@bp.route("/dashboard")
+@allow_roles(Role.ORG_ADMIN, Role.ADMIN)
+def dashboard() -> Any:
+    """The organization's compliance per credential, its expiry forecast by month and
+    the staff at risk; every figure links to the matrix filtered to those staff."""
+    org = _organization()
+    return render("org/dashboard.html", org=org, organizations=_picker(),
+                  org_arg=_org_arg(org), section="dashboard",
+                  **org_figures(org.id, dates.today(), _org_arg(org)))
 
 
 @bp.route("")
@@ -81,7 +97,8 @@ def matrix() -> Any:
 def export() -> Any:
     org = _organization()
     filters = _filters()
-    filters.pop("q")
+    for key in ("q", "expires_from", "expires_to", "risk"):
+        filters.pop(key)
     today = dates.today()
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -38,22 +38,33 @@ class Matrix:
 
 
 def org_matrix(organization_id: int, *, definition_id: int | None = None, status: str = "",
-               q: str = "", page: int = 1, per_page: int = 25, today: date) -> Matrix:
+               q: str = "", page: int = 1, per_page: int = 25, today: date,
+               expires_from: date | None = None, expires_to: date | None = None,
+               risk: str = "") -> Matrix:
     """Staff of one organization x the definitions any of them hold.
 
     Three queries whatever the size: the page of staff (with its count), the columns
     with the whole organization's expiry summary (one pass over its credentials), and
-    the cells for that page. Filters keep the staff with a matching credential.
+    the cells for that page. Filters keep the staff with a matching credential (one
+    credential meeting them all): its definition, status, expiry dates (inclusive) and
+    `risk="expired"` (expired, or awarded and due by today: expiry_band's rule).
     """
     held = select(StaffMicroCredential.id).where(StaffMicroCredential.user_id == User.id)
     if definition_id is not None:
         held = held.where(StaffMicroCredential.definition_id == definition_id)
     if status in CredentialStatus.__members__:
         held = held.where(StaffMicroCredential.status == CredentialStatus(status))
+    if expires_from is not None:
+        held = held.where(StaffMicroCredential.expiry_date >= expires_from)
+    if expires_to is not None:
+        held = held.where(StaffMicroCredential.expiry_date <= expires_to)
+    if risk == "expired":
+        held = held.where(expired_condition(today))
     staff_stmt = (select(User).where(User.organization_id == organization_id,
                                      User.role.in_(ASSIGNABLE_ROLES))
                   .order_by(User.name, User.id))
-    if definition_id is not None or status:
+    if (definition_id is not None or status or expires_from is not None
+            or expires_to is not None or risk == "expired"):
         staff_stmt = staff_stmt.where(held.correlate(User).exists())
     if q.strip():
         staff_stmt = staff_stmt.where(people_matching(q))
@@ -113,12 +124,18 @@ class ExpirySummary:
     within_90: int
 
 
+def expired_condition(today: date) -> Any:
+    """Expired, or awarded and due by today (the nightly job has not marked it yet)."""
+    return (StaffMicroCredential.status == CredentialStatus.EXPIRED) | (
+        (StaffMicroCredential.status == CredentialStatus.AWARDED)
+        & (StaffMicroCredential.expiry_date <= today))
+
+
 def _expiry_counts(today: date) -> tuple[Any, Any, Any]:
     """The summary's three sums (expired, within 30 days, within 90 days)."""
     awarded = StaffMicroCredential.status == CredentialStatus.AWARDED
     expiry = StaffMicroCredential.expiry_date
-    expired = (StaffMicroCredential.status == CredentialStatus.EXPIRED) | (
-        awarded & (expiry <= today))
+    expired = expired_condition(today)
     soon, later = (today + timedelta(days=EXPIRY_BANDS[0]),
                    today + timedelta(days=EXPIRY_BANDS[-1]))
     return (func.sum(case((expired, 1), else_=0)),

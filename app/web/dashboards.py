@@ -1,9 +1,9 @@
 """The dashboards' figures with the link each gives to the list behind it (the services
-count; the links need the request's URL map)."""
+count; the links need the request's URL map): admin, manager and org admin."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask import url_for
@@ -47,3 +47,25 @@ def manager_figures(today: date) -> dict[str, Any]:
                 for r in figures.projects_going_live(today)]
     return {"funnels": funnels, "quizzes": quizzes, "projects": projects,
             "quiz_days": figures.QUIZ_WINDOW_DAYS, "horizon": figures.PROJECT_HORIZON_DAYS}
+
+
+def org_figures(organization_id: int, today: date, org_arg: int | None) -> dict[str, Any]:
+    """`org_arg`: the organization_id a platform admin's links keep (None for an org
+    admin, who only ever sees their own)."""
+    figures = dash.org
+
+    def matrix(**args: Any) -> str:
+        return url_for("org.matrix", organization_id=org_arg, **args)
+
+    compliance = [{"label": f"{c.title} ({c.valid} of {c.assigned})", "count": c.percent,
+                   "url": matrix(definition_id=c.definition_id, status="AWARDED")}
+                  for c in figures.compliance(organization_id, today)]
+    forecast = dash.with_urls(figures.expiry_forecast(organization_id, today),
+                              lambda b: matrix(status="AWARDED", expires_from=b.start.isoformat(),
+                                               expires_to=b.last.isoformat()))
+    risk = figures.staff_at_risk(organization_id, today)
+    return {"compliance": compliance, "forecast": forecast, "risk": risk,
+            "expired_url": matrix(risk="expired"),
+            "soon_url": matrix(status="AWARDED",
+                               expires_from=(today + timedelta(days=1)).isoformat(),
+                               expires_to=risk.soon_until.isoformat())}
