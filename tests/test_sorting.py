@@ -224,3 +224,41 @@ def test_tracks_sort_by_name_level_and_hours_active_first(manager_client, make_t
 
 
 SORTED_LISTS.extend(["/admin/micro-credentials", "/admin/tracks"])
+
+
+def test_org_progress_and_certificates_sort(app, org_admin_client, make_user, make_track,
+                                            org, issue):
+    from app.extensions import db
+    from app.models import CertificationTrack
+    from app.models import User as U
+    from app.services import training
+    from app.services.context import Actor
+    zed, amy = make_user(Role.STAFF, org, name="Zed"), make_user(Role.STAFF, org, name="amy")
+    roofing, cladding = make_track("Roofing", exam=False), make_track("Cladding", exam=False)
+    with app.app_context():
+        for user in (zed, amy):
+            for track in (roofing, cladding):
+                training.enrol(db.session.get(U, user.id), db.session.get(
+                    CertificationTrack, track.id), Actor.system())
+        db.session.commit()
+
+    def rows(path: str, query: str) -> list[tuple[str, str]]:
+        html = org_admin_client.get(path + query).get_data(as_text=True)
+        body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+        return re.findall(r'<a href="/people/\d+"[^>]*>([^<]+)</a></td>\s*<td>([A-Za-z]+)', body)
+
+    assert rows("/org/progress", "") == [("amy", "Cladding"), ("amy", "Roofing"),
+                                         ("Zed", "Cladding"), ("Zed", "Roofing")]
+    assert rows("/org/progress", "?sort=track") == [("amy", "Cladding"), ("Zed", "Cladding"),
+                                                    ("amy", "Roofing"), ("Zed", "Roofing")]
+    assert rows("/org/progress", "?sort=person&dir=desc")[0][0] == "Zed"
+
+    first = issue(zed, track=roofing)
+    second = issue(amy, track=cladding)
+    html = org_admin_client.get("/org/certificates").get_data(as_text=True)
+    assert html.index(f'id="certificate-{second.id}"') < html.index(f'id="certificate-{first.id}"')
+    html = org_admin_client.get("/org/certificates?sort=issued&dir=asc").get_data(as_text=True)
+    assert html.index(f'id="certificate-{first.id}"') < html.index(f'id="certificate-{second.id}"')
+    html = org_admin_client.get("/org/certificates?sort=person&dir=desc").get_data(as_text=True)
+    assert html.index(f'id="certificate-{first.id}"') < html.index(f'id="certificate-{second.id}"')
+    assert 'form="org-filters"' in html and 'id="org-filters"' in html

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
@@ -37,6 +37,7 @@ from app.models import (
 from app.services.dates import today
 from app.services.errors import NotFound
 from app.services.pagination import Page, paginate
+from app.services.sorting import Ascending, Sort, Sorting
 from app.services.training.enrolment import percent_complete
 from app.services.training.projects import (
     ProjectStatus,
@@ -149,15 +150,39 @@ def _members(org_id: int) -> Select[Any]:
     return select(User.id).where(User.organization_id == org_id)
 
 
+_PERSON = Ascending(func.lower(User.name))
+_TRACK = Ascending(func.lower(CertificationTrack.name))
+#: An org admin's progress list (?sort=person|track|status|completed|expires): status in
+#: its course (Not started, In progress, Completed, Failed); dates latest / soonest first.
+PROGRESS_SORTS = Sorting({
+    "person": (func.lower(User.name), User.id, _TRACK),
+    "track": (func.lower(CertificationTrack.name), _PERSON),
+    "status": (case({s: n for n, s in enumerate(ProgressStatus)}, value=Enrolment.status),
+               _PERSON, _TRACK),
+    "completed": (Enrolment.completed_at, _PERSON),
+    "expires": (Enrolment.expires_at, _PERSON),
+}, default="person", tiebreak=Enrolment.id, first_dir={"completed": "desc"})
+
+#: An org admin's certificates (?sort=issued|person|expires): newest first by default.
+CERTIFICATE_SORTS = Sorting({
+    "issued": (Certificate.created_at,),
+    "person": (select(func.lower(User.name)).where(User.id == Certificate.recipient_id)
+               .correlate(Certificate).scalar_subquery(), Ascending(Certificate.recipient_id)),
+    "expires": (Certificate.expires_at,),
+}, default="issued", default_dir="desc", tiebreak=Certificate.id,
+    first_dir={"issued": "desc"})
+
+
 def org_progress(org_id: int, *, track_id: int | None = None, status: str = "",
-                 q: str = "", page: int = 1, per_page: int = 25) -> Page[Enrolment]:
+                 q: str = "", page: int = 1, per_page: int = 25,
+                 sort: Sort | None = None) -> Page[Enrolment]:
     """The organization's people's enrolments (person x track), by name then track."""
-    stmt = (select(Enrolment).join(Enrolment.user).join(Enrolment.track)
-            .options(joinedload(Enrolment.user), joinedload(Enrolment.track)
-                     .selectinload(CertificationTrack.courses),
-                     selectinload(Enrolment.course_progress))
-            .where(User.organization_id == org_id)
-            .order_by(User.name, User.id, CertificationTrack.name, Enrolment.id))
+    stmt = (sort or PROGRESS_SORTS.default_sort()).apply(
+        select(Enrolment).join(Enrolment.user).join(Enrolment.track)
+        .options(joinedload(Enrolment.user), joinedload(Enrolment.track)
+                 .selectinload(CertificationTrack.courses),
+                 selectinload(Enrolment.course_progress))
+        .where(User.organization_id == org_id))
     if track_id is not None:
         stmt = stmt.where(Enrolment.track_id == track_id)
     if status in ProgressStatus.__members__:
@@ -177,13 +202,14 @@ def org_track_choices(org_id: int) -> list[tuple[int, str]]:
 
 
 def org_certificates(org_id: int, *, status: str = "", q: str = "", page: int = 1,
-                     per_page: int = 25) -> Page[Certificate]:
-    """The certificates of the organization's people, newest first, any status."""
-    stmt = (select(Certificate)
-            .options(joinedload(Certificate.recipient), joinedload(Certificate.course),
-                     joinedload(Certificate.track))
-            .where(Certificate.recipient_id.in_(_members(org_id)))
-            .order_by(Certificate.created_at.desc(), Certificate.id.desc()))
+                     per_page: int = 25, sort: Sort | None = None) -> Page[Certificate]:
+    """The certificates of the organization's people, newest first (or `sort`), any
+    status."""
+    stmt = (sort or CERTIFICATE_SORTS.default_sort()).apply(
+        select(Certificate)
+        .options(joinedload(Certificate.recipient), joinedload(Certificate.course),
+                 joinedload(Certificate.track))
+        .where(Certificate.recipient_id.in_(_members(org_id))))
     if status in CertificateStatus.__members__:
         stmt = stmt.where(Certificate.status == CertificateStatus(status))
     if q.strip():

@@ -154,10 +154,11 @@ def progress() -> Any:
     filters = {"q": request.args.get("q", ""),
                "track_id": request.args.get("track_id", type=parse_id),
                "status": status if status in ProgressStatus.__members__ else ""}
+    sort = people.PROGRESS_SORTS.parse(request.args.get("sort"), request.args.get("dir"))
     page = people.org_progress(org.id, page=clamp_page(request.args.get("page")),
-                               per_page=current_app.config["PAGE_SIZE"], **filters)
+                               per_page=current_app.config["PAGE_SIZE"], sort=sort, **filters)
     return render("org/progress.html", "partials/org/progress_table.html", org=org,
-                  page=page, filters=filters, statuses=list(ProgressStatus),
+                  page=page, filters=filters, sort=sort, statuses=list(ProgressStatus),
                   tracks=people.org_track_choices(org.id), organizations=_picker(),
                   org_arg=_org_arg(org), section="progress")
 
@@ -170,10 +171,12 @@ def certificates() -> Any:
     status = request.args.get("status", "")
     filters = {"q": request.args.get("q", ""),
                "status": status if status in CertificateStatus.__members__ else ""}
+    sort = people.CERTIFICATE_SORTS.parse(request.args.get("sort"), request.args.get("dir"))
     page = people.org_certificates(org.id, page=clamp_page(request.args.get("page")),
-                                   per_page=current_app.config["PAGE_SIZE"], **filters)
+                                   per_page=current_app.config["PAGE_SIZE"], sort=sort,
+                                   **filters)
     return render("org/certificates.html", "partials/org/certificates_table.html", org=org,
-                  page=page, filters=filters, statuses=list(CertificateStatus),
+                  page=page, filters=filters, sort=sort, statuses=list(CertificateStatus),
                   organizations=_picker(), org_arg=_org_arg(org), today=dates.today(),
                   section="certificates")
 
