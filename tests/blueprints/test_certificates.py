@@ -50,7 +50,12 @@ def test_page_tabs_and_fragments(app, admin_client, make_user, make_track, issue
     assert "Progress 100% · Sessions attended 2" in html
     tab = admin_client.get("/admin/certificates?status=issued", headers=HX)
     fragment = tab.get_data(as_text=True)
-    assert fragment.strip().startswith('<div id="certificates-list">')
+    # The results region only: the tabs and filters stay outside it (the focus stays in
+    # a filter), and the tabs and the hidden status come back out of band.
+    assert fragment.strip().startswith('<div id="certificate-results">')
+    assert 'role="search"' not in fragment
+    assert 'id="certificate-tabs" aria-label="Certificate status" hx-swap-oob="true"' in fragment
+    assert 'id="certificate-status" name="status" value="issued" hx-swap-oob="true"' in fragment
     assert "Issued Ihaia" in fragment and issued.number in fragment
     assert 'hx-swap-oob="true"' in fragment  # the pending count refreshes too
     assert "HX-Request" in tab.headers["Vary"]
