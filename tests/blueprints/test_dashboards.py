@@ -114,3 +114,42 @@ def test_org_dashboard_is_the_org_admins_own(app: Any, new_client: Any, make_use
 def test_org_dashboard_refuses_staff_and_managers(staff_client: Any, manager_client: Any) -> None:
     assert staff_client.get("/org/dashboard").status_code == 403
     assert manager_client.get("/org/dashboard").status_code == 403
+
+
+def test_learner_sees_what_is_due_next(app: Any, new_client: Any, make_user: Any, org: Any,
+                                       make_track: Any, make_definition: Any,
+                                       make_credential: Any) -> None:
+    from app.models import (
+        CertificationTrack,
+        CredentialStatus,
+        ImplementationProject,
+        TrainingAssignment,
+        User,
+    )
+    from app.services import training
+    from app.services.context import Actor
+
+    learner = make_user(organization=org, name="Lee Learner")
+    track = make_track("Scaffold Basics")
+    due = dates.today() + timedelta(days=14)
+    with app.app_context():
+        training.enrol(db.session.get(User, learner.id),
+                       db.session.get(CertificationTrack, track.id), Actor.system())
+        project = ImplementationProject(name="Launch", organization_id=org.id,
+                                        go_live_date=due + timedelta(days=7))
+        db.session.add(project)
+        db.session.flush()
+        db.session.add(TrainingAssignment(project_id=project.id, track_id=track.id,
+                                          due_date=due))
+        db.session.commit()
+    make_credential(make_definition("Harness Use"), learner, CredentialStatus.AWARDED,
+                    expiry_date=dates.today() + timedelta(days=40))
+    client = new_client()
+    client.login(learner.email)
+    page = client.get("/me").get_data(as_text=True)
+    section = page[page.index('id="due-next"'):page.index('id="my-learning"')]
+    reading = track.courses[0]
+    assert f'/learn/courses/{reading.id}' in section and "Scaffold Basics" in section
+    assert f"Due by {due.isoformat()}" in section and "0 of 2 required courses done" in section
+    assert "Harness Use" in section
+    assert section.index("Scaffold Basics") < section.index("Harness Use")  # sooner first

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from app.blueprints.profiles.routes import panel_context as profile_panel
 from app.extensions import db
 from app.models import Notification, Role
-from app.services import certificates, dates, teaching, training
+from app.services import certificates, dashboards, dates, teaching, training
 from app.services import credentials as mc
 from app.web.files import private_file
 from app.web.htmx import render
@@ -80,9 +80,12 @@ def me() -> Any:
         select(Notification).where(Notification.user_id == current_user.id)
         .order_by(Notification.id.desc()).limit(5)
     ).all()
+    today = dates.today()
+    enrolments = training.learner_enrolments(current_user)
     return render("main/me.html", notifications=notifications,
-                  credentials=mc.credentials_of(current_user), today=dates.today(),
-                  enrolments=training.learner_enrolments(current_user),
+                  credentials=mc.credentials_of(current_user), today=today,
+                  enrolments=enrolments,
+                  due_next=dashboards.learner.due_next(current_user, enrolments, today),
                   certificates=certificates.certificates_of(current_user.id),
                   verifications=certificates.verifications_of(current_user.id),
                   sessions_to_rate=teaching.sessions_to_rate(current_user.id),
