@@ -27,7 +27,28 @@ from typing import Any, Final
 
 from flask import current_app
 from rq import Retry
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    text,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
@@ -342,6 +363,164 @@ def _copy_rows(table: Any, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             values = [p(row[c]) if p else row[c] for c, p in zip(columns, processors, strict=True)]
             copy.write_row([json.dumps(v) if isinstance(v, dict | list) else v for v in values])
+
+
+# --- from a SELECT, in the database (the daily sweep's reminders at scale) --------------
+
+ID_CHUNK = 5000  # ids per IN (...) list where there are no array parameters (SQLite)
+
+
+def _pref_sql(owner: Any, pref: Pref, present: Any) -> Any:
+    """`_allowed(owner, pref)` as SQL: the owner's flag, ALWAYS, or NEVER."""
+    if pref is NEVER:
+        return false()
+    if pref is None:
+        return present
+    return and_(present, func.coalesce(owner.c[str(pref)], false()))
+
+
+def _plan_sql(type_: NotificationType, audience: Any, user: Any, org: Any) -> tuple[Any, Any]:
+    """`delivery_plan()` as SQL: (email, sms) for a row whose audience column says whose
+    preferences decide ('self': the user's; 'org': their organization's, nothing without
+    one); nothing for inactive people, SMS only with a phone, email only with an address."""
+    prefs = PREFERENCES[NotificationType(type_)]
+    is_org = audience == literal_column(f"'{Audience.ORG.value}'")
+    has_org = org.c.id.is_not(None)
+    email = case((is_org, _pref_sql(org, prefs.org_email, has_org)),
+                 else_=_pref_sql(user, prefs.user_email, true()))
+    sms = case((is_org, _pref_sql(org, prefs.org_sms, has_org)),
+               else_=_pref_sql(user, prefs.user_sms, true()))
+    active = func.coalesce(user.c.active, false())
+    return (and_(email, active, func.coalesce(user.c.email, "") != ""),
+            and_(sms, active, func.coalesce(user.c.phone, "") != ""))
+
+
+def _plan_json(audience: Any, email: Any, sms: Any, dialect: str) -> Any:
+    """The notification's `delivery` JSON ({"audience", "email", "sms"}) in SQL."""
+    names = [literal_column(f"'{name}'") for name in ("audience", "email", "sms")]
+    if dialect == "postgresql":
+        return func.json_build_object(names[0], audience, names[1], email, names[2], sms)
+
+    def boolean(expr: Any) -> Any:
+        return func.json(case((expr, literal_column("'true'")), else_=literal_column("'false'")))
+
+    return func.json_object(names[0], audience, names[1], boolean(email), names[2],
+                            boolean(sms))
+
+
+def _id_conditions(column: Any, ids: Sequence[int], dialect: str) -> list[Any]:
+    """`column` in `ids`: one array parameter on PostgreSQL, IN lists of ID_CHUNK else."""
+    if dialect == "postgresql":
+        return [column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(Integer)))]
+    return [column.in_(list(ids[i:i + ID_CHUNK])) for i in range(0, len(ids), ID_CHUNK)]
+
+
+def notify_from_select(source: Select[Any], type_: NotificationType, order_by: Sequence[str],
+                       listing: str | None = None) -> tuple[list[int], list[Any]]:
+    """Create the notifications `source` selects, with their delivery plans and email/SMS
+    deliveries, in the database: INSERT ... SELECT, no Python object per row (the daily
+    sweep raises hundreds of thousands at once). Flushes.
+
+    `source` has the columns user_id, title, body, link, dedupe_key and audience
+    ('self' or 'org'; the same rules as `delivery_plan()`), plus the `order_by` ones
+    (the order ids are given in). A row whose dedupe key exists already is skipped (the
+    unique constraint, ON CONFLICT DO NOTHING). Returns the ids created, in order, and
+    the `listing` column of every source row (skipped ones too) in that order.
+
+    On PostgreSQL it is one statement (the rows, the notifications and their deliveries
+    as data-modifying CTEs, so the source is read once); elsewhere one per step."""
+    db.session.flush()
+    dialect = db.session.get_bind().dialect.name
+    pg = dialect == "postgresql"
+    rows = (source.cte("reminder_rows").prefix_with("MATERIALIZED") if pg
+            else source.subquery("reminder_rows"))
+    ordering = [rows.c[name] for name in order_by]
+    user = aliased(User.__table__, name="recipient")
+    org = aliased(Organization.__table__, name="recipient_org")
+    email, sms = _plan_sql(type_, rows.c.audience, user, org)
+    now = literal(utcnow(), Notification.created_at.type)
+    picked = (select(rows.c.user_id, literal(NotificationType(type_).value),
+                     func.substr(rows.c.title, 1, 200), rows.c.body, rows.c.link,
+                     rows.c.dedupe_key, _plan_json(rows.c.audience, email, sms, dialect), now)
+              .select_from(rows.join(user, user.c.id == rows.c.user_id)
+                           .outerjoin(org, org.c.id == user.c.organization_id))
+              .where(true())  # SQLite: INSERT ... SELECT ... ON CONFLICT needs a WHERE
+              .order_by(*ordering))
+    table = Notification.__table__
+    insert_ = postgresql.insert if pg else sqlite.insert
+    created = (insert_(table).from_select(
+        ["user_id", "type", "title", "body", "link", "dedupe_key", "delivery", "created_at"],
+        picked).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    if not pg:
+        listed = (list(db.session.scalars(select(rows.c[listing]).order_by(*ordering)))
+                  if listing else [])
+        ids = sorted(db.session.scalars(created.returning(table.c.id)))
+        if ids:
+            schedule_sending(_deliveries_from(ids, dialect))
+        return ids, listed
+    new = created.returning(table.c.id, table.c.user_id, table.c.delivery).cte("new_notes")
+    # One result: the new notifications' ids ('n'), the deliveries' ('d') and the listing
+    # ('l', with the order columns); NULLs typed so the UNION's columns agree.
+    blank = [cast(null(), column.type) for column in ordering]
+    no_id, no_value = cast(null(), Integer), cast(null(), String)
+    parts = [select(literal_column("'n'").label("what"), new.c.id, no_value.label("v"),
+                    *blank)]
+    for n, delivery_select in enumerate(_delivery_selects(new)):
+        made = (insert(NotificationDelivery.__table__).from_select(
+            DELIVERY_COLUMNS, delivery_select).returning(NotificationDelivery.__table__.c.id)
+            .cte(f"new_deliveries_{n}"))
+        parts.append(select(literal_column("'d'"), made.c.id, no_value, *blank))
+    if listing:
+        parts.append(select(literal_column("'l'"), no_id, rows.c[listing], *ordering))
+    ids, delivery_ids, listed = [], [], []
+    for what, id_, value, *order in db.session.execute(union_all(*parts)):
+        if what == "n":
+            ids.append(id_)
+        elif what == "d":
+            delivery_ids.append(id_)
+        else:
+            listed.append((order, value))
+    listed.sort(key=lambda pair: pair[0])
+    if len(ids) >= ANALYZE_AFTER:
+        # Fresh statistics, so later foreign-key checks use the primary key, not a plan
+        # made when the table was nearly empty.
+        db.session.execute(text("ANALYZE notifications"))
+    schedule_sending(sorted(delivery_ids))
+    return sorted(ids), [value for _, value in listed]
+
+
+DELIVERY_COLUMNS = ["notification_id", "channel", "address", "status", "attempts",
+                    "created_at", "updated_at"]
+
+
+def _delivery_selects(notes: Any, *conditions: Any) -> list[Select[Any]]:
+    """The delivery rows (DELIVERY_COLUMNS) for each channel the `notes` (id, user_id,
+    delivery) chose: an email to the recipient's address, an SMS to their phone."""
+    user = aliased(User.__table__, name="addressee")
+    now = literal(utcnow(), NotificationDelivery.created_at.type)
+    selects = []
+    for channel, address in ((DeliveryChannel.EMAIL, user.c.email),
+                             (DeliveryChannel.SMS, user.c.phone)):
+        chosen = notes.c.delivery[channel.value].as_boolean()
+        selects.append(
+            select(notes.c.id, literal(channel.value), address,
+                   literal(DeliveryStatus.QUEUED.value), literal(0), now, now)
+            .select_from(notes.join(user, user.c.id == notes.c.user_id))
+            .where(*conditions, chosen, func.coalesce(address, "") != "")
+            .order_by(notes.c.id))
+    return selects
+
+
+def _deliveries_from(notification_ids: list[int], dialect: str) -> list[int]:
+    """The deliveries of these new notifications, one INSERT ... SELECT per channel and
+    chunk of ids; returns their ids."""
+    notes = Notification.__table__
+    ids: list[int] = []
+    for condition in _id_conditions(notes.c.id, notification_ids, dialect):
+        for picked in _delivery_selects(notes, condition):
+            ids.extend(db.session.scalars(insert(NotificationDelivery.__table__).from_select(
+                DELIVERY_COLUMNS, picked).returning(NotificationDelivery.__table__.c.id)))
+    return sorted(ids)
 
 
 # --- reading ----------------------------------------------------------------------------

@@ -32,7 +32,22 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, literal, or_, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -59,7 +74,12 @@ from app.models import (
 from app.models.base import utcnow
 from app.services import audit
 from app.services.context import Actor
-from app.services.notifications import NewNotification, notify_many, schedule_sending
+from app.services.notifications import (
+    NewNotification,
+    notify_from_select,
+    notify_many,
+    schedule_sending,
+)
 from app.services.training.projects import assignment_statuses
 
 DUE_SOON_DAYS = 7
@@ -193,21 +213,51 @@ def expire(as_of: date) -> PhaseResult:
 
 @dataclass(frozen=True)
 class _Wording:
-    """What an expiry reminder says: `what` names the item in the dry-run lines."""
+    """What an expiry reminder says (SQL text expressions): `what` names the item in the
+    dry-run lines."""
 
-    what: str
-    holder_title: str
-    holder_body: str
-    admin_title: str
-    admin_body: str
+    what: Any
+    holder_title: Any
+    holder_body: Any
+    admin_title: Any
+    admin_body: Any
+
+
+def _text(*parts: Any) -> Any:
+    """SQL text: the parts (Python strings are constants) joined with ||."""
+    expr: Any = None
+    for part in parts:
+        if isinstance(part, str):
+            piece: Any = literal_column("'" + part.replace("'", "''") + "'", String)
+        elif isinstance(getattr(part, "type", None), String):
+            piece = part
+        else:
+            piece = cast(part, String)
+        expr = piece if expr is None else expr + piece
+    return expr
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+def _long_date(day: Any) -> Any:
+    """`f"{day:%d %B %Y}"` in SQL ("05 March 2027")."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.to_char(day, literal_column("'DD FMMonth YYYY'"))
+    month = case(*[(func.strftime("%m", day) == f"{n:02d}", literal_column(f"'{name}'"))
+                   for n, name in enumerate(_MONTHS, start=1)])
+    return _text(func.strftime("%d", day), " ", month, " ", func.strftime("%Y", day))
 
 
 def _expiry_reminders(result: PhaseResult, kind: str, id_column: Any, expiry: Any,
-                      live: Any, details: Callable[[list[int]], Select[Any]],
-                      wording: Callable[[Any, str, str], _Wording], as_of: date) -> PhaseResult:
+                      live: Any, details: Callable[[Any], Select[Any]],
+                      wording: Callable[[Any, Any, Any], _Wording], as_of: date) -> PhaseResult:
     """Claim the band each live item expiring within 90 days is in, then tell its holder
-    and their org admins. `details(ids)` selects the items' rows with id, expiry, uid,
-    name and organization_id; `wording(row, days, when)` says what to send."""
+    and their org admins. `details(condition)` selects the items' rows with id, expiry,
+    uid, name and organization_id; `wording(columns, days, when)` says what to send (SQL
+    expressions). The notifications are made in the database from one SELECT (the
+    holder's row and one per active org admin), not row by row in Python."""
     band = _band(expiry, as_of)
     source = (select(_key(kind, id_column, expiry, band), literal(kind), id_column, band,
                      _as_of(as_of), _now())
@@ -217,48 +267,77 @@ def _expiry_reminders(result: PhaseResult, kind: str, id_column: Any, expiry: An
     result.items = len(claimed)
     if not claimed:
         return result
-    band_of = {c.item_id: c.threshold for c in claimed}
-    rows = []
-    for chunk in _chunks(sorted(band_of)):
-        rows.extend(db.session.execute(details(chunk)).all())
-    admins = _org_admins({r.organization_id for r in rows if r.organization_id})
-    items = []
-    for r in sorted(rows, key=lambda r: r.id):
-        days = band_of[r.id]
-        key = f"{kind}:{r.id}:{r.expiry}:{days}"
-        says = wording(r, _days(days), f"{r.expiry:%d %B %Y}")
-        items.append(NewNotification(r.uid, NotificationType.CREDENTIAL_EXPIRY,
-                                     says.holder_title, says.holder_body, "/me", key))
-        result.lines.append(f"{days:>3}-day  {says.what} of {r.name} (expires {r.expiry}) "
-                            "-> holder")
-        for admin_id in admins.get(r.organization_id, []):
-            if admin_id == r.uid:
-                continue
-            items.append(NewNotification(
-                admin_id, NotificationType.CREDENTIAL_EXPIRY, says.admin_title,
-                says.admin_body, "/org", f"{key}:org:{admin_id}", Audience.ORG))
-            result.lines.append(f"{days:>3}-day  {says.what} of {r.name} "
-                                f"-> org admin #{admin_id}")
-    result.sent = len(notify_many(items))
+    ids = sorted(c.item_id for c in claimed)
+    dialect = db.session.get_bind().dialect.name
+    rows: list[Any] = []
+    lines: list[str] = []
+    for condition in _id_conditions(ids, dialect):
+        reminders = _reminder_rows(details(condition).cte(f"{kind}_due"), kind, wording,
+                                   as_of).subquery("reminders")
+        created, listed = notify_from_select(select(reminders),
+                                             NotificationType.CREDENTIAL_EXPIRY,
+                                             order_by=["item", "rank"], listing="line")
+        rows.extend(created)
+        lines.extend(listed)
+    result.lines.extend(lines)
+    result.sent = len(rows)
     return result
+
+
+def _id_conditions(ids: list[int], dialect: str) -> list[Callable[[Any], Any]]:
+    """Conditions `column in ids`: one array parameter on PostgreSQL, IN lists of CHUNK
+    ids elsewhere (each a function of the column)."""
+    if dialect == "postgresql":
+        return [lambda column: column == any_(bindparam(
+            "due_ids", ids, type_=postgresql.ARRAY(Integer)))]
+    return [lambda column, chunk=chunk: column.in_(chunk) for chunk in _chunks(ids)]
+
+
+def _reminder_rows(due: Any, kind: str, wording: Callable[[Any, Any, Any], _Wording],
+                   as_of: date) -> Any:
+    """The reminders of the `due` items (a CTE of details()): the holder's (rank 0) and
+    one per active org admin of the holder's organization (rank: the admin's id), with
+    the notification's columns and the dry-run line."""
+    band = _band(due.c.expiry, as_of)
+    key = _key(kind, due.c.id, due.c.expiry, band)
+    says = wording(due.c, _text(band, " days"), _long_date(due.c.expiry))
+    head = _text(" ", band, "-day  ", says.what, " of ", due.c.name)
+    holder = select(
+        due.c.uid.label("user_id"), says.holder_title.label("title"),
+        says.holder_body.label("body"), literal_column("'/me'", String).label("link"),
+        key.label("dedupe_key"), literal_column(f"'{Audience.SELF.value}'", String)
+        .label("audience"),
+        _text(head, " (expires ", due.c.expiry, ") -> holder").label("line"),
+        due.c.id.label("item"), literal_column("0", Integer).label("rank"))
+    admin = User.__table__.alias("admin")
+    admins = (select(
+        admin.c.id, says.admin_title, says.admin_body, literal_column("'/org'", String),
+        _text(key, ":org:", admin.c.id), literal_column(f"'{Audience.ORG.value}'", String),
+        _text(head, " -> org admin #", admin.c.id), due.c.id, admin.c.id)
+        .select_from(due.join(admin, and_(
+            admin.c.organization_id == due.c.organization_id,
+            admin.c.role == Role.ORG_ADMIN, admin.c.active.is_(True),
+            admin.c.id != due.c.uid))))
+    return union_all(holder, admins)
 
 
 def credential_reminders(as_of: date) -> PhaseResult:
     """CREDENTIAL_EXPIRY for awarded micro-credentials expiring within 90 days."""
     smc = StaffMicroCredential
 
-    def details(ids: list[int]) -> Select[Any]:
+    def details(condition: Any) -> Select[Any]:
         return (select(smc.id, smc.expiry_date.label("expiry"), User.id.label("uid"),
                        User.name, User.organization_id, MicroCredentialDefinition.title)
                 .join(User, User.id == smc.user_id).join(MicroCredentialDefinition)
-                .where(smc.id.in_(ids)))
+                .where(condition(smc.id)))
 
-    def wording(r: Any, days: str, when: str) -> _Wording:
+    def wording(r: Any, days: Any, when: Any) -> _Wording:
         return _Wording(
-            f"credential #{r.id} {r.title}", f"{r.title} expires within {days}",
-            f"Your {r.title} credential expires on {when}. Arrange renewal before then.",
-            f"{r.name}: {r.title} expires within {days}",
-            f"{r.name}'s {r.title} credential expires on {when}.")
+            _text("credential #", r.id, " ", r.title), _text(r.title, " expires within ", days),
+            _text("Your ", r.title, " credential expires on ", when,
+                  ". Arrange renewal before then."),
+            _text(r.name, ": ", r.title, " expires within ", days),
+            _text(r.name, "'s ", r.title, " credential expires on ", when, "."))
 
     return _expiry_reminders(PhaseResult("credential_reminders"), "mcred", smc.id,
                              smc.expiry_date, smc.status == CredentialStatus.AWARDED,
@@ -268,22 +347,24 @@ def credential_reminders(as_of: date) -> PhaseResult:
 def certificate_reminders(as_of: date) -> PhaseResult:
     """CREDENTIAL_EXPIRY for issued certificates expiring within 90 days."""
 
-    def details(ids: list[int]) -> Select[Any]:
+    def details(condition: Any) -> Select[Any]:
+        subject = func.coalesce(func.nullif(Certificate.snapshot["subject"].as_string(), ""),
+                                Certificate.number)
         return (select(Certificate.id, Certificate.number,
-                       Certificate.expires_at.label("expiry"), Certificate.snapshot,
+                       Certificate.expires_at.label("expiry"), subject.label("subject"),
                        User.id.label("uid"), User.name, User.organization_id)
                 .join(User, User.id == Certificate.recipient_id)
-                .where(Certificate.id.in_(ids)))
+                .where(condition(Certificate.id)))
 
-    def wording(r: Any, days: str, when: str) -> _Wording:
-        subject = (r.snapshot or {}).get("subject") or r.number
+    def wording(r: Any, days: Any, when: Any) -> _Wording:
         return _Wording(
-            f"certificate {r.number} {subject}",
-            f"Certificate {r.number} expires within {days}",
-            f"Your {subject} certificate ({r.number}) expires on {when}. Re-certify before "
-            "then to stay current.",
-            f"{r.name}: certificate {r.number} expires within {days}",
-            f"{r.name}'s {subject} certificate ({r.number}) expires on {when}.")
+            _text("certificate ", r.number, " ", r.subject),
+            _text("Certificate ", r.number, " expires within ", days),
+            _text("Your ", r.subject, " certificate (", r.number, ") expires on ", when,
+                  ". Re-certify before then to stay current."),
+            _text(r.name, ": certificate ", r.number, " expires within ", days),
+            _text(r.name, "'s ", r.subject, " certificate (", r.number, ") expires on ", when,
+                  "."))
 
     return _expiry_reminders(PhaseResult("certificate_reminders"), "cert", Certificate.id,
                              Certificate.expires_at,

@@ -223,6 +223,58 @@ def test_notify_many_agrees_with_notify(ctx: None) -> None:
     assert {e for e, _ in sent} == {True, False} and {s for _, s in sent} == {True, False}
 
 
+def test_notify_from_select_agrees_with_notify(ctx: None) -> None:
+    """The sweep's set-based writer (the plan and deliveries made in SQL) gives every
+    type, audience, preference, phone, inactive person and org-less person the plan and
+    delivery rows notify() gives; a dedupe key that exists already is skipped."""
+    from sqlalchemy import Integer, String, literal, union_all
+
+    everything = _org(**{a: True for a in ORG_ATTRS})
+    nothing = _org(**{a: False for a in ORG_ATTRS})
+    mixed = _org(email_compliance_alerts=True, email_system_alerts=False,
+                 sms_credential_alerts=True, sms_critical_alerts=False)
+    people = [
+        _user(everything, **{a: True for a in USER_ATTRS}),
+        _user(nothing, **{a: False for a in USER_ATTRS}),
+        _user(mixed, email_compliance=False, email_training=True, sms_critical=True),
+        _user(mixed, email_compliance=True, email_training=False, sms_critical=False),
+        _user(everything, phone=None, **{a: True for a in USER_ATTRS}),
+        _user(everything, phone="", **{a: True for a in USER_ATTRS}),
+        _user(everything, active=False, **{a: True for a in USER_ATTRS}),
+        _user(None, **{a: True for a in USER_ATTRS}),  # no organization
+    ]
+    checked = 0
+    for type_ in NotificationType:
+        cases = [(p, a) for p in people for a in (Audience.SELF, Audience.ORG)]
+        expected = []
+        for i, (person, audience) in enumerate(cases):
+            n = ns.notify(person, type_, f"Title {i}", "Body", "/me", f"one:{type_}:{i}",
+                          audience)
+            expected.append((n.delivery, _rows(n)))
+        # One key that exists already: skipped, but still listed.
+        ns.notify(people[0], type_, "Earlier", "", None, f"set:{type_}:0")
+        source = union_all(*[select(
+            literal(person.id, Integer).label("user_id"),
+            literal(f"Title {i}", String).label("title"), literal("Body", String).label("body"),
+            literal("/me", String).label("link"),
+            literal(f"set:{type_}:{i}", String).label("dedupe_key"),
+            literal(audience.value, String).label("audience"),
+            literal(i, Integer).label("position"),
+            literal(f"line {i}", String).label("line"))
+            for i, (person, audience) in enumerate(cases)])
+        ids, lines = ns.notify_from_select(select(source.subquery()), type_, ["position"],
+                                           listing="line")
+        assert lines == [f"line {i}" for i in range(len(cases))]
+        assert len(ids) == len(cases) - 1
+        db.session.expire_all()
+        for i, notification_id in enumerate(ids, start=1):
+            n = db.session.get(Notification, notification_id)
+            assert (n.dedupe_key, n.title, n.type) == (f"set:{type_}:{i}", f"Title {i}", type_)
+            assert (n.delivery, _rows(n)) == expected[i], (type_, cases[i])
+            checked += 1
+    assert checked == len(NotificationType) * (2 * len(people) - 1)
+
+
 def test_notify_org_admins_skips_inactive_admins_and_the_subject(ctx: None) -> None:
     org = _org(email_compliance_alerts=False)
     other_org = _org()

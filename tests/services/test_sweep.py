@@ -155,6 +155,51 @@ def test_certificate_reminders(app: Flask, people: dict[str, Any], make_track: C
     assert holder == [f"Certificate {certificate.number} expires within 30 days"]
 
 
+def test_reminders_say_what_they_said_when_written_in_python(
+        app: Flask, people: dict[str, Any], make_track: Callable[..., Any],
+        issue: Callable[..., Any], make_definition: Callable[..., Any],
+        make_credential: Callable[..., Any]) -> None:
+    """The reminders' texts, keys, plans and dry-run lines are made in SQL now: the same
+    words as the f-strings that made them in Python (dates as '09 February 2027')."""
+    certificate = issue(people["holder"], track=make_track())
+    credential = _awarded(make_credential, make_definition("Reroofing"), people["holder"],
+                          TODAY + timedelta(days=60))
+    expiry = TODAY + timedelta(days=30)  # 2027-02-09
+    with app.app_context():
+        row = db.session.get(Certificate, certificate.id)
+        row.expires_at = expiry
+        db.session.commit()
+        number, subject = row.number, (row.snapshot or {}).get("subject") or row.number
+        results = {r.name: r for r in sweep_job.run(TODAY)}
+        notes = {n.dedupe_key: n for n in db.session.scalars(select(Notification))}
+    holder, admin1, admin2 = people["holder"], people["admin1"], people["admin2"]
+    key = f"cert:{certificate.id}:{expiry}:30"
+    assert notes[key].title == f"Certificate {number} expires within 30 days"
+    assert notes[key].body == (f"Your {subject} certificate ({number}) expires on "
+                               "09 February 2027. Re-certify before then to stay current.")
+    assert (notes[key].user_id, notes[key].link) == (holder.id, "/me")
+    assert notes[key].delivery == {"audience": "self", "email": True, "sms": False}
+    org_note = notes[f"{key}:org:{admin1.id}"]
+    assert org_note.title == f"Hemi Holder: certificate {number} expires within 30 days"
+    assert org_note.body == (f"Hemi Holder's {subject} certificate ({number}) expires on "
+                             "09 February 2027.")
+    assert (org_note.user_id, org_note.link, org_note.delivery["audience"]) == (
+        admin1.id, "/org", "org")
+    assert results["certificate_reminders"].lines == [
+        f" 30-day  certificate {number} {subject} of Hemi Holder (expires {expiry}) -> holder",
+        f" 30-day  certificate {number} {subject} of Hemi Holder -> org admin #{admin1.id}",
+        f" 30-day  certificate {number} {subject} of Hemi Holder -> org admin #{admin2.id}"]
+    mkey = f"mcred:{credential.id}:{TODAY + timedelta(days=60)}:60"
+    assert (notes[mkey].title, notes[mkey].body) == (
+        "Reroofing expires within 60 days",
+        "Your Reroofing credential expires on 11 March 2027. Arrange renewal before then.")
+    assert notes[f"{mkey}:org:{admin2.id}"].body == (
+        "Hemi Holder's Reroofing credential expires on 11 March 2027.")
+    assert results["credential_reminders"].lines[0] == (
+        f" 60-day  credential #{credential.id} Reroofing of Hemi Holder "
+        f"(expires {TODAY + timedelta(days=60)}) -> holder")
+
+
 def test_dry_run_lists_exactly_what_a_run_sends_and_changes_nothing(
         app: Flask, people: dict[str, Any], make_definition: Callable[..., Any],
         make_credential: Callable[..., Any]) -> None:
