@@ -1,15 +1,18 @@
-"""/api/admin/certificates/bulk: bulk issue from a CSV, the page's flow for integrations
-(upload -> preview, confirm, status with counts, report), on the same services."""
+"""/api/admin/certificates/bulk (bulk issue) and /api/admin/micro-credentials/bulk (bulk
+award): the pages' flow for integrations (upload -> preview, confirm, status with counts,
+report), on the same services; one helper per step serves both kinds."""
 
 from __future__ import annotations
 
 import io
+from types import ModuleType
 from typing import Any
 
 from flask import jsonify, request
 
 from app.blueprints.api.routes import admin_bp, json_body
-from app.services.bulk import certificates as bulk
+from app.services.bulk import awards as bulk_awards
+from app.services.bulk import certificates as bulk_certificates
 from app.services.bulk.csvfile import too_large_message
 from app.services.errors import PayloadTooLarge, ValidationFailed
 from app.web.auth import current_actor
@@ -22,9 +25,7 @@ def _flag(payload: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-@admin_bp.route("/certificates/bulk", methods=["POST"])
-def upload_bulk_certificates() -> Any:
-    """Upload a CSV (JSON {"csv": text, "filename"?}, or a text/csv body): the preview."""
+def _upload(bulk: ModuleType) -> Any:
     if request.mimetype == "text/csv":
         stream, filename = request.stream, request.args.get("filename", "upload.csv")
     else:
@@ -45,9 +46,7 @@ def upload_bulk_certificates() -> Any:
     return jsonify(bulk.to_api(item, with_rows=True)), 201
 
 
-@admin_bp.route("/certificates/bulk/<int:import_id>")
-def get_bulk_certificates(import_id: int) -> Any:
-    """An import: its status and the rows per status (the progress)."""
+def _status(bulk: ModuleType, import_id: int) -> Any:
     item = bulk.get_import(import_id)
     data = bulk.to_api(item)
     data["progress"] = {k: v for k, v in bulk.progress(item).items()
@@ -55,10 +54,7 @@ def get_bulk_certificates(import_id: int) -> Any:
     return jsonify(data)
 
 
-@admin_bp.route("/certificates/bulk/<int:import_id>/confirm", methods=["POST"])
-def confirm_bulk_certificates(import_id: int) -> Any:
-    """Issue the ready rows (and, with "invite": true, invite the people without an
-    account and issue theirs); 409 when it was confirmed already."""
+def _confirm(bulk: ModuleType, import_id: int) -> Any:
     item = bulk.get_import(import_id)
     payload = request.get_json(silent=True) if request.get_data() else {}
     if not isinstance(payload, dict):
@@ -68,10 +64,58 @@ def confirm_bulk_certificates(import_id: int) -> Any:
     return jsonify(bulk.to_api(item))
 
 
+def _report(bulk: ModuleType, import_id: int) -> Any:
+    item = bulk.get_import(import_id)
+    return jsonify({"id": item.id, "status": item.status.value.lower(),
+                    "rows": bulk.api_rows(item)})
+
+
+@admin_bp.route("/certificates/bulk", methods=["POST"])
+def upload_bulk_certificates() -> Any:
+    """Upload a CSV (JSON {"csv": text, "filename"?}, or a text/csv body): the preview."""
+    return _upload(bulk_certificates)
+
+
+@admin_bp.route("/certificates/bulk/<int:import_id>")
+def get_bulk_certificates(import_id: int) -> Any:
+    """An import: its status and the rows per status (the progress)."""
+    return _status(bulk_certificates, import_id)
+
+
+@admin_bp.route("/certificates/bulk/<int:import_id>/confirm", methods=["POST"])
+def confirm_bulk_certificates(import_id: int) -> Any:
+    """Issue the ready rows (and, with "invite": true, invite the people without an
+    account and issue theirs); 409 when it was confirmed already."""
+    return _confirm(bulk_certificates, import_id)
+
+
 @admin_bp.route("/certificates/bulk/<int:import_id>/report")
 def report_bulk_certificates(import_id: int) -> Any:
     """Every row's outcome (issued / skipped / failed, with the certificate number)."""
-    item = bulk.get_import(import_id)
-    return jsonify({"id": item.id, "status": item.status.value.lower(),
-                    "rows": [bulk.row_to_api(row, number)
-                             for row, number in bulk.rows_with_numbers(item)]})
+    return _report(bulk_certificates, import_id)
+
+
+@admin_bp.route("/micro-credentials/bulk", methods=["POST"])
+def upload_bulk_awards() -> Any:
+    """Upload a CSV of awards (JSON {"csv": text, "filename"?}, or a text/csv body): the
+    preview, each row checked by the direct award's rules."""
+    return _upload(bulk_awards)
+
+
+@admin_bp.route("/micro-credentials/bulk/<int:import_id>")
+def get_bulk_awards(import_id: int) -> Any:
+    """An awards import: its status and the rows per status (the progress)."""
+    return _status(bulk_awards, import_id)
+
+
+@admin_bp.route("/micro-credentials/bulk/<int:import_id>/confirm", methods=["POST"])
+def confirm_bulk_awards(import_id: int) -> Any:
+    """Award the ready rows (and, with "invite": true, invite the people without an
+    account and award theirs); 409 when it was confirmed already."""
+    return _confirm(bulk_awards, import_id)
+
+
+@admin_bp.route("/micro-credentials/bulk/<int:import_id>/report")
+def report_bulk_awards(import_id: int) -> Any:
+    """Every row's outcome (awarded / skipped / failed, with the credential's expiry)."""
+    return _report(bulk_awards, import_id)

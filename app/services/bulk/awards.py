@@ -282,7 +282,7 @@ def _api_rows(bulk: BulkImport) -> list[dict[str, Any]]:
 
 AWARDS = register(Kind(
     name=KIND, words=Words("award", "awarded", "micro-credential", "micro-credentials",
-                           "Bulk award micro-credentials"),
+                           "Bulk award micro-credentials", "Awarding"),
     columns=COLUMNS, required=REQUIRED, aliases=ALIASES, template_rows=TEMPLATE_ROWS,
     load=_Catalogue.load, check_chunk=_check_chunk, subject=_subject,
     same_subject="Line {line} awards the same micro-credential to the same person.",

@@ -830,7 +830,7 @@ def _api_rows(bulk: BulkImport) -> list[dict[str, Any]]:
 
 CERTIFICATES = register(Kind(
     name=KIND, words=Words("issue", "issued", "certificate", "certificates",
-                           "Bulk issue certificates"),
+                           "Bulk issue certificates", "Issuing"),
     columns=COLUMNS, required=REQUIRED, aliases=ALIASES, template_rows=TEMPLATE_ROWS,
     load=_Catalogue.load, check_chunk=_check_chunk, subject=_subject_of,
     same_subject="Line {line} issues the same certificate to the same person.",

@@ -24,6 +24,7 @@ class Words:
     noun: str    # "certificate"
     nouns: str   # "certificates"
     title: str   # "Bulk issue certificates"
+    doing: str   # "Issuing"
 
 
 @dataclass(frozen=True)
