@@ -108,6 +108,8 @@ def _register_blueprints(app: Flask) -> None:
                notifications_bp, badges_bp, people_bp):
         app.register_blueprint(bp)
     app.register_blueprint(bulk_bp)  # bulk issue from a CSV (/admin/certificates/bulk)
+    from app.blueprints.bulk.routes import awards_bp as bulk_awards_bp
+    app.register_blueprint(bulk_awards_bp)  # bulk award (/admin/micro-credentials/bulk)
     from app.blueprints.profiles.routes import bp as profiles_bp
     app.register_blueprint(profiles_bp)  # earner profiles (/p/<slug>, /me/profile/...)
     from app.blueprints.renewals.routes import admin_bp as renewals_admin_bp
