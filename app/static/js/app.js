@@ -119,6 +119,7 @@
     window.setTimeout(function () { moveFocus(state); }, 0);
   });
   var FIELD = "input:not([type=submit], [type=button], [type=reset], [type=image]), select, textarea";
+  var CONTROL = "a[href], button, input, select, textarea, summary, [contenteditable], [tabindex]:not([tabindex='-1'])";
   function keepsFocus(source) {
     return source && source.hasAttribute &&
       (source.hasAttribute("data-quiet") || source.hasAttribute("data-keep-focus"));
@@ -162,7 +163,8 @@
     var used = state.focused;
     var onPage = active && active !== document.body && active.isConnected;
     var inSwapped = onPage && roots.some(function (root) { return root.contains(active); });
-    if (onPage && !inSwapped && active !== used) { return; }
+    // (a control: clicking a disabled button focuses a tabindex=-1 container like <main>)
+    if (onPage && !inSwapped && active !== used && active.matches(CONTROL)) { return; }
     var goal = first('[aria-invalid="true"]');
     if (!goal && onPage && !inSwapped && active.matches(FIELD)) { return; }
     goal = goal || first("[data-focus-after-swap]");
