@@ -118,3 +118,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(renewals_bp)  # the invitee's /renewals/<id>
     from app.blueprints.certificate_templates.routes import bp as certificate_templates_bp
     app.register_blueprint(certificate_templates_bp)  # /admin/certificate-templates
+    from app.blueprints.search.routes import bp as search_bp
+    app.register_blueprint(search_bp)  # the header's global search (/search)
