@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 VENDOR := app/static/vendor
 
-.PHONY: run test deps test-deps static cjk-font migrate seed chromium lint check-migrations worker clean
+.PHONY: run test deps test-deps static cjk-font migrate seed chromium lint check-migrations worker clean screenshots
 
 run: deps static migrate seed  ## Install, migrate, load demo data and serve on :5000
 	@echo "Serving Credwright on http://127.0.0.1:5000 (jobs run inline; Ctrl-C stops)"
@@ -84,6 +84,11 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
 	fi
+
+# README screenshots: the app on a throwaway demo database, each role logged in through
+# the login form, docs/screenshots/*.png at 1280 px (a few at 390). Commit the PNGs.
+screenshots: test-deps static chromium  ## Retake docs/screenshots/*.png of the main screens
+	$(BIN)/python scripts/screenshots.py
 
 worker: deps  ## An RQ worker (needs REDIS_URL)
 	$(FLASK) rq worker
