@@ -93,10 +93,14 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     var detail = event.detail;
     if (event.defaultPrevented || !detail.xhr) { return; }
+    // A poll (every …) or a load/revealed trigger is not the person's doing: it neither
+    // marks its region busy nor moves the focus.
+    var trigger = detail.requestConfig && detail.requestConfig.triggeringEvent;
+    var background = !trigger || ["load", "revealed", "intersect"].indexOf(trigger.type) >= 0;
     var state = { source: detail.elt, focused: document.activeElement, target: detail.target,
-      swapped: [], scheduled: false };
+      swapped: [], scheduled: false, background: background };
     requests.set(detail.xhr, state);
-    if (!quiet(event) && state.target && state.target.setAttribute) {
+    if (!background && !quiet(event) && state.target && state.target.setAttribute) {
       state.target.setAttribute("aria-busy", "true");
     }
   });
@@ -140,7 +144,7 @@
   // its role.
   function visible(el) { return el.offsetWidth > 1 && el.offsetHeight > 1; }
   function moveFocus(state) {
-    if (keepsFocus(state.source)) { return; }
+    if (state.background || keepsFocus(state.source)) { return; }
     // The region the request aimed at (or its replacement, which keeps its id) comes
     // first; then what else the answer swapped (out of band, #flashes).
     var target = state.target;
