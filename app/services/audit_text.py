@@ -20,9 +20,12 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import (
     AuditLog,
+    BulkImport,
     Certificate,
+    CertificateTemplate,
     CertificationTrack,
     Course,
+    CourseSession,
     ImplementationProject,
     MicroCredentialDefinition,
     Organization,
@@ -74,7 +77,15 @@ ID_KEYS = {
     "project_id": ("Project", "project"),
     "certificate_id": ("Certificate", "certificate"),
     "supersedes_id": ("Supersedes", "certificate"),
+    "recommended_by": ("Recommended by", "user"),
+    "replaced_template": ("Replaced template", "certificate_template"),
+    "template_id": ("Template", "certificate_template"),
+    "session_id": ("Session", "course_session"),
+    "course_order": ("Course order", "course"),
 }
+# "kind:id" values naming what something was given to ("assigned": "track:12").
+KIND_ID = re.compile(r"(track|course|definition):(\d{1,11})")
+KIND_TYPES = {"track": "track", "course": "course", "definition": "micro_credential_definition"}
 ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 LABELS = {"was": "Previously", "mfa": "Two-step login", "ip": "Address"}
 
@@ -141,6 +152,9 @@ NAME_LOOKUPS: dict[str, Callable[[Iterable[int]], dict[int, str]]] = {
     "micro_credential_definition": _column_names(MicroCredentialDefinition.id,
                                                  MicroCredentialDefinition.title),
     "project": _column_names(ImplementationProject.id, ImplementationProject.name),
+    "certificate_template": _column_names(CertificateTemplate.id, CertificateTemplate.name),
+    "course_session": _column_names(CourseSession.id, CourseSession.title),
+    "bulk_import": _column_names(BulkImport.id, BulkImport.filename),
 }
 
 
@@ -167,20 +181,35 @@ class _Names:
                 wanted[row.resource_type].add(rid)
             for key, value in (row.changes or {}).items():
                 if key in ID_KEYS:
-                    for item in value if isinstance(value, list) else [value]:
+                    for item in _flat(value):
                         if (item_id := _as_id(item)) is not None:
                             wanted[ID_KEYS[key][1]].add(item_id)
+                elif isinstance(value, str) and (match := KIND_ID.fullmatch(value)):
+                    wanted[KIND_TYPES[match[1]]].add(int(match[2]))
         self._names = {kind: NAME_LOOKUPS[kind](ids) for kind, ids in wanted.items() if ids}
 
     def get(self, kind: str, item_id: int) -> str | None:
         return self._names.get(kind, {}).get(item_id)
 
     def of(self, kind: str, value: Any) -> str:
+        if isinstance(value, list):  # several ids: their names, in order
+            return ", ".join(self.of(kind, item) for item in value) or "(none)"
         item_id = _as_id(value)
         if item_id is None:
             return words(value)
         name = self.get(kind, item_id)
         return name if name is not None else f"#{item_id} (deleted)"
+
+
+def _flat(value: Any) -> list[Any]:
+    """The ids in a value: one, a list, or a [before, after] pair of lists."""
+    if isinstance(value, list):
+        return [item for part in value for item in _flat(part)]
+    return [value]
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
 
 
 def words(value: Any) -> str:
@@ -224,17 +253,36 @@ def _role(value: Any) -> str:
         return words(value)
 
 
+def _shower(key: str, names: _Names) -> Callable[[Any], str]:
+    if key in ID_KEYS:
+        kind = ID_KEYS[key][1]
+        return lambda value: names.of(kind, value)
+    if key == "role":
+        return _role
+
+    def show(value: Any) -> str:
+        if isinstance(value, str) and (match := KIND_ID.fullmatch(value)):
+            kind = KIND_TYPES[match[1]]
+            return f"{RESOURCE_NOUNS[kind]} {names.of(kind, match[2])}"
+        return words(value)
+    return show
+
+
 def _change_lines(changes: dict[str, Any], names: _Names) -> list[ChangeLine]:
+    """What changed, in words: names for ids, no empty facts, no "before -> after" where
+    nothing changed; "was" (what a reinstatement cleared, say) as the values it had."""
     lines = []
     for key, value in (changes or {}).items():
-        show: Callable[[Any], str] = words
-        if key in ID_KEYS:
-            show = lambda v, kind=ID_KEYS[key][1]: names.of(kind, v)  # noqa: E731
-        elif key == "role":
-            show = _role
-        if isinstance(value, list) and len(value) == 2:  # [before, after]
-            lines.append(ChangeLine(label(key), show(value[1]), show(value[0])))
-        else:
+        show = _shower(key, names)
+        if key == "was" and isinstance(value, dict):
+            lines.extend(ChangeLine(label(k), "(none)", _shower(k, names)(v))
+                         for k, v in value.items() if not _empty(v))
+        elif isinstance(value, list) and len(value) == 2:  # [before, after]
+            before, after = value
+            if before == after or (_empty(before) and _empty(after)):
+                continue
+            lines.append(ChangeLine(label(key), show(after), show(before)))
+        elif not _empty(value):
             lines.append(ChangeLine(label(key), show(value)))
     return lines
 

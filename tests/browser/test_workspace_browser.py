@@ -117,3 +117,32 @@ def test_on_a_phone_the_detail_replaces_the_list_and_its_back_link_returns(
     expect(page).to_have_url(re.compile(r"/admin/certificates\?.*q=Bea"))
     expect(rows).to_have_count(1)
     expect(page.locator("#detail")).to_be_hidden()
+
+
+def test_the_certificates_history_reads_in_words(page, live_server, log_in, workspace,
+                                                 screenshot):
+    """JOURNEYS admin 7: from the detail's History, open the reinstatement and read what
+    changed in words: the reason it cleared, no ids, no None, no "was: ->"."""
+    admin, bea_cert, _ = workspace
+    log_in(admin.email)
+    page.goto(f"{live_server}/admin/certificates?status=issued")
+    page.locator(f"tr#certificate-{bea_cert.id}").get_by_role("button", name="View").click()
+    detail = page.locator("#certificate-detail")
+    detail.get_by_label("Reason (required)").fill("Issued to the wrong person.")
+    page.once("dialog", lambda dialog: dialog.accept())
+    post_by_click(page, detail.get_by_role("button", name="Revoke"),
+                  f"/admin/certificates/{bea_cert.id}/revoke")
+    post_by_click(page, detail.get_by_role("button", name="Reinstate"),
+                  f"/admin/certificates/{bea_cert.id}/reinstate")
+    detail.get_by_role("link", name="History").click()
+    table = page.locator("#audit-table")
+    expect(table).to_contain_text("reinstated")
+    for artifact in ("None", "was:", "->", "{"):
+        expect(table).not_to_contain_text(artifact)
+    table.get_by_role("link", name=re.compile("reinstated certificate")).click()
+    changes = page.get_by_role("table", name="What changed")
+    reason = changes.get_by_role("row", name=re.compile("^Reason"))
+    expect(reason).to_contain_text("Issued to the wrong person.")
+    expect(reason).to_contain_text("(none)")
+    expect(changes).not_to_contain_text("None")
+    screenshot("audit-entry")

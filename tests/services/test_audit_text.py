@@ -43,12 +43,13 @@ def test_a_row_reads_as_a_sentence_with_names_not_ids(app, make_user, make_track
     assert revoke.sentence == "Ada Admin revoked certificate #4242 (deleted)"
     lines = {line.label: line for line in revoke.changes}
     assert (lines["Status"].before, lines["Status"].after) == ("Issued", "Revoked")
-    assert lines["Reason"].after == "(none)" and not lines["Reason"].is_change
+    assert "Reason" not in lines  # an empty fact is left out, never "None"
     assert lines["Recipient"].after == "Wiremu Tānekaha"
     assert lines["Track"].after == "Scaffold Safety"
-    # A nested record reads as words: no braces, no "was: ->".
-    previously = {line.label: line for line in reinstate.changes}["Previously"]
-    assert previously.after == "Category: misconduct; Reason: Typo"
+    # What a reinstatement cleared reads as the values it had: no "was: ->".
+    cleared = {line.label: (line.before, line.after) for line in reinstate.changes}
+    assert cleared == {"Status": ("Revoked", "Issued"), "Reason": ("Typo", "(none)"),
+                       "Category": ("misconduct", "(none)")}
     assert rename.sentence == "System changed person Wiremu Tānekaha"
     active = {line.label: line for line in rename.changes}["Active"]
     assert (active.before, active.after) == ("yes", "no")
@@ -102,3 +103,29 @@ def test_stored_keys_and_the_action_filter_read_as_words():
     assert words("issued_in_error") == "Issued in error"
     assert words("misconduct") == "misconduct" and words("a@b_c.test") == "a@b_c.test"
     assert ACTION_LABELS["CERT_REVOKE"] == "Revoked" and ACTION_LABELS["LOGIN"] == "Logged in"
+
+
+def test_ids_read_as_names_and_nothing_unchanged_or_empty_is_shown(app, make_user, make_track):
+    admin = make_user(Role.ADMIN, name="Ada Admin")
+    instructor = make_user(Role.STAFF, name="Irihapeti Instructor")
+    track = make_track("Scaffold Safety")
+    reading, exam = (c.id for c in track.courses)
+    with app.app_context():
+        start = _last_seq()
+        actor = Actor(db.session.get(User, admin.id))
+        audit.record(actor, "UPDATE", "track", track.id,
+                     {"course_order": [[reading, exam], [exam, reading]],
+                      "name": ["Scaffold Safety", "Scaffold Safety"], "description": [None, ""]})
+        audit.record(actor, "CREATE", "certificate", 77,
+                     {"recommended_by": instructor.id, "assigned": f"track:{track.id}",
+                      "notes": None})
+        db.session.commit()
+        rows = _rows(start)
+        described = audit_text.describe(rows)
+        reorder, recommended = (described[r.id] for r in rows)
+
+    assert [(c.label, c.before, c.after) for c in reorder.changes] == [
+        ("Course order", "Reading, Exam", "Exam, Reading")]
+    lines = {line.label: line.after for line in recommended.changes}
+    assert lines == {"Recommended by": "Irihapeti Instructor",
+                     "Assigned": "track Scaffold Safety"}
