@@ -180,6 +180,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 captured.setdefault("claim", (statement, params))
             if head.startswith("INSERT INTO REMINDER_CLAIMS") and "'cert'" in repr(params):
                 captured.setdefault("claim_cert", (statement, params))
+            if head.startswith("WITH CERT_DUE"):  # the certificate reminders' notifications
+                captured.setdefault("notify_cert", (statement, params))
+            if head.startswith("INSERT INTO NOTIFICATION_DELIVERIES"):
+                captured.setdefault("deliveries", (statement, params))
             if "FOR UPDATE SKIP LOCKED" in statement.upper():
                 captured.setdefault("expire_due", (statement, params))
 
@@ -196,6 +200,24 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     job_args[0], list) else 1
 
         jobs_module.run_job = counting_run_job  # _after_commit looks it up at call time
+
+        # The outbox's dispatcher hands its jobs to RQ in batches (Queue.enqueue_many).
+        from rq import Queue
+
+        original_enqueue_many = Queue.enqueue_many
+
+        def counting_enqueue_many(queue: Any, job_datas: Any, *a: Any, **kw: Any) -> Any:
+            job_datas = list(job_datas)
+            t0 = time.perf_counter()
+            try:
+                return original_enqueue_many(queue, job_datas, *a, **kw)
+            finally:
+                rec.enqueue_seconds += time.perf_counter() - t0
+                rec.jobs += len(job_datas)
+                rec.job_items += sum(len(d.args[0]) if d.args and isinstance(d.args[0], list)
+                                     else 1 for d in job_datas)
+
+        Queue.enqueue_many = counting_enqueue_many  # type: ignore[method-assign]
 
 
         original_phases = sweep.PHASES
@@ -330,7 +352,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             if name == "dry":
                 run_variant("dry", as_of, True)
                 if args.explain:
-                    for what in ("claim", "claim_cert", "expire_due"):
+                    for what in ("claim", "claim_cert", "expire_due", "notify_cert",
+                                 "deliveries"):
                         explain(what)
             elif name in ("real", "inline"):
                 run_variant(name, as_of, False)
@@ -340,6 +363,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 run_variant("next_day", as_of + timedelta(days=1), False)
         sweep.PHASES = original_phases
         jobs_module.run_job = original_run_job
+        Queue.enqueue_many = original_enqueue_many  # type: ignore[method-assign]
         with engine.connect() as conn:
             out["tables"] = {t: conn.scalar(text(f"select count(*) from {t}"))  # noqa: S608
                              for t in ("staff_micro_credentials", "certificates",

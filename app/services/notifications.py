@@ -427,8 +427,8 @@ def notify_from_select(source: Select[Any], type_: NotificationType, order_by: S
     unique constraint, ON CONFLICT DO NOTHING). Returns the ids created, in order, and
     the `listing` column of every source row (skipped ones too) in that order.
 
-    On PostgreSQL it is one statement (the rows, the notifications and their deliveries
-    as data-modifying CTEs, so the source is read once); elsewhere one per step."""
+    On PostgreSQL the listing and the notifications are one statement (a data-modifying
+    CTE: the source is read once) and the deliveries a second; elsewhere one per step."""
     db.session.flush()
     dialect = db.session.get_bind().dialect.name
     pg = dialect == "postgresql"
@@ -458,35 +458,32 @@ def notify_from_select(source: Select[Any], type_: NotificationType, order_by: S
         if ids:
             schedule_sending(_deliveries_from(ids, dialect))
         return ids, listed
-    new = created.returning(table.c.id, table.c.user_id, table.c.delivery).cte("new_notes")
-    # One result: the new notifications' ids ('n'), the deliveries' ('d') and the listing
-    # ('l', with the order columns); NULLs typed so the UNION's columns agree.
+    # One result: the new notifications' ids ('n') and the listing ('l', with the order
+    # columns); NULLs typed so the UNION's columns agree.
+    new = created.returning(table.c.id).cte("new_notes")
     blank = [cast(null(), column.type) for column in ordering]
-    no_id, no_value = cast(null(), Integer), cast(null(), String)
-    parts = [select(literal_column("'n'").label("what"), new.c.id, no_value.label("v"),
-                    *blank)]
-    for n, delivery_select in enumerate(_delivery_selects(new)):
-        made = (insert(NotificationDelivery.__table__).from_select(
-            DELIVERY_COLUMNS, delivery_select).returning(NotificationDelivery.__table__.c.id)
-            .cte(f"new_deliveries_{n}"))
-        parts.append(select(literal_column("'d'"), made.c.id, no_value, *blank))
+    parts = [select(literal_column("'n'").label("what"), new.c.id,
+                    cast(null(), String).label("v"), *blank)]
     if listing:
-        parts.append(select(literal_column("'l'"), no_id, rows.c[listing], *ordering))
-    ids, delivery_ids, listed = [], [], []
+        parts.append(select(literal_column("'l'"), cast(null(), Integer), rows.c[listing],
+                            *ordering))
+    ids, listed = [], []
     for what, id_, value, *order in db.session.execute(union_all(*parts)):
         if what == "n":
             ids.append(id_)
-        elif what == "d":
-            delivery_ids.append(id_)
         else:
             listed.append((order, value))
     listed.sort(key=lambda pair: pair[0])
-    if len(ids) >= ANALYZE_AFTER:
-        # Fresh statistics, so later foreign-key checks use the primary key, not a plan
-        # made when the table was nearly empty.
-        db.session.execute(text("ANALYZE notifications"))
-    schedule_sending(sorted(delivery_ids))
-    return sorted(ids), [value for _, value in listed]
+    ids.sort()
+    if ids:
+        if len(ids) >= ANALYZE_AFTER:
+            # Fresh statistics before the deliveries go in: their foreign-key checks must
+            # use the primary key, not a plan made when the table was nearly empty (a
+            # sequential scan per delivery on a fresh install's first big sweep). Hence
+            # two statements, not one with the deliveries as another CTE.
+            db.session.execute(text("ANALYZE notifications"))
+        schedule_sending(_deliveries_from(ids, dialect))
+    return ids, [value for _, value in listed]
 
 
 DELIVERY_COLUMNS = ["notification_id", "channel", "address", "status", "attempts",
