@@ -186,3 +186,31 @@ def test_api_refuses_bad_uploads_and_non_admins(client, bearer, make_user, staff
     assert "missing column: definition" in missing.get_json()["error"]["message"]
     assert client.post(API, headers=bearer(staff_user), json={"csv": HEADER}).status_code == 403
     assert client.get(f"{API}/999999", headers=admin).status_code == 404
+
+
+# --- The direct award the bulk job uses, one at a time through the API ---------------------
+
+def test_api_awards_one_credential_directly_with_its_date(client, bearer, make_user,
+                                                          staff_user, cohort):
+    headers = bearer(make_user(Role.ADMIN))
+    definition = cohort["definition"]
+    url = f"/api/admin/micro-credentials/{definition.id}/award"
+    person = cohort["people"][0]
+    response = client.post(url, headers=headers, json={
+        "userId": person.id, "awardedOn": "2026-06-01", "note": "Assessed on the roof"})
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "AWARDED" and body["expiryDate"] == "2027-06-01"
+    assert body["awardedAt"].startswith("2026-06-01") and "Assessed" in body["notes"]
+    again = client.post(url, headers=headers, json={"userId": person.id})
+    assert again.status_code == 409 and "already holds" in again.get_json()["error"]["message"]
+    future = client.post(url, headers=headers, json={"userId": cohort["people"][1].id,
+                                                     "awardedOn": "2999-01-01"})
+    assert future.status_code == 422
+    for body, status in (({}, 422), ({"userId": "x"}, 422), ({"userId": 999999}, 404),
+                         ({"userId": person.id, "colour": 1}, 422)):
+        assert client.post(url, headers=headers, json=body).status_code == status, body
+    assert client.post(url, headers=bearer(staff_user), json={"userId": person.id}
+                       ).status_code == 403
+    assert client.post("/api/admin/micro-credentials/999999/award", headers=headers,
+                       json={"userId": person.id}).status_code == 404

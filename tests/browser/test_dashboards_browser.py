@@ -192,3 +192,28 @@ def test_learner_sees_progress_and_what_is_due_next(app, page, log_in, make_user
     expect(page).to_have_url(re.compile(rf"/learn/courses/{track.courses[0].id}$"))
     expect(page.get_by_role("heading", name="Reading")).to_be_visible()
     assert not page_errors
+
+
+def test_badge_art_shows_beside_definitions_and_tracks(page, log_in, make_user,
+                                                       make_definition, make_track,
+                                                       screenshot, page_errors):
+    from app.models import TrackLevel
+
+    admin = make_user(Role.ADMIN, name="Ada Admin")
+    make_definition("Working at Heights", level=3)
+    make_definition("Asbestos Removal", level=8)
+    make_track("Roof Safety", level=TrackLevel.INTERMEDIATE)
+    page.set_viewport_size(DESKTOP)
+    log_in(admin.email)
+    page.locator("nav[aria-label=Main] details summary", has_text="Manage").click()
+    page.locator("nav[aria-label=Main] details").get_by_role("link", name="Micro-credentials").click()
+    badge = page.locator('img.badge-art[data-badge="WH-L3"]')
+    expect(badge).to_be_visible()
+    assert badge.evaluate("img => img.complete && img.naturalWidth > 0")
+    screenshot("definitions")
+    page.locator("nav[aria-label=Main] details summary", has_text="Manage").click()
+    page.locator("nav[aria-label=Main] details").get_by_role("link", name="Tracks").click()
+    page.get_by_role("link", name="Roof Safety").first.click()
+    expect(page.locator('h1 img.badge-art[data-badge="RS-INT"]')).to_be_visible()
+    screenshot("track")
+    assert not page_errors
