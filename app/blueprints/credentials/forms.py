@@ -6,6 +6,7 @@ from flask_wtf.file import FileField
 from wtforms import DateField, IntegerField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from app.services.fields import MAX_ID
 from app.web.forms import Form, strip
 
 # The API speaks seed 001's camelCase; these map its names to the form's fields.
@@ -37,6 +38,22 @@ class DefinitionForm(Form):
 class StatusForm(Form):
     note = StringField("Note", filters=[strip], validators=[Optional(), Length(max=1000)])
     expiry_date = DateField("Expires on", validators=[Optional()])
+
+
+# The direct award's API names (camelCase, as seed 001's contract writes them).
+AWARD_API_FIELDS = {"userId": "user_id", "awardedOn": "awarded_on",
+                    "expiryDate": "expiry_date"}
+
+
+class DirectAwardForm(Form):
+    """An admin's award with its date (credentials.awards.award_directly)."""
+
+    user_id = IntegerField("Staff member", validators=[
+        InputRequired("Choose the staff member."),
+        NumberRange(min=1, max=MAX_ID, message="Choose the staff member.")])
+    awarded_on = DateField("Awarded on", validators=[Optional()])
+    expiry_date = DateField("Expires on", validators=[Optional()])
+    note = StringField("Note", filters=[strip], validators=[Optional(), Length(max=1000)])
 
 
 class EvidenceForm(Form):

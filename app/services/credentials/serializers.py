@@ -1,5 +1,5 @@
 """The credentials domain's JSON: seed 001's definition shape (camelCase, a Prisma-style
-`_count`, optional counts by status)."""
+`_count`, optional counts by status), and a staff credential's."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from app.models import (
     MicroCredentialDefinition,
+    StaffMicroCredential,
 )
 
 
@@ -29,3 +30,17 @@ def definition_to_api(definition: MicroCredentialDefinition, count: int,
     if counts_by_status is not None:
         data["statusCounts"] = counts_by_status
     return data
+
+
+def credential_to_api(credential: StaffMicroCredential) -> dict[str, Any]:
+    """A staff credential in the same camelCase."""
+    return {
+        "id": credential.id,
+        "definitionId": credential.definition_id,
+        "userId": credential.user_id,
+        "status": credential.status.value,
+        "awardedAt": credential.awarded_at.isoformat() if credential.awarded_at else None,
+        "awardedById": credential.awarded_by_id,
+        "expiryDate": credential.expiry_date.isoformat() if credential.expiry_date else None,
+        "notes": credential.notes,
+    }
