@@ -36,7 +36,8 @@
     parts.toggle.focus();
   });
 
-  // A table wider than its box (.table-scroll, or a <figure> holding a table) scrolls
+  // A table wider than its box (.table-scroll, or a <figure> or Pico .overflow-auto holding
+  // a table) scrolls
   // inside it: the box is then a focusable, labelled region (arrow keys scroll it) with
   // "Scroll sideways for more" under it; on load, after every htmx swap, on resize.
   var HINT = "Scroll sideways for more";
@@ -50,8 +51,8 @@
     return heading ? heading.textContent.trim() : "Table";
   }
   function markScrollers(root) {
-    (root || document).querySelectorAll(".table-scroll, figure").forEach(function (box) {
-      if (box.tagName === "FIGURE" && !box.querySelector(":scope > table")) { return; }
+    (root || document).querySelectorAll(".table-scroll, figure, .overflow-auto").forEach(function (box) {
+      if (!box.classList.contains("table-scroll") && !box.querySelector(":scope > table")) { return; }
       var wide = box.scrollWidth > box.clientWidth + 1;
       var hint = box.nextElementSibling;
       if (!hint || !hint.classList.contains("scroll-hint")) {
