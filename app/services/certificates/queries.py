@@ -11,7 +11,7 @@ from datetime import date
 from math import ceil
 from typing import Any
 
-from sqlalchemy import Integer, Select, any_, bindparam, select
+from sqlalchemy import Integer, Select, String, any_, bindparam, cast, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased, defer, joinedload, selectinload
 
@@ -88,9 +88,14 @@ def _recipient_in(q: str) -> tuple[Any, int]:
     if len(ids) > PEOPLE_LIST_LIMIT:
         return Certificate.recipient_id.in_(people), len(ids)
     if db.session.get_bind().dialect.name == "postgresql":
-        # One array parameter, not thousands of placeholders.
-        return Certificate.recipient_id == any_(bindparam(
-            "recipient_ids", ids, type_=postgresql.ARRAY(Integer))), len(ids)
+        # One array parameter, not thousands of placeholders, sent in its text form
+        # ('{1,2,3}', cast in the SQL): psycopg's dump of a Python list of ints costs ~0.4
+        # µs an element, and a search page sends it twice (the page and its count): 3,800
+        # people (a common surname at ten million certificates) ~3 ms of app CPU, ~0.4 as
+        # text.
+        text_form = "{" + ",".join(map(str, ids)) + "}"
+        return Certificate.recipient_id == any_(cast(bindparam(
+            "recipient_ids", text_form, type_=String), postgresql.ARRAY(Integer))), len(ids)
     return Certificate.recipient_id.in_(ids), len(ids)
 
 
