@@ -105,7 +105,7 @@ def render_certificate_pdf(certificate_id: int) -> dict[str, Any]:
 
 _FILTER_FIELDS = {f.name for f in fields(certificate_service.CertificateFilters)}
 _INT_FILTERS = {"course_id", "track_id", "user_id"}
-_DATE_FILTERS = {"date_from", "date_to"}
+_DATE_FILTERS = {"date_from", "date_to", "expires_from", "expires_to"}
 
 
 class ExportError(ValueError):

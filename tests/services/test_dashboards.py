@@ -173,3 +173,13 @@ def test_org_figures_count_only_their_organization(app: Any, org: Any, make_org:
         assert len(listed.staff.items) == first.count
         expired = mc.org_matrix(org.id, risk="expired", today=today)
         assert [u.name for u in expired.staff.items] == ["Staff 2"]
+
+
+def test_an_export_of_an_expiry_filtered_list_reads_its_dates_back() -> None:
+    """The list's "Download these as a ZIP" stores the filters; the job reads the
+    expiry dates back as dates (a string would not compare with the column)."""
+    from app.jobs.certificates import export_filters
+
+    filters = export_filters({"status": "issued", "expires_from": "2026-07-16",
+                              "expires_to": "2026-08-14"})
+    assert (filters.expires_from, filters.expires_to) == (date(2026, 7, 16), date(2026, 8, 14))
