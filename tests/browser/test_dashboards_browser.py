@@ -26,17 +26,32 @@ from app.models import (
 from app.models.base import utcnow
 from app.services import dates, training
 from app.services.context import Actor
+from tests.browser.conftest import axe_check
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
 def _both_widths(page, screenshot, label: str) -> None:
+    """Screenshots at 1280 and 390 px; at each, no wider than the screen and no critical
+    or serious axe-core violation (the tables fallbacks opened too)."""
     for name, size in (("1280", DESKTOP), ("390", PHONE)):
         page.set_viewport_size(size)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= size["width"], f"{label} is {width}px wide at {size['width']}"
+        axe_check(page, f"{label} at {name}")
         screenshot(f"{label}-{name}")
+    tables = page.locator("details.chart-table summary")
+    for i in range(tables.count()):
+        tables.nth(i).click()
+    # The opened tables, checked inside <main> (the header's search is another screen's).
+    serious = page.evaluate("""async () => (await window.axe.run("main",
+        {resultTypes: ["violations"]})).violations
+        .filter(v => ["critical", "serious"].includes(v.impact))
+        .map(v => v.id + ": " + v.nodes.map(n => n.target.join(" ")).join(", "))""")
+    assert not serious, f"{label}, tables open: {serious}"
+    for i in range(tables.count()):
+        tables.nth(i).click()
     page.set_viewport_size(DESKTOP)
 
 
