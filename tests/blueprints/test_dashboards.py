@@ -153,3 +153,17 @@ def test_learner_sees_what_is_due_next(app: Any, new_client: Any, make_user: Any
     assert f"Due by {due.isoformat()}" in section and "0 of 2 required courses done" in section
     assert "Harness Use" in section
     assert section.index("Scaffold Basics") < section.index("Harness Use")  # sooner first
+
+
+def test_dashboard_filters_refuse_nothing_with_a_500(admin_client: Any,
+                                                     org_admin_client: Any) -> None:
+    """Unreadable dates, NULs, huge pages and foreign ids on the figures' lists: ignored
+    or not found, never an error page."""
+    for url in ("/admin/certificates?status=issued&expires_from=2026-13-45&expires_to=%00",
+                "/admin/certificates?status=issued&expires_from=9999-12-31",
+                "/admin/verifications?from=0001-01-01&to=9999-12-31&page=99999999999",
+                "/org?expires_from=abc&expires_to=2026-02-30&risk=%00",
+                "/org/dashboard?organization_id=abc"):
+        for client in (admin_client, org_admin_client):
+            assert client.get(url).status_code in (200, 400, 403, 404), url
+    assert admin_client.get("/org/dashboard?organization_id=999999").status_code == 404
