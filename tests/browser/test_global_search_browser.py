@@ -98,3 +98,27 @@ def test_an_org_admin_finds_only_their_own_people_and_the_search_fits_a_phone(
     expect(page).to_have_url(re.compile(r"/search\?q=mereana"))
     expect(page.locator("#search-results")).not_to_contain_text("Outsider")
     screenshot("results-390")
+
+
+def test_breadcrumbs_lead_back_up_from_a_quiz(
+        page, live_server, log_in, people, make_track, screenshot):
+    """Track > course > quiz: each step a link but the page itself (aria-current)."""
+    track = make_track("Flashing Details")  # with an exam course
+    exam = next(c for c in track.courses if c.has_exam)
+    log_in(people["admin"].email)
+    _search_box(page).press_sequentially("flashing", delay=20)
+    page.locator("#global-search-hits").get_by_role(
+        "link", name=re.compile("Track.*Flashing Details")).click()
+    expect(page).to_have_url(re.compile(rf"/admin/tracks/{track.id}$"))
+    crumbs = page.get_by_role("navigation", name="Breadcrumb")
+    expect(crumbs.locator('[aria-current="page"]')).to_have_text("Flashing Details")
+    page.locator(f"tr#course-{exam.id}").get_by_role("button", name="Quiz").click()
+    expect(page).to_have_url(re.compile(rf"/admin/courses/{exam.id}/quiz$"))
+    expect(crumbs.get_by_role("listitem")).to_have_text(
+        ["Tracks", "Flashing Details", exam.title, "Quiz"])
+    expect(crumbs.locator('[aria-current="page"]')).to_have_text("Quiz")
+    screenshot("quiz-breadcrumbs")
+    crumbs.get_by_role("link", name="Flashing Details").click()
+    expect(page).to_have_url(re.compile(rf"/admin/tracks/{track.id}$"))
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Tracks").click()
+    expect(page).to_have_url(re.compile(r"/admin/tracks$"))
