@@ -118,4 +118,9 @@ def test_bulk_award_journey(app, page, new_page, live_server, log_in, make_user,
     _upload(page, live_server, _csv(tmp_path, people, bad))
     expect(page.locator(".bulk-counts")).to_contain_text("0 ready to award")
     expect(page.locator("#line-2")).to_contain_text("Already awarded by import #")
+    page.get_by_role("link", name="Upload another file").click()
+    recent = page.get_by_role("table").filter(has_text="assessment-day.csv")
+    expect(recent.locator("tbody tr")).to_have_count(2)  # both files, newest first
+    expect(recent.locator("tbody tr").nth(1)).to_contain_text("Done")
+    screenshot("upload-page")
     assert not page_errors, page_errors

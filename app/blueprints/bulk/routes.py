@@ -167,6 +167,6 @@ bp = make_blueprint("bulk", "/admin/certificates/bulk", bulk_certificates, Scree
 awards_bp = make_blueprint("bulk_awards", "/admin/micro-credentials/bulk", bulk_awards, Screen(
     endpoint="bulk_awards", kind=kind_of(bulk_awards.KIND), back="credentials.definitions",
     back_label="Back to micro-credentials", filename="bulk-award",
-    help="definition is the micro-credential's title or code; award_date is the day it was "
-         "earned (blank: today); a blank expiry is the award date plus the credential's "
-         "validity; notes record the evidence. Dates as YYYY-MM-DD."))
+    help="The definition is the micro-credential's title or code; the award date is the day "
+         "it was earned (blank: today); a blank expiry is the award date plus the "
+         "credential's validity; notes record the evidence. Dates as YYYY-MM-DD."))

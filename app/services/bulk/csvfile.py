@@ -74,7 +74,7 @@ def read_rows(stream: IO[bytes], *, columns: Sequence[str], required: Sequence[s
         header = next(reader, None)
         if header is None:
             raise ValidationFailed("The file is empty: it needs a header row and one row per "
-                                   "certificate.", fields={"file": ["Empty file."]})
+                                   "recipient.", fields={"file": ["Empty file."]})
         names = [aliases.get(header_key(h), header_key(h)) for h in header]
         unknown = [h.strip() or f"(column {i + 1} has no name)"
                    for i, (h, n) in enumerate(zip(header, names, strict=True))
