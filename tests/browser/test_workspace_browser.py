@@ -92,6 +92,11 @@ def test_a_certificate_opens_at_its_own_address_and_back_returns_to_the_filtered
     page.go_back()
     expect(page).to_have_url(re.compile(rf"/admin/certificates/{bea_cert.id}"))
     expect(detail.get_by_role("heading", name=bea_cert.number)).to_be_visible()
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/admin/certificates\?.*q=Bea"))
+    expect(page.get_by_label("Recipient")).to_have_value("Bea")
+    expect(rows).to_have_count(1)
+    expect(page.locator("#detail")).to_be_hidden()
 
 
 def test_on_a_phone_the_detail_replaces_the_list_and_its_back_link_returns(
