@@ -1,5 +1,7 @@
-"""Bulk import jobs: issue a confirmed import's pending rows, a batch at a time
-(app.services.bulk.certificates: begin, process_batch, finish; they flush, this commits).
+"""Bulk import jobs: carry out a confirmed import's pending rows, a batch at a time
+(app.services.bulk.certificates: begin, process_batch, finish; they flush, this commits),
+whatever its kind: certificates issued, or micro-credentials awarded (bulk.awards, the
+kind's module imported by bulk.kinds when its first import is run).
 
 Queued with an RQ Retry: a try that raises puts the import back to QUEUED and the next
 try goes on with the rows still pending; the last try marks it FAILED (the page offers
