@@ -4,6 +4,7 @@ issue a certificate, approve, submit a quiz, mark a notification read)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -64,6 +65,14 @@ def _visit_all(page: Any, live_server: str, paths: list[str]) -> list[str]:
         report = axe_failures(page)
         if report:
             reports.append(report)
+        # No filter form sits inside the region it refreshes (the swap would take the
+        # focus out of the field being used).
+        inside = page.evaluate("""() => [...document.querySelectorAll('form[hx-target]')]
+            .filter(f => { const t = document.querySelector(f.getAttribute('hx-target'));
+                           return t && t !== f && t.contains(f) && f.matches('[role=search]'); })
+            .map(f => f.getAttribute('hx-target'))""")
+        if inside:
+            reports.append(f"{path}: filters inside the region they refresh: {inside}")
     return reports
 
 
@@ -116,4 +125,72 @@ def test_phone_pages_have_no_serious_axe_violation(page, live_server, demo, kind
     if email:
         _log_in(page, live_server, email)
     reports = _visit_all(page, live_server, _pages(kind, demo))
+    assert not reports, "\n\n".join(reports)
+
+
+def test_no_serious_axe_violation_after_the_main_htmx_swaps(page, new_page, live_server, demo,
+                                                           app, page_errors):
+    """As a person does them: add a user, issue a certificate, approve one; a learner
+    submits a quiz and marks a notification read. axe-core after each swap, and the focus
+    is on the result (never <body>)."""
+    from playwright.sync_api import expect
+
+    def focus_not_lost(label: str) -> None:
+        tag = page.evaluate("() => document.activeElement.tagName")
+        assert tag != "BODY", f"{label}: the focus fell to <body>"
+
+    reports = []
+    _log_in(page, live_server, "admin@demo.test")
+    # Add a user inline.
+    page.goto(f"{live_server}/admin/users")
+    page.locator("#user-new-name").fill("Axe Person")
+    page.locator("#user-new-email").fill("axe.person@demo.test")
+    page.locator("#user-new-organization").select_option(index=1)
+    page.locator("#user-new").get_by_role("button", name="Add user").click()
+    expect(page.locator("#users-rows tr", has_text="axe.person@demo.test")).to_be_focused()
+    reports.append(axe_failures(page, "after adding a user"))
+    # A refused row (field errors shown).
+    page.locator("#user-new").get_by_role("button", name="Add user").click()
+    expect(page.locator("#user-new [aria-invalid=true]").first).to_be_focused()
+    reports.append(axe_failures(page, "after a refused user row"))
+
+    # Issue a certificate from the modal.
+    page.goto(f"{live_server}/admin/certificates")
+    page.get_by_role("button", name="Issue Certificate").click()
+    dialog = page.get_by_role("dialog", name="Issue Certificate")
+    reports.append(axe_failures(page, "issue dialog open"))
+    dialog.get_by_label("Search recipients").fill("Priya")
+    dialog.get_by_role("radio", name=re.compile("Priya Raman")).check()
+    dialog.locator("select[name=course_id]").select_option(index=1)
+    dialog.get_by_role("button", name="Issue", exact=True).click()
+    done = page.get_by_role("dialog", name="Certificate issued")
+    expect(done.get_by_role("status")).to_be_focused()
+    reports.append(axe_failures(page, "after issuing"))
+    page.keyboard.press("Escape")
+
+    # Approve a pending one (the instructor's recommendation of Zoë).
+    page.goto(f"{live_server}/admin/certificates?status=pending")
+    page.locator("#certificate-results").get_by_role("button", name="Approve", exact=True).first.click()
+    expect(page.locator("#detail")).to_contain_text(re.compile("CERT-"))
+    focus_not_lost("after approving")
+    reports.append(axe_failures(page, "after approving"))
+
+    # The learner: submit the quiz (wrong answers), then mark a notification read.
+    learner = new_page()
+    _log_in(learner, live_server, "zoe@demo.test")
+    learner.goto(f"{live_server}/learn/courses/{demo['exam']}")
+    learner.locator("#quiz-form fieldset").first.locator("input").first.check()
+    learner.get_by_role("button", name="Submit answers").click()
+    expect(learner.locator("#quiz-unanswered")).to_be_focused()
+    reports.append(axe_failures(learner, "quiz warned about unanswered questions"))
+    learner.get_by_role("button", name="Submit anyway").click()
+    expect(learner.locator("#quiz-result h3")).to_be_focused()
+    reports.append(axe_failures(learner, "after submitting the quiz"))
+    learner.goto(f"{live_server}/me/notifications")
+    mark = learner.get_by_role("button", name="Mark read").first
+    if mark.count():
+        mark.click()
+        expect(learner.locator("body")).not_to_be_focused()
+        reports.append(axe_failures(learner, "after marking a notification read"))
+    reports = [r for r in reports if r]
     assert not reports, "\n\n".join(reports)
