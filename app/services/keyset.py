@@ -28,7 +28,7 @@ T = TypeVar("T")
 Columns = Callable[[Select[Any]], Select[Any]]
 
 EPOCH = datetime(1970, 1, 1)
-_CURSOR = re.compile(r"(n|-?[0-9]{1,19})\.([0-9]{1,10})")
+_CURSOR = re.compile(r"(n|-?[0-9]{1,19})\.([0-9]{1,10})(\.r)?")
 MAX_ID = 2**31 - 1
 _MIN_MICROS = int((datetime(1, 1, 2) - EPOCH).total_seconds()) * 10**6
 _MAX_MICROS = int((datetime(9999, 12, 30) - EPOCH).total_seconds()) * 10**6
@@ -37,12 +37,32 @@ _MAX_MICROS = int((datetime(9999, 12, 30) - EPOCH).total_seconds()) * 10**6
 @dataclass(frozen=True)
 class Order:
     """A list's order: `key` (then `id`) descending or ascending, NULL keys last.
-    `datetime_key` says how a cursor's key is written (microseconds) and read."""
+    `datetime_key` says how a cursor's key is written (microseconds) and read.
+
+    `reversed`: the list runs the other way round from the order its index is built in
+    (oldest first on a newest-first index, which is read backward). Its cursors say so
+    (`<key>.<id>.r`), so a page link always carries its sort; a cursor of the other
+    direction is refused like any unreadable one."""
     key: Any
     id: Any
     descending: bool = True
     nullable: bool = True
     datetime_key: bool = True
+    reversed: bool = False
+
+    @property
+    def index_descending(self) -> bool:
+        return self.descending != self.reversed
+
+    def key_order(self, descending: bool) -> Any:
+        """The key in `descending` order, with the NULLS placement the index has read in
+        that direction (DESC NULLS LAST backward is ASC NULLS FIRST), so PostgreSQL reads
+        the index in order instead of sorting. Each segment holds NULLs or none, so the
+        placement changes no result."""
+        if not self.nullable:
+            return self.key.desc() if descending else self.key.asc()
+        key = self.key.desc() if descending else self.key.asc()
+        return key.nulls_last() if descending == self.index_descending else key.nulls_first()
 
 
 @dataclass(frozen=True)
@@ -71,6 +91,10 @@ class KeysetPage(Generic[T]):
 
 
 def encode(order: Order, key: Any, id_: int) -> str:
+    return _encode(order, key, id_) + (".r" if order.reversed else "")
+
+
+def _encode(order: Order, key: Any, id_: int) -> str:
     if key is None:
         return f"n.{id_}"
     if order.datetime_key:
@@ -89,8 +113,9 @@ def decode(order: Order, text: str | None, name: str) -> Cursor | None:
     problem = "This page link is not valid any more: go back to the first page."
     if match is None:
         raise ValidationFailed(problem, fields={name: [problem]})
-    raw, id_ = match.groups()
-    if int(id_) > MAX_ID or (raw == "n" and not order.nullable):
+    raw, id_, reversed_ = match.groups()
+    if int(id_) > MAX_ID or (raw == "n" and not order.nullable) or (
+            bool(reversed_) != order.reversed):
         raise ValidationFailed(problem, fields={name: [problem]})
     if raw == "n":
         return Cursor(None, int(id_))
@@ -136,12 +161,7 @@ def _segment(stmt: Select[Any], order: Order, *, nulls: bool, reverse: bool,
     # The index's own NULLS placement (DESC NULLS LAST; its backward scan ASC NULLS
     # FIRST), so PostgreSQL reads it in order instead of sorting; a key that is never
     # NULL has a plain index (read backward for DESC), so a plain ORDER BY.
-    if not order.nullable:
-        key = order.key.desc() if descending else order.key.asc()
-    elif descending:
-        key = order.key.desc().nulls_last() if not reverse else order.key.desc().nulls_first()
-    else:
-        key = order.key.asc().nulls_first() if reverse else order.key.asc().nulls_last()
+    key = order.key_order(descending)
     return _limited(stmt, order, (key, order.id.desc() if descending else order.id.asc()),
                     limit, ids_first)
 
@@ -162,13 +182,9 @@ def _limited(stmt: Select[Any], order: Order, order_by: tuple[Any, ...], limit: 
 
 
 def _order_by(order: Order) -> tuple[Any, Any]:
-    """The whole list's ORDER BY, NULL keys last: the list-order indexes' own."""
-    if not order.nullable:
-        key = order.key.desc() if order.descending else order.key.asc()
-    elif order.descending:
-        key = order.key.desc().nulls_last()
-    else:
-        key = order.key.asc().nulls_last()
+    """The list-order index's own ORDER BY, for a count that walks it (NULL keys last,
+    or first when the list reads its index backward)."""
+    key = order.key_order(order.descending)
     return key, order.id.desc() if order.descending else order.id.asc()
 
 

@@ -99,10 +99,13 @@ class Sorting:
             object.__setattr__(self, "first_dir", {})
 
     def parse(self, key: Any, direction: Any = None) -> Sort:
-        """The sort a URL asks for; anything unknown gives the default."""
-        key = key if isinstance(key, str) and key in self.keys else None
-        if key is None:
+        """The sort a URL asks for. No key: the default column, in `direction` if that is
+        asc or desc; a key this list does not offer: the default sort, direction and all
+        (a sort no index serves is not quietly half-applied)."""
+        if key is None or key == "":
             return Sort(self.default, self._direction(direction, self.default_dir), self)
+        if not (isinstance(key, str) and key in self.keys):
+            return self.default_sort()
         fallback = self.default_dir if key == self.default else (
             self.first_dir or {}).get(key, ASC)
         return Sort(key, self._direction(direction, fallback), self)

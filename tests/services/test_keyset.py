@@ -214,3 +214,48 @@ def test_any_cursor_is_a_page_or_a_validation_error(listed: Any, cursor: str) ->
                 else:
                     assert len(page.items) <= 3
                 db.session.rollback()
+
+
+@pytest.mark.parametrize("status", ["issued", "revoked", "", "pending"])
+def test_the_other_direction_pages_every_row_once_and_its_cursors_carry_it(listed: Any,
+                                                                          status: str) -> None:
+    """Oldest first (Pending: newest recommendation first) reads the same index backward:
+    every row once, in the reversed order, ties and NULL keys included, Older and Newer
+    both; its cursors end in `.r` and the default order refuses them (and vice versa)."""
+    from app.services.certificates.queries import sorts_for
+    filters = CertificateFilters(status=status)
+    sorting = sorts_for(filters)
+    flipped = sorting.parse(sorting.default, "asc" if sorting.default_dir == "desc" else "desc")
+    with listed.app_context():
+        default_ids = []
+        page = find_keyset(filters, 4)
+        while True:
+            default_ids += [c.id for c in page.items]
+            if not page.older:
+                break
+            page = find_keyset(filters, 4, after=page.older)
+        seen, pages = [], []
+        page = find_keyset(filters, 4, sort=flipped)
+        while True:
+            pages.append(page)
+            seen += [c.id for c in page.items]
+            if not page.older:
+                break
+            assert page.older.endswith(".r")
+            with pytest.raises(ValidationFailed):  # a link of one order is not the other's
+                find_keyset(filters, 4, after=page.older)
+            page = find_keyset(filters, 4, sort=flipped, after=page.older)
+        assert len(seen) == len(set(seen)) == len(default_ids)
+        keyed = {c.id: c for c in db.session.scalars(search(filters)).unique()}
+        key = "recommended_at" if status == "pending" else "issued_at"
+        non_null = [i for i in seen if getattr(keyed[i], key) is not None]
+        values = [getattr(keyed[i], key) for i in non_null]
+        assert values == sorted(values, reverse=(status == "pending"))  # the other way round
+        assert seen[len(non_null):] == [i for i in seen if getattr(keyed[i], key) is None]
+        # Back again with Newer: the same pages.
+        for earlier, later in zip(pages, pages[1:], strict=False):
+            back = find_keyset(filters, 4, sort=flipped, before=later.newer)
+            assert [c.id for c in back.items] == [c.id for c in earlier.items]
+        if default_ids and find_keyset(filters, 4).older:
+            with pytest.raises(ValidationFailed):
+                find_keyset(filters, 4, sort=flipped, after=find_keyset(filters, 4).older)

@@ -23,7 +23,7 @@ from app.services import certificates as cert_service
 from app.services import dates, storage
 from app.services import users as user_service
 from app.services.certificates import bulk, exports
-from app.services.certificates.queries import find_keyset
+from app.services.certificates.queries import find_keyset, sorts_for
 from app.services.errors import AlreadyDone, Conflict, ServiceError
 from app.services.fields import parse_id
 from app.web.auth import current_actor, guard_blueprint
@@ -52,12 +52,14 @@ def _courses(*, archived: bool = True) -> list[Any]:
 
 def _list_context() -> dict[str, Any]:
     filters = filters_from_args(request.args)
+    sort = sorts_for(filters).parse(request.args.get("sort"), request.args.get("dir"))
     # Older / Newer by cursor (after= / before=): a deep page costs what the first does.
     page = find_keyset(filters, current_app.config["PAGE_SIZE"],
                        after=request.args.get("after"), before=request.args.get("before"),
-                       page_rows=True)
+                       page_rows=True, sort=sort)
     pending, more = cert_service.pending_count()
     return {"filters": filters, "page": page, "tab": filters.status, "today": dates.today(),
+            "sort": sort,
             "pending_count": f"{pending:,}+" if more else pending,
             "types": list(CertificateType),
             "tabs": TABS, "revocation_categories": cert_service.REVOCATION_CATEGORIES}

@@ -30,6 +30,7 @@ from app.services.dates import utc_midnight
 from app.services.errors import Conflict, NotFound
 from app.services.keyset import KeysetPage, Order, count_capped, decode_pair, keyset_page
 from app.services.pagination import MAX_PAGE, MAX_PER_PAGE, Page
+from app.services.sorting import Sort, Sorting
 from app.services.users import people_matching
 
 S = CertificateStatus
@@ -274,21 +275,42 @@ def find(filters: CertificateFilters, page: int, per_page: int) -> Page[Certific
                 total=total, total_capped=capped)
 
 
-def list_order(filters: CertificateFilters) -> Order:
-    """search()'s order as a keyset: newest issue first; the Pending tab oldest
-    recommendation first."""
+#: The sorts the list offers, only those an index reads in order at ten million rows
+#: (migration 0021's list-order indexes, read forward or backward under every filter):
+#: issued newest or oldest first; the Pending tab's recommendations oldest or newest
+#: first. Not offered: expiry (its index, status + expires_at, has no id to break ties
+#: and no course, type or recipient to filter by), names (a join and a sort of every
+#: match).
+ISSUED_SORTS = Sorting({"issued": (Certificate.issued_at,)}, default="issued",
+                       default_dir="desc", tiebreak=Certificate.id)
+PENDING_SORTS = Sorting({"recommended": (Certificate.recommended_at,)},
+                        default="recommended", tiebreak=Certificate.id)
+
+
+def sorts_for(filters: CertificateFilters) -> Sorting:
+    return PENDING_SORTS if filters.status.upper() == "PENDING" else ISSUED_SORTS
+
+
+def list_order(filters: CertificateFilters, sort: Sort | None = None) -> Order:
+    """search()'s order as a keyset: newest issue first (or oldest, reading the same
+    index backward); the Pending tab oldest recommendation first (or newest)."""
+    reverse = sort is not None and not sort.is_default
     if filters.status.upper() == "PENDING":
-        return Order(Certificate.recommended_at, Certificate.id, descending=False)
-    return Order(Certificate.issued_at, Certificate.id)
+        return Order(Certificate.recommended_at, Certificate.id, descending=reverse,
+                     reversed=reverse)
+    return Order(Certificate.issued_at, Certificate.id, descending=not reverse,
+                 reversed=reverse)
 
 
 def find_keyset(filters: CertificateFilters, per_page: int, *, after: str | None = None,
-                before: str | None = None, page_rows: bool = False) -> KeysetPage[Certificate]:
+                before: str | None = None, page_rows: bool = False,
+                sort: Sort | None = None) -> KeysetPage[Certificate]:
     """The page after (older) or before (newer) a cursor of list_order(), or the first:
     any depth costs what the first page costs. `page_rows`: load only what the admin
-    page's rows show (the API's serializer reads more). Raises ValidationFailed for a
-    cursor that cannot be read, or both."""
-    order = list_order(filters)
+    page's rows show (the API's serializer reads more). `sort`: one of sorts_for(); its
+    cursors carry it. Raises ValidationFailed for a cursor that cannot be read (or of
+    the other direction), or both."""
+    order = list_order(filters, sort)
     after_, before_ = decode_pair(order, after, before)
     stmt, people = _matching(filters)
     # The admin page's tables read plain rows (ListRow); its Pending cards, entities.
