@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.models import Role
+from tests.browser.conftest import axe_check
 
 PHONE = {"width": 390, "height": 844}
 
@@ -46,6 +47,9 @@ def test_an_admin_types_a_name_and_clicks_a_hit_then_uses_the_keyboard(
     expect(hits.get_by_role("link", name=re.compile("Mereana Tautahi"))).to_be_visible()
     expect(hits.get_by_role("link", name=re.compile("Mereana Outsider"))).to_be_visible()
     expect(box).to_be_focused()  # typing is never interrupted by the dropdown
+    expect(page.locator("#global-search-status")).to_have_text(
+        "2 results for merea. Arrow down to choose one.")
+    axe_check(page, "the search dropdown open")
     screenshot("dropdown-1280")
     hits.get_by_role("link", name=re.compile("Mereana Tautahi")).click()
     expect(page).to_have_url(re.compile(rf"/people/{people['ours'].id}$"))
@@ -97,6 +101,7 @@ def test_an_org_admin_finds_only_their_own_people_and_the_search_fits_a_phone(
     box.press("Enter")
     expect(page).to_have_url(re.compile(r"/search\?q=mereana"))
     expect(page.locator("#search-results")).not_to_contain_text("Outsider")
+    axe_check(page, "the results page at 390 px")
     screenshot("results-390")
 
 

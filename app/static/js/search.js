@@ -11,12 +11,8 @@
              box: form.querySelector(".search-dropdown") };
   }
   function links(p) { return Array.prototype.slice.call(p.box.querySelectorAll("a[href]")); }
-  function close(p) { p.box.hidden = true; p.input.setAttribute("aria-expanded", "false"); }
-  function open(p) {
-    if (!p.box.querySelector("a, p")) { close(p); return; }
-    p.box.hidden = false;
-    p.input.setAttribute("aria-expanded", "true");
-  }
+  function close(p) { p.box.hidden = true; }
+  function open(p) { p.box.hidden = !p.box.querySelector("a, p"); }
   document.addEventListener("htmx:afterSettle", function (event) {
     var p = parts(event.detail.target);
     if (p && event.detail.target === p.box) {
