@@ -260,6 +260,14 @@ def log_in_page(page: Any, base_url: str, email: str, password: str = PASSWORD) 
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
+def open_main_menu(page: Any) -> None:
+    """At phone widths (<= 768 px) the header's links sit behind its Menu button: tap it,
+    as a person would; at wider widths the links are in view and nothing is clicked."""
+    toggle = page.get_by_role("navigation", name="Main").get_by_role("button", name="Menu")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+
+
 @pytest.fixture
 def log_in(page: Any, live_server: str) -> Callable[..., None]:
     """Log `page` in through the real login form."""

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from playwright.sync_api import expect
 
 from app.models import Role
-from tests.browser.conftest import log_in_page
+from tests.browser.conftest import log_in_page, open_main_menu
 
 NEW_PASSWORD = "kowhai-tui-pohutukawa-7"
 
@@ -156,6 +156,7 @@ def test_a_personal_api_token_is_shown_once_works_and_is_revoked(
         page.set_viewport_size(viewport)
     log_in(staff_user.email)
     page.goto(f"{site}/me")
+    open_main_menu(page)
     page.get_by_role("link", name="Settings", exact=True).click()
     page.get_by_role("link", name="Personal API tokens").click()
     expect(page.get_by_role("heading", name="Personal API tokens")).to_be_visible()

@@ -36,7 +36,7 @@ from app.models import (
 )
 from app.services import certificates, training
 from app.services.context import Actor
-from tests.browser.conftest import post_by_click
+from tests.browser.conftest import open_main_menu, post_by_click
 from tests.conftest import answers_scoring
 
 PHONE = {"width": 390, "height": 844}
@@ -53,7 +53,8 @@ def app(make_app, tmp_path):
 
 
 def _open_org_menu(page, item: str) -> None:
-    """The org admin's navigation: My organization > item."""
+    """The org admin's navigation: My organization > item (behind Menu on a phone)."""
+    open_main_menu(page)
     page.locator("nav[aria-label=Main] details summary", has_text="My organization").click()
     page.locator("nav[aria-label=Main] details").get_by_role("link", name=item).click()
 

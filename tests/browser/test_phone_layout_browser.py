@@ -230,7 +230,7 @@ def test_main_screens_photographed_at_both_widths(
         log_in_page(page, live_server, email, seed.DEMO_PASSWORD)
     for path in SCREENS[kind]:
         url = path.format(**demo)
-        name = re.sub(r"[^a-z0-9]+", "-", url.split("?")[0].strip("/") or "home")
+        name = re.sub(r"[^a-z0-9]+", "-", path.split("?")[0].split("{")[0].strip("/") or "home")
         for label, size in (("1280", DESKTOP), ("390", PHONE)):
             page.set_viewport_size(size)
             page.goto(f"{live_server}{url}")

@@ -28,7 +28,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.services import training
 from app.services.context import Actor
-from tests.browser.conftest import log_in_page, post_by_click
+from tests.browser.conftest import log_in_page, open_main_menu, post_by_click
 
 PHONE = {"width": 390, "height": 844}
 TRACK = "Roof Access Basics"
@@ -191,12 +191,14 @@ def test_learner_is_warned_fails_uses_up_attempts_and_a_manager_grants_one_more(
     if viewport:
         page.set_viewport_size(viewport)  # the learner's journeys also run on a phone
     log_in(learner.email)
+    open_main_menu(page)
     page.get_by_role("link", name="Learn").first.click()
     page.locator("article", has_text=TRACK).get_by_role("button", name="Enrol").click()
     expect(page.get_by_role("status")).to_contain_text(f"You are enrolled in {TRACK}.")
     page.get_by_role("link", name=READING).click()
     page.get_by_role("button", name="Mark complete").click()
     expect(page.get_by_role("status")).to_contain_text(f"{READING} is complete.")
+    open_main_menu(page)
     page.get_by_role("link", name="My page").click()
     my_track = page.locator("#my-tracks tr", has_text=TRACK)
     expect(my_track).to_contain_text("50%")
