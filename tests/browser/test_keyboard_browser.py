@@ -110,9 +110,7 @@ def test_certificate_filters_keep_the_focus_and_a_row_opens_by_keyboard(
     _tab_to(page, lambda f: f["tag"] in ("A", "BUTTON") and f["text"].startswith("View"))
     page.keyboard.press("Enter")
     expect(page.locator("#detail")).to_contain_text("Mere Mastery")
-    focused = _focused(page)
-    assert focused["tag"] != "BODY", focused
-    assert page.evaluate("() => document.getElementById('detail').contains(document.activeElement)")
+    page.wait_for_function("() => document.getElementById('detail').contains(document.activeElement)")
     assert not page_errors, page_errors
 
 
@@ -205,4 +203,25 @@ def test_learner_answers_and_submits_the_quiz_by_keyboard(
     verdict = page.locator("#quiz-result h3")
     expect(verdict).to_contain_text("Passed")
     expect(verdict).to_be_focused()  # the result, not <body>
+    assert not page_errors, page_errors
+
+
+def test_inline_edit_rows_take_the_focus_and_enter_saves(page, live_server, log_in, make_user,
+                                                         make_definition, page_errors):
+    admin = make_user(Role.ADMIN, name="Ada Admin")
+    definition = make_definition("Roof Keyboard Safety")
+    log_in(admin.email)
+    page.goto(f"{live_server}/admin/micro-credentials")
+    row = page.locator(f"#definition-{definition.id}")
+    row.get_by_role("button", name="Edit").focus()
+    page.keyboard.press("Enter")
+    title = page.locator(f"#definition-{definition.id} input").first
+    expect(title).to_be_focused()  # the edit row's first field, not <body>
+    page.keyboard.press("End")
+    page.keyboard.type(" II")
+    page.keyboard.press("Enter")
+    saved = page.locator(f"#definition-{definition.id}")
+    expect(saved).to_contain_text("Roof Keyboard Safety II")
+    expect(saved.locator("input")).to_have_count(0)
+    expect(saved).to_be_focused()  # the saved row (read out), not <body>
     assert not page_errors, page_errors

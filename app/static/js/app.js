@@ -139,7 +139,7 @@
   //  7. nowhere, when the focus is on the control they used (or htmx put it back on its
   //     replacement, same id);
   //  8. the control they used, when it is still on the page;
-  //  9. the swapped region itself.
+  //  9. the swapped region itself (an inline edit row: its first field).
   // Focusing scrolls the result into view; a message out of view is also announced by
   // its role.
   function visible(el) { return el.offsetWidth > 1 && el.offsetHeight > 1; }
@@ -180,7 +180,7 @@
       return;
     }
     goal = goal || (used && used !== document.body && used.isConnected && !used.disabled ? used : null) ||
-      roots[0];
+      (roots[0].matches("tr.editing") ? roots[0].querySelector(FIELD) : null) || roots[0];
     if (goal === active) { return; }
     if (!goal.matches("a[href], button, input, select, textarea, summary, [tabindex]")) {
       goal.setAttribute("tabindex", "-1");
