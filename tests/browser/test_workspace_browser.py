@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.models import Role
-from tests.browser.conftest import post_by_click
+from tests.browser.conftest import axe_check, post_by_click
 
 PHONE = {"width": 390, "height": 844}
 
@@ -62,6 +62,11 @@ def test_a_certificate_opens_at_its_own_address_and_back_returns_to_the_filtered
     expect(detail.get_by_role("heading", name=bea_cert.number)).to_be_focused()
     expect(page.locator("#certificates-list")).to_be_visible()  # beside it on a wide screen
     expect(detail.get_by_role("button", name="View / Download PDF")).to_be_visible()
+    # The breadcrumbs and the title follow the detail opened in place.
+    expect(page.get_by_role("navigation", name="Breadcrumb").locator(
+        '[aria-current="page"]')).to_have_text(bea_cert.number)
+    expect(page).to_have_title(re.compile(rf"^{bea_cert.number} · Certificate Management"))
+    axe_check(page, "a certificate open beside the list")
     screenshot("detail-1280")
 
     # A reload keeps it, with breadcrumbs; the actions work from the routed page.
@@ -116,6 +121,7 @@ def test_on_a_phone_the_detail_replaces_the_list_and_its_back_link_returns(
     expect(page).to_have_url(re.compile(rf"/admin/certificates/{bea_cert.id}\?"))
     assert page.evaluate(
         "document.documentElement.scrollWidth <= window.innerWidth"), "the detail overflows"
+    axe_check(page, "a certificate open on a phone")
     screenshot("detail-390")
 
     detail.get_by_role("link", name="← Back to the list").click()
