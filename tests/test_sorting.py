@@ -307,3 +307,36 @@ def test_certificates_issued_oldest_first_and_the_cursor_keeps_it(app, admin_cli
 
 
 SORTED_LISTS.extend(["/admin/certificates", "/admin/certificates?status=issued"])
+
+
+def test_audit_trail_newest_or_oldest_first_across_pages(app, admin_client):
+    from app.extensions import db
+    from app.models import AuditAction
+    from app.services import audit
+    from app.services.context import Actor
+    with app.app_context():
+        for n in range(5):
+            audit.record(Actor.system(), AuditAction.UPDATE, "organization", n + 1,
+                         {"note": f"entry {n}"})
+        db.session.commit()
+    app.config["PAGE_SIZE"] = 3
+
+    def seqs(query: str) -> tuple[list[int], str | None]:
+        html = admin_client.get("/admin/audit" + query).get_data(as_text=True)
+        older = re.search(r'href="([^"]*after=[^"]*)"[^>]*rel="next"', html)
+        return ([int(s) for s in re.findall(r'aria-label="Entry (\d+):', html)],
+                unescape(older.group(1)) if older else None)
+
+    newest, _ = seqs("")
+    assert newest == sorted(newest, reverse=True)
+    oldest, older = seqs("?sort=seq&dir=asc")
+    assert oldest == sorted(oldest) and oldest[0] == 1
+    assert older and "dir=asc" in older and ".r" in older
+    rest, _ = seqs(older.removeprefix("/admin/audit"))
+    assert rest and min(rest) > max(oldest) and rest == sorted(rest)
+    html = admin_client.get("/admin/audit?sort=seq&dir=asc").get_data(as_text=True)
+    assert re.search(r'aria-sort="ascending">\s*<a class="sort-link"[^>]*>When \(UTC\)', html)
+    assert 'form="audit-filters"' in html
+
+
+SORTED_LISTS.append("/admin/audit")

@@ -36,6 +36,7 @@ from app.models.base import utcnow
 from app.services.context import Actor
 from app.services.dates import utc_midnight
 from app.services.keyset import KeysetPage, Order, decode_pair, keyset_page
+from app.services.sorting import Sort, Sorting
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -287,12 +288,21 @@ ORDER = Order(AuditLog.seq, AuditLog.id, nullable=False, datetime_key=False)
 COUNT_LIMIT = 10_000
 
 
+#: Newest first, or oldest first (?sort=seq&dir=asc: the unique seq index read forward).
+SORTS = Sorting({"seq": (AuditLog.seq,)}, default="seq", default_dir="desc",
+                tiebreak=AuditLog.id)
+OLDEST_FIRST = Order(AuditLog.seq, AuditLog.id, descending=False, nullable=False,
+                     datetime_key=False, reversed=True)
+
+
 def find(filters: AuditFilters, per_page: int, *, after: str | None = None,
-         before: str | None = None) -> KeysetPage[AuditLog]:
-    """A page of search(): the newest, or the one after (older than) or before (newer
-    than) a cursor. Raises ValidationFailed for a cursor that cannot be read."""
-    after_, before_ = decode_pair(ORDER, after, before)
-    return keyset_page(search(filters), ORDER, per_page, after=after_, before=before_,
+         before: str | None = None, sort: Sort | None = None) -> KeysetPage[AuditLog]:
+    """A page of search(): the newest (or with `sort`, the oldest), or the one after or
+    before a cursor of that order. Raises ValidationFailed for a cursor that cannot be
+    read, or of the other order."""
+    order = OLDEST_FIRST if sort is not None and not sort.is_default else ORDER
+    after_, before_ = decode_pair(order, after, before)
+    return keyset_page(search(filters), order, per_page, after=after_, before=before_,
                        count_limit=COUNT_LIMIT)
 
 

@@ -252,9 +252,10 @@ def audit() -> Any:
         resource_type=args.get("resource_type", ""), resource_id=args.get("resource_id", ""),
         date_from=_parse_date(args.get("from")), date_to=_parse_date(args.get("to")),
     )
+    sort = audit_service.SORTS.parse(args.get("sort"), args.get("dir"))
     page = audit_service.find(filters, _page_size(), after=args.get("after"),
-                              before=args.get("before"))
-    return render("admin/audit.html", "partials/admin/audit/table.html", page=page,
+                              before=args.get("before"), sort=sort)
+    return render("admin/audit.html", "partials/admin/audit/table.html", page=page, sort=sort,
                   described=audit_text.describe(page.items),
                   action_labels=audit_text.ACTION_LABELS,
                   filters=filters, actions=[a.value for a in AuditAction],
