@@ -115,7 +115,7 @@ def test_certificate_filters_keep_the_focus_and_a_row_opens_by_keyboard(
 
 
 def test_issue_dialog_is_modal_escape_closes_it_and_the_focus_returns(
-        page, live_server, log_in, make_user, org, make_track, page_errors):
+        page, live_server, log_in, make_user, org, make_track, screenshot, page_errors):
     admin = make_user(Role.ADMIN, name="Ada Admin")
     make_track("Dialog Fundamentals", exam=False)
     make_user(name="Hemi Dialog", organization=org)
@@ -129,6 +129,7 @@ def test_issue_dialog_is_modal_escape_closes_it_and_the_focus_returns(
     assert dialog.evaluate("d => d.matches(':modal')"), "the dialog is opened with showModal()"
     search = dialog.get_by_label("Search recipients")
     expect(search).to_be_focused()  # the focus moved into the dialog
+    screenshot("dialog-open")
     page.keyboard.press("Escape")
     expect(dialog).to_have_count(0)
     expect(opener).to_be_focused()  # and back to the button that opened it
@@ -153,6 +154,7 @@ def test_issue_dialog_is_modal_escape_closes_it_and_the_focus_returns(
     expect(done.get_by_role("status")).to_be_focused()
     expect(done.get_by_role("status")).to_contain_text("Hemi Dialog")
     assert done.evaluate("d => d.matches(':modal')")
+    screenshot("issued")
     page.keyboard.press("Escape")
     expect(done).to_have_count(0)
     expect(opener).to_be_focused()
