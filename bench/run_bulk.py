@@ -1,7 +1,7 @@
 """Bulk issue benchmark (issue 15): a 10,000-row CSV previewed, then issued by the job on
 two RQ workers on PostgreSQL, PDFs included; memory of the preview and of the workers.
 
-    python -m bench.run_bulk [--rows 10000] [--issue-rows 10000] [--keep]
+    python -m bench.run_bulk [--rows 10000] [--issue-rows 10000] [--kind awards] [--keep]
                              [--database-url postgresql+psycopg://...bench...]
                              [--redis-url redis://127.0.0.1:6379/11]
 
@@ -22,6 +22,10 @@ Steps (each timed):
    worker's peak RSS (VmHWM);
 4. the workers are stopped, the Redis database's `rq:*` keys deleted, the database dropped
    unless --keep; the figures are printed as JSON and a markdown table, with `uptime`.
+
+`--kind awards`: the same for a bulk award of micro-credentials (a definition "Bulk
+Safety" valid 24 months instead of the track; each row awarded by
+`credentials.award_directly`; no PDFs, so "with PDFs" is the time to DONE).
 
 Targets (issue 15): preview < 10 s, issue < 60 s with PDFs, memory flat.
 """
@@ -50,6 +54,7 @@ from bench.run_foundation import VENV_BIN, drop_postgres, fresh_postgres, log, s
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/credwright_bench_bulk"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
 TRACK = "Bulk Fundamentals"
+DEFINITION = "Bulk Safety"
 
 
 def uptime() -> str:
@@ -75,24 +80,41 @@ def _people(app: Any, rows: int) -> list[str]:
         track = training.create_track(Actor.system(), name=TRACK,
                                       audience=TrackAudience.CLIENT_EMPLOYEE)
         track.validity_months = 24
+        from app.models import MicroCredentialDefinition
+
+        db.session.add(MicroCredentialDefinition(title=DEFINITION, level=4, issuing_body="RANZ",
+                                                 validity_months=24))
         db.session.commit()
     return emails
 
 
-def _csv(path: Path, emails: list[str]) -> None:
+def _csv(path: Path, emails: list[str], kind: str = "certificates") -> None:
     with path.open("w", encoding="utf-8", newline="") as out:
+        if kind == "awards":
+            out.write("email,name,organization,definition,award_date,expiry,notes\r\n")
+            for email in emails:
+                out.write(f"{email},,,{DEFINITION},,,Assessed 2026-12\r\n")
+            return
         out.write("email,name,organization,course,track,type,issue_date,expiry,notes\r\n")
         for email in emails:
             out.write(f"{email},,,,{TRACK},completion,,,Cohort 2026-12\r\n")
 
 
-def _preview(app: Any, path: Path, admin_email: str) -> tuple[int, float, int]:
+def _service(kind: str) -> Any:
+    from app.services.bulk import awards, certificates
+
+    return awards if kind == "awards" else certificates
+
+
+def _preview(app: Any, path: Path, admin_email: str,
+             kind: str = "certificates") -> tuple[int, float, int]:
     from sqlalchemy import select
 
     from app.extensions import db
     from app.models import User
-    from app.services.bulk import certificates as bulk
     from app.services.context import Actor
+
+    bulk = _service(kind)
 
     with app.app_context():
         admin = db.session.scalar(select(User).where(User.email == admin_email))
@@ -149,7 +171,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     env = server_env(url)
     env["REDIS_URL"] = args.redis_url
     env["BULK_MAX_ROWS"] = str(max(args.rows, 10_000))
-    results: dict[str, Any] = {"rows": args.rows, "uptime_before": uptime()}
+    results: dict[str, Any] = {"rows": args.rows, "kind": args.kind,
+                               "uptime_before": uptime()}
     timings: dict[str, float] = {}
     fresh_postgres(url)
     for name, cmd in (("migrate", ["db", "upgrade"]), ("seed", ["seed", "--demo"])):
@@ -175,12 +198,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 [str(VENV_BIN / "flask"), "--app", "wsgi", "rq", "worker"], cwd=PROJECT_DIR,
                 env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT))
         small = tmp / "small.csv"
-        _csv(small, emails[: max(1, args.rows // 5)])
-        _, small_s, small_peak = _preview(app, small, "admin@demo.test")
+        _csv(small, emails[: max(1, args.rows // 5)], args.kind)
+        _, small_s, small_peak = _preview(app, small, "admin@demo.test", args.kind)
         path = tmp / "cohort.csv"
-        _csv(path, emails)
+        _csv(path, emails, args.kind)
         results["csv_bytes"] = path.stat().st_size
-        import_id, preview_s, peak = _preview(app, path, "admin@demo.test")
+        import_id, preview_s, peak = _preview(app, path, "admin@demo.test", args.kind)
         results["preview"] = {"seconds": round(preview_s, 2), "rss_growth_mb":
                               round(peak / 1e6, 1), "rows_per_s": round(args.rows / preview_s)}
         results["preview_fifth"] = {"rows": max(1, args.rows // 5), "seconds": round(small_s, 2),
@@ -191,13 +214,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
         from app.extensions import db
         from app.models import BulkImport, BulkImportRow, Certificate, ImportStatus, User
-        from app.services.bulk import certificates as bulk
         from app.services.context import Actor
 
+        bulk = _service(args.kind)
         if args.issue_rows < args.rows:  # a smaller import is issued (a loaded machine)
             part = tmp / "issue.csv"
-            _csv(part, emails[: args.issue_rows])
-            import_id, _, _ = _preview(app, part, "admin@demo.test")
+            _csv(part, emails[: args.issue_rows], args.kind)
+            import_id, _, _ = _preview(app, part, "admin@demo.test", args.kind)
         results["issue_rows"] = min(args.issue_rows, args.rows)
         with app.app_context():
             backlog = time.perf_counter()
@@ -227,6 +250,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 if status == ImportStatus.DONE and issued_at is None:
                     issued_at = time.perf_counter() - start
                     log(f"rows issued in {issued_at:.1f} s")
+                if issued_at is not None and args.kind == "awards":
+                    break  # no PDFs
                 if issued_at is not None:
                     missing = db.session.scalar(
                         select(func.count()).select_from(BulkImportRow)
@@ -302,6 +327,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--issue-rows", type=int, default=10_000,
                         help="issue only this many (a separate import of the first ones)")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--kind", choices=("certificates", "awards"), default="certificates")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
     results = measure(args)
