@@ -227,3 +227,28 @@ def test_inline_edit_rows_take_the_focus_and_enter_saves(page, live_server, log_
     expect(saved.locator("input")).to_have_count(0)
     expect(saved).to_be_focused()  # the saved row (read out), not <body>
     assert not page_errors, page_errors
+
+
+def test_reordering_courses_keeps_the_focus_on_the_move_button(page, live_server, log_in,
+                                                               make_user, make_track,
+                                                               page_errors):
+    admin = make_user(Role.ADMIN, name="Ada Admin")
+    track = make_track("Reorder Keys")
+    log_in(admin.email)
+    page.goto(f"{live_server}/admin/tracks/{track.id}")
+    rows = page.locator("#courses-table tbody tr")
+    expect(rows.first).to_contain_text("Reading")
+    up = page.get_by_role("button", name="Move Exam up")
+    up.focus()
+    with page.expect_response(lambda r: r.request.method == "POST" and "/move" in r.url):
+        page.keyboard.press("Enter")
+    expect(rows.first).to_contain_text("Exam")
+    # The same control on the redrawn table has the focus: Enter again moves it again.
+    expect(page.get_by_role("button", name="Move Exam up")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Move Exam down")).to_be_focused()
+    with page.expect_response(lambda r: r.request.method == "POST" and "/move" in r.url):
+        page.keyboard.press("Enter")
+    expect(rows.first).to_contain_text("Reading")
+    expect(page.get_by_role("button", name="Move Exam down")).to_be_focused()
+    assert not page_errors, page_errors

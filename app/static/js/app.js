@@ -138,7 +138,7 @@
   //  6. the visible message (role=alert/status) in what was swapped in, #flashes included;
   //  7. nowhere, when the focus is on the control they used (or htmx put it back on its
   //     replacement, same id);
-  //  8. the control they used, when it is still on the page;
+  //  8. the control they used, when it is still on the page (or redrawn, same id);
   //  9. the swapped region itself (an inline edit row: its first field).
   // Focusing scrolls the result into view; a message out of view is also announced by
   // its role.
@@ -179,7 +179,10 @@
     if (!goal && onPage && used && (active === used || (used.id && active.id === used.id))) {
       return;
     }
-    goal = goal || (used && used !== document.body && used.isConnected && !used.disabled ? used : null) ||
+    // (a control the swap redrew keeps its id: Move up, after moving)
+    var usedNow = used && used !== document.body &&
+      (used.isConnected ? used : used.id ? document.getElementById(used.id) : null);
+    goal = goal || (usedNow && !usedNow.disabled ? usedNow : null) ||
       (roots[0].matches("tr.editing") ? roots[0].querySelector(FIELD) : null) || roots[0];
     if (goal === active) { return; }
     if (!goal.matches("a[href], button, input, select, textarea, summary, [tabindex]")) {
