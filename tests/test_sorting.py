@@ -301,6 +301,7 @@ def test_certificates_issued_oldest_first_and_the_cursor_keeps_it(app, admin_cli
     # The newest-first list refuses an oldest-first cursor, in words (never a 500).
     cursor = re.search(r"after=([^&]+)", older).group(1)
     assert admin_client.get(f"/admin/certificates?status=issued&after={cursor}").status_code == 422
+    assert re.search(r'rel="next">Newer →', html)  # oldest first: the next page is newer
     # Sorts no index serves are not offered: asking for them gives the default order.
     assert order("?status=issued&sort=expires&dir=asc") == ids[::-1][:3]
     assert order("?status=issued&sort=recipient") == ids[::-1][:3]
@@ -337,6 +338,34 @@ def test_audit_trail_newest_or_oldest_first_across_pages(app, admin_client):
     html = admin_client.get("/admin/audit?sort=seq&dir=asc").get_data(as_text=True)
     assert re.search(r'aria-sort="ascending">\s*<a class="sort-link"[^>]*>When \(UTC\)', html)
     assert 'form="audit-filters"' in html
+    assert re.search(r'rel="next">Newer →', html)
+
+
+def test_pending_cards_offer_both_index_backed_orders(app, admin_client, make_user, make_track,
+                                                      org):
+    from datetime import UTC, datetime, timedelta
+
+    from app.extensions import db
+    from app.models import Certificate
+    from tests.conftest import pending_certificate
+    ids = []
+    for n in range(3):
+        track = make_track(f"Track {n}", exam=False)
+        ids.append(pending_certificate(app, make_user(Role.STAFF, org), track))
+    with app.app_context():
+        for n, id_ in enumerate(ids):
+            db.session.get(Certificate, id_).recommended_at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=n)
+        db.session.commit()
+
+    def order(query: str) -> list[int]:
+        html = admin_client.get("/admin/certificates?status=pending" + query).get_data(as_text=True)
+        return sorted(ids, key=lambda i: html.index(f'certificate-{i}"'))
+
+    assert order("") == ids
+    assert order("&sort=recommended&dir=desc") == ids[::-1]
+    html = admin_client.get("/admin/certificates?status=pending&sort=recommended&dir=desc").get_data(as_text=True)
+    assert '<strong aria-current="true">newest first</strong>' in html
+    assert 'id="sort-pending-asc"' in html
 
 
 SORTED_LISTS.append("/admin/audit")
