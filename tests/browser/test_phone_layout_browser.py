@@ -214,7 +214,8 @@ def test_the_admin_header_stays_on_one_line_at_1280(page: Any, live_server: str,
 
 SCREENS = {
     "admin": ["/admin/", "/admin/users", "/admin/certificates?status=issued",
-              "/admin/certificates/{certificate}", "/admin/tracks/{track}",
+              "/admin/certificates?status=revoked", "/admin/certificates/{certificate}",
+              "/admin/tracks/{track}",
               "/admin/micro-credentials", "/org"],
     "org_admin": ["/org", "/org/progress"],
     "staff": ["/me", "/learn/tracks"],
@@ -231,7 +232,7 @@ def test_main_screens_photographed_at_both_widths(
         log_in_page(page, live_server, email, seed.DEMO_PASSWORD)
     for path in SCREENS[kind]:
         url = path.format(**demo)
-        name = re.sub(r"[^a-z0-9]+", "-", path.split("?")[0].strip("/{}") or "home")
+        name = re.sub(r"[^a-z0-9]+", "-", path).strip("-") or "home"
         for label, size in (("1280", DESKTOP), ("390", PHONE)):
             page.set_viewport_size(size)
             page.goto(f"{live_server}{url}")
