@@ -67,3 +67,27 @@ def test_ninety_day_warning_is_amber_not_green() -> None:
     css = (APP / "static" / "css" / "app.css").read_text()
     rules = re.findall(r"\.expiry-90\s*\{([^}]*)\}", css)
     assert rules and "color: var(--amber)" in rules[-1]
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_every_tone_reads_at_aa_contrast() -> None:
+    """Each badge tone's words on its background, and the expiry colours on white: 4.5:1."""
+    css = (APP / "static" / "css" / "app.css").read_text()
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6})\b", css))
+    for tone in ("ok", "info", "amber", "danger", "revoked", "neutral"):
+        assert _contrast(colours[tone], colours[f"{tone}-bg"]) >= 4.5, tone
+    for colour in ("orange", "amber", "danger"):
+        assert _contrast(colours[colour], "#ffffff") >= 4.5, colour
+    used = {tone for tone, _icon in STATUS_LOOK.values()}
+    for tone in used:
+        assert re.search(rf"\.tone-{tone}\s*\{{", css), tone
