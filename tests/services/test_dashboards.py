@@ -183,3 +183,29 @@ def test_an_export_of_an_expiry_filtered_list_reads_its_dates_back() -> None:
     filters = export_filters({"status": "issued", "expires_from": "2026-07-16",
                               "expires_to": "2026-08-14"})
     assert (filters.expires_from, filters.expires_to) == (date(2026, 7, 16), date(2026, 8, 14))
+
+
+def test_manager_funnel_and_quiz_figures(app: Any, make_user: Any, make_track: Any) -> None:
+    from app.models import CertificationTrack, Enrolment, User
+    from app.services import dates, training
+    from app.services.context import Actor
+    from tests.conftest import answers_scoring
+
+    track = make_track("Quizzed", attempt_limit=5)
+    make_track("Idle", exam=False)
+    people = [make_user(name=f"L{i}") for i in range(2)]
+    with app.app_context():
+        row = db.session.get(CertificationTrack, track.id)
+        for person in people:
+            training.enrol(db.session.get(User, person.id), row, Actor.system())
+        enrolment = db.session.scalars(db.select(Enrolment).where(
+            Enrolment.user_id == people[0].id)).one()
+        exam = next(p for p in enrolment.course_progress if p.course.has_exam)
+        training.submit_quiz_attempt(exam, answers_scoring(exam.course, 1), Actor.system())
+        training.submit_quiz_attempt(exam, answers_scoring(exam.course, 5), Actor.system())
+        db.session.commit()
+        funnels = {f.track_name: f for f in dash.manager.track_funnels()}
+        assert (funnels["Quizzed"].enrolled, funnels["Quizzed"].in_progress) == (2, 1)
+        assert funnels["Idle"].enrolled == 0  # an active track without learners shows
+        (quiz,) = dash.manager.quiz_figures(dates.today())
+        assert (quiz.track_name, quiz.attempts, quiz.passed, quiz.pass_rate) == ("Quizzed", 2, 1, 50)
