@@ -88,6 +88,8 @@ def test_every_tone_reads_at_aa_contrast() -> None:
         assert _contrast(colours[tone], colours[f"{tone}-bg"]) >= 4.5, tone
     for colour in ("orange", "amber", "danger"):
         assert _contrast(colours[colour], "#ffffff") >= 4.5, colour
+    for fg, bg in (("#4527a0", "#ede7f6"), ("#8f3400", "#fff3e0")):  # admin, org admin roles
+        assert f"background: {bg}; color: {fg}" in css and _contrast(fg, bg) >= 4.5
     used = {tone for tone, _icon in STATUS_LOOK.values()}
     for tone in used:
         assert re.search(rf"\.tone-{tone}\s*\{{", css), tone
