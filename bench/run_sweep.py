@@ -70,6 +70,7 @@ from bench.run_foundation import (
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/credwright_sweep_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
 TARGET_SECONDS = 10.0
+CERTIFICATES_TARGET_SECONDS = 60.0  # issue 16: 10M certificates, 1% due
 VARIANTS = ("dry", "real", "again", "next_day")
 VARIANT_LABELS = {
     "dry": "(a) dry run, as of D",
@@ -670,8 +671,9 @@ def main(argv: Any = None) -> dict[str, Any]:
     real = results["measure"]["variants"].get("real")
     print("\n" + markdown(results))
     if real:
-        verdict = "met" if real["seconds"] < TARGET_SECONDS else "MISSED"
-        print(f"\nReal sweep: {real['seconds']:.2f} s (target < {TARGET_SECONDS:.0f} s: "
+        target = CERTIFICATES_TARGET_SECONDS if args.certificates_db else TARGET_SECONDS
+        verdict = "met" if real["seconds"] < target else "MISSED"
+        print(f"\nReal sweep: {real['seconds']:.2f} s (target < {target:.0f} s: "
               f"{verdict}); results in {path}")
     return results
 
