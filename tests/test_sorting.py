@@ -369,3 +369,14 @@ def test_pending_cards_offer_both_index_backed_orders(app, admin_client, make_us
 
 
 SORTED_LISTS.append("/admin/audit")
+
+
+def test_a_list_drawn_by_a_row_url_with_a_clashing_query_argument(admin_client, make_user,
+                                                                  make_definition):
+    """A row's own URL without htmx draws the list (and its sort headers): a query
+    argument named like the path's (?user_id= on /admin/users/<user_id>) is no 500."""
+    user = make_user(Role.STAFF)
+    definition = make_definition("Clash")
+    assert admin_client.get(f"/admin/users/{user.id}?user_id=7").status_code == 200
+    page = admin_client.get(f"/admin/micro-credentials/{definition.id}?definition_id=x")
+    assert page.status_code == 200 and "sort-link" in page.get_data(as_text=True)

@@ -51,7 +51,9 @@ def url_with(_endpoint: str | None = None, **changes: Any) -> str:
             args[key] = value
     if _endpoint is not None:
         return url_for(_endpoint, **args)
-    return url_for(request.endpoint or "main.index", **(request.view_args or {}), **args)
+    # The path's own values win over a query argument of the same name (?user_id= on
+    # /people/<user_id>), which would otherwise be passed twice.
+    return url_for(request.endpoint or "main.index", **{**args, **(request.view_args or {})})
 
 
 _SENTINEL = 2147483647  # an id no URL of the map holds otherwise
