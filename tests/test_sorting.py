@@ -378,5 +378,5 @@ def test_a_list_drawn_by_a_row_url_with_a_clashing_query_argument(admin_client, 
     user = make_user(Role.STAFF)
     definition = make_definition("Clash")
     assert admin_client.get(f"/admin/users/{user.id}?user_id=7").status_code == 200
-    page = admin_client.get(f"/admin/micro-credentials/{definition.id}?definition_id=x")
+    page = admin_client.get(f"/admin/micro-credentials/{definition.id}/edit?definition_id=x")
     assert page.status_code == 200 and "sort-link" in page.get_data(as_text=True)
