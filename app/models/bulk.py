@@ -103,6 +103,6 @@ class BulkImportRow(Base):
                                                                   ondelete="SET NULL"))
     # An awards import's row (kind "awards", migration 0027): the credential it awarded.
     credential_id: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_micro_credentials.id", ondelete="SET NULL"))
+        ForeignKey("staff_micro_credentials.id", ondelete="SET NULL"), index=True)
     # A DUPLICATE or SKIPPED row: the import whose row issued the live certificate.
     issued_by_import_id: Mapped[int | None]
