@@ -51,8 +51,8 @@ from app.services.credentials.awards import (
     award_directly,
     award_expiry,
     check_holder,
-    still_valid,
 )
+from app.services.credentials.status import is_valid, valid_condition
 from app.services.errors import Conflict, ServiceError, ValidationFailed
 
 KIND = "awards"
@@ -168,7 +168,7 @@ def _check_row(raw: dict[str, str], catalogue: _Catalogue, users: dict[str, User
         check_holder(user)
         award_expiry(definition, awarded_on or today, expires_on, today)
         status, expiry = held.get((user.id, definition.id), (None, None))
-        if status is not None and still_valid(status, expiry, today):
+        if status is not None and is_valid(status, expiry, today):
             raise already_awarded(user, definition, expiry)
     except Conflict as exc:
         return S.DUPLICATE, exc.message, data, key
@@ -195,10 +195,7 @@ def _subject(data: dict[str, Any]) -> tuple[Any, ...]:
 
 def _valid_awards() -> Any:
     """The ids of credentials awarded and valid today."""
-    return select(StaffMicroCredential.id).where(
-        StaffMicroCredential.status == C.AWARDED,
-        or_(StaffMicroCredential.expiry_date.is_(None),
-            StaffMicroCredential.expiry_date > dates.today()))
+    return select(StaffMicroCredential.id).where(valid_condition(dates.today()))
 
 
 def live_done(keys: Iterable[str]) -> dict[str, int]:

@@ -38,7 +38,7 @@ from app.models.base import utcnow
 from app.services import audit, dates
 from app.services.context import Actor
 from app.services.credentials.assignments import ASSIGNABLE_ROLES
-from app.services.credentials.status import _notify_status
+from app.services.credentials.status import _notify_status, is_valid
 from app.services.dates import add_months
 from app.services.errors import AlreadyDone, Conflict, ValidationFailed
 from app.services.open_badges import status as badge_status
@@ -46,11 +46,6 @@ from app.services.persistence import flush_or_raise
 from app.services.transitions import lock, transition
 
 S = CredentialStatus
-
-
-def still_valid(status: CredentialStatus, expiry_date: date | None, today: date) -> bool:
-    """An AWARDED credential whose expiry date has not come (or that never expires)."""
-    return status == S.AWARDED and (expiry_date is None or expiry_date > today)
 
 
 def already_awarded(user: User | Any, definition: MicroCredentialDefinition,
@@ -125,7 +120,7 @@ def award_directly(actor: Actor, *, user: User, definition: MicroCredentialDefin
                       "status": S.NOT_STARTED.value, "direct_award": True})
     lock(credential)
     old = credential.status
-    if still_valid(old, credential.expiry_date, today):
+    if is_valid(old, credential.expiry_date, today):
         raise already_awarded(user, definition, credential.expiry_date)
     now = utcnow()
     awarded_at = now if awarded_on == now.date() else datetime.combine(
@@ -139,7 +134,7 @@ def award_directly(actor: Actor, *, user: User, definition: MicroCredentialDefin
         values["notes"] = "\n".join(filter(None, [credential.notes, stamp + note]))
     transition(credential, to=S.AWARDED, expected=old, values=values, refused=lambda now_: (
         already_awarded(user, definition, now_.expiry_date)
-        if still_valid(now_.status, now_.expiry_date, today) else
+        if is_valid(now_.status, now_.expiry_date, today) else
         f"It was moved to {now_.status.label} a moment ago. Try again."))
     badge_status.assign(credential)
     changes: dict[str, Any] = {"status": [old.value, S.AWARDED.value], "direct": True,

@@ -18,7 +18,7 @@ from app.models import (
     User,
 )
 from app.services.credentials.assignments import ASSIGNABLE_ROLES
-from app.services.credentials.status import EXPIRY_BANDS
+from app.services.credentials.status import EXPIRY_BANDS, expired_condition
 from app.services.pagination import Page, paginate
 from app.services.users import people_matching
 
@@ -122,13 +122,6 @@ class ExpirySummary:
     expired: int
     within_30: int
     within_90: int
-
-
-def expired_condition(today: date) -> Any:
-    """Expired, or awarded and due by today (the nightly job has not marked it yet)."""
-    return (StaffMicroCredential.status == CredentialStatus.EXPIRED) | (
-        (StaffMicroCredential.status == CredentialStatus.AWARDED)
-        & (StaffMicroCredential.expiry_date <= today))
 
 
 def _expiry_counts(today: date) -> tuple[Any, Any, Any]:

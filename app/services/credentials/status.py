@@ -3,13 +3,22 @@ AWARDED -> EXPIRED: forward one step at a time, back only with a note, AWARDED r
 the award and its expiry date (from the definition's validity unless given), EXPIRED only
 once that date has come (the daily sweep's expiry phase, app/services/sweep.py, expires
 every due credential at once). Each move goes through the atomic transition, is audited
-and tells the holder; `expiry_band` says how near the date is."""
+and tells the holder; `expiry_band` says how near the date is.
+
+What a "valid" award is lives here once, as a Python predicate and the SQL expression
+that says the same (`is_valid` / `valid_condition`), with its complement among awards,
+`expired_condition`: AWARDED and the expiry date not come yet (or none, it never
+expires). A credential due today counts as expired already (the nightly sweep has not
+marked it yet): the award form, bulk awards, the org dashboard and the matrix all ask
+these."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from sqlalchemy import ColumnElement
 
 from app.extensions import db
 from app.models import (
@@ -32,6 +41,24 @@ ORDER = [S.NOT_STARTED, S.IN_TRAINING, S.ASSESSMENT_PENDING, S.AWARDED, S.EXPIRE
 NEXT_STEP = {S.NOT_STARTED: S.IN_TRAINING, S.IN_TRAINING: S.ASSESSMENT_PENDING,
              S.ASSESSMENT_PENDING: S.AWARDED}
 EXPIRY_BANDS = (30, 60, 90)
+
+
+def is_valid(status: CredentialStatus, expiry_date: date | None, today: date) -> bool:
+    """An AWARDED credential whose expiry date has not come (or that never expires)."""
+    return status == S.AWARDED and (expiry_date is None or expiry_date > today)
+
+
+def valid_condition(today: date) -> ColumnElement[bool]:
+    """`is_valid` as SQL on StaffMicroCredential."""
+    expiry = StaffMicroCredential.expiry_date
+    return (StaffMicroCredential.status == S.AWARDED) & (expiry.is_(None) | (expiry > today))
+
+
+def expired_condition(today: date) -> ColumnElement[bool]:
+    """Expired, or awarded and due by today (the nightly job has not marked it yet)."""
+    return (StaffMicroCredential.status == S.EXPIRED) | (
+        (StaffMicroCredential.status == S.AWARDED)
+        & (StaffMicroCredential.expiry_date <= today))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.models import CredentialStatus, MicroCredentialDefinition, StaffMicroCredential, User
-from app.services.credentials.matrix import expired_condition
+from app.services.credentials.status import expired_condition, valid_condition
 from app.services.dashboards.periods import Bucket, bucket_index, fill, months, within
 
 C = CredentialStatus
@@ -33,8 +33,7 @@ class Compliance:
 def compliance(organization_id: int, today: date) -> list[Compliance]:
     """Per credential the organization's staff hold: how many of them hold it valid
     (awarded, not expiring by today) out of everyone assigned it."""
-    valid = (StaffMicroCredential.status == C.AWARDED) & (
-        StaffMicroCredential.expiry_date.is_(None) | (StaffMicroCredential.expiry_date > today))
+    valid = valid_condition(today)
     rows = db.session.execute(
         select(MicroCredentialDefinition.id, MicroCredentialDefinition.title,
                func.count(StaffMicroCredential.id), func.sum(case((valid, 1), else_=0)))
