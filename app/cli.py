@@ -212,7 +212,7 @@ def dispatch_command() -> None:
 
     result = dispatch_pending()
     click.echo(f"outbox: {result.queued} queued, {result.ran} ran inline, "
-               f"{result.failed} failed inline, {result.left} left pending")
+               f"{result.failed} failed, {result.left} left pending")
     if result.left:
         sys.exit(1)
 

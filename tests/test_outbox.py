@@ -80,6 +80,25 @@ def _queued_ids(app: Flask) -> list[str]:
         return list(rq.queues["default"].job_ids)
 
 
+def _queued_jobs(app: Flask) -> dict[str, tuple[str, list[object]]]:
+    """The jobs on the test's queue: job id -> (the job's dotted name, its arguments)."""
+    from rq.job import Job
+
+    from app.extensions import rq
+
+    with app.app_context():
+        queue = rq.queues["default"]
+        return {job.id: (job.func_name, list(job.args))
+                for job in Job.fetch_many(queue.job_ids, connection=queue.connection)}
+
+
+def _outbox_jobs(app: Flask, name: str = WELCOME) -> dict[str, tuple[str, list[object]]]:
+    """What the outbox's rows of one job asked for: job_key -> (name, arguments)."""
+    with app.app_context():
+        return {row.job_key: (row.name, list(row.args)) for row in db.session.scalars(
+            select(JobOutbox).where(JobOutbox.name == name))}
+
+
 def _admin(app: Flask, make_user: Callable[..., object]) -> Client:
     admin = make_user(Role.ADMIN)
     client = app.test_client()
@@ -298,16 +317,20 @@ def test_a_commit_with_more_jobs_than_a_batch_dispatches_them_all(up_app, make_u
 
     monkeypatch.setattr(jobs, "DISPATCH_BATCH", 7)
     sent = _counting_enqueue_many(monkeypatch)
-    monkeypatch.setattr(send_welcome_notification, "func", lambda user_id: {"ok": user_id})
+    ran: list[int] = []
+    monkeypatch.setattr(send_welcome_notification, "func", lambda user_id: ran.append(user_id))
     _pending_rows(up_app, make_user, 30)  # one commit: dispatched after it, 7 at a time
     rows = _rows(up_app)
     assert len(rows) == 30
     if REDIS_URL:
         assert {status for _, status, _ in rows} == {OutboxStatus.DISPATCHED}
         assert sorted(sent) == sorted(job for _, _, job in rows)  # each enqueued once
-        assert sorted(_queued_ids(up_app)) == sorted(sent)
+        # On the queue: each row's own job, with its arguments, under its job_key.
+        assert _queued_jobs(up_app) == _outbox_jobs(up_app)
+        assert not ran
     else:
         assert {status for _, status, _ in rows} == {OutboxStatus.DONE}
+        assert len(ran) == 30
 
 
 def test_two_dispatchers_of_the_same_rows_enqueue_each_once(down_app, up_app, make_user,
@@ -354,6 +377,7 @@ def test_two_dispatchers_of_the_same_rows_enqueue_each_once(down_app, up_app, ma
         assert sorted(sent) == sorted(job for _, _, job in rows)
         queued = _queued_ids(up_app)
         assert len(queued) == 40 and sorted(queued) == sorted(sent)
+        assert _queued_jobs(up_app) == _outbox_jobs(up_app) and not ran
     else:
         assert {status for _, status, _ in rows} == {OutboxStatus.DONE} and len(ran) == 40
 
@@ -390,7 +414,51 @@ def test_a_batch_enqueued_by_a_dispatcher_that_died_before_marking_is_not_queued
     assert len(sent) == 12  # nothing handed to RQ a second time
     queued = _queued_ids(up_app)
     assert len(queued) == 12 and sorted(queued) == keys
+    assert _queued_jobs(up_app) == _outbox_jobs(up_app)
     assert {status for _, status, _ in _rows(up_app)} == {OutboxStatus.DISPATCHED}
+
+
+def test_a_row_whose_job_no_longer_exists_fails_alone_and_the_rest_go_on(
+        up_app, make_user, monkeypatch):
+    """A deploy renamed or removed a job while its row waited: that row can never run.
+    It is the oldest, so it is in every claim; it must not send its batch back to
+    pending on every run (one bad row stopped the whole outbox)."""
+    import app.jobs as jobs
+
+    monkeypatch.setattr(jobs, "DISPATCH_BATCH", 3)  # the bad row and two good ones a batch
+    gone = "app.jobs.welcome.no_such_job"
+    user = make_user()
+    with up_app.app_context():
+        enqueue_after_commit(gone, user.id)
+        for _ in range(5):
+            enqueue_after_commit(WELCOME, user.id)
+        db.session.info.pop("credwright_outbox_ids")  # written before the deploy: waiting
+        db.session.commit()
+    assert set(_statuses(up_app, gone) + _statuses(up_app)) == {OutboxStatus.PENDING}
+    ran: list[int] = []
+    monkeypatch.setattr(send_welcome_notification, "func", lambda user_id: ran.append(user_id))
+
+    with up_app.app_context():
+        result = dispatch_pending()
+    assert result.failed == 1 and result.left == 0
+    with up_app.app_context():
+        bad = db.session.scalar(select(JobOutbox).where(JobOutbox.name == gone))
+        assert bad.status == OutboxStatus.FAILED and bad.rq_job_id is None
+        assert "no_such_job" in bad.last_error and "AttributeError" in bad.last_error
+    if REDIS_URL:
+        assert result.queued == 5
+        assert _statuses(up_app) == [OutboxStatus.DISPATCHED] * 5
+        assert _queued_jobs(up_app) == _outbox_jobs(up_app)  # the five, and not the bad one
+    else:
+        assert result.ran == 5 and len(ran) == 5
+        assert _statuses(up_app) == [OutboxStatus.DONE] * 5
+    # The failed row is not claimed again; the admin's jobs page counts it.
+    with up_app.app_context():
+        assert dispatch_pending().claimed == 0
+    up_app.test_client_class = Client
+    page = _admin(up_app, make_user).get("/admin/jobs").get_data(as_text=True)
+    assert 'id="outbox-failed">1 job(s) failed' in page
+    assert "Every committed job has been queued." in page
 
 
 # --- rate limits and /healthz with Redis down ------------------------------------------

@@ -19,7 +19,10 @@ Rows move in batches of DISPATCH_BATCH (a sweep's commit can hold thousands of j
 one claim, one Redis pipeline asking which job ids exist already, one pipeline
 enqueueing the others (`Queue.enqueue_many`), one UPDATE marking them and one COMMIT per
 batch. A crash between enqueueing and marking leaves the batch dispatching; whoever takes
-the claim over finds those jobs on Redis and only marks them.
+the claim over finds those jobs on Redis and only marks them. Each row's job is resolved
+and prepared on its own: a row that can never be queued (its job was renamed or removed
+by a deploy) is marked failed, with its error, and the rest of its batch goes on; only
+Redis trouble sends a batch back to pending.
 """
 
 from __future__ import annotations
@@ -183,21 +186,41 @@ def _enqueue_data(row: Claimed) -> Any:
         on_stopped=parsed.on_stopped, repeat=parsed.repeat, webhooks=parsed.webhooks)
 
 
-def _enqueue(rows: list[Claimed]) -> None:
-    """Put the rows' jobs on RQ under their job_keys, those a previous claim did not
+def _prepare(rows: list[Claimed]) -> tuple[dict[str, list[tuple[Claimed, Any]]],
+                                           dict[int, str]]:
+    """Each row's job resolved and prepared on its own: (the good rows with their
+    enqueue data, by queue name; the error of each row that cannot be). A row whose job
+    name no longer imports (renamed or removed by a deploy) or whose arguments RQ
+    refuses can never run; it must not hold back the rows claimed with it."""
+    by_queue: dict[str, list[tuple[Claimed, Any]]] = {}
+    broken: dict[int, str] = {}
+    for row in rows:
+        try:
+            queue = getattr(resolve(row.name), "queue", "default")
+            try:
+                rq.queues[queue]
+            except KeyError:
+                raise LookupError(f"no RQ queue {queue!r} is configured") from None
+            data = _enqueue_data(row)
+        except Exception as exc:
+            log.exception("job %s (outbox %s) cannot be queued", row.name, row.id)
+            broken[row.id] = f"{type(exc).__name__}: {exc}"[:2000]
+            continue
+        by_queue.setdefault(queue, []).append((row, data))
+    return by_queue, broken
+
+
+def _enqueue(by_queue: dict[str, list[tuple[Claimed, Any]]]) -> None:
+    """Put the prepared jobs on RQ under their job_keys, those a previous claim did not
     already put there: per queue, one pipeline of EXISTS and one of enqueue_many.
     Raises whatever Redis raises (the caller leaves the rows pending)."""
-    by_queue: dict[str, list[Claimed]] = {}
-    for row in rows:
-        by_queue.setdefault(getattr(resolve(row.name), "queue", "default"), []).append(row)
     for name, group in by_queue.items():
         queue = rq.queues[name]
         with queue.connection.pipeline(transaction=False) as pipe:
-            for row in group:
+            for row, _ in group:
                 pipe.exists(queue.job_class.key_for(row.job_key))
             there = pipe.execute()
-        missing = [_enqueue_data(row) for row, found in zip(group, there, strict=True)
-                   if not found]
+        missing = [data for (_, data), found in zip(group, there, strict=True) if not found]
         if missing:
             with queue.connection.pipeline() as pipe:
                 queue.enqueue_many(missing, pipeline=pipe)
@@ -210,27 +233,37 @@ def _dispatch_rows(app: Flask, rows: list[Claimed]) -> DispatchResult:
         for row in rows:  # each job runs here, in its own app context and transaction
             _, error = _attempt_inline(app, row.name, tuple(row.args))
             if error is None:
-                _finish([row.id], OutboxStatus.DONE, dispatched_at=utcnow(), last_error=None)
+                _finish([row.id], OutboxStatus.DONE, dispatched_at=utcnow(),
+                        last_error=None)
                 result.ran += 1
             else:
                 _finish([row.id], OutboxStatus.FAILED, dispatched_at=utcnow(),
                         last_error=error[:2000])
                 result.failed += 1
         return result
-    ids = [row.id for row in rows]
+    by_queue, broken = _prepare(rows)
+    # A row that can never run is failed, as an inline job that raises is (kept, with
+    # its error, for the admin's jobs page); the others go on without it.
+    for row_id, error in broken.items():
+        _finish([row_id], OutboxStatus.FAILED, dispatched_at=utcnow(),
+                last_error=error)
+    result.failed += len(broken)
+    ids = [row.id for group in by_queue.values() for row, _ in group]
+    if not ids:
+        return result
     try:
-        _enqueue(rows)
-    except Exception as exc:  # Redis away (or anything else): the rows wait
-        log.warning("%d job(s) (outbox %s..%s) left pending: %s: %s", len(rows), ids[0],
-                    ids[-1], type(exc).__name__, exc)
+        _enqueue(by_queue)
+    except Exception as exc:  # Redis away: the rows wait
+        log.warning("%d job(s) (outbox %s..%s) left pending: %s: %s", len(ids), min(ids),
+                    max(ids), type(exc).__name__, exc)
         _finish(ids, OutboxStatus.PENDING, claimed_at=None,
                 last_error=f"{type(exc).__name__}: {exc}"[:2000])
-        result.left += len(rows)
+        result.left += len(ids)
         return result
-    # Every row's job is on RQ under its job_key: that is its job id.
+    # Every good row's job is on RQ under its job_key: that is its job id.
     _finish(ids, OutboxStatus.DISPATCHED, rq_job_id=JobOutbox.job_key,
             dispatched_at=utcnow(), last_error=None)
-    result.queued += len(rows)
+    result.queued += len(ids)
     return result
 
 
@@ -238,7 +271,7 @@ def dispatch(ids: Iterable[int] | None = None, *, limit: int | None = None) -> D
     """Move pending outbox rows on (these ids, or every pending row, `limit` at a time):
     to RQ, or run inline without Redis. Runs in an application context of its own (its
     own session and transactions). Never raises for Redis trouble: those rows stay
-    pending and are counted in `left`."""
+    pending and are counted in `left`; rows that can never be queued are `failed`."""
     app = current_app._get_current_object()
     limit = limit or DISPATCH_BATCH
     total = DispatchResult()

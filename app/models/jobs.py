@@ -17,7 +17,8 @@ class OutboxStatus(enum.StrEnum):
     DISPATCHING = "dispatching"  # claimed by one dispatcher, being put on RQ
     DISPATCHED = "dispatched"    # on RQ as job `rq_job_id`
     DONE = "done"                # ran inline (no REDIS_URL)
-    FAILED = "failed"            # ran inline and raised (see last_error)
+    FAILED = "failed"            # ran inline and raised, or can never be queued (its
+                                 # job name no longer imports): see last_error
 
 
 class JobOutbox(Base):

@@ -252,7 +252,7 @@ def delivery_totals() -> dict[str, int]:
 class OutboxBacklog:
     """Committed jobs not yet on RQ: pending (Redis was away, or the dispatch has not
     run yet) and claimed by a dispatcher right now; the oldest pending one's time and
-    last error; inline jobs that raised."""
+    last error; jobs that failed (raised inline, or could never be queued)."""
 
     pending: int
     dispatching: int
