@@ -58,7 +58,7 @@ def org_figures(organization_id: int, today: date, org_arg: int | None) -> dict[
         return url_for("org.matrix", organization_id=org_arg, **args)
 
     compliance = [{"label": f"{c.title} ({c.valid} of {c.assigned})", "count": c.percent,
-                   "url": matrix(definition_id=c.definition_id, status="AWARDED")}
+                   "url": matrix(definition_id=c.definition_id, valid=1)}
                   for c in figures.compliance(organization_id, today)]
     forecast = dash.with_urls(figures.expiry_forecast(organization_id, today),
                               lambda b: matrix(status="AWARDED", expires_from=b.start.isoformat(),

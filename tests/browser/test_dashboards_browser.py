@@ -21,6 +21,7 @@ from app.models import (
     Enrolment,
     ProgressStatus,
     Role,
+    StaffMicroCredential,
     User,
 )
 from app.models.base import utcnow
@@ -171,11 +172,16 @@ def test_org_admin_reads_their_dashboard_and_opens_the_staff_at_risk(
     make_credential(heights, soon, CredentialStatus.AWARDED, expiry_date=today + timedelta(days=12))
     make_credential(heights, later, CredentialStatus.AWARDED, expiry_date=today + timedelta(days=200))
     make_credential(heights, outsider, CredentialStatus.AWARDED, expiry_date=today + timedelta(days=5))
+    due = make_credential(heights, make_user(Role.STAFF, org, name="Dara Due"),
+                          CredentialStatus.AWARDED, expiry_date=today + timedelta(days=30))
+    with app.app_context():  # awarded, due today: not valid (the sweep has not run yet)
+        db.session.get(StaffMicroCredential, due.id).expiry_date = today
+        db.session.commit()
     page.set_viewport_size(DESKTOP)
     log_in(org_admin.email)
     page.locator("nav.org-tabs").get_by_role("link", name="Dashboard").click()
     expect(page).to_have_url(re.compile(r"/org/dashboard$"))
-    expect(page.locator("#chart-compliance")).to_contain_text("Working at Heights (2 of 2)")
+    expect(page.locator("#chart-compliance")).to_contain_text("Working at Heights (2 of 3)")
     expect(page.locator("#at-risk")).to_contain_text("Sina Soon")
     expect(page.locator("main")).not_to_contain_text("Olaf Outsider")
     _both_widths(page, screenshot, "org-dashboard")
@@ -194,6 +200,18 @@ def test_org_admin_reads_their_dashboard_and_opens_the_staff_at_risk(
     expect(page.locator("#org-matrix")).to_contain_text("Lui Later")
     expect(page.locator("#org-matrix")).not_to_contain_text("Sina Soon")
     screenshot("org-forecast-list")
+
+    # The compliance bar lists the people it counts (2 valid), not the award due today.
+    page.go_back()
+    page.locator("#chart-compliance").get_by_role(
+        "link", name=re.compile(r"Working at Heights \(2 of 3\)")).click()
+    expect(page.locator("#expiry-filter")).to_contain_text("awarded and in date")
+    rows = page.locator("#org-matrix tbody tr[id^=staff-]")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#org-matrix")).to_contain_text("Sina Soon")
+    expect(page.locator("#org-matrix")).to_contain_text("Lui Later")
+    expect(page.locator("#org-matrix")).not_to_contain_text("Dara Due")
+    screenshot("org-compliance-list")
     assert not page_errors
 
 

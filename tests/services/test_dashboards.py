@@ -173,6 +173,14 @@ def test_org_figures_count_only_their_organization(app: Any, org: Any, make_org:
         assert len(listed.staff.items) == first.count
         expired = mc.org_matrix(org.id, risk="expired", today=today)
         assert [u.name for u in expired.staff.items] == ["Staff 2"]
+        # The compliance figure's link lists exactly the people it counts: Staff 2's
+        # award is due today, so neither the figure nor the list has them.
+        for c in dash.org.compliance(org.id, today):
+            valid = mc.org_matrix(org.id, definition_id=c.definition_id, valid=True,
+                                  today=today)
+            assert valid.staff.total == c.valid
+        valid = mc.org_matrix(org.id, definition_id=skill.id, valid=True, today=today)
+        assert [u.name for u in valid.staff.items] == ["Staff 0", "Staff 1"]
 
 
 def test_an_export_of_an_expiry_filtered_list_reads_its_dates_back() -> None:

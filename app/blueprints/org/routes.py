@@ -61,7 +61,9 @@ def _filters() -> dict[str, Any]:
             # The dashboard's links: an expiry month or band, and the staff at risk.
             "expires_from": parse_date(request.args.get("expires_from")),
             "expires_to": parse_date(request.args.get("expires_to")),
-            "risk": "expired" if request.args.get("risk") == "expired" else ""}
+            "risk": "expired" if request.args.get("risk") == "expired" else "",
+            # The compliance figure's link: awarded and in date (credentials/status.py).
+            "valid": request.args.get("valid") == "1"}
 
 
 @bp.route("/dashboard")
@@ -97,7 +99,7 @@ def matrix() -> Any:
 def export() -> Any:
     org = _organization()
     filters = _filters()
-    for key in ("q", "expires_from", "expires_to", "risk"):
+    for key in ("q", "expires_from", "expires_to", "risk", "valid"):
         filters.pop(key)
     today = dates.today()
     buffer = io.StringIO()

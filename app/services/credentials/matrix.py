@@ -18,7 +18,7 @@ from app.models import (
     User,
 )
 from app.services.credentials.assignments import ASSIGNABLE_ROLES
-from app.services.credentials.status import EXPIRY_BANDS, expired_condition
+from app.services.credentials.status import EXPIRY_BANDS, expired_condition, valid_condition
 from app.services.pagination import Page, paginate
 from app.services.users import people_matching
 
@@ -40,14 +40,15 @@ class Matrix:
 def org_matrix(organization_id: int, *, definition_id: int | None = None, status: str = "",
                q: str = "", page: int = 1, per_page: int = 25, today: date,
                expires_from: date | None = None, expires_to: date | None = None,
-               risk: str = "") -> Matrix:
+               risk: str = "", valid: bool = False) -> Matrix:
     """Staff of one organization x the definitions any of them hold.
 
     Three queries whatever the size: the page of staff (with its count), the columns
     with the whole organization's expiry summary (one pass over its credentials), and
     the cells for that page. Filters keep the staff with a matching credential (one
     credential meeting them all): its definition, status, expiry dates (inclusive) and
-    `risk="expired"` (expired, or awarded and due by today: expiry_band's rule).
+    `risk="expired"` (expired, or awarded and due by today: expiry_band's rule) and
+    `valid` (awarded and in date: the rule the dashboard's compliance figure counts).
     """
     held = select(StaffMicroCredential.id).where(StaffMicroCredential.user_id == User.id)
     if definition_id is not None:
@@ -60,11 +61,13 @@ def org_matrix(organization_id: int, *, definition_id: int | None = None, status
         held = held.where(StaffMicroCredential.expiry_date <= expires_to)
     if risk == "expired":
         held = held.where(expired_condition(today))
+    if valid:
+        held = held.where(valid_condition(today))
     staff_stmt = (select(User).where(User.organization_id == organization_id,
                                      User.role.in_(ASSIGNABLE_ROLES))
                   .order_by(User.name, User.id))
     if (definition_id is not None or status or expires_from is not None
-            or expires_to is not None or risk == "expired"):
+            or expires_to is not None or risk == "expired" or valid):
         staff_stmt = staff_stmt.where(held.correlate(User).exists())
     if q.strip():
         staff_stmt = staff_stmt.where(people_matching(q))

@@ -11,6 +11,7 @@ from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.models import CredentialStatus, MicroCredentialDefinition, StaffMicroCredential, User
+from app.services.credentials.assignments import ASSIGNABLE_ROLES
 from app.services.credentials.status import expired_condition, valid_condition
 from app.services.dashboards.periods import Bucket, bucket_index, fill, months, within
 
@@ -40,7 +41,8 @@ def compliance(organization_id: int, today: date) -> list[Compliance]:
         .join(StaffMicroCredential,
               StaffMicroCredential.definition_id == MicroCredentialDefinition.id)
         .join(User, User.id == StaffMicroCredential.user_id)
-        .where(User.organization_id == organization_id)
+        # The matrix's staff (its compliance link lists exactly these people).
+        .where(User.organization_id == organization_id, User.role.in_(ASSIGNABLE_ROLES))
         .group_by(MicroCredentialDefinition.id, MicroCredentialDefinition.title)
         .order_by(MicroCredentialDefinition.title)).all()
     return [Compliance(d, t, int(n), int(v or 0)) for d, t, n, v in rows]
