@@ -390,12 +390,12 @@ def test_a_batch_enqueued_by_a_dispatcher_that_died_before_marking_is_not_queued
     original = jobs._finish
     died = []
 
-    def dies_once(row_ids, status, **values):
+    def dies_once(row_ids, claim, status, **values):
         if status == OutboxStatus.DISPATCHED and not died:
             died.append(list(row_ids))
             db.session.rollback()  # the process is gone: nothing marked
             raise RuntimeError("killed")
-        return original(row_ids, status, **values)
+        return original(row_ids, claim, status, **values)
 
     monkeypatch.setattr(jobs, "_finish", dies_once)
     sent = _counting_enqueue_many(monkeypatch)
@@ -416,6 +416,38 @@ def test_a_batch_enqueued_by_a_dispatcher_that_died_before_marking_is_not_queued
     assert len(queued) == 12 and sorted(queued) == keys
     assert _queued_jobs(up_app) == _outbox_jobs(up_app)
     assert {status for _, status, _ in _rows(up_app)} == {OutboxStatus.DISPATCHED}
+
+
+def test_a_dispatcher_whose_claim_was_taken_over_leaves_the_rows_to_the_new_holder(
+        up_app, make_user, monkeypatch):
+    """A dispatcher claimed rows and stalled past the lease; another took them over.
+    When the stale one wakes up, its finishing UPDATE must not touch them (neither send
+    them back to pending nor mark them), whatever it thinks happened."""
+    import app.jobs as jobs
+
+    user = make_user()
+    real = jobs.utcnow
+    with up_app.app_context():
+        for _ in range(3):
+            enqueue_after_commit(WELCOME, user.id)
+        db.session.info.pop("credwright_outbox_ids")  # no after-commit dispatch
+        db.session.commit()
+        monkeypatch.setattr(jobs, "utcnow", lambda: real() - timedelta(hours=1))
+        stale = jobs._claim(None, 10)  # claimed an hour ago, then stalled
+        monkeypatch.setattr(jobs, "utcnow", real)
+        fresh = jobs._claim(None, 10)  # the lease ran out: taken over
+        ids = [row.id for row in stale]
+        assert len(ids) == 3 and [row.id for row in fresh] == ids
+
+        jobs._finish(ids, stale[0].claimed_at, OutboxStatus.PENDING, claimed_at=None,
+                     last_error="ConnectionError: stale")
+        jobs._finish(ids, stale[0].claimed_at, OutboxStatus.DISPATCHED, dispatched_at=real())
+        rows = db.session.execute(select(JobOutbox.status, JobOutbox.claimed_at,
+                                         JobOutbox.last_error)).all()
+        assert rows == [(OutboxStatus.DISPATCHING, fresh[0].claimed_at, None)] * 3
+
+        jobs._finish(ids, fresh[0].claimed_at, OutboxStatus.DISPATCHED, dispatched_at=real())
+        assert set(db.session.scalars(select(JobOutbox.status))) == {OutboxStatus.DISPATCHED}
 
 
 def test_a_row_whose_job_no_longer_exists_fails_alone_and_the_rest_go_on(

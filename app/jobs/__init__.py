@@ -31,7 +31,7 @@ import importlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -139,7 +139,7 @@ def _claim(ids: Iterable[int] | None, limit: int) -> list[Claimed]:
         .values(status=OutboxStatus.DISPATCHING, claimed_at=now,
                 attempts=JobOutbox.attempts + 1)
         .returning(JobOutbox.id, JobOutbox.name, JobOutbox.args, JobOutbox.options,
-                   JobOutbox.job_key)
+                   JobOutbox.job_key, JobOutbox.claimed_at)
         .execution_options(synchronize_session=False))]
     # Plain values, and no transaction left open while the jobs run (on SQLite an open
     # write transaction here would lock out the inline job's own session).
@@ -157,14 +157,19 @@ class Claimed:
     args: list[Any]
     options: dict[str, Any]
     job_key: str
+    claimed_at: datetime  # this claim's own time: the same for every row it took
 
 
-def _finish(row_ids: list[int], status: OutboxStatus, **values: Any) -> None:
-    """Move these claimed rows on (only those still claimed: a claim taken over after
-    the lease belongs to the other dispatcher now), in one UPDATE and one COMMIT."""
+def _finish(row_ids: list[int], claim: datetime, status: OutboxStatus,
+            **values: Any) -> None:
+    """Move these rows of the claim made at `claim` on, in one UPDATE and one COMMIT;
+    only those this claim still holds: a dispatcher that stalled past CLAIM_LEASE finds
+    its rows taken over (claimed again, at another time) and must leave them to the
+    dispatcher holding them now."""
     if row_ids:
         db.session.execute(update(JobOutbox).where(
-            JobOutbox.id.in_(row_ids), JobOutbox.status == OutboxStatus.DISPATCHING)
+            JobOutbox.id.in_(row_ids), JobOutbox.status == OutboxStatus.DISPATCHING,
+            JobOutbox.claimed_at == claim)
             .values(status=status, **values).execution_options(synchronize_session=False))
     db.session.commit()
 
@@ -213,7 +218,11 @@ def _prepare(rows: list[Claimed]) -> tuple[dict[str, list[tuple[Claimed, Any]]],
 def _enqueue(by_queue: dict[str, list[tuple[Claimed, Any]]]) -> None:
     """Put the prepared jobs on RQ under their job_keys, those a previous claim did not
     already put there: per queue, one pipeline of EXISTS and one of enqueue_many.
-    Raises whatever Redis raises (the caller leaves the rows pending)."""
+    Raises whatever Redis raises (the caller leaves the rows pending).
+
+    EXISTS then enqueue_many is not atomic across a takeover: a dispatcher that stalls
+    past CLAIM_LEASE between the two can queue a job the one that took its claim over
+    queues too. Jobs are idempotent, so that costs a repeated no-op, nothing more."""
     for name, group in by_queue.items():
         queue = rq.queues[name]
         with queue.connection.pipeline(transaction=False) as pipe:
@@ -229,15 +238,16 @@ def _enqueue(by_queue: dict[str, list[tuple[Claimed, Any]]]) -> None:
 
 def _dispatch_rows(app: Flask, rows: list[Claimed]) -> DispatchResult:
     result = DispatchResult()
+    claim = rows[0].claimed_at
     if app.config["JOBS_INLINE"]:
         for row in rows:  # each job runs here, in its own app context and transaction
             _, error = _attempt_inline(app, row.name, tuple(row.args))
             if error is None:
-                _finish([row.id], OutboxStatus.DONE, dispatched_at=utcnow(),
+                _finish([row.id], claim, OutboxStatus.DONE, dispatched_at=utcnow(),
                         last_error=None)
                 result.ran += 1
             else:
-                _finish([row.id], OutboxStatus.FAILED, dispatched_at=utcnow(),
+                _finish([row.id], claim, OutboxStatus.FAILED, dispatched_at=utcnow(),
                         last_error=error[:2000])
                 result.failed += 1
         return result
@@ -245,7 +255,7 @@ def _dispatch_rows(app: Flask, rows: list[Claimed]) -> DispatchResult:
     # A row that can never run is failed, as an inline job that raises is (kept, with
     # its error, for the admin's jobs page); the others go on without it.
     for row_id, error in broken.items():
-        _finish([row_id], OutboxStatus.FAILED, dispatched_at=utcnow(),
+        _finish([row_id], claim, OutboxStatus.FAILED, dispatched_at=utcnow(),
                 last_error=error)
     result.failed += len(broken)
     ids = [row.id for group in by_queue.values() for row, _ in group]
@@ -256,12 +266,12 @@ def _dispatch_rows(app: Flask, rows: list[Claimed]) -> DispatchResult:
     except Exception as exc:  # Redis away: the rows wait
         log.warning("%d job(s) (outbox %s..%s) left pending: %s: %s", len(ids), min(ids),
                     max(ids), type(exc).__name__, exc)
-        _finish(ids, OutboxStatus.PENDING, claimed_at=None,
+        _finish(ids, claim, OutboxStatus.PENDING, claimed_at=None,
                 last_error=f"{type(exc).__name__}: {exc}"[:2000])
         result.left += len(ids)
         return result
     # Every good row's job is on RQ under its job_key: that is its job id.
-    _finish(ids, OutboxStatus.DISPATCHED, rq_job_id=JobOutbox.job_key,
+    _finish(ids, claim, OutboxStatus.DISPATCHED, rq_job_id=JobOutbox.job_key,
             dispatched_at=utcnow(), last_error=None)
     result.queued += len(ids)
     return result
