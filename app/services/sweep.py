@@ -33,6 +33,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Date,
     Integer,
     Select,
     String,
@@ -119,10 +120,21 @@ def _band(expiry: Any, as_of: date) -> Any:
                 else_=literal("90"))
 
 
+def _as_string(value: Any) -> Any:
+    """A SQL value as text; a date as ISO 'YYYY-MM-DD' on both databases. (PostgreSQL's
+    CAST of a date follows the session's DateStyle, '09/02/2027' under 'SQL, DMY'; a
+    claim key made so would not match the same reminder's key made under ISO, and the
+    dry-run lines would read differently. SQLite stores dates as ISO text already.)"""
+    if isinstance(getattr(value, "type", None), Date) and (
+            db.session.get_bind().dialect.name == "postgresql"):
+        return func.to_char(value, literal_column("'YYYY-MM-DD'"))
+    return cast(value, String)
+
+
 def _key(*parts: Any) -> Any:
     expr: Any = None
     for part in parts:
-        piece = part if isinstance(part, str) else cast(part, String)
+        piece = part if isinstance(part, str) else _as_string(part)
         piece = literal(piece) if isinstance(piece, str) else piece
         expr = piece if expr is None else expr + literal(":") + piece
     return expr
@@ -232,7 +244,7 @@ def _text(*parts: Any) -> Any:
         elif isinstance(getattr(part, "type", None), String):
             piece = part
         else:
-            piece = cast(part, String)
+            piece = _as_string(part)
         expr = piece if expr is None else expr + piece
     return expr
 

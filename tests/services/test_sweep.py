@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.jobs import sweep as sweep_job
@@ -214,6 +215,31 @@ def test_dry_run_lists_exactly_what_a_run_sends_and_changes_nothing(
     assert [r.lines for r in dry] == [r.lines for r in real]
     assert sum(r.sent for r in dry) == sum(r.sent for r in real) == 6
     assert runs[0].status == "done" and runs[0].sent == 6
+
+
+def test_keys_and_dry_run_lines_write_dates_as_iso_whatever_the_datestyle(
+        make_app: Callable[..., Flask], people: dict[str, Any],
+        make_definition: Callable[..., Any], make_credential: Callable[..., Any]) -> None:
+    """PostgreSQL casts a date to text by the session's DateStyle ('09/02/2027' under
+    'SQL, DMY'): the claim keys (exactly once across runs) and the dry-run lines must
+    read the same on every server (ISO, as SQLite has it)."""
+    postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    dmy = make_app(SQLALCHEMY_ENGINE_OPTIONS={
+        "pool_pre_ping": True,
+        "connect_args": {"options": "-c DateStyle=SQL,DMY"}}) if postgres else make_app()
+    expiry = TODAY + timedelta(days=30)
+    credential = _awarded(make_credential, make_definition("Reroofing"), people["holder"],
+                          expiry)
+    with dmy.app_context():
+        if postgres:
+            assert db.session.scalar(text("SHOW DateStyle")) == "SQL, DMY"
+        dry = {r.name: r.lines for r in sweep_job.run(TODAY, dry_run=True)}
+        sweep_job.run(TODAY)
+        keys = set(db.session.scalars(select(ReminderClaim.key)))
+    assert dry["credential_reminders"][0] == (
+        f" 30-day  credential #{credential.id} Reroofing of Hemi Holder "
+        f"(expires {expiry.isoformat()}) -> holder")
+    assert keys == {f"mcred:{credential.id}:{expiry.isoformat()}:30"}
 
 
 def test_training_due_and_overdue(app: Flask, people: dict[str, Any], org: Any,
