@@ -12,9 +12,12 @@ time of the check, not of the write.
 
 The trade-off, accepted for this log only: a process that dies without exiting
 (SIGKILL, OOM, power loss) loses the checks of its last second or so, and a check
-shows on /me up to a second after it was made. Nothing else reads this table. While
-the database is unreachable, up to MAX_PENDING rows wait for the next flush; beyond
-that the oldest are dropped (and logged).
+shows up to a second after it was made wherever this table is read: the holder's
+/me list (certificates.queries), the admin dashboard's verification figures and
+/admin/verifications (dashboards.admin). Those are counts and lists for people, not
+records anything depends on; nothing may treat this table as complete. While the
+database is unreachable, up to MAX_PENDING rows wait for the next flush; beyond that
+the oldest are dropped (and logged).
 """
 
 from __future__ import annotations
