@@ -90,6 +90,36 @@ def test_csv_export_is_utf8_with_bom_and_keeps_numbers(app, org_admin_client, or
     assert by_name["'+SUM(A1:A9)"][7] == "3"
 
 
+def test_csv_export_applies_the_matrix_filters(app, org_admin_client, org, org_setup,
+                                               make_credential):
+    """The dashboard's links (an expiry range, the staff at risk, the valid awards) and
+    the page's search narrow the file as they narrow the page."""
+    lapsed = make_credential(org_setup["asbestos"], org_setup["ana"], S.AWARDED,
+                             expiry_date=date.today() + timedelta(days=30))
+    with app.app_context():  # due today: counts as expired, not valid
+        db.session.get(StaffMicroCredential, lapsed.id).expiry_date = date.today()
+        db.session.commit()
+
+    def exported(query: str) -> set[tuple[str, str]]:
+        rows = _csv_rows(org_admin_client.get(f"/org/credentials.csv?{query}"))
+        return {(r[0], r[2]) for r in rows[1:]}
+
+    everyone = {("Ana Aroha", "Working at Heights"), ("Ana Aroha", "Asbestos Awareness"),
+                ("'=Ben Formula", "Asbestos Awareness")}
+    assert exported("") == everyone
+    soon = org_setup["soon"].isoformat()
+    assert exported(f"expires_from={soon}&expires_to={soon}") == {
+        ("Ana Aroha", "Working at Heights")}
+    assert exported("risk=expired") == {("Ana Aroha", "Asbestos Awareness")}
+    assert exported("valid=1") == {("Ana Aroha", "Working at Heights")}
+    assert exported("q=formula") == {("'=Ben Formula", "Asbestos Awareness")}
+    assert exported(f"definition_id={org_setup['asbestos'].id}&status=IN_TRAINING") == {
+        ("'=Ben Formula", "Asbestos Awareness")}
+    # The matrix's Download CSV link carries the page's filters.
+    html = org_admin_client.get("/org?risk=expired&q=ana", headers=HX).get_data(as_text=True)
+    assert "/org/credentials.csv?q=ana&amp;risk=expired" in html
+
+
 @pytest.mark.parametrize(("value", "cell"), [
     (-12, "-12"), ("-12", "-12"), ("3.5", "3.5"), ("-3.5", "-3.5"), (0, "0"), (None, ""),
     ("Tāne", "Tāne"), ("=1+1", "'=1+1"), ("+64 21 555", "'+64 21 555"), ("-1+2", "'-1+2"),

@@ -4,6 +4,8 @@ screenshots of every dashboard at 1280 and 390 px wide."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import timedelta
 
@@ -212,6 +214,12 @@ def test_org_admin_reads_their_dashboard_and_opens_the_staff_at_risk(
     expect(page.locator("#org-matrix")).to_contain_text("Lui Later")
     expect(page.locator("#org-matrix")).not_to_contain_text("Dara Due")
     screenshot("org-compliance-list")
+    # Its CSV holds the same credentials as the list.
+    with page.expect_download() as info:
+        page.locator("#org-matrix").get_by_role("link", name="Download CSV").click()
+    exported = list(csv.DictReader(io.StringIO(
+        open(info.value.path(), "rb").read().decode("utf-8-sig"))))
+    assert sorted(r["Name"] for r in exported) == ["Lui Later", "Sina Soon"]
     assert not page_errors
 
 

@@ -98,16 +98,14 @@ def matrix() -> Any:
 @allow_roles(Role.ORG_ADMIN, Role.ADMIN)
 def export() -> Any:
     org = _organization()
-    filters = _filters()
-    for key in ("q", "expires_from", "expires_to", "risk", "valid"):
-        filters.pop(key)
+    filters = _filters()  # the matrix's, so the file holds what the filtered page shows
     today = dates.today()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["Name", "Email", "Credential", "Level", "Status", "Awarded",
                      "Expires", "Days left"])
     for name, email, title, level, status, awarded_at, expiry in db.session.execute(
-            mc.org_credentials_for_export(org.id, **filters)):
+            mc.org_credentials_for_export(org.id, today=today, **filters)):
         writer.writerow([safe_cell(v) for v in (
             name, email, title, level, status.label,
             awarded_at.date().isoformat() if awarded_at else "",

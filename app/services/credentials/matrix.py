@@ -50,24 +50,15 @@ def org_matrix(organization_id: int, *, definition_id: int | None = None, status
     `risk="expired"` (expired, or awarded and due by today: expiry_band's rule) and
     `valid` (awarded and in date: the rule the dashboard's compliance figure counts).
     """
-    held = select(StaffMicroCredential.id).where(StaffMicroCredential.user_id == User.id)
-    if definition_id is not None:
-        held = held.where(StaffMicroCredential.definition_id == definition_id)
-    if status in CredentialStatus.__members__:
-        held = held.where(StaffMicroCredential.status == CredentialStatus(status))
-    if expires_from is not None:
-        held = held.where(StaffMicroCredential.expiry_date >= expires_from)
-    if expires_to is not None:
-        held = held.where(StaffMicroCredential.expiry_date <= expires_to)
-    if risk == "expired":
-        held = held.where(expired_condition(today))
-    if valid:
-        held = held.where(valid_condition(today))
+    conditions = credential_filters(today, definition_id=definition_id, status=status,
+                                    expires_from=expires_from, expires_to=expires_to,
+                                    risk=risk, valid=valid)
     staff_stmt = (select(User).where(User.organization_id == organization_id,
                                      User.role.in_(ASSIGNABLE_ROLES))
                   .order_by(User.name, User.id))
-    if (definition_id is not None or status or expires_from is not None
-            or expires_to is not None or risk == "expired" or valid):
+    if conditions:
+        held = select(StaffMicroCredential.id).where(StaffMicroCredential.user_id == User.id,
+                                                     *conditions)
         staff_stmt = staff_stmt.where(held.correlate(User).exists())
     if q.strip():
         staff_stmt = staff_stmt.where(people_matching(q))
@@ -98,22 +89,50 @@ def org_matrix(organization_id: int, *, definition_id: int | None = None, status
     return Matrix(staff, definitions, cells, summary)
 
 
-def org_credentials_for_export(organization_id: int, *, definition_id: int | None = None,
-                               status: str = "") -> Select[Any]:
-    """The organization's staff credentials as flat rows, for CSV export."""
+def credential_filters(today: date, *, definition_id: int | None = None, status: str = "",
+                       expires_from: date | None = None, expires_to: date | None = None,
+                       risk: str = "", valid: bool = False) -> list[Any]:
+    """The conditions on one StaffMicroCredential for the matrix's filters (see
+    org_matrix); the CSV export applies the same ones to its rows."""
+    conditions: list[Any] = []
+    if definition_id is not None:
+        conditions.append(StaffMicroCredential.definition_id == definition_id)
+    if status in CredentialStatus.__members__:
+        conditions.append(StaffMicroCredential.status == CredentialStatus(status))
+    if expires_from is not None:
+        conditions.append(StaffMicroCredential.expiry_date >= expires_from)
+    if expires_to is not None:
+        conditions.append(StaffMicroCredential.expiry_date <= expires_to)
+    if risk == "expired":
+        conditions.append(expired_condition(today))
+    if valid:
+        conditions.append(valid_condition(today))
+    return conditions
+
+
+def org_credentials_for_export(organization_id: int, *, today: date,
+                               definition_id: int | None = None, status: str = "",
+                               q: str = "", expires_from: date | None = None,
+                               expires_to: date | None = None, risk: str = "",
+                               valid: bool = False) -> Select[Any]:
+    """The organization's staff credentials as flat rows, for CSV export: the matrix's
+    staff, and of their credentials those meeting the matrix's filters (the page's
+    search, definition, status, expiry dates, risk and validity), so the file holds
+    what the filtered page shows."""
     stmt = (select(User.name, User.email, MicroCredentialDefinition.title,
                    MicroCredentialDefinition.level, StaffMicroCredential.status,
                    StaffMicroCredential.awarded_at, StaffMicroCredential.expiry_date)
             .join(StaffMicroCredential, StaffMicroCredential.user_id == User.id)
             .join(MicroCredentialDefinition,
                   MicroCredentialDefinition.id == StaffMicroCredential.definition_id)
-            .where(User.organization_id == organization_id)
+            .where(User.organization_id == organization_id, User.role.in_(ASSIGNABLE_ROLES),
+                   *credential_filters(today, definition_id=definition_id, status=status,
+                                       expires_from=expires_from, expires_to=expires_to,
+                                       risk=risk, valid=valid))
             .order_by(User.name, User.id, MicroCredentialDefinition.level.desc(),
                       MicroCredentialDefinition.title))
-    if definition_id is not None:
-        stmt = stmt.where(StaffMicroCredential.definition_id == definition_id)
-    if status in CredentialStatus.__members__:
-        stmt = stmt.where(StaffMicroCredential.status == CredentialStatus(status))
+    if q.strip():
+        stmt = stmt.where(people_matching(q))
     return stmt
 
 
