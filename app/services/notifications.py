@@ -1,8 +1,18 @@
 """Notifications: raising them, choosing their channels, reading them.
 
-`notify()` (one) and `notify_many()` (a batch, the daily sweep's path) are the only code
-that creates notification rows: anything that tells someone something calls one of them,
-so every notification gets its delivery plan and its email/SMS deliveries.
+Three writers, all here, are the only code that creates notification rows: `notify()`
+(one), `notify_many()` (a batch of Python items: the training reminders) and
+`notify_from_select()` (INSERT ... SELECT, no Python object per row: the sweep's expiry
+reminders). Anything that tells someone something calls one of them, so every
+notification gets its delivery plan and its email/SMS deliveries.
+
+The rule for a writer: its delivery plan comes from PREFERENCES and nowhere else.
+`notify()` and `notify_many()` call `delivery_plan()`; `notify_from_select()` builds the
+same rules in SQL (`_plan_sql()`, which reads PREFERENCES for the type). A change to what
+decides a channel (a preference, ALWAYS/NEVER, the audience, active, phone) is made in
+both `delivery_plan()` and `_plan_sql()`; test_notify_from_select_agrees_with_notify
+(tests/services/test_notifications.py) checks every type, audience and preference
+through both. A fourth writer follows the same rule, here.
 
 Every type maps to four preferences (seed 001's table, extended to every type): a user
 email preference, a user SMS preference, an organization email preference and an
@@ -422,8 +432,10 @@ def notify_from_select(source: Select[Any], type_: NotificationType, order_by: S
     sweep raises hundreds of thousands at once). Flushes.
 
     `source` has the columns user_id, title, body, link, dedupe_key and audience
-    ('self' or 'org'; the same rules as `delivery_plan()`), plus the `order_by` ones
-    (the order ids are given in). A row whose dedupe key exists already is skipped (the
+    ('self' or 'org'), plus the `order_by` ones (the order ids are given in). The plan
+    comes from PREFERENCES, as notify()'s does: `_plan_sql()` is `delivery_plan()` in
+    SQL (the same preferences, audiences and rules; test_notify_from_select_agrees_with_
+    notify checks the two for every type). A row whose dedupe key exists already is skipped (the
     unique constraint, ON CONFLICT DO NOTHING). Returns the ids created, in order, and
     the `listing` column of every source row (skipped ones too) in that order.
 
