@@ -85,7 +85,7 @@ def assign(definition: MicroCredentialDefinition, user_ids: Iterable[int], actor
     for credential, user in zip(created, users, strict=True):
         audit.record(actor, AuditAction.MCRED_ASSIGN, "staff_micro_credential", credential.id,
                      {"definition_id": definition.id, "user_id": user.id,
-                      "status": S.NOT_STARTED.value})
+                      "status": S.NOT_STARTED.value, **({"note": notes} if notes else {})})
         notify(user, NotificationType.CREDENTIAL_STATUS_CHANGE,
                f"Assigned: {definition.title}",
                f"You have been assigned the micro-credential {definition.title}.", link="/me")

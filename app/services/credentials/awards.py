@@ -16,7 +16,8 @@ The same rules as an assignment and an award in the lifecycle (status.py), in on
 an assignment), holds its row (`lock`), then moves it to AWARDED through the transition
 from the status it was found in: of two awards at once one is made, audited
 (MCRED_AWARD, with `direct`) and notified; the other gets AlreadyDone. The Open Badges
-status entry is put in good standing, and a note is stamped onto the credential's notes.
+status entry is put in good standing, and a note is stamped onto the credential's notes
+(`status.add_note`: bounded, the oldest lines giving way; the audit keeps every note).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from app.models.base import utcnow
 from app.services import audit, dates
 from app.services.context import Actor
 from app.services.credentials.assignments import ASSIGNABLE_ROLES
-from app.services.credentials.status import _notify_status, is_valid
+from app.services.credentials.status import _notify_status, add_note, is_valid
 from app.services.dates import add_months
 from app.services.errors import AlreadyDone, Conflict, ValidationFailed
 from app.services.open_badges import status as badge_status
@@ -130,8 +131,7 @@ def award_directly(actor: Actor, *, user: User, definition: MicroCredentialDefin
                               "awarded_by_id": actor.user.id if actor.user else None,
                               "expiry_date": expiry}
     if note:
-        stamp = f"[{today.isoformat()} {actor.user.email if actor.user else 'system'}] "
-        values["notes"] = "\n".join(filter(None, [credential.notes, stamp + note]))
+        values["notes"] = add_note(credential.notes, note, actor, today)
     transition(credential, to=S.AWARDED, expected=old, values=values, refused=lambda now_: (
         already_awarded(user, definition, now_.expiry_date)
         if is_valid(now_.status, now_.expiry_date, today) else

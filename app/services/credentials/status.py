@@ -61,6 +61,37 @@ def expired_condition(today: date) -> ColumnElement[bool]:
         & (StaffMicroCredential.expiry_date <= today))
 
 
+# A credential's notes: the assignment's note, then one stamped line per noted move and
+# per award. Bounded, so renewals year after year do not grow it without end: past
+# NOTES_MAX the oldest lines give way to the newest (each note is also in the audit
+# trail, with its move), and the notes say so on their first line.
+NOTES_MAX = 4000
+NOTES_TRIMMED = "[Earlier notes are in the audit trail.]"
+
+
+def add_note(notes: str | None, note: str, actor: Actor, today: date) -> str:
+    """`notes` with `note` stamped (date, who) on a line of its own, at most NOTES_MAX
+    characters: the oldest lines are dropped first; the new note is kept whole unless it
+    alone is longer than the cap (then cut, with an ellipsis)."""
+    stamp = f"[{today.isoformat()} {actor.user.email if actor.user else 'system'}] "
+    text = "\n".join(filter(None, [notes, stamp + note]))
+    if len(text) <= NOTES_MAX:
+        return text
+    lines = text.split("\n")
+    if lines[0] == NOTES_TRIMMED:
+        lines.pop(0)
+    budget = NOTES_MAX - len(NOTES_TRIMMED)  # each kept line costs its length + "\n"
+    kept: list[str] = []
+    for line in reversed(lines):
+        if budget < len(line) + 1:
+            break
+        kept.append(line)
+        budget -= len(line) + 1
+    if not kept:  # the new note alone is over the cap
+        kept = [lines[-1][:budget - 2] + "…"]
+    return "\n".join([NOTES_TRIMMED, *reversed(kept)])
+
+
 @dataclass(frozen=True)
 class Move:
     status: CredentialStatus
@@ -140,8 +171,7 @@ def change_status(credential: StaffMicroCredential, new_status: CredentialStatus
         action = AuditAction.UPDATE
     if note:
         changes["note"] = note
-        stamp = f"[{today.isoformat()} {actor.user.email if actor.user else 'system'}] "
-        credential.notes = "\n".join(filter(None, [credential.notes, stamp + note]))
+        credential.notes = add_note(credential.notes, note, actor, today)
     db.session.flush()
     audit.record(actor, action, "staff_micro_credential", credential.id, changes)
     _notify_status(credential, old)
