@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
@@ -51,12 +51,31 @@ OVERSEERS = (Role.ADMIN, Role.MANAGER, Role.ORG_ADMIN)
 AUDIT_ENTRIES = 20
 
 
+# Who may see whom, once: admins and managers see anyone; an org admin the people of
+# their own organization; nobody else anyone. `may_see` asks it of one person,
+# `visible_to` is the same rule as SQL for a query on User (global search, lists).
+SEE_EVERYONE = (Role.ADMIN, Role.MANAGER)
+
+
+def _seen_organization(viewer: User) -> int | None:
+    """The one organization whose people the viewer sees (an org admin's own)."""
+    return viewer.organization_id if viewer.role == Role.ORG_ADMIN else None
+
+
 def may_see(viewer: User, person: User) -> bool:
     """Admins and managers: anyone; an org admin: the people of their organization."""
-    if viewer.role in (Role.ADMIN, Role.MANAGER):
+    if viewer.role in SEE_EVERYONE:
         return True
-    return (viewer.role == Role.ORG_ADMIN and viewer.organization_id is not None
-            and person.organization_id == viewer.organization_id)
+    organization_id = _seen_organization(viewer)
+    return organization_id is not None and person.organization_id == organization_id
+
+
+def visible_to(viewer: User) -> ColumnElement[bool]:
+    """`may_see` as a condition on User: the people the viewer may see."""
+    if viewer.role in SEE_EVERYONE:
+        return true()
+    organization_id = _seen_organization(viewer)
+    return User.organization_id == organization_id if organization_id is not None else false()
 
 
 def visible_person(viewer: User, user_id: int) -> User:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from app.extensions import db
 from app.models import Certificate, CertificationTrack, Course, Role, User
+from app.services import people
 from app.services.certificates.queries import NUMBER_QUERY
 from app.services.fields import has_control, strip_bidi
 from app.services.users import people_matching
@@ -92,10 +93,6 @@ def search(viewer: User, raw_query: object, *, limit: int = 5) -> SearchResults:
     return results
 
 
-def _org_only(viewer: User) -> bool:
-    return viewer.role == Role.ORG_ADMIN
-
-
 def _certificate(viewer: User, number: str) -> list[Certificate]:
     # Its people, course and track by primary key afterwards: the lookup itself stays a
     # single probe of the unique index on number (a join here let the planner walk
@@ -106,13 +103,13 @@ def _certificate(viewer: User, number: str) -> list[Certificate]:
     certificate = db.session.scalar(stmt)
     if certificate is None:
         return []
-    if _org_only(viewer) and certificate.recipient.organization_id != viewer.organization_id:
+    if not people.may_see(viewer, certificate.recipient):
         return []  # another organization's: as if it did not exist
     return [certificate]
 
 
 def _people(viewer: User, q: str, limit: int) -> list[User]:
-    stmt = (select(User).where(people_matching(q))
+    stmt = (select(User).where(people_matching(q), people.visible_to(viewer))
             .options(load_only(User.id, User.name, User.email, User.role,
                                User.organization_id, User.active),
                      joinedload(User.organization))
@@ -120,8 +117,6 @@ def _people(viewer: User, q: str, limit: int) -> list[User]:
             # the trigram indexes and sorts the few, rather than walking every name in
             # order hoping to meet a match (a full scan for a rare one).
             .order_by(func.lower(User.name), User.id).limit(limit))
-    if _org_only(viewer):
-        stmt = stmt.where(User.organization_id == viewer.organization_id)
     return list(db.session.scalars(stmt))
 
 
