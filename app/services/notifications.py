@@ -418,10 +418,13 @@ def _plan_json(audience: Any, email: Any, sms: Any, dialect: str) -> Any:
                             boolean(sms))
 
 
-def _id_conditions(column: Any, ids: Sequence[int], dialect: str) -> list[Any]:
-    """`column` in `ids`: one array parameter on PostgreSQL, IN lists of ID_CHUNK else."""
+def id_conditions(column: Any, ids: Sequence[int], dialect: str) -> list[Any]:
+    """`column` in `ids`, as the conditions of one statement each: one array parameter
+    on PostgreSQL (one statement, one plan, whatever the count), IN lists of ID_CHUNK
+    ids elsewhere (SQLite's parameter limit). The sweep uses it too."""
     if dialect == "postgresql":
-        return [column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(Integer)))]
+        return [column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(Integer),
+                                         unique=True))]
     return [column.in_(list(ids[i:i + ID_CHUNK])) for i in range(0, len(ids), ID_CHUNK)]
 
 
@@ -525,7 +528,7 @@ def _deliveries_from(notification_ids: list[int], dialect: str) -> list[int]:
     chunk of ids; returns their ids."""
     notes = Notification.__table__
     ids: list[int] = []
-    for condition in _id_conditions(notes.c.id, notification_ids, dialect):
+    for condition in id_conditions(notes.c.id, notification_ids, dialect):
         for picked in _delivery_selects(notes, condition):
             ids.extend(db.session.scalars(insert(NotificationDelivery.__table__).from_select(
                 DELIVERY_COLUMNS, picked).returning(NotificationDelivery.__table__.c.id)))

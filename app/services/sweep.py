@@ -38,8 +38,6 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    any_,
-    bindparam,
     case,
     cast,
     func,
@@ -77,6 +75,7 @@ from app.services import audit
 from app.services.context import Actor
 from app.services.notifications import (
     NewNotification,
+    id_conditions,
     notify_from_select,
     notify_many,
     schedule_sending,
@@ -266,10 +265,11 @@ def _expiry_reminders(result: PhaseResult, kind: str, id_column: Any, expiry: An
                       live: Any, details: Callable[[Any], Select[Any]],
                       wording: Callable[[Any, Any, Any], _Wording], as_of: date) -> PhaseResult:
     """Claim the band each live item expiring within 90 days is in, then tell its holder
-    and their org admins. `details(condition)` selects the items' rows with id, expiry,
-    uid, name and organization_id; `wording(columns, days, when)` says what to send (SQL
-    expressions). The notifications are made in the database from one SELECT (the
-    holder's row and one per active org admin), not row by row in Python."""
+    and their org admins. `details(condition)` (`id_column` in a chunk of the claimed
+    ids) selects the items' rows with id, expiry, uid, name and organization_id;
+    `wording(columns, days, when)` says what to send (SQL expressions). The
+    notifications are made in the database from one SELECT (the holder's row and one
+    per active org admin), not row by row in Python."""
     band = _band(expiry, as_of)
     source = (select(_key(kind, id_column, expiry, band), literal(kind), id_column, band,
                      _as_of(as_of), _now())
@@ -283,7 +283,7 @@ def _expiry_reminders(result: PhaseResult, kind: str, id_column: Any, expiry: An
     dialect = db.session.get_bind().dialect.name
     rows: list[Any] = []
     lines: list[str] = []
-    for condition in _id_conditions(ids, dialect):
+    for condition in id_conditions(id_column, ids, dialect):
         reminders = _reminder_rows(details(condition).cte(f"{kind}_due"), kind, wording,
                                    as_of).subquery("reminders")
         created, listed = notify_from_select(select(reminders),
@@ -294,15 +294,6 @@ def _expiry_reminders(result: PhaseResult, kind: str, id_column: Any, expiry: An
     result.lines.extend(lines)
     result.sent = len(rows)
     return result
-
-
-def _id_conditions(ids: list[int], dialect: str) -> list[Callable[[Any], Any]]:
-    """Conditions `column in ids`: one array parameter on PostgreSQL, IN lists of CHUNK
-    ids elsewhere (each a function of the column)."""
-    if dialect == "postgresql":
-        return [lambda column: column == any_(bindparam(
-            "due_ids", ids, type_=postgresql.ARRAY(Integer)))]
-    return [lambda column, chunk=chunk: column.in_(chunk) for chunk in _chunks(ids)]
 
 
 def _reminder_rows(due: Any, kind: str, wording: Callable[[Any, Any, Any], _Wording],
@@ -341,7 +332,7 @@ def credential_reminders(as_of: date) -> PhaseResult:
         return (select(smc.id, smc.expiry_date.label("expiry"), User.id.label("uid"),
                        User.name, User.organization_id, MicroCredentialDefinition.title)
                 .join(User, User.id == smc.user_id).join(MicroCredentialDefinition)
-                .where(condition(smc.id)))
+                .where(condition))
 
     def wording(r: Any, days: Any, when: Any) -> _Wording:
         return _Wording(
@@ -366,7 +357,7 @@ def certificate_reminders(as_of: date) -> PhaseResult:
                        Certificate.expires_at.label("expiry"), subject.label("subject"),
                        User.id.label("uid"), User.name, User.organization_id)
                 .join(User, User.id == Certificate.recipient_id)
-                .where(condition(Certificate.id)))
+                .where(condition))
 
     def wording(r: Any, days: Any, when: Any) -> _Wording:
         return _Wording(
