@@ -346,3 +346,24 @@ def test_every_route_with_each_hostile_value_in_every_field(new_client: Any, app
                     seen += 1
     assert seen > 500
     assert failed == [], (failed, errors.causes())
+
+
+@pytest.mark.parametrize("role", ["admin", "org_admin"])
+def test_query_arguments_named_like_url_for_or_a_path_argument(new_client: Any, app: Flask,
+                                                               hworld: dict[str, Any],
+                                                               role: str) -> None:
+    """?endpoint=, ?_method=, ?_external= and ?<any path argument>= on every page (sort
+    headers, pagers and the certificate workspace's crumbs rebuild the URL from them)."""
+    client = new_client()
+    client.login(hworld[role].email)
+    path_args = sorted({a for rule in app.url_map.iter_rules() for a in rule.arguments})
+    query = {"endpoint": "x", "_method": "POST", "_external": "1", "_anchor": "x",
+             "_scheme": "javascript", **dict.fromkeys(path_args, "3")}
+    failed: list[str] = []
+    with hostile.server_errors() as errors:
+        for rule in hostile.rules(app, "GET"):
+            for headers in ({}, HX):
+                response = client.get(hostile.build_path(rule, {}), query_string=query,
+                                      headers=headers)
+                failed += [f"GET {rule.rule}"] if response.status_code >= 500 else []
+    assert failed == [], (failed, errors.causes())

@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, request, url_for
+from flask import Flask, current_app, request, url_for
 from markupsafe import Markup, escape
 
 from app.models import (
@@ -43,7 +43,14 @@ HTMX_CONFIG = json.dumps({
 def url_with(_endpoint: str | None = None, **changes: Any) -> str:
     """The current URL with some query arguments changed (None removes one); with
     `_endpoint`, the same arguments on another page (a list shown inside a detail page)."""
-    args = request.args.to_dict()
+    endpoint = _endpoint or request.endpoint or "main.index"
+    # A query argument named like url_for's own parameters (endpoint, _method, _external,
+    # ...) or like one of the target route's path arguments is not the page's to pass on:
+    # ?endpoint=x or ?_method=POST would be a TypeError/BuildError (a 500), and
+    # ?definition_id= on /<definition_id>/staff a clash with the path.
+    reserved = _route_arguments(endpoint)
+    args = {key: value for key, value in request.args.items()
+            if key != "endpoint" and not key.startswith("_") and key not in reserved}
     for key, value in changes.items():
         if value is None or value == "":
             args.pop(key, None)
@@ -51,9 +58,17 @@ def url_with(_endpoint: str | None = None, **changes: Any) -> str:
             args[key] = value
     if _endpoint is not None:
         return url_for(_endpoint, **args)
-    # The path's own values win over a query argument of the same name (?user_id= on
-    # /people/<user_id>), which would otherwise be passed twice.
-    return url_for(request.endpoint or "main.index", **{**args, **(request.view_args or {})})
+    # The path's own values (/people/<user_id>) are the current page's.
+    return url_for(endpoint, **{**args, **(request.view_args or {})})
+
+
+def _route_arguments(endpoint: str) -> set[str]:
+    """The path arguments of every rule of `endpoint`."""
+    try:
+        rules = list(current_app.url_map.iter_rules(endpoint))
+    except KeyError:  # url_for will say what is wrong with the endpoint
+        return set()
+    return {name for rule in rules for name in rule.arguments}
 
 
 _SENTINEL = 2147483647  # an id no URL of the map holds otherwise
