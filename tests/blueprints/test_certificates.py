@@ -234,3 +234,28 @@ def test_an_unknown_type_is_a_clear_422_in_the_page_and_the_api(admin_client, cl
     assert admin_client.get("/admin/certificates?status=issued&type=mastery").status_code == 200
     api = client.get("/api/admin/certificates?type=diploma", headers=bearer(admin_user))
     assert api.status_code == 422 and list(api.get_json()["error"]["fields"]) == ["type"]
+
+
+def test_only_the_lists_own_arguments_reach_the_workspace_links(app, admin_client, make_user,
+                                                                make_track, issue):
+    """?endpoint=, ?certificate_id=, ?_method= on the detail (GET) and in the page's URL
+    an action reads (HX-Current-URL) were passed to url_for: a 500. The list's filters
+    and cursor still reach the Back link."""
+    certificate = issue(make_user(), track=make_track())
+    url = f"/admin/certificates/{certificate.id}"
+    hostile = "endpoint=x&certificate_id=3&_method=POST&_external=1&status=issued&q=ab"
+    for headers in ({}, HX):
+        response = admin_client.get(f"{url}?{hostile}", headers=headers)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, headers
+        assert 'href="/admin/certificates?status=issued&amp;q=ab"' in html
+        assert "endpoint=" not in html and "_method" not in html
+    listed = admin_client.get(f"/admin/certificates?{hostile}")
+    assert listed.status_code == 200 and "endpoint=" not in listed.get_data(as_text=True)
+    current = {**HX, "HX-Current-URL": f"http://localhost{url}?{hostile}"}
+    revoked = admin_client.post(f"{url}/revoke", headers=current,
+                                data={"reason": "Copied", "category": "misconduct"})
+    assert revoked.status_code == 200
+    assert 'href="/admin/certificates?status=issued&amp;q=ab"' in revoked.get_data(as_text=True)
+    reissued = admin_client.post(f"{url}/reinstate", headers=current)
+    assert reissued.status_code == 200

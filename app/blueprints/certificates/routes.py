@@ -59,7 +59,7 @@ def _list_context() -> dict[str, Any]:
                        page_rows=True, sort=sort)
     pending, more = cert_service.pending_count()
     return {"filters": filters, "page": page, "tab": filters.status, "today": dates.today(),
-            "sort": sort,
+            "sort": sort, "list_args": _only_list_args(request.args.items()),
             "pending_count": f"{pending:,}+" if more else pending,
             "types": list(CertificateType),
             "tabs": TABS, "revocation_categories": cert_service.REVOCATION_CATEGORIES}
@@ -71,13 +71,24 @@ def index() -> Any:
                   courses=_courses(), **_list_context())
 
 
+# The list's own query arguments (filters_from_args, the sort, the keyset cursor): the
+# only ones passed on to the list's, the rows' and the Back link's URLs. Anything else
+# (?endpoint=, ?certificate_id=, ?_method=) would reach url_for and make it a 500.
+LIST_ARGS = ("status", "q", "course_id", "track_id", "user_id", "type", "from", "to",
+             "expires_from", "expires_to", "sort", "dir", "after", "before")
+
+
+def _only_list_args(pairs: Any) -> dict[str, str]:
+    return {key: value for key, value in pairs if key in LIST_ARGS}
+
+
 def _list_args() -> dict[str, str]:
     """The list's state (tab, filters, cursor) the detail was opened from: this URL's
     query on a GET (the rows' View links carry it), the page's own URL on an action's
     POST. It makes the detail's Back link return to the same filtered page."""
     if request.method == "GET":
-        return request.args.to_dict()
-    return dict(parse_qsl(urlsplit(request.headers.get("HX-Current-URL", "")).query))
+        return _only_list_args(request.args.items())
+    return _only_list_args(parse_qsl(urlsplit(request.headers.get("HX-Current-URL", "")).query))
 
 
 @bp.route("/<int:certificate_id>")
@@ -153,7 +164,7 @@ def reissue(certificate_id: int) -> Any:
         return _after_action(cert_service.get_certificate(certificate_id), error)
     response = _after_action(replacement)
     args = {key: value for key, value in _list_args().items()
-            if key not in ("page", "after", "before")}
+            if key not in ("after", "before")}
     response.headers["HX-Push-Url"] = url_for("certificates.detail",
                                               certificate_id=replacement.id, **args)
     return response
