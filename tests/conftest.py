@@ -94,6 +94,8 @@ def _test_config(database_url: str, storage_dir: Path, **overrides: Any) -> dict
         "JOBS_INLINE": True,
         "SERVER_NAME": None,
         "STORAGE_DIR": str(storage_dir),
+        # Hashed static files beside the storage, never into the repository's instance/.
+        "STATIC_BUILD_DIR": str(storage_dir / "static-build"),
         **ARGON2_TEST,  # what APP_ENV=test in the environment gives: cheap hashes
     }
     config.update(overrides)

@@ -119,3 +119,34 @@ def test_pages_are_compressed_when_the_client_accepts_it(admin_client: FlaskClie
     identity = admin_client.get("/admin/users")
     assert "Content-Encoding" not in identity.headers
     assert b"<html" in identity.data
+
+
+def test_static_files_carry_the_security_headers_and_no_cors(client: FlaskClient) -> None:
+    """WhiteNoise answers before Flask's after_request: it adds the same defaults."""
+    from app.web.security import default_headers
+
+    urls = _asset_urls(client.get("/login").get_data(as_text=True))
+    css = next(u for u in urls if "/css/app." in u)
+    for url in (css, "/static/css/app.css"):  # WhiteNoise's hashed file; Flask's plain one
+        response = client.get(url, headers={"Accept-Encoding": "gzip"})
+        assert response.status_code == 200, url
+        for key, value in default_headers(client.application):
+            assert response.headers.get(key) == value, (url, key)
+        assert "Access-Control-Allow-Origin" not in response.headers, url
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_an_unwritable_build_folder_falls_back_to_plain_urls(make_app, tmp_path: Path,
+                                                             caplog) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the build folder should be")
+    with caplog.at_level("WARNING", logger="app.web.static_assets"):
+        app: Flask = make_app(STATIC_BUILD_DIR=str(blocker / "static-build"))
+    assert "not writable" in caplog.text
+    client = app.test_client()
+    urls = _asset_urls(client.get("/login").get_data(as_text=True))
+    assert "/static/css/app.css" in urls
+    response = client.get("/static/css/app.css")
+    assert response.status_code == 200 and b"{" in response.data
+    assert "immutable" not in response.headers["Cache-Control"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -34,8 +34,14 @@ def _defaults(production: bool) -> tuple[tuple[str, str], ...]:
     return tuple(headers)
 
 
+def default_headers(app: Flask) -> tuple[tuple[str, str], ...]:
+    """The headers every response carries unless it sets its own (pages through the
+    after_request hook below, static files through WhiteNoise's add_headers_function)."""
+    return _defaults(app.config["APP_ENV"] == "production")
+
+
 def init_app(app: Flask) -> None:
-    defaults = _defaults(app.config["APP_ENV"] == "production")
+    defaults = default_headers(app)
 
     @app.after_request
     def set_security_headers(response: Response) -> Response:

@@ -15,7 +15,11 @@ deploy still finds its old files.
 
 A plain URL (`/static/css/app.css`) and a hashed URL this process has not built (the
 file changed under another worker) are served by Flask from the source folder with a
-short cache (`STATIC_PLAIN_MAX_AGE`, 5 minutes).
+short cache (`STATIC_PLAIN_MAX_AGE`, 5 minutes). So is every file when the build folder
+cannot be written (a read-only instance/): the app starts, with a warning in the log.
+
+Static responses carry the same security headers as pages (CSP, nosniff, ...), and no
+`Access-Control-Allow-Origin`.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from typing import Any
 from flask import Flask, current_app, send_from_directory
 from whitenoise import WhiteNoise
 from whitenoise.compress import Compressor
+
+from app.web.security import default_headers
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +74,22 @@ class StaticAssets:
         self.build = Path(app.config.get("STATIC_BUILD_DIR")
                           or Path(app.instance_path) / "static-build").resolve()
         self.prefix = (app.static_url_path or "/static").rstrip("/") + "/"
+        # WhiteNoise answers before Flask's after_request hooks run: the same security
+        # headers as every page (security.default_headers, one list), and not its
+        # default Access-Control-Allow-Origin: * (nothing here is for other origins).
+        self._security_headers = default_headers(app)
         self.whitenoise = WhiteNoise(app.wsgi_app, max_age=app.config.get(
             "STATIC_PLAIN_MAX_AGE", 300), immutable_file_test=self._immutable,
-            add_headers_function=self._headers)
+            add_headers_function=self._headers, allow_all_origins=False)
         self._names: dict[str, tuple[int, int, str]] = {}
         self._lock = threading.Lock()
         self._compressor = Compressor(quiet=True)
-        self.build.mkdir(parents=True, exist_ok=True)
+        self.enabled = _writable(self.build)
+        if not self.enabled:
+            log.warning("Static build folder %s is not writable: static files are served "
+                        "under their plain URLs, uncompressed, with a short cache "
+                        "(set STATIC_BUILD_DIR to a writable folder)", self.build)
+            return
         for path in sorted(self.source.rglob("*")):
             if path.is_file() and not path.name.startswith("."):
                 self.url_name(path.relative_to(self.source).as_posix())
@@ -83,6 +98,8 @@ class StaticAssets:
         return HASHED.match(url.rpartition("/")[2]) is not None
 
     def _headers(self, headers: Any, path: str, url: str) -> None:
+        for key, value in self._security_headers:
+            headers.setdefault(key, value)
         if self._immutable(path, url):  # a year, as browsers and RFC 8246 expect
             headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
 
@@ -129,6 +146,18 @@ class StaticAssets:
                 Path(path).unlink(missing_ok=True)
 
 
+def _writable(folder: Path) -> bool:
+    """Whether `folder` exists or can be made, and takes a file (a read-only instance/,
+    a container's read-only root)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        return False
+    return True
+
+
 def _digest(path: Path) -> str:
     sha = hashlib.sha256()
     with path.open("rb") as fh:
@@ -148,8 +177,10 @@ def _serve_static(filename: str) -> Any:
 def init_app(app: Flask) -> None:
     assets = StaticAssets(app)
     app.extensions["static_assets"] = assets
-    app.wsgi_app = assets.whitenoise  # type: ignore[method-assign]
     app.view_functions["static"] = _serve_static
+    if not assets.enabled:  # plain URLs, served by Flask (_serve_static)
+        return
+    app.wsgi_app = assets.whitenoise  # type: ignore[method-assign]
 
     @app.url_defaults
     def _hash_static(endpoint: str, values: dict[str, Any]) -> None:
