@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from flask import current_app, request
-from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_rq import RQ
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
 from app.models.base import Base
+from app.web.compression import BreachSafeCompress
+from app.worker import AppRQ
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-rq = RQ()
+rq = AppRQ()  # `flask rq worker` forks its work horses (app/worker.py)
 htmx = Htmx()
-compress = Compress()
+compress = BreachSafeCompress()  # not pages and JSON of logged-in requests (BREACH)
 
 
 def _client_address() -> str:
