@@ -208,3 +208,26 @@ def test_evidence_download_is_for_holder_own_org_admin_and_admins(
     assert status_for(make_user(Role.ORG_ADMIN, make_org())) == 404
     assert status_for(make_user(organization=org)) == 404
     assert new_client().get(url).status_code == 302  # anonymous: log in first
+
+
+def test_a_rows_own_page_keeps_the_lists_sort(admin_client, make_definition):
+    """/<id>/edit and /<id>/row drawn as a whole page (a direct load, a history restore)
+    sort as the URL says, not by the default (level, highest first)."""
+    low = make_definition("Forklift", level=2)
+    high = make_definition("Forklift advanced", level=5)
+
+    def order(html):
+        return html.index(f'id="definition-{low.id}"') < html.index(f'id="definition-{high.id}"')
+
+    default = admin_client.get(f"/admin/micro-credentials/{low.id}/edit").get_data(as_text=True)
+    assert not order(default)  # level 5 first
+    by_title = admin_client.get(f"/admin/micro-credentials/{low.id}/edit?sort=title&dir=asc")
+    html = by_title.get_data(as_text=True)
+    assert by_title.status_code == 200 and order(html)
+    assert 'aria-sort="ascending"' in html and 'class="editing"' in html
+    assert 'href="/admin/micro-credentials?sort=title&amp;dir=desc"' in html  # the list's URL
+    restore = {**HX, "HX-History-Restore-Request": "true",
+               "HX-Current-URL": "http://localhost/admin/micro-credentials?sort=level&dir=asc"}
+    row_page = admin_client.get(f"/admin/micro-credentials/{low.id}/row", headers=restore)
+    assert row_page.status_code == 200 and "<html" in row_page.get_data(as_text=True)
+    assert order(row_page.get_data(as_text=True))

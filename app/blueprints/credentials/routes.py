@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
@@ -75,9 +76,21 @@ def edit_definition(definition_id: int) -> Any:
                          assigned=mc.assigned_count(definition))
 
 
+def _shown_sort() -> Any:
+    """The list's sort as the page shows it: this URL's ?sort= (a row's URL loaded
+    directly), else the page's own URL, which htmx names (HX-Current-URL, a history
+    restore or a swap drawing the whole page)."""
+    args: Any = request.args
+    if "sort" not in args:
+        query = urlsplit(request.headers.get("HX-Current-URL", "")).query
+        args = {key: values[0] for key, values in parse_qs(query).items()}
+    return DEFINITION_SORTS.parse(args.get("sort"), args.get("dir"))
+
+
 def _definitions_page(q: str, editing: int | None = None, edit_form: Any = None) -> Any:
-    return render("credentials/definitions.html", rows=mc.list_definitions(q), q=q,
-                  sort=DEFINITION_SORTS.default_sort(),
+    sort = _shown_sort()
+    rows = mc.definitions_page(q, 1, current_app.config["PAGE_SIZE"], sort).items
+    return render("credentials/definitions.html", rows=rows, q=q, sort=sort,
                   create_form=DefinitionForm(formdata=None), editing_id=editing,
                   edit_form=edit_form)
 
