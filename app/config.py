@@ -174,7 +174,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         # (app/web/static_assets.py); a plain /static/ URL is cached this many seconds.
         "STATIC_BUILD_DIR": env.get("STATIC_BUILD_DIR") or str(instance / "static-build"),
         "STATIC_PLAIN_MAX_AGE": int(env.get("STATIC_PLAIN_MAX_AGE", 300)),
-        # Pages and JSON compressed (Flask-Compress) when the client accepts it; streamed
+        # Pages and JSON compressed (Flask-Compress) when the client accepts it, except
+        # for requests with credentials (BREACH, app/web/compression.py); streamed
         # responses (exports) are left alone.
         "COMPRESS_MIMETYPES": ["text/html", "application/json", "text/plain", "text/csv"],
         "COMPRESS_ALGORITHM": ["br", "gzip"],
