@@ -4,9 +4,10 @@ Flask-RQ 1.0's own worker starts a new `flask` process for every job (Python, im
 `create_app()`): about 1.5 s a job on this project, whatever the job does, so a bulk
 import's 10,000 certificate PDFs (about 25 ms of rendering each) took hours on two
 workers. RQ's standard worker forks its horse instead; the child already has the app,
-its templates and the PDF fonts loaded. What a fork must not share with its parent is
-handled here: the pooled database connections (dropped in the child, not closed, so
-the parent's stay usable) and the app context (pushed in the child for the job).
+its templates and the PDF fonts loaded (`pdf.warm_up()` before the first fork). What a
+fork must not share with its parent is handled here: the pooled database connections
+(dropped in the child, not closed, so the parent's stay usable) and the app context
+(pushed in the child for the job).
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ class AppForkWorker(Worker):
     def __init__(self, queues: Sequence[Queue], *args: Any, app: Flask, **kwargs: Any) -> None:
         self.app = app
         super().__init__(queues, *args, **kwargs)
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        from app.services import pdf
+
+        with self.app.app_context():
+            pdf.warm_up()  # fonts and template once here, not in every horse
+        return super().work(*args, **kwargs)
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         from app.extensions import db

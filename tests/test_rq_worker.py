@@ -63,3 +63,21 @@ def test_jobs_run_in_a_fork_of_the_workers_app(worker_app: Flask) -> None:
     assert {result["one"] for result in results} == {1}
     pids = {result["pid"] for result in results}
     assert os.getpid() not in pids and len(pids) == 3
+
+
+def test_the_worker_parses_the_pdf_fonts_before_it_forks(worker_app: Flask,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.services import pdf
+
+    monkeypatch.setattr(pdf, "_registered", {})  # as a new worker process starts
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with worker_app.app_context():
+            worker = rq.make_worker()
+        worker.work(burst=True)  # nothing queued: it warms up and stops
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    # Parsed here, in the worker, so every forked horse starts with them.
+    assert "CredwrightSans" in pdf._registered
+    assert "CredwrightSans-Bold" in pdf._registered

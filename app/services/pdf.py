@@ -494,6 +494,14 @@ def html_to_pdf(html: str) -> bytes:
     return data
 
 
+def warm_up() -> None:
+    """Do once what every render would otherwise pay first: the fonts parsed (the CJK one
+    too when installed) and the template compiled. A worker calls it before it forks its
+    work horses, so each horse starts with them (a horse's own caches die with it)."""
+    prepare_fonts(cjk=(static_root() / CJK_FONT).is_file())
+    current_app.jinja_env.get_template(TEMPLATE)
+
+
 def render_certificate(certificate: Certificate) -> bytes:
     """The certificate as a one-page A4 landscape PDF. Raises RuntimeError if xhtml2pdf
     fails."""
