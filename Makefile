@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 VENDOR := app/static/vendor
 
-.PHONY: run test deps test-deps static cjk-font migrate seed chromium lint check-migrations worker clean screenshots
+.PHONY: run test deps test-deps static cjk-font migrate seed chromium poppler lint check-migrations worker clean screenshots
 
 run: deps static migrate seed  ## Install, migrate, load demo data and serve on :5000
 	@echo "Serving Credwright on http://127.0.0.1:5000 (jobs run inline; Ctrl-C stops)"
@@ -14,7 +14,7 @@ run: deps static migrate seed  ## Install, migrate, load demo data and serve on 
 
 # Two workers: the machine has two cores. PYTEST_ARGS="-n 0 -x" for a serial run.
 PYTEST_ARGS ?= -n 2
-test: test-deps static chromium  ## Install what the tests need and run the whole suite
+test: test-deps static chromium poppler  ## Install what the tests need and run the whole suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 $(BIN)/python:
@@ -83,6 +83,15 @@ chromium:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+# The certificate template browser test turns a PDF's first page into a PNG to look at
+# (pdftoppm, from Debian's poppler-utils): installed when it is missing.
+poppler:
+	@if command -v pdftoppm >/dev/null 2>&1; then :; else \
+	  echo "Installing Debian's poppler-utils (pdftoppm) for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils; \
 	fi
 
 # README screenshots: the app on a throwaway demo database, each role logged in through
