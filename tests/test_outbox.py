@@ -126,6 +126,27 @@ def test_a_rolled_back_transaction_leaves_no_outbox_row(app, make_user):
     assert _statuses(app) == []
 
 
+def test_a_savepoint_whose_flush_fails_keeps_the_jobs_queued_before_it(app, make_user):
+    """A refused INSERT in a SAVEPOINT (a unique clash, caught and retried as the status
+    list's random index draw does) drops only what the SAVEPOINT held: the jobs queued
+    earlier in the transaction still run after its commit."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.models import User
+
+    user = make_user()
+    with app.app_context():
+        enqueue_after_commit(WELCOME, user.id)
+        try:
+            with db.session.begin_nested():
+                db.session.add(User(email=user.email, name="Clash", role=Role.STAFF))
+        except IntegrityError:
+            pass
+        enqueue_after_commit(WELCOME, user.id)
+        db.session.commit()
+    assert _statuses(app) == [OutboxStatus.DONE, OutboxStatus.DONE]
+
+
 def test_a_failing_inline_job_is_marked_failed_with_its_error(app, make_user, monkeypatch):
     def broken(user_id):
         raise RuntimeError("smtp down")

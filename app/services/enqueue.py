@@ -120,7 +120,13 @@ def rolled_back(session: Session, transaction: SessionTransaction) -> None:
     SAVEPOINT's, whose outbox rows went with it while the work held before it stays
     (a refused attempt() must not cancel the jobs the request queued earlier)."""
     if not transaction.nested:
-        forget(session)
+        # Only the outermost transaction's rollback drops everything. A failed flush rolls
+        # back its own subtransaction first (neither nested nor outermost): the SAVEPOINT
+        # or transaction around it rolls back next and decides (taking it for the whole
+        # transaction lost the ids of rows written before a SAVEPOINT's IntegrityError, so
+        # their jobs stayed pending: a bulk issue's PDFs after a status-list index clash).
+        if transaction.parent is None:
+            forget(session)
         return
     mark = session.info.get(SAVEPOINTS, {}).pop(id(transaction), None)
     if mark is None:
