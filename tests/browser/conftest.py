@@ -276,3 +276,41 @@ def log_in(page: Any, live_server: str) -> Callable[..., None]:
         log_in_page(page, live_server, email, password)
 
     return do
+
+
+@pytest.fixture
+def demo(app: Flask) -> dict[str, Any]:
+    """The demo organization, people, catalogue and certificates (`flask seed --demo`),
+    and the ids the journey pages need (the phone-layout and axe-core walks)."""
+    from sqlalchemy import select
+
+    from app import seed
+    from app.extensions import db
+    from app.models import (
+        Certificate,
+        CertificateStatus,
+        CertificationTrack,
+        Course,
+        ImplementationProject,
+        MicroCredentialDefinition,
+        User,
+    )
+
+    with app.app_context():
+        seed.reference_data()
+        seed.demo_data()
+        db.session.commit()
+        track = db.session.scalar(select(CertificationTrack).where(
+            CertificationTrack.name == seed.DEMO_TRACK))
+        exam = db.session.scalar(select(Course).where(
+            Course.track_id == track.id, Course.has_exam.is_(True)))
+        certificate = db.session.scalar(select(Certificate).where(
+            Certificate.status == CertificateStatus.ISSUED).order_by(Certificate.id))
+        return {
+            "track": track.id, "course": track.courses[0].id, "exam": exam.id,
+            "project": db.session.scalar(select(ImplementationProject.id)),
+            "definition": db.session.scalar(select(MicroCredentialDefinition.id)),
+            "certificate": certificate.id, "verification": certificate.verification_id,
+            "staff": seed.demo_user("staff@demo.test").id,
+            "user": db.session.scalar(select(User.id).where(User.email == "tane@demo.test")),
+        }

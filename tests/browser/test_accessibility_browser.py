@@ -8,47 +8,11 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from app import seed
-from app.extensions import db
-from app.models import (
-    Certificate,
-    CertificateStatus,
-    CertificationTrack,
-    Course,
-    ImplementationProject,
-    MicroCredentialDefinition,
-    User,
-)
 from tests.browser.conftest import axe_failures, log_in_page
 
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def demo(app) -> dict[str, Any]:
-    """The demo organization, people, catalogue and certificates (`flask seed --demo`),
-    and the ids the pages below need."""
-    with app.app_context():
-        seed.reference_data()
-        seed.demo_data()
-        db.session.commit()
-        track = db.session.scalar(select(CertificationTrack).where(
-            CertificationTrack.name == seed.DEMO_TRACK))
-        exam = db.session.scalar(select(Course).where(
-            Course.track_id == track.id, Course.has_exam.is_(True)))
-        certificate = db.session.scalar(select(Certificate).where(
-            Certificate.status == CertificateStatus.ISSUED).order_by(Certificate.id))
-        staff = seed.demo_user("staff@demo.test")
-        return {
-            "track": track.id, "course": track.courses[0].id, "exam": exam.id,
-            "project": db.session.scalar(select(ImplementationProject.id)),
-            "definition": db.session.scalar(select(MicroCredentialDefinition.id)),
-            "certificate": certificate.id, "verification": certificate.verification_id,
-            "staff": staff.id,
-            "user": db.session.scalar(select(User.id).where(User.email == "tane@demo.test")),
-        }
 
 
 def _log_in(page: Any, live_server: str, email: str) -> None:

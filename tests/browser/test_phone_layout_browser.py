@@ -10,46 +10,12 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select
 
 from app import seed
-from app.extensions import db
-from app.models import (
-    Certificate,
-    CertificateStatus,
-    CertificationTrack,
-    Course,
-    ImplementationProject,
-    MicroCredentialDefinition,
-    User,
-)
 from tests.browser.conftest import log_in_page
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def demo(app: Any) -> dict[str, Any]:
-    """The demo data (`flask seed --demo`) and the ids the pages below need."""
-    with app.app_context():
-        seed.reference_data()
-        seed.demo_data()
-        db.session.commit()
-        track = db.session.scalar(select(CertificationTrack).where(
-            CertificationTrack.name == seed.DEMO_TRACK))
-        exam = db.session.scalar(select(Course).where(
-            Course.track_id == track.id, Course.has_exam.is_(True)))
-        certificate = db.session.scalar(select(Certificate).where(
-            Certificate.status == CertificateStatus.ISSUED).order_by(Certificate.id))
-        return {
-            "track": track.id, "course": track.courses[0].id, "exam": exam.id,
-            "project": db.session.scalar(select(ImplementationProject.id)),
-            "definition": db.session.scalar(select(MicroCredentialDefinition.id)),
-            "certificate": certificate.id, "verification": certificate.verification_id,
-            "staff": seed.demo_user("staff@demo.test").id,
-            "user": db.session.scalar(select(User.id).where(User.email == "tane@demo.test")),
-        }
 
 
 def pages_of(kind: str, ids: dict[str, Any]) -> list[str]:
