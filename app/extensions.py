@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -29,8 +32,12 @@ def _client_address() -> str:
     # The app's own prefix is part of the key: Flask-Limiter keeps the first app's
     # RATELIMIT_KEY_PREFIX for every later app, and apps sharing one Redis must not share
     # counters (tests build many apps; several deployments may share a Redis).
-    address = get_remote_address() or request.remote_addr or "unknown"
-    return f"{current_app.config['RATELIMIT_KEY_PREFIX']}:{address}"
+    return client_key(current_app.config, get_remote_address() or request.remote_addr)
+
+
+def client_key(config: Mapping[str, Any], address: str | None) -> str:
+    """The rate limits' key for a client address (app/blueprints/verify/lean.py too)."""
+    return f"{config['RATELIMIT_KEY_PREFIX']}:{address or 'unknown'}"
 
 
 limiter = Limiter(key_func=_client_address, default_limits=[])

@@ -40,19 +40,25 @@ def default_headers(app: Flask) -> tuple[tuple[str, str], ...]:
     return _defaults(app.config["APP_ENV"] == "production")
 
 
+def add_headers(response: Response, defaults: tuple[tuple[str, str], ...]) -> Response:
+    """Every default the response does not set itself, and no-store on pages (the
+    after_request hook below; app/blueprints/verify/lean.py calls it directly)."""
+    headers = response.headers
+    # One pass over the response's headers, not one per default (Headers is a list:
+    # eight setdefault calls cost more than the rest of a small public page's hooks).
+    present = {key.lower() for key in headers.keys()}
+    for key, value in defaults:
+        if key.lower() not in present:
+            headers.add(key, value)
+    if response.mimetype == "text/html" and "cache-control" not in present:
+        # Pages show personal data; never keep them in shared caches.
+        headers.add("Cache-Control", "no-store")
+    return response
+
+
 def init_app(app: Flask) -> None:
     defaults = default_headers(app)
 
     @app.after_request
     def set_security_headers(response: Response) -> Response:
-        headers = response.headers
-        # One pass over the response's headers, not one per default (Headers is a list:
-        # eight setdefault calls cost more than the rest of a small public page's hooks).
-        present = {key.lower() for key in headers.keys()}
-        for key, value in defaults:
-            if key.lower() not in present:
-                headers.add(key, value)
-        if response.mimetype == "text/html" and "cache-control" not in present:
-            # Pages show personal data; never keep them in shared caches.
-            headers.add("Cache-Control", "no-store")
-        return response
+        return add_headers(response, defaults)

@@ -59,6 +59,7 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -73,7 +74,9 @@ from flask import (
     request,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_required
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 from app.blueprints.verify.forms import PDF_MAX_BYTES, CodeLookupForm, PdfCheckForm
@@ -87,6 +90,14 @@ from app.web import errors
 from app.web.htmx import render
 
 bp = Blueprint("verify", __name__)
+
+
+@bp.record_once
+def _lean_path(state: BlueprintSetupState) -> None:
+    """GET /verify/<id> of anonymous visitors, in front of Flask (lean.py)."""
+    from app.blueprints.verify import lean
+
+    lean.init_app(state.app)
 
 CATEGORY_LABELS = {
     "issued_in_error": "Issued in error",
@@ -112,12 +123,18 @@ _CORS_ENDPOINTS = frozenset({"verify.certificate", "verify.jwks"})
 
 @bp.after_request
 def _private_answers(response: Response) -> Response:
+    return add_private_headers(response, request.endpoint, request.method)
+
+
+def add_private_headers(response: Response, endpoint: str | None, method: str) -> Response:
+    """This blueprint's own headers (its after_request hook; app/blueprints/verify/lean.py
+    for the anonymous check answered outside Flask's request handling)."""
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
-    if request.endpoint in _CORS_ENDPOINTS:
+    if endpoint in _CORS_ENDPOINTS:
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-        if request.method == "OPTIONS":  # a preflight (Flask's automatic OPTIONS answer)
+        if method == "OPTIONS":  # a preflight (Flask's automatic OPTIONS answer)
             response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
             response.headers["Access-Control-Allow-Headers"] = "Accept, Cache-Control"
             response.headers["Access-Control-Max-Age"] = "86400"
@@ -125,24 +142,34 @@ def _private_answers(response: Response) -> Response:
 
 
 def _record(found: PublicRecord | None, channel: str) -> None:
+    record_check(found, channel, request.method)
+
+
+def record_check(found: PublicRecord | None, channel: str, method: str) -> None:
     """Log the check for the holder's /me (buffered: app/services/verification_log.py)."""
-    if found is not None and request.method != "HEAD":
+    if found is not None and method != "HEAD":
         certificates.record_verification(found.id, channel)
 
 
 def _wants_json() -> bool:
     if request.endpoint in ("verify.jwks", "verify.open_badge"):
         return True
-    if request.args.get("format", "").lower() == "json":
+    return wants_json(request.args.get("format", ""), request.headers.get("Accept", ""),
+                      lambda: request.accept_mimetypes)
+
+
+def wants_json(format_: str, accept: str, parsed: Callable[[], MIMEAccept]) -> bool:
+    """?format=json, or an Accept header that prefers JSON to HTML (`parsed`: the header
+    parsed, asked for only when it can matter)."""
+    if format_.lower() == "json":
         return True
-    accept = request.headers.get("Accept", "").lower()
+    accept = accept.lower()
     if "application/json" not in accept and "application/*" not in accept:
         # Only those can outrank text/html (a browser's header names neither): no need
         # to parse the header (~40 us for a browser's).
         return False
     # Werkzeug breaks ties in our order: "*/*" (curl, htmx) gets the page.
-    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == \
-        "application/json"
+    return parsed().best_match(["text/html", "application/json"]) == "application/json"
 
 
 def _human_date(value: str | None) -> str:
@@ -217,10 +244,22 @@ def _certificate_page(found: PublicRecord | None, answer: dict[str, Any],
     if not _without_session():
         return render("verify/certificate.html", status=status,
                       **_context(found, result=answer))
+    return anonymous_page(found, answer, status)
+
+
+def render_certificate_page(found: PublicRecord | None, answer: dict[str, Any]) -> str:
+    """The certificate's page (in a request context)."""
+    return render_template("verify/certificate.html", **_context(found, result=answer))
+
+
+def anonymous_page(found: PublicRecord | None, answer: dict[str, Any], status: int,
+                   rendered: Callable[[PublicRecord | None, dict[str, Any]], str]
+                   = render_certificate_page) -> Response:
+    """The page for a visitor without a session: from _AnonymousPages, else `rendered`."""
     pages, minute = _anonymous_pages(), answer["checked_at"][:16]
     html = pages.get(found, minute)
     if html is None:
-        html = render_template("verify/certificate.html", **_context(found, result=answer))
+        html = rendered(found, answer)
         pages.put(found, minute, html)
     response = make_response(html, status)
     response.vary.add("HX-Request")
@@ -232,21 +271,34 @@ def _certificate_page(found: PublicRecord | None, answer: dict[str, Any],
 @bp.route("/verify/<verification_id>")
 @limiter.limit(_page_limit)
 def certificate(verification_id: str) -> Any:
+    """Also answered, for anonymous visitors, by app/blueprints/verify/lean.py (the same
+    answer without Flask's per-request work): public_answer() is both's."""
+    response, found, channel = public_answer(verification_id, _wants_json(),
+                                             _certificate_page)
+    _record(found, channel)
+    return response
+
+
+def public_answer(verification_id: str, as_json: bool,
+                  page: Callable[[PublicRecord | None, dict[str, Any], int], Response],
+                  ) -> tuple[Response, PublicRecord | None, str]:
+    """GET /verify/<id>'s answer (the JSON, or `page`'s), the record it is about and the
+    channel its check is logged under (record_check)."""
     found = verification.by_verification_id(verification_id)
     status = 404 if found is None else 200
-    if _wants_json():
+    if as_json:
         answer = verification.json_answer(found, verification_id)
         body = {**answer, "jws": signing.sign_verification(answer)}
         response = jsonify(body)
         response.status_code = status
         response.headers["Cache-Control"] = "no-store"
-        _record(found, "json")
+        channel = "json"
     else:
-        response = _certificate_page(found, verification.answer_for(found), status)
-        _record(found, "page")
+        response = page(found, verification.answer_for(found), status)
+        channel = "page"
     response.vary.add("Accept")
     response.vary.add("Cookie")  # a signed-in visitor's page has their menu
-    return response
+    return response, found, channel
 
 
 @bp.route("/verify", methods=["GET", "POST"])
