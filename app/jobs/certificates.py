@@ -1,8 +1,17 @@
-"""Certificate jobs: render a certificate's PDF, build a bulk export (a ZIP of PDFs).
+"""Certificate jobs: render certificates' PDFs (a batch per job), build a bulk export
+(a ZIP of PDFs).
 
-Both are idempotent and safe to run twice, even at the same time: a PDF or an export
+All are idempotent and safe to run twice, even at the same time: a PDF or an export
 is stored first and then claimed with a conditional UPDATE, and the run that loses the
 claim deletes its own file and reports what the winner stored.
+
+PDFs are rendered a batch of certificates per job (`render_certificate_pdfs`; what a
+transaction issued shares batches, see renderings.render_pdf_later): a job costs a fork,
+an app context, a database connection and RQ's bookkeeping, about twice a PDF's own
+render when each certificate had a job of its own. Each certificate is its own short
+transaction (locked, rendered, stored, recorded, committed), so a job that dies midway
+keeps what it did and its retry renders only the rest; one that fails is logged, the
+others go on, and the job then raises naming it so RQ's retry tries that one again.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from dataclasses import fields
 from datetime import date
 from typing import Any
 
+from rq import get_current_job
 from sqlalchemy import func, or_, select, update
 
 from app.extensions import db, rq
@@ -76,20 +86,29 @@ def _ensure_pdf(certificate: Certificate) -> tuple[str, str | None]:
     return "rendered", key
 
 
-@rq.job
-def render_certificate_pdf(certificate_id: int) -> dict[str, Any]:
-    """Render, store and record an issued certificate's PDF, once."""
-    certificate = db.session.get(Certificate, certificate_id)
+class PdfBatchIncomplete(RuntimeError):
+    """Some certificates of a PDF batch failed (the others were rendered and committed);
+    raised after the batch so RQ's retry renders the failed ones again."""
+
+
+def _render_one(certificate_id: int) -> dict[str, Any]:
+    """One certificate of a batch, in a transaction of its own: its row locked (a second
+    job waits, then finds the PDF stored and skips: each rendered once), rendered unless
+    its stored file is there, stored, claimed, recorded, committed. Raises (after
+    rolling back and deleting the unclaimed file) when any of that fails."""
+    certificate = db.session.scalar(
+        select(Certificate).where(Certificate.id == certificate_id)
+        .with_for_update(of=Certificate).execution_options(populate_existing=True))
     if certificate is None:
+        db.session.rollback()
         return {"certificate_id": certificate_id, "status": "skipped",
                 "reason": "certificate is gone"}
-    if certificate.status != CertificateStatus.ISSUED:
-        return {"certificate_id": certificate_id, "status": "skipped",
-                "reason": f"certificate is {certificate.status.value.lower()}"}
-    status, key = _ensure_pdf(certificate)
+    status, key = "skipped", None
     try:
+        status, key = _ensure_pdf(certificate)
         db.session.commit()
-    except Exception:
+    except BaseException:
+        db.session.rollback()
         if status == "rendered" and key:
             _discard(key)  # never recorded: no row points at it
         raise
@@ -99,6 +118,53 @@ def render_certificate_pdf(certificate_id: int) -> dict[str, Any]:
     else:
         result.update(key=key, sha256=certificate.pdf_sha256)
     return result
+
+
+def render_pdfs(certificate_ids: list[int]) -> dict[str, Any]:
+    """Render the PDFs of these certificates (see the module docstring); returns what it
+    did per outcome, with each failure's error. Commits."""
+    done: dict[str, Any] = {"rendered": [], "already_rendered": [], "skipped": [],
+                            "failed": {}}
+    results: list[dict[str, Any]] = []
+    for certificate_id in dict.fromkeys(certificate_ids):  # each id once, in order
+        try:
+            result = _render_one(certificate_id)
+        except Exception as exc:
+            log.exception("certificate %s: the PDF could not be rendered", certificate_id)
+            done["failed"][certificate_id] = f"{type(exc).__name__}: {exc}"[:500]
+            continue
+        results.append(result)
+        done[result["status"]].append(certificate_id)
+    done["results"] = results
+    return done
+
+
+@rq.job
+def render_certificate_pdfs(certificate_ids: list[int]) -> dict[str, Any]:
+    """Render, store and record the PDFs of these issued certificates, each once; the
+    summary is the job's result (and its meta, when some failed and the job raises)."""
+    done = render_pdfs(certificate_ids)
+    summary = {key: (len(value) if key != "failed" else value)
+               for key, value in done.items() if key != "results"}
+    if done["failed"]:
+        job = get_current_job()
+        if job is not None:
+            job.meta["pdfs"] = summary
+            job.save_meta()
+        raise PdfBatchIncomplete(
+            f"{len(done['failed'])} of {len(certificate_ids)} certificate PDFs failed: "
+            + "; ".join(f"{cid}: {error}" for cid, error in done["failed"].items()))
+    return summary
+
+
+@rq.job
+def render_certificate_pdf(certificate_id: int) -> dict[str, Any]:
+    """Render, store and record an issued certificate's PDF, once (the one-certificate
+    job that outbox rows written before the batched job still name)."""
+    done = render_pdfs([certificate_id])
+    if done["failed"]:
+        raise PdfBatchIncomplete(done["failed"][certificate_id])
+    return done["results"][0]
 
 
 # --- Bulk export -----------------------------------------------------------------------

@@ -47,9 +47,9 @@ from app.services.certificates.numbering import (
     track_of,
 )
 from app.services.certificates.queries import already_live, live_certificate
+from app.services.certificates.renderings import render_pdf_later
 from app.services.context import Actor
 from app.services.dates import add_months, today
-from app.services.enqueue import enqueue_after_commit
 from app.services.errors import AlreadyDone, Conflict, ValidationFailed
 from app.services.notifications import notify
 from app.services.open_badges import status as badge_status
@@ -59,7 +59,7 @@ from app.services.transitions import lock, transition
 S = CertificateStatus
 REVOCATION_CATEGORIES = ("issued_in_error", "misconduct", "requirements_not_met",
                          "superseded", "other")
-RENDER_PDF_JOB = "app.jobs.certificates.render_certificate_pdf"
+RENDER_PDF_JOB = "app.jobs.certificates.render_certificate_pdf"  # old rows; now batched: renderings
 
 
 def _finalise_issue(certificate: Certificate, actor: Actor, issued_on: date | None,
@@ -90,7 +90,7 @@ def _finalise_issue(certificate: Certificate, actor: Actor, issued_on: date | No
     badge_status.assign(certificate)  # its random index in the Open Badges status list
     db.session.flush()
     _supersede_older_majors(certificate, actor)
-    enqueue_after_commit(RENDER_PDF_JOB, certificate.id)
+    render_pdf_later(certificate.id)
 
 
 def _supersede(old: Certificate, actor: Actor, reason: str,
@@ -408,7 +408,7 @@ def reinstate(certificate: Certificate, actor: Actor, *,
     badge_status.set_status(certificate, suspended=False)
     audit.record(actor, AuditAction.CERT_REINSTATE, "certificate", certificate.id,
                  {"status": ["REVOKED", "ISSUED"], "was": previous})
-    enqueue_after_commit(RENDER_PDF_JOB, certificate.id)
+    render_pdf_later(certificate.id)
     if notify_recipient:
         _notify(certificate, NotificationType.CERTIFICATE_ISSUED,
                 f"Certificate reinstated: {subject_name(certificate)}",

@@ -4,12 +4,31 @@ it too) and answers with its certificate's status now."""
 
 from __future__ import annotations
 
+from rq import Retry
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Certificate, CertificateRendering, CertificateStatus
 from app.services import storage
+from app.services.enqueue import enqueue_batched_after_commit
 from app.services.errors import NotFound
+
+RENDER_PDFS_JOB = "app.jobs.certificates.render_certificate_pdfs"
+#: Certificates per PDF job: what one transaction issued (a bulk import's batch, a bulk
+#: action's, a campaign's) shares jobs of up to this many; a single issue is a job of one.
+PDF_BATCH = 50
+#: A batch renders in a few seconds; the limit leaves room for a loaded machine.
+PDF_JOB_TIMEOUT = 900
+#: A job that raised (a certificate failed, the worker died) is tried again: what it
+#: rendered is kept and skipped, the rest is rendered.
+PDF_JOB_RETRY = {"max": 3, "interval": [10, 60, 300]}
+
+
+def render_pdf_later(certificate_id: int) -> None:
+    """Queue the certificate's PDF once the transaction commits, in a batch with the
+    other certificates this transaction queues (a rolled-back SAVEPOINT drops its own)."""
+    enqueue_batched_after_commit(RENDER_PDFS_JOB, [certificate_id], PDF_BATCH,
+                                 job_timeout=PDF_JOB_TIMEOUT, retry=Retry(**PDF_JOB_RETRY))
 
 
 def record_rendering(certificate_id: int, sha256: str, pdf_key: str | None) -> None:
