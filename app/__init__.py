@@ -120,3 +120,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(certificate_templates_bp)  # /admin/certificate-templates
     from app.blueprints.search.routes import bp as search_bp
     app.register_blueprint(search_bp)  # the header's global search (/search)
+    from app.blueprints.api.profiles import public_bp as api_public_bp
+    app.register_blueprint(api_public_bp)  # /api/public/profiles/<slug>: no login

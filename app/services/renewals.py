@@ -162,6 +162,29 @@ def campaigns_of(track: CertificationTrack, limit: int = 20) -> list[RenewalCamp
         RenewalCampaign.track_id == track.id).order_by(RenewalCampaign.id.desc()).limit(limit)))
 
 
+def list_campaigns(track_id: int | None = None) -> Any:
+    """Every campaign (or one track's), newest first: a select, for paging."""
+    stmt = select(RenewalCampaign).order_by(RenewalCampaign.id.desc())
+    return stmt if track_id is None else stmt.where(RenewalCampaign.track_id == track_id)
+
+
+def get_campaign(campaign_id: int) -> RenewalCampaign:
+    campaign = db.session.get(RenewalCampaign, campaign_id)
+    if campaign is None:
+        raise NotFound("Renewal campaign not found.")
+    return campaign
+
+
+def outcome_counts(campaign: RenewalCampaign) -> dict[str, int]:
+    """What the campaign led to: invited, re-enrolled (the campaign's own counters) and
+    renewed (invitees whose certificate was renewed on completing the track again)."""
+    renewed = db.session.scalar(select(func.count(RenewalInvitation.id)).where(
+        RenewalInvitation.campaign_id == campaign.id,
+        RenewalInvitation.renewed_certificate_id.is_not(None))) or 0
+    return {"invited": campaign.invited_count, "re_enrolled": campaign.re_enrolled_count,
+            "renewed": renewed}
+
+
 def invitation_of(user: User, invitation_id: int) -> RenewalInvitation:
     """The invitee's own invitation; anyone else's (or an unknown id) is NotFound."""
     invitation = db.session.get(RenewalInvitation, invitation_id)
@@ -257,5 +280,5 @@ def accept(invitation: RenewalInvitation, user: User, actor: Actor) -> Enrolment
     return enrolment
 
 
-__all__ = ["accept", "campaigns_of", "expiring_certificates", "invitation_of", "parse_days",
-           "run_campaign", "start_campaign"]
+__all__ = ["accept", "campaigns_of", "expiring_certificates", "get_campaign", "invitation_of",
+           "list_campaigns", "outcome_counts", "parse_days", "run_campaign", "start_campaign"]

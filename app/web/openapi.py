@@ -56,6 +56,16 @@ ERROR_STATUSES = {400: "Bad request (CSRF, malformed input)", 401: "Not authenti
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
+def produces(mimetype: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a view whose success is a file of this type, not JSON (the document says so)."""
+
+    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
+        view.produces = mimetype  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
 # --- forms to JSON Schema ---------------------------------------------------------------
 
 def _validators(unbound: Any) -> list[Any]:
@@ -159,6 +169,8 @@ class _ViewReading(ast.NodeVisitor):
         self.forms: list[ast.Call] = []
         self.body_keys: list[str] = []
         self.query_args: list[tuple[str, bool]] = []
+        self.files: list[str] = []
+        self.form_keys: list[tuple[str, bool]] = []
         self.reads_body = False
         self.calls: list[str] = []
 
@@ -179,9 +191,13 @@ class _ViewReading(ast.NodeVisitor):
             owner = func.value
             owner_name = owner.id if isinstance(owner, ast.Name) else (
                 owner.attr if isinstance(owner, ast.Attribute) else "")
+            typed = any(kw.arg == "type" for kw in node.keywords)
             if owner_name == "args":
-                typed = any(kw.arg == "type" for kw in node.keywords)
                 self.query_args.append((key, typed))
+            elif owner_name == "files":
+                self.files.append(key)
+            elif owner_name == "form":
+                self.form_keys.append((key, typed))
             elif owner_name == "payload":
                 self.body_keys.append(key)
         self.generic_visit(node)
@@ -208,7 +224,8 @@ def _resolve(node: ast.AST, namespace: dict[str, Any]) -> Any:
 def read_view(view: Callable[..., Any], depth: int = 2) -> dict[str, Any]:
     """The forms a view validates its JSON body with (and their options), the body keys it
     reads itself, and its query parameters; helpers it calls are read too."""
-    found: dict[str, Any] = {"forms": [], "body_keys": [], "query": {}, "reads_body": False}
+    found: dict[str, Any] = {"forms": [], "body_keys": [], "query": {}, "reads_body": False,
+                             "files": [], "form_keys": {}}
     function = inspect.unwrap(view)
     tree = _source_tree(function)
     if tree is None:
@@ -227,6 +244,9 @@ def read_view(view: Callable[..., Any], depth: int = 2) -> dict[str, Any]:
     found["reads_body"] = reading.reads_body or bool(reading.forms)
     for key, typed in reading.query_args:
         found["query"].setdefault(key, typed)
+    found["files"] = list(dict.fromkeys(reading.files))
+    for key, typed in reading.form_keys:
+        found["form_keys"].setdefault(key, typed)
     if depth:
         for name in dict.fromkeys(reading.calls):
             helper = namespace.get(name)
@@ -272,10 +292,10 @@ def _converter_text(rule: Rule, name: str) -> str:
     return name
 
 
-def _responses(method: str, binary: bool) -> dict[str, Any]:
+def _responses(method: str, binary: str | None) -> dict[str, Any]:
     error = {"description": "An error", "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    ok_content = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}} \
+    ok_content = {binary: {"schema": {"type": "string", "format": "binary"}}} \
         if binary else {"application/json": {"schema": {}}}
     responses: dict[str, Any] = {
         "200": {"description": "OK", "content": ok_content},
@@ -306,13 +326,15 @@ def build(app: Flask) -> dict[str, Any]:
                 "tags": [rule.rule.split("/")[2]],
                 "parameters": parameters + [
                     {"name": key, "in": "query", "required": False,
-                     "schema": ({"type": "integer", "minimum": 1, "maximum": MAX_ID}
-                                if typed or key in ("page", "limit") else {"type": "string"})}
-                    for key, typed in reading["query"].items()] if method == "get"
-                else list(parameters),
-                "responses": _responses(method, binary=rule.rule.endswith("/pdf")),
+                     "schema": _scalar_schema(typed or key in ("page", "limit"))}
+                    for key, typed in reading["query"].items()],
+                "responses": _responses(method, binary=getattr(view, "produces", None) or (
+                    "application/pdf" if rule.rule.endswith("/pdf") else None)),
             }
-            if method != "get" and reading["reads_body"]:
+            if method != "get" and reading["files"]:
+                operation["requestBody"] = {"required": True, "content": {
+                    "multipart/form-data": {"schema": _multipart_schema(reading)}}}
+            elif method != "get" and reading["reads_body"]:
                 operation["requestBody"] = {"required": method != "post" or bool(
                     reading["forms"]) or bool(reading["body_keys"]), "content": {
                     "application/json": {"schema": _body_schema(reading, method)}}}
@@ -331,6 +353,22 @@ def build(app: Flask) -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
     }
+
+
+def _scalar_schema(integer: bool) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 1, "maximum": MAX_ID} if integer \
+        else {"type": "string"}
+
+
+def _multipart_schema(reading: dict[str, Any]) -> dict[str, Any]:
+    """The files (`request.files.get(...)`) and fields (`request.form.get(...)`) a view
+    reads from a multipart body."""
+    properties: dict[str, Any] = {key: {"type": "string", "format": "binary"}
+                                  for key in reading["files"]}
+    properties.update({key: _scalar_schema(typed) for key, typed
+                       in reading["form_keys"].items()})
+    return {"type": "object", "properties": properties, "required": list(reading["files"]),
+            "additionalProperties": False}
 
 
 def _body_schema(reading: dict[str, Any], method: str) -> dict[str, Any]:

@@ -33,6 +33,14 @@ def json_body() -> Any:
     return payload
 
 
+def known_keys(payload: dict[str, Any], *allowed: str) -> dict[str, Any]:
+    """`payload`, refusing keys the endpoint does not take (422), as validate_json does."""
+    unknown = sorted(set(payload) - set(allowed))
+    if unknown:
+        raise ValidationFailed("Unknown fields.", fields={k: ["Unknown field."] for k in unknown})
+    return payload
+
+
 def parse_limit(value: str) -> int:
     return parse_int(value, min=1, max=100)
 
@@ -97,6 +105,13 @@ def update_user(user_id: int) -> Any:
 
 
 # Route modules that add to admin_bp; imported here so they are registered with it.
-from app.blueprints.api import bulk, certificates, micro_credentials  # noqa: E402, F401
+from app.blueprints.api import (  # noqa: E402, F401
+    bulk,
+    certificate_templates,
+    certificates,
+    micro_credentials,
+    profiles,
+    renewals,
+)
 
 bp.register_blueprint(admin_bp)

@@ -9,8 +9,16 @@ from wtforms.validators import InputRequired, Length, Optional
 from app.services.certificates.templates import BORDER_STYLES, DEFAULTS
 from app.web.forms import Form, strip
 
+#: The JSON API's names for the design fields (the page posts the form's own names).
+TEMPLATE_API_FIELDS = {"primaryColor": "primary_color", "accentColor": "accent_color",
+                       "borderStyle": "border_style", "titleText": "title_text",
+                       "bodyText": "body_text", "signerName": "signer_name",
+                       "signerTitle": "signer_title"}
 
-class TemplateForm(Form):
+
+class TemplateDesignForm(Form):
+    """A template's name and design: the editor's text fields, and the API's JSON body."""
+
     name = StringField("Name", filters=[strip], validators=[
         InputRequired("Enter a name."), Length(max=120, message="Use at most 120 characters.")])
     primary_color = StringField("Primary colour", filters=[strip],
@@ -24,16 +32,21 @@ class TemplateForm(Form):
                             validators=[Optional()])
     signer_name = StringField("Signer's name", filters=[strip], validators=[Optional()])
     signer_title = StringField("Signer's title", filters=[strip], validators=[Optional()])
-    logo = FileField("Logo (PNG or JPEG, up to 1 MB)")
-    signature = FileField("Signature image (PNG or JPEG, up to 1 MB)")
-    remove_logo = BooleanField("Remove the logo")
-    remove_signature = BooleanField("Remove the signature")
-    base_version = HiddenField()
 
     def design(self) -> dict[str, object]:
         return {name: getattr(self, name).data for name in (
             "primary_color", "accent_color", "border_style", "title_text", "body_text",
             "signer_name", "signer_title")}
+
+
+class TemplateForm(TemplateDesignForm):
+    """The editor: the design, its images and the version it was opened at."""
+
+    logo = FileField("Logo (PNG or JPEG, up to 1 MB)")
+    signature = FileField("Signature image (PNG or JPEG, up to 1 MB)")
+    remove_logo = BooleanField("Remove the logo")
+    remove_signature = BooleanField("Remove the signature")
+    base_version = HiddenField()
 
 
 class AssignForm(Form):

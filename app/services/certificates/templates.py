@@ -182,6 +182,13 @@ def current_version(template: CertificateTemplate) -> CertificateTemplateVersion
         CertificateTemplateVersion.number == template.version))
 
 
+def versions_of(template: CertificateTemplate) -> list[CertificateTemplateVersion]:
+    """Every version of `template`, newest first."""
+    return list(db.session.scalars(select(CertificateTemplateVersion).where(
+        CertificateTemplateVersion.template_id == template.id)
+        .order_by(CertificateTemplateVersion.number.desc())))
+
+
 def get_version(version_id: int) -> CertificateTemplateVersion:
     version = db.session.get(CertificateTemplateVersion, version_id)
     if version is None:
@@ -510,6 +517,19 @@ def branding_of(version_id: Any) -> Branding:
         signer_name=version.signer_name, signer_title=version.signer_title,
         logo=_data_uri(version.logo_key), signature=_data_uri(version.signature_key),
         version_id=version.id)
+
+
+def preview_branding(design: dict[str, Any], template: CertificateTemplate | None = None,
+                     remove: tuple[str, ...] = ()) -> Branding:
+    """What a save of `design` would print (images: the template's current version's,
+    unless in `remove`), for a preview; nothing is saved. Raises ValidationFailed for a
+    bad design, naming every bad field (the API's preview; the editor previews leniently
+    as the admin types)."""
+    cleaned = check_design(design)
+    saved = branding_of(current_version(template).id if template is not None
+                        and current_version(template) is not None else None)
+    return Branding(**cleaned, logo=None if "logo" in remove else saved.logo,
+                    signature=None if "signature" in remove else saved.signature)
 
 
 def public_logo(version_id: int) -> bytes | None:
