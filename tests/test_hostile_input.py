@@ -5,6 +5,7 @@ PostgreSQL too (DATABASE_URL), where NUL and 32-bit ids fail differently from SQ
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -367,3 +368,47 @@ def test_query_arguments_named_like_url_for_or_a_path_argument(new_client: Any, 
                                       headers=headers)
                 failed += [f"GET {rule.rule}"] if response.status_code >= 500 else []
     assert failed == [], (failed, errors.causes())
+
+
+# --- the lean public check (app/blueprints/verify/lean.py) ------------------------------------
+
+CSRF_TOKEN = re.compile(rb'(<meta name="csrf-token" content=|name="csrf_token" value=)"[^"]*"')
+
+
+@pytest.mark.parametrize(("path", "query", "headers"), [
+    ("/verify/" + "A" * 32 + "%00", "", {}),
+    ("/verify/" + "A" * 31 + "\u00e9", "", {}),
+    ("/verify/" + "A" * 33, "", {}),
+    ("/verify/" + "A" * 32 + "/", "", {}),
+    ("/verify/" + "A" * 32, "format=json%00", {}),
+    ("/verify/" + "A" * 32, "format=json&", {}),
+    ("/verify/" + "A" * 32, "", {"Accept": ";;;q=abc, application/json;q=x"}),
+    ("/verify/" + "A" * 32, "", {"Accept": "application/json;q=0.1" + ", */*" * 2000}),
+    ("/verify/" + "A" * 32, "", {"Accept-Encoding": "br;q=nope, gzip;q=-1, \x00"}),
+    ("/verify/" + "A" * 32, "format=json", {"Accept-Encoding": "*"}),
+    ("/verify/" + "A" * 32, "", {"If-None-Match": "\"" * 300, "Range": "bytes=9-1"}),
+])
+def test_hostile_public_checks_answer_as_the_route_never_500(
+        app: Flask, monkeypatch: pytest.MonkeyPatch, path: str, query: str,
+        headers: dict[str, str]) -> None:
+    """Whether or not the lean path takes them, both ways give the same answer."""
+    from datetime import UTC, datetime
+
+    from app.blueprints.verify import lean
+    from app.services import signing
+
+    with app.app_context():
+        signing.ensure_key()  # the one key both ways sign with
+        db.session.commit()
+    checked_at = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # one signed payload both ways
+    monkeypatch.setattr("app.services.verification.utcnow", lambda: checked_at)
+    answers = []
+    for n, lean_path in enumerate((True, False)):
+        app.extensions.pop("credwright.verify_pages", None)
+        response = app.test_client(use_cookies=False).get(
+            path, query_string=query, headers=headers,
+            environ_overrides={lean.SWITCH: lean_path, "REMOTE_ADDR": f"192.0.2.{n + 1}"})
+        assert response.status_code < 500, response.status_code
+        # The route's error pages start a session of their own (a random CSRF token).
+        answers.append((response.status_code, CSRF_TOKEN.sub(b"", response.get_data())))
+    assert answers[0] == answers[1]
