@@ -62,3 +62,31 @@ def test_matrix_cells_show_band_and_dash(app: Any) -> None:
     assert 'class="expiry expiry-30" title="Expires in 20 days"' in html
     assert '#triangle-alert"></use></svg>' + due.expiry_date.isoformat() in html
     assert html.endswith('<td><span class="muted">—</span></td>')
+
+
+def test_id_options_are_the_jinja_loops_markup(app: Any) -> None:
+    """The org pickers' options drawn in Python (id_options) are the markup of the loop
+    they replaced, the selected one marked and every label escaped."""
+    from app.web.templating import id_options
+
+    choices = [(1, "Alpha & Co"), (2, EVIL), (3, "Gamma")]
+    loop = ('{% for id, name in choices %}<option value="{{ id }}" '
+            '{{ "selected" if id == chosen }}>{{ name }}</option>{% endfor %}')
+    with app.app_context():
+        for chosen in (2, None):
+            expected = app.jinja_env.from_string(loop).render(choices=choices, chosen=chosen)
+            assert str(id_options(choices, chosen)) == expected
+    assert '<option value="2" selected>&lt;script&gt;' in str(id_options(choices, 2))
+
+
+def test_matrix_row_puts_each_cell_in_its_column() -> None:
+    from app.services.credentials.matrix import ExpirySummary, Matrix
+    from app.services.pagination import Page
+
+    columns = [NS(id=30), NS(id=10), NS(id=20)]
+    cells = {(1, 20): "b", (1, 30): "a", (2, 10): "c", (1, 99): "not a column"}
+    matrix = Matrix(Page(items=[], page=1, per_page=25, total=0), columns, cells,
+                    ExpirySummary(0, 0, 0))
+    assert matrix.row(1) == ["a", None, "b"]
+    assert matrix.row(2) == [None, "c", None]
+    assert matrix.row(3) == [None, None, None]

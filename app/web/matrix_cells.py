@@ -40,6 +40,6 @@ def credential_expiry(credential: Any, today: date) -> Markup:
 
 def matrix_cells(matrix: Any, user_id: int, today: date) -> Markup:
     """One staff member's cells, in the matrix's column order."""
-    return Markup("".join(  # noqa: S704 - every value is escaped
+    return Markup("".join([  # noqa: S704 - every value is escaped
         f"<td>{status_badge_html(c.status)}<br>{credential_expiry(c, today)}</td>"
-        if c is not None else _EMPTY for c in matrix.row(user_id)))
+        if c is not None else _EMPTY for c in matrix.row(user_id)]))
