@@ -373,3 +373,12 @@ def test_the_skipped_hooks_are_known(app):
     assert not app.url_value_preprocessors
     # Flask-Limiter's clears its per-request context, which the lean path never fills.
     assert _hook_names(app.teardown_request_funcs.get(None, [])) == {"__release_context"}
+
+
+def test_one_process_answers_every_shape_as_the_route(app, world, frozen):
+    """One app (one lean path, one copy of each shape's headers) through every case in
+    turn: a page, JSON, HEAD, 404 and compressed answers one after the other."""
+    for name, query, headers, method, taken in CASES * 2:
+        answered = _compare(app, f"/verify/{world[name]}", cached=False, method=method,
+                            query_string=query, headers=headers)
+        assert answered == int(taken), (name, query, headers, method)
