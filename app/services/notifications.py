@@ -277,7 +277,7 @@ class NewNotification:
     title: str
     body: str
     link: str | None
-    dedupe_key: str
+    dedupe_key: str | None  # None: no dedupe (a one-off, as notify() without one)
     audience: Audience = Audience.SELF
 
 
@@ -290,12 +290,13 @@ def notify_many(items: Sequence[NewNotification]) -> list[int]:
     """
     # A reminder's notification exists already (e.g. a credential expired, was put back
     # and expired again on the same date): skip it rather than fail the whole batch.
-    keys = [item.dedupe_key for item in items]
+    keys = [item.dedupe_key for item in items if item.dedupe_key is not None]
     existing: set[str] = set()
     for start in range(0, len(keys), 5000):
         existing.update(db.session.scalars(select(Notification.dedupe_key).where(
             Notification.dedupe_key.in_(keys[start:start + 5000]))))
-    items = [item for item in items if item.dedupe_key not in existing]
+    items = [item for item in items if item.dedupe_key is None
+             or item.dedupe_key not in existing]
     if not items:
         return []
     recipients: dict[int, Any] = {}

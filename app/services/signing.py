@@ -382,5 +382,10 @@ def open_badge_payload(certificate: Certificate) -> dict[str, Any]:
 def sign_open_badge(certificate: Certificate) -> str:
     """The certificate's OpenBadgeCredential as a VC-JWT, signed with the current key
     (made first if there is none). Called at issue; the result goes in credential_jws."""
+    return sign_open_badges([certificate])[0]
+
+
+def sign_open_badges(certificates: list[Certificate]) -> list[str]:
+    """sign_open_badge for each (the current key looked up once: a bulk issue's batch)."""
     ensure_key()
-    return sign(open_badge_payload(certificate), typ="JWT")
+    return [sign(open_badge_payload(certificate), typ="JWT") for certificate in certificates]

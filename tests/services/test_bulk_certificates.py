@@ -251,14 +251,15 @@ def test_a_try_with_retries_left_goes_back_to_queued(app, world, make_user, org,
 def test_a_row_raising_an_unexpected_error_fails_alone(app, world, make_user, org,
                                                        monkeypatch, caplog):
     people, text = _six(make_user, org)
-    real = bulk._issue_row
+    real = bulk._request  # both the batch and the row-by-row path ask it
 
-    def signing_breaks_for_p2(row, actor, item):
+    def signing_breaks_for_p2(row, recipient, item):
         if row.data["email"] == "p2@example.test":
             raise RuntimeError("PDF queue down")
-        return real(row, actor, item)
+        return real(row, recipient, item)
 
-    monkeypatch.setattr(bulk, "_issue_row", signing_breaks_for_p2)
+    # The batch is undone and goes row by row: p2 alone fails.
+    monkeypatch.setattr(bulk, "_request", signing_breaks_for_p2)
     with app.app_context():
         import_id = _confirm(world, text)
         item = db.session.get(BulkImport, import_id)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -43,7 +44,7 @@ from typing import IO, Any
 
 from flask import current_app
 from rq import Retry
-from sqlalchemy import and_, func, insert, inspect, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -68,7 +69,12 @@ from app.services import users as user_service
 from app.services.auth import normalise_email
 from app.services.bulk.csvfile import csv_line, read_rows
 from app.services.bulk.kinds import Checked, Kind, Words, kind_of, register
-from app.services.certificates.lifecycle import check_issue, issue_certificate
+from app.services.certificates.lifecycle import (
+    IssueRequest,
+    check_issue,
+    issue_certificate,
+    issue_certificates,
+)
 from app.services.certificates.queries import already_live
 from app.services.context import Actor, active_admin
 from app.services.enqueue import enqueue_after_commit
@@ -703,21 +709,58 @@ def _user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email))
 
 
-def _issue_row(row: BulkImportRow, actor: Actor, bulk: BulkImport) -> dict[str, Any]:
+def _request(row: BulkImportRow, recipient: User, bulk: BulkImport) -> IssueRequest:
+    """The issue a confirmed row asks for. Raises ValidationFailed when its course or
+    track was deleted after the preview."""
     data = row.data
     course = db.session.get(Course, data["course_id"]) if data.get("course_id") else None
     track = db.session.get(CertificationTrack, data["track_id"]) if data.get("track_id") \
         else None
     if (data.get("course_id") and course is None) or (data.get("track_id") and track is None):
         raise ValidationFailed("The course or track was deleted after the preview.")
-    certificate = issue_certificate(
-        actor, recipient=_recipient(row, actor, bulk), type_=CertificateType(data["type"]),
-        course=course, track=track, notes=data.get("notes"),
-        notify_recipient=bulk.notify_recipients,
+    return IssueRequest(
+        recipient=recipient, type_=CertificateType(data["type"]), course=course, track=track,
+        notes=data.get("notes"), notify_recipient=bulk.notify_recipients,
         issued_on=date.fromisoformat(data["issue_date"]) if data.get("issue_date") else None,
         expires_on=date.fromisoformat(data["expiry"]) if data.get("expiry") else None)
+
+
+def _issued(certificate: Certificate) -> dict[str, Any]:
     return {"status": S.ISSUED, "certificate_id": certificate.id,
             "message": f"Issued {certificate.number}."}
+
+
+def _issue_row(row: BulkImportRow, actor: Actor, bulk: BulkImport) -> dict[str, Any]:
+    request = _request(row, _recipient(row, actor, bulk), bulk)
+    return _issued(issue_certificate(
+        actor, recipient=request.recipient, type_=request.type_, course=request.course,
+        track=request.track, notes=request.notes, notify_recipient=request.notify_recipient,
+        issued_on=request.issued_on, expires_on=request.expires_on))
+
+
+def _issue_rows(rows: list[BulkImportRow], actor: Actor,
+                bulk: BulkImport) -> list[dict[str, Any] | ServiceError]:
+    """`_issue_row` for a batch (Kind.apply_many): the recipients read in one query (one
+    without an account, or invited, goes through `_recipient` in a SAVEPOINT of its
+    own), then one `issue_certificates` call for the rows that got this far."""
+    ids = {row.data["user_id"] for row in rows if row.data.get("user_id")}
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} \
+        if ids else {}
+    outcomes: list[dict[str, Any] | ServiceError | None] = [None] * len(rows)
+    requests: dict[int, IssueRequest] = {}
+    for i, row in enumerate(rows):
+        try:
+            recipient = people.get(row.data.get("user_id") or 0)
+            if recipient is None:
+                with db.session.begin_nested():
+                    recipient = _recipient(row, actor, bulk)
+            requests[i] = _request(row, recipient, bulk)
+        except ServiceError as refused:
+            outcomes[i] = refused
+    issued = issue_certificates(actor, list(requests.values()))
+    for i, outcome in zip(requests, issued, strict=True):
+        outcomes[i] = outcome if isinstance(outcome, ServiceError) else _issued(outcome)
+    return outcomes  # type: ignore[return-value]
 
 
 def live_done(keys: Iterable[str]) -> dict[str, int]:
@@ -735,9 +778,16 @@ def live_done(keys: Iterable[str]) -> dict[str, int]:
 def _release(key: str) -> None:
     """Clear the done_key of an earlier row with this key whose certificate is no longer
     live, so that the row may issue again."""
+    _release_many([key])
+
+
+def _release_many(keys: list[str]) -> None:
+    """_release for each of `keys`, in one UPDATE."""
+    if not keys:
+        return
     live = select(Certificate.id).where(Certificate.live_key.is_not(None))
     db.session.execute(update(BulkImportRow).where(
-        BulkImportRow.done_key == key,
+        BulkImportRow.done_key.in_(keys),
         or_(BulkImportRow.certificate_id.is_(None), BulkImportRow.certificate_id.not_in(live)))
         .values(done_key=None).execution_options(synchronize_session=False))
 
@@ -774,54 +824,124 @@ def _claim(bulk: BulkImport, after: int) -> list[tuple[int, int]]:
 
 def process_batch(bulk: BulkImport, actor: Actor, did: dict[str, int],
                   after: int = 0) -> int | None:
-    """Claim the next batch of pending rows (after line `after`) and issue each in a
-    SAVEPOINT of its own, its outcome written only while the row is still pending: of
-    two runs at once each row is decided by one. Adds to `did`; returns the batch's last
-    line, None when nothing was left. A row raising anything is FAILED (an unexpected
-    error logged with its traceback) and the batch goes on. Flushes."""
+    """Claim the next batch of pending rows (after line `after`) and decide each, its
+    outcome written only while the row is still pending: of two runs at once each row is
+    decided by one. Adds to `did`; returns the batch's last line, None when nothing was
+    left. Flushes.
+
+    A kind with `apply_many` (certificates) does the batch set-based in one SAVEPOINT
+    (`_batch`): the same checks and outcomes per row, a few statements per batch. Should
+    that raise (a race on a live key or a row key, a row's unexpected error), it is
+    undone and the batch goes row by row (`_row`), each row in a SAVEPOINT of its own: a
+    row raising anything is FAILED (an unexpected error logged with its traceback) and
+    the batch goes on."""
     claimed = _claim(bulk, after)
     if not claimed:
         return None
     k = kind_of(bulk.kind)
-    for row_id, _line in claimed:
-        row = db.session.get(BulkImportRow, row_id)
-        if row is None or row.status != S.PENDING:
-            continue
-        key = row.row_key
+    loaded = {row.id: row for row in db.session.scalars(select(BulkImportRow).where(
+        BulkImportRow.id.in_([row_id for row_id, _ in claimed])))}
+    rows = [loaded[row_id] for row_id, _ in claimed
+            if row_id in loaded and loaded[row_id].status == S.PENDING]
+    if rows and k.apply_many is not None and k.release_many is not None:
+        counted: Counter[str] = Counter()
         try:
             with db.session.begin_nested():
-                earlier = k.live_done([key]).get(key)
-                if earlier is not None:
-                    _record(row_id, **_already(earlier, k.words.past))
-                    did["skipped"] += 1
-                    continue
-                k.release(key)
-                _record(row_id, done_key=key, **k.apply(row, actor, bulk))
-            did["issued"] += 1
-            continue
-        except _Taken:
-            did["taken"] += 1
-            continue
-        except IntegrityError:  # another import issued this very row a moment ago
-            outcome = _already(k.live_done([key]).get(key), k.words.past)
-        except Conflict as exc:
-            outcome = {"status": S.SKIPPED, "message": exc.message}
-        except ServiceError as exc:
-            outcome = {"status": S.FAILED, "message": _message(exc)}
-        except Exception:
-            log.exception("bulk import %s: line %s failed", bulk.id, row.line)
-            outcome = {"status": S.FAILED, "message": UNEXPECTED}
-        db.session.expire_all()
-        try:
-            _record(row_id, **outcome)
-        except _Taken:
-            did["taken"] += 1
-            continue
-        did["skipped" if outcome["status"] == S.SKIPPED else "failed"] += 1
+                _batch(k, rows, actor, bulk, counted)
+            for name, n in counted.items():
+                did[name] += n
+            rows = []
+        except Exception:  # noqa: BLE001 - undone; row by row finds and records it
+            log.info("bulk import %s: batch after line %s goes row by row", bulk.id, after,
+                     exc_info=True)
+            db.session.expire_all()
+    for row in rows:
+        _row(k, row, actor, bulk, did)
     db.session.execute(update(BulkImport).where(BulkImport.id == bulk.id)
                        .values(heartbeat_at=utcnow())
                        .execution_options(synchronize_session=False))
     return claimed[-1][1]
+
+
+def _batch(k: Kind, rows: list[BulkImportRow], actor: Actor, bulk: BulkImport,
+           did: Counter[str]) -> None:
+    """The batch set-based: what `_row` does for each, in a few statements. Raises
+    _Taken when a row was not pending any more, IntegrityError on a row key's race."""
+    keys = [row.row_key for row in rows]
+    earlier = k.live_done(keys)
+    outcomes: dict[int, dict[str, Any]] = {}
+    todo = []
+    for row in rows:
+        if row.row_key in earlier:
+            outcomes[row.id] = _already(earlier[row.row_key], k.words.past)
+        else:
+            todo.append(row)
+    k.release_many([row.row_key for row in todo])  # type: ignore[misc]
+    for row, outcome in zip(todo, k.apply_many(todo, actor, bulk),  # type: ignore[misc]
+                            strict=True):
+        if isinstance(outcome, Conflict):
+            outcomes[row.id] = {"status": S.SKIPPED, "message": outcome.message}
+        elif isinstance(outcome, ServiceError):
+            outcomes[row.id] = {"status": S.FAILED, "message": _message(outcome)}
+        else:
+            outcomes[row.id] = {"done_key": row.row_key, **outcome}
+    _record_many(outcomes)
+    for outcome in outcomes.values():
+        status = outcome["status"]
+        did["issued" if status == S.ISSUED else
+            "skipped" if status == S.SKIPPED else "failed"] += 1
+
+
+def _record_many(outcomes: dict[int, dict[str, Any]]) -> None:
+    """_record for many rows: one UPDATE per set of columns written (executemany).
+    Raises _Taken unless every row was still PENDING."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, values in outcomes.items():
+        groups.setdefault(tuple(sorted(values)), []).append({"row_id": row_id, **values})
+    table = BulkImportRow.__table__
+    for params in groups.values():
+        result = db.session.execute(
+            # SET: the params' other keys (`columns`), the same in each of the group.
+            table.update().where(table.c.id == bindparam("row_id"),
+                                 table.c.status == S.PENDING), params)
+        if result.rowcount != len(params):
+            raise _Taken()
+
+
+def _row(k: Kind, row: BulkImportRow, actor: Actor, bulk: BulkImport,
+         did: dict[str, int]) -> None:
+    """One row in a SAVEPOINT of its own (see process_batch)."""
+    row_id, key = row.id, row.row_key
+    try:
+        with db.session.begin_nested():
+            earlier = k.live_done([key]).get(key)
+            if earlier is not None:
+                _record(row_id, **_already(earlier, k.words.past))
+                did["skipped"] += 1
+                return
+            k.release(key)
+            _record(row_id, done_key=key, **k.apply(row, actor, bulk))
+        did["issued"] += 1
+        return
+    except _Taken:
+        did["taken"] += 1
+        return
+    except IntegrityError:  # another import issued this very row a moment ago
+        outcome = _already(k.live_done([key]).get(key), k.words.past)
+    except Conflict as exc:
+        outcome = {"status": S.SKIPPED, "message": exc.message}
+    except ServiceError as exc:
+        outcome = {"status": S.FAILED, "message": _message(exc)}
+    except Exception:
+        log.exception("bulk import %s: line %s failed", bulk.id, row.line)
+        outcome = {"status": S.FAILED, "message": UNEXPECTED}
+    db.session.expire_all()
+    try:
+        _record(row_id, **outcome)
+    except _Taken:
+        did["taken"] += 1
+        return
+    did["skipped" if outcome["status"] == S.SKIPPED else "failed"] += 1
 
 
 def _api_rows(bulk: BulkImport) -> list[dict[str, Any]]:
@@ -837,4 +957,6 @@ CERTIFICATES = register(Kind(
     live_done=live_done, release=_release, report_lines=_report_lines,
     # Looked up when called (a test may stand in for it).
     apply=lambda row, actor, bulk: _issue_row(row, actor, bulk),
+    apply_many=lambda rows, actor, bulk: _issue_rows(rows, actor, bulk),
+    release_many=lambda keys: _release_many(keys),
     api_rows=_api_rows, row_to_api=row_to_api))

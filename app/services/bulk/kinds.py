@@ -55,6 +55,12 @@ class Kind:
     #: One row as the API shows it in a preview.
     row_to_api: Callable[[Any], dict[str, Any]]
     labels: dict[str, str] = field(default_factory=dict)  # row status -> words
+    #: Set-based (optional, both or neither): do a batch of confirmed rows at once, in
+    #: order, each row's outcome values as `apply` gives them or its refusal (a
+    #: ServiceError); raising anything else undoes the batch, which then goes row by row.
+    apply_many: Callable[[list[Any], Any, Any], list[Any]] | None = None
+    #: `release` for many keys in one statement.
+    release_many: Callable[[list[str]], None] | None = None
 
     def label(self, status: Any) -> str:
         return self.labels.get(status.value, status.label)

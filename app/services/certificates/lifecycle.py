@@ -19,7 +19,8 @@ Superseding (status SUPERSEDED, never reinstated):
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from sqlalchemy import select
@@ -42,6 +43,7 @@ from app.services import audit, signing, urls
 from app.services.certificates.numbering import (
     new_verification_code,
     next_number,
+    next_numbers,
     snapshot,
     subject_name,
     track_of,
@@ -50,8 +52,8 @@ from app.services.certificates.queries import already_live, live_certificate
 from app.services.certificates.renderings import render_pdf_later
 from app.services.context import Actor
 from app.services.dates import add_months, today
-from app.services.errors import AlreadyDone, Conflict, ValidationFailed
-from app.services.notifications import notify
+from app.services.errors import AlreadyDone, Conflict, NotFound, ServiceError, ValidationFailed
+from app.services.notifications import NewNotification, notify, notify_many
 from app.services.open_badges import status as badge_status
 from app.services.persistence import flush_or_raise
 from app.services.transitions import lock, transition
@@ -62,17 +64,21 @@ REVOCATION_CATEGORIES = ("issued_in_error", "misconduct", "requirements_not_met"
 RENDER_PDF_JOB = "app.jobs.certificates.render_certificate_pdf"  # old rows; now batched: renderings
 
 
-def _finalise_issue(certificate: Certificate, actor: Actor, issued_on: date | None,
-                    expires_on: date | None = None) -> None:
-    """Number, dates, verification id/code and the frozen snapshot; then the PDF job.
-    `expires_on` (a direct issue's own date) replaces the track's validity."""
+def _issued_at(issued_on: date | None) -> datetime:
     now = utcnow()
-    issued_at = now if issued_on is None or issued_on == now.date() else datetime.combine(
+    return now if issued_on is None or issued_on == now.date() else datetime.combine(
         issued_on, time(12, 0), tzinfo=now.tzinfo)
+
+
+def _stamp(certificate: Certificate, actor: Actor, issued_at: datetime, number: str,
+           expires_on: date | None = None) -> None:
+    """What issuing writes on a certificate, bar its signature: status, number, dates,
+    verification id/code, track version and the frozen snapshot. `expires_on` (a direct
+    issue's own date) replaces the track's validity."""
     certificate.status = S.ISSUED
     certificate.issued_at = issued_at
     certificate.issued_by_id = actor.user.id if actor.user else None
-    certificate.number = next_number(issued_at.year)
+    certificate.number = number
     track = track_of(certificate)
     certificate.expires_at = expires_on or (
         add_months(issued_at.date(), track.validity_months)
@@ -81,11 +87,18 @@ def _finalise_issue(certificate: Certificate, actor: Actor, issued_on: date | No
     certificate.verification_code = new_verification_code()
     certificate.pdf_key = None
     certificate.pdf_sha256 = None
-    db.session.flush()
     if certificate.track_id is not None and certificate.course_id is None \
             and certificate.track_version is None and track is not None:
         certificate.track_version = track.version
     certificate.snapshot = snapshot(certificate, actor.user)
+
+
+def _finalise_issue(certificate: Certificate, actor: Actor, issued_on: date | None) -> None:
+    """An approval's issue (one certificate, already stored): `_stamp` with the year's
+    next number, signed, its status-list entry, older majors superseded, the PDF job."""
+    issued_at = _issued_at(issued_on)
+    _stamp(certificate, actor, issued_at, next_number(issued_at.year))
+    db.session.flush()
     certificate.credential_jws = _sign_credential(certificate)
     badge_status.assign(certificate)  # its random index in the Open Badges status list
     db.session.flush()
@@ -148,9 +161,7 @@ def _hold_track_line(recipient_id: int, track_id: int | None, course_id: int | N
             Certificate.course_id.is_(None), Certificate.type == type_,
             Certificate.status == S.ISSUED)):
         if (newer.covered_major or 0) > major:
-            raise Conflict(f"Certificate {newer.number} of version {newer.track_version} "
-                           "stands: a certificate of an earlier version can no longer be "
-                           "issued or reinstated.")
+            raise _newer_stands(newer)
 
 
 def _hold_line_of(certificate: Certificate) -> None:
@@ -169,7 +180,7 @@ def _notify(certificate: Certificate, type_: NotificationType, title: str, body:
     link = "/me"
     if type_ == NotificationType.CERTIFICATE_ISSUED:
         link = urls.site_path("main.certificate_pdf", certificate_id=certificate.id)
-        body = f"{body} Open this message to download its PDF (it is on My page too)."
+        body = _issued_body(body)
     notify(certificate.recipient, type_, title, body, link=link)
 
 
@@ -206,6 +217,22 @@ def request_completion(enrolment: Enrolment, actor: Actor) -> Certificate:
     return certificate
 
 
+@dataclass(frozen=True)
+class IssueRequest:
+    """One certificate to issue directly (the arguments of `issue_certificate`)."""
+
+    recipient: User
+    type_: CertificateType
+    course: Course | None = None
+    track: CertificationTrack | None = None
+    notes: str | None = None
+    notify_recipient: bool = True
+    issued_on: date | None = None
+    version: str | None = None
+    replacing: bool = False
+    expires_on: date | None = None
+
+
 def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
                       course: Course | None = None, track: CertificationTrack | None = None,
                       notes: str | None = None, notify_recipient: bool = True,
@@ -220,32 +247,142 @@ def issue_certificate(actor: Actor, *, recipient: User, type_: CertificateType,
     ValidationFailed (no subject, an archived course, a future issue date, an expiry date
     not after it, an inactive recipient or one in a deactivated organization) and Conflict
     ("User already has this certificate") when a live one exists, also under a race.
+
+    The one-certificate case of `issue_certificates` (the same rules, the same writes).
     """
-    check_issue(recipient=recipient, type_=type_, course=course, track=track,
-                issued_on=issued_on, expires_on=expires_on, replacing=replacing)
-    course_id = course.id if course else None
-    track_id = track.id if track else None
-    version = version or (track.version if track is not None else None)
-    major = major_of(version)
-    _hold_track_line(recipient.id, track_id, course_id, type_, major)
-    if live_certificate(recipient.id, course_id, track_id, type_, major) is not None:
-        raise already_live()
-    certificate = Certificate(
-        type=type_, status=S.PENDING, recipient=recipient, course=course, track=track,
-        live_key=Certificate.make_live_key(recipient.id, course_id, track_id, type_, major),
-        notes=(notes or "").strip() or None,
-        track_version=version if track is not None else None,
-    )
-    flush_or_raise(already_live(), add=[certificate])
-    _finalise_issue(certificate, actor, issued_on, expires_on)
-    audit.record(actor, AuditAction.CERT_ISSUE, "certificate", certificate.id,
-                 {"number": certificate.number, "type": type_.value,
-                  "recipient_id": recipient.id, "course_id": course_id, "track_id": track_id})
-    if notify_recipient:
-        _notify(certificate, NotificationType.CERTIFICATE_ISSUED,
-                f"Certificate issued: {subject_name(certificate)}",
-                f"Your {type_.label.lower()} certificate {certificate.number} is ready.")
-    return certificate
+    (outcome,) = issue_certificates(actor, [IssueRequest(
+        recipient=recipient, type_=type_, course=course, track=track, notes=notes,
+        notify_recipient=notify_recipient, issued_on=issued_on, version=version,
+        replacing=replacing, expires_on=expires_on)])
+    if isinstance(outcome, ServiceError):
+        raise outcome
+    return outcome
+
+
+def issue_certificates(actor: Actor, requests: Sequence[IssueRequest]
+                       ) -> list[Certificate | ServiceError]:
+    """Issue several certificates directly in a few statements whatever their number (a
+    bulk import's batch): for each request, in order, the certificate issued or the
+    ServiceError `issue_certificate` would raise for it (check_issue's refusals, a newer
+    major version standing, a live one already, also earlier in `requests`). Set-based:
+    the recipients' lines held and the live keys looked up for all at once, the numbers
+    reserved per year in one UPDATE, the certificates, status-list entries, audit rows
+    (the chain's head taken last, so it is held for the shortest time) and notifications
+    each inserted together.
+
+    Raises Conflict (already_live) when the insert itself is refused (a parallel issue of
+    one of them won the race): nothing of the call is left (its SAVEPOINT rolled back);
+    a caller of many may issue them one by one to find which."""
+    outcomes: list[Certificate | ServiceError | None] = [None] * len(requests)
+    keys: dict[int, tuple[int | None, int | None, str | None, int | None]] = {}
+    for i, r in enumerate(requests):
+        try:
+            check_issue(recipient=r.recipient, type_=r.type_, course=r.course, track=r.track,
+                        issued_on=r.issued_on, expires_on=r.expires_on, replacing=r.replacing)
+        except ServiceError as refused:
+            outcomes[i] = refused
+            continue
+        version = r.version or (r.track.version if r.track is not None else None)
+        keys[i] = (r.course.id if r.course else None, r.track.id if r.track else None,
+                   version, major_of(version))
+    _hold_track_lines(requests, keys, outcomes)
+    live_keys = {i: Certificate.make_live_key(requests[i].recipient.id, course_id, track_id,
+                                              requests[i].type_, major)
+                 for i, (course_id, track_id, _, major) in keys.items()
+                 if outcomes[i] is None}
+    taken = set(db.session.scalars(select(Certificate.live_key).where(
+        Certificate.live_key.in_(set(live_keys.values()))))) if live_keys else set()
+    for i, key in live_keys.items():
+        if key in taken:  # live already (or earlier in this call)
+            outcomes[i] = already_live()
+        taken.add(key)
+    todo = [i for i in live_keys if outcomes[i] is None]
+    if not todo:
+        return outcomes  # type: ignore[return-value]
+    certificates: dict[int, Certificate] = {}
+    issued_at = {i: _issued_at(requests[i].issued_on) for i in todo}
+    numbers: dict[int, str] = {}
+    for year in sorted({at.year for at in issued_at.values()}):
+        of_year = [i for i in todo if issued_at[i].year == year]
+        numbers.update(zip(of_year, next_numbers(year, len(of_year)), strict=True))
+    for i in todo:
+        r = requests[i]
+        course_id, track_id, version, _major = keys[i]
+        certificate = Certificate(
+            type=r.type_, status=S.PENDING, recipient=r.recipient, recipient_id=r.recipient.id,
+            course=r.course, course_id=course_id, track=r.track, track_id=track_id,
+            live_key=live_keys[i], notes=(r.notes or "").strip() or None,
+            track_version=version if r.track is not None else None)
+        _stamp(certificate, actor, issued_at[i], numbers[i], r.expires_on)
+        certificates[i] = certificate
+    for certificate, signed in zip(certificates.values(), signing.sign_open_badges(
+            list(certificates.values())), strict=True):
+        certificate.credential_jws = signed
+    flush_or_raise(already_live(), add=certificates.values())
+    badge_status.assign_new(list(certificates.values()))
+    for certificate in certificates.values():
+        _supersede_older_majors(certificate, actor)
+        render_pdf_later(certificate.id)
+    _notify_issued([(c, requests[i]) for i, c in certificates.items()
+                    if requests[i].notify_recipient])
+    audit.record_many(actor, AuditAction.CERT_ISSUE, "certificate", [
+        (c.id, {"number": c.number, "type": c.type.value, "recipient_id": c.recipient_id,
+                "course_id": c.course_id, "track_id": c.track_id})
+        for c in certificates.values()])
+    for i, certificate in certificates.items():
+        outcomes[i] = certificate
+    return outcomes  # type: ignore[return-value]
+
+
+def _hold_track_lines(requests: Sequence[IssueRequest],
+                      keys: dict[int, tuple[int | None, int | None, str | None, int | None]],
+                      outcomes: list[Certificate | ServiceError | None]) -> None:
+    """`_hold_track_line` for the track requests at once: their recipients' rows held in
+    id order (one SELECT ... FOR UPDATE), their issued certificates of those tracks read
+    in one query; a request under a newer major version's certificate gets its Conflict."""
+    lines = {i: key for i, key in keys.items()
+             if key[1] is not None and key[0] is None and key[3]}
+    if not lines:
+        return
+    recipient_ids = sorted({requests[i].recipient.id for i in lines})
+    held = set(db.session.scalars(select(User.id).where(User.id.in_(recipient_ids))
+                                  .order_by(User.id).with_for_update()))
+    issued = db.session.scalars(select(Certificate).where(
+        Certificate.recipient_id.in_(recipient_ids),
+        Certificate.track_id.in_({key[1] for key in lines.values()}),
+        Certificate.course_id.is_(None), Certificate.status == S.ISSUED)).all()
+    for i, (_, track_id, _, major) in lines.items():
+        r = requests[i]
+        if r.recipient.id not in held:
+            outcomes[i] = NotFound("This was removed a moment ago. Reload the page.")
+            continue
+        for newer in issued:
+            if newer.recipient_id == r.recipient.id and newer.track_id == track_id \
+                    and newer.type == r.type_ and (newer.covered_major or 0) > (major or 0):
+                outcomes[i] = _newer_stands(newer)
+                break
+
+
+def _newer_stands(newer: Certificate) -> Conflict:
+    return Conflict(f"Certificate {newer.number} of version {newer.track_version} "
+                    "stands: a certificate of an earlier version can no longer be "
+                    "issued or reinstated.")
+
+
+def _notify_issued(issued: list[tuple[Certificate, IssueRequest]]) -> None:
+    """_notify(CERTIFICATE_ISSUED) for each newly issued certificate, in one insert."""
+    if not issued:
+        return
+    notify_many([NewNotification(
+        user_id=c.recipient_id, type=NotificationType.CERTIFICATE_ISSUED,
+        title=f"Certificate issued: {subject_name(c)}",
+        body=_issued_body(f"Your {r.type_.label.lower()} certificate {c.number} is ready."),
+        link=urls.site_path("main.certificate_pdf", certificate_id=c.id), dedupe_key=None)
+        for c, r in issued])
+
+
+def _issued_body(body: str) -> str:
+    return f"{body} Open this message to download its PDF (it is on My page too)."
 
 
 def check_issue(*, recipient: User, type_: CertificateType, course: Course | None = None,

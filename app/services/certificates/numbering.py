@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from app.extensions import db
 from app.models import (
@@ -34,18 +34,24 @@ def subject_name(certificate: Certificate) -> str:
 
 def next_number(year: int) -> str:
     """CERT-YYYY-NNNNN from the year's counter row, updated first to hold its lock."""
-    bumped = db.session.execute(update(CertificateCounter).where(CertificateCounter.year == year)
-                                .values(last_number=CertificateCounter.last_number + 1))
-    if bumped.rowcount == 0:
+    return next_numbers(year, 1)[0]
+
+
+def next_numbers(year: int, count: int) -> list[str]:
+    """`count` consecutive numbers of the year (next_number's, reserved together: the
+    counter row is moved on by `count` in one UPDATE, which holds its lock)."""
+    bump = update(CertificateCounter).where(CertificateCounter.year == year).values(
+        last_number=CertificateCounter.last_number + count).returning(
+        CertificateCounter.last_number)
+    last = db.session.scalar(bump)
+    if last is None:
         try:
             flush_or_raise(Conflict("counter race"), add=[CertificateCounter(year=year,
-                                                                             last_number=1)])
+                                                                             last_number=count)])
+            last = count
         except Conflict:  # another issuer created the year's row first: count on it
-            db.session.execute(update(CertificateCounter).where(CertificateCounter.year == year)
-                               .values(last_number=CertificateCounter.last_number + 1))
-    number = db.session.scalar(select(CertificateCounter.last_number).where(
-        CertificateCounter.year == year).execution_options(populate_existing=True))
-    return f"CERT-{year}-{number:05d}"
+            last = db.session.scalar(bump)
+    return [f"CERT-{year}-{number:05d}" for number in range(last - count + 1, last + 1)]
 
 
 def new_verification_code() -> str:
