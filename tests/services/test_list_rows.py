@@ -114,3 +114,36 @@ def test_a_name_search_sends_its_people_as_one_typed_integer_array(rows: Any) ->
         assert "'{5,7}'::integer[]" in "\n".join(plan)
         assert db.session.scalar(text("SELECT pg_typeof(:ids)::text"),
                                  {"ids": IntArrayText.of([5])}) == "integer[]"
+
+
+def test_a_name_search_keeps_its_people_out_of_python(rows: Any, make_user: Any) -> None:
+    """On PostgreSQL the matched people's ids come back as one text (array_agg::text)
+    and go out as the integer[] parameter: one row whatever the number of people, so
+    the page's Python does not grow with a common surname (issue 16)."""
+    from sqlalchemy import event, select
+
+    from app.models import User
+    from app.services.certificates.queries import _recipient_in
+
+    with rows.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the array parameter is PostgreSQL's")
+    for i in range(40):
+        make_user(name=f"Whitlock Extra {i}")
+    fetched: list[int] = []
+
+    def count_rows(conn: Any, cursor: Any, *args: Any) -> None:
+        fetched.append(cursor.rowcount)
+
+    with rows.test_request_context():
+        expected = set(db.session.scalars(select(User.id).where(User.name.ilike("%whitlock%"))))
+        assert len(expected) == 43
+        event.listen(db.engine, "after_cursor_execute", count_rows)
+        try:
+            condition, people = _recipient_in("whitlock")
+        finally:
+            event.remove(db.engine, "after_cursor_execute", count_rows)
+        assert people == 43 and fetched == [1]
+        ids = condition.right.element.value  # recipient_id = ANY(:recipient_ids)
+        assert set(map(int, ids.strip("{}").split(","))) == expected
+        assert find_keyset(CertificateFilters(status="issued", q="whitlock"), 50).total == 5

@@ -15,7 +15,7 @@ import psycopg
 from psycopg.adapt import Dumper
 from psycopg.postgres import types as psycopg_types
 from psycopg.pq import Format
-from sqlalchemy import Select, any_, bindparam, select
+from sqlalchemy import Select, Text, any_, bindparam, cast, func, select
 from sqlalchemy.orm import aliased, defer, joinedload, selectinload
 from sqlalchemy.types import NullType
 
@@ -89,14 +89,23 @@ PEOPLE_LIST_LIMIT = 5_000
 def _recipient_in(q: str) -> tuple[Any, int]:
     """The condition, and how many people it names (PEOPLE_LIST_LIMIT + 1: more)."""
     people = select(User.id).where(people_matching(q))
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The ids come back as one text, PostgreSQL's own '{1,2,3}' (array_agg::text),
+        # and go out again as one array parameter typed integer[] (IntArrayText): the
+        # server parses it once, at bind time, and the planner sees how many people it
+        # is. No id becomes a Python object: 3,800 people of a common surname were
+        # 3,800 rows through the ORM (~1/3 of the page's Python calls, issue 16).
+        matched = people.limit(PEOPLE_LIST_LIMIT + 1).subquery()
+        count, ids_text = db.session.execute(select(
+            func.count(), func.coalesce(cast(func.array_agg(matched.c.id), Text), "{}"))
+        ).one()
+        if count > PEOPLE_LIST_LIMIT:
+            return Certificate.recipient_id.in_(people), count
+        return Certificate.recipient_id == any_(bindparam(
+            "recipient_ids", IntArrayText(ids_text), type_=NullType())), count
     ids = list(db.session.scalars(people.limit(PEOPLE_LIST_LIMIT + 1)))
     if len(ids) > PEOPLE_LIST_LIMIT:
         return Certificate.recipient_id.in_(people), len(ids)
-    if db.session.get_bind().dialect.name == "postgresql":
-        # One array parameter, not thousands of placeholders, in its text form and typed
-        # integer[] (IntArrayText): the server parses it once, at bind time.
-        return Certificate.recipient_id == any_(bindparam(
-            "recipient_ids", IntArrayText.of(ids), type_=NullType())), len(ids)
     return Certificate.recipient_id.in_(ids), len(ids)
 
 
