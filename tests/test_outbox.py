@@ -147,7 +147,8 @@ def test_a_savepoint_whose_flush_fails_keeps_the_jobs_queued_before_it(app, make
     assert _statuses(app) == [OutboxStatus.DONE, OutboxStatus.DONE]
 
 
-def test_a_failing_inline_job_is_marked_failed_with_its_error(app, make_user, monkeypatch):
+def test_a_failing_inline_job_waits_for_its_next_attempt_with_its_error(
+        app, make_user, monkeypatch):
     def broken(user_id):
         raise RuntimeError("smtp down")
 
@@ -157,7 +158,8 @@ def test_a_failing_inline_job_is_marked_failed_with_its_error(app, make_user, mo
         enqueue_after_commit(WELCOME, user.id)
         db.session.commit()
         row = db.session.scalar(select(JobOutbox))
-        assert row.status == OutboxStatus.FAILED and row.last_error == "RuntimeError: smtp down"
+        assert row.status == OutboxStatus.PENDING and row.last_error == "RuntimeError: smtp down"
+        assert row.attempts == 1 and row.next_attempt_at > utcnow()
 
 
 # --- Redis down at commit ------------------------------------------------------------
@@ -284,8 +286,9 @@ def test_concurrent_dispatchers_move_each_row_once(down_app, up_app, make_user, 
         assert {status for _, status, _ in rows} == {OutboxStatus.DONE}
         assert len(ran) == 30
     with up_app.app_context():
-        # Each row claimed twice: once while Redis was down (left pending), once here.
-        assert set(db.session.scalars(select(JobOutbox.attempts))) == {2}
+        # Each row claimed twice: while Redis was down (left pending, the attempt given
+        # back: not the row's failure) and here, its one attempt.
+        assert set(db.session.scalars(select(JobOutbox.attempts))) == {1}
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (CI's second run)")
@@ -452,6 +455,8 @@ def test_a_dispatcher_whose_claim_was_taken_over_leaves_the_rows_to_the_new_hold
         for _ in range(3):
             enqueue_after_commit(WELCOME, user.id)
         db.session.info.pop("credwright_outbox_ids")  # no after-commit dispatch
+        db.session.execute(update(JobOutbox).values(  # written before that hour
+            next_attempt_at=real() - timedelta(hours=2)))
         db.session.commit()
         monkeypatch.setattr(jobs, "utcnow", lambda: real() - timedelta(hours=1))
         stale = jobs._claim(None, 10)  # claimed an hour ago, then stalled
@@ -491,7 +496,10 @@ def test_a_row_whose_job_no_longer_exists_fails_alone_and_the_rest_go_on(
     ran: list[int] = []
     monkeypatch.setattr(send_welcome_notification, "func", lambda user_id: ran.append(user_id))
 
-    with up_app.app_context():
+    with up_app.app_context():  # its last attempt (the first would be retried later)
+        db.session.execute(update(JobOutbox).where(JobOutbox.name == gone).values(
+            max_attempts=1))
+        db.session.commit()
         result = dispatch_pending()
     assert result.failed == 1 and result.left == 0
     with up_app.app_context():

@@ -23,12 +23,21 @@ the claim over finds those jobs on Redis and only marks them. Each row's job is 
 and prepared on its own: a row that can never be queued (its job was renamed or removed
 by a deploy) is marked failed, with its error, and the rest of its batch goes on; only
 Redis trouble sends a batch back to pending.
+
+Retries: a row's attempt that fails (its job raised inline, or this dispatcher cannot
+import its name: during a rolling deploy an old dispatcher meets a newer job) sends it
+back to pending, due again after an exponential backoff with jitter (`retry_delay`),
+until it has been tried `max_attempts` times: then it is failed for good, listed on the
+admin's jobs page with a Retry. Redis trouble is not the row's failure: the attempt is
+given back (the dispatcher stops at the first Redis error and cron runs it every minute,
+so a Redis outage never fails a job for good).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,6 +71,16 @@ log = logging.getLogger(__name__)
 # A claim older than this is taken to belong to a dispatcher that died.
 CLAIM_LEASE = timedelta(minutes=5)
 DISPATCH_BATCH = 500  # rows per claim, Redis pipeline, UPDATE and COMMIT
+RETRY_BASE = timedelta(seconds=30)  # the first retry's delay, doubled for each next one
+RETRY_CAP = timedelta(hours=1)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait before the next attempt of a row tried `attempts` times: 30 s, 1, 2, 4
+    ... minutes up to an hour, each between half and all of that (rows that failed
+    together, as in a deploy, do not all come back at the same second)."""
+    full = min(RETRY_BASE * 2 ** max(attempts - 1, 0), RETRY_CAP)
+    return full * random.uniform(0.5, 1.0)
 
 
 def resolve(name: str) -> Any:
@@ -103,43 +122,65 @@ def _attempt_inline(app: Flask, name: str, args: tuple[Any, ...]) -> tuple[Any, 
 
 @dataclass
 class DispatchResult:
-    """What one dispatch did: rows put on RQ, run inline, left pending (Redis away)."""
+    """What one dispatch did: rows put on RQ, run inline, failed for good, whose attempt
+    failed and that wait for their next one, left pending (Redis away)."""
 
     queued: int = 0
     ran: int = 0
     failed: int = 0
     left: int = 0
+    retrying: int = 0
 
     @property
     def claimed(self) -> int:
-        return self.queued + self.ran + self.failed + self.left
+        return self.queued + self.ran + self.failed + self.left + self.retrying
 
     def add(self, other: DispatchResult) -> None:
         self.queued += other.queued
         self.ran += other.ran
         self.failed += other.failed
         self.left += other.left
+        self.retrying += other.retrying
 
 
 def _claim(ids: Iterable[int] | None, limit: int) -> list[Claimed]:
-    """Take pending rows (these ids, or the oldest `limit`) for this dispatcher and
-    commit the claim. Only the UPDATE that moves a row out of pending gets it."""
+    """Take due pending rows (these ids, or the soonest due `limit`) and claims left by a
+    dead dispatcher (up to `limit` more) for this dispatcher, counting an attempt of
+    each, and commit the claim. Only the UPDATE that moves a row out of pending gets it.
+    A dead claim on a row's last attempt is not tried again: failed for good (a job that
+    kills its dispatcher must not do so forever)."""
     now = utcnow()
-    claimable = or_(JobOutbox.status == OutboxStatus.PENDING,
-                    and_(JobOutbox.status == OutboxStatus.DISPATCHING,
-                         JobOutbox.claimed_at < now - CLAIM_LEASE))
-    candidates = select(JobOutbox.id).where(claimable)
+    stale = and_(JobOutbox.status == OutboxStatus.DISPATCHING,
+                 JobOutbox.claimed_at < now - CLAIM_LEASE)
+    last_try = and_(stale, JobOutbox.attempts >= JobOutbox.max_attempts)
     if ids is not None:
-        candidates = candidates.where(JobOutbox.id.in_(list(ids)))
-    candidates = candidates.order_by(JobOutbox.id).limit(limit).with_for_update(
+        last_try = and_(last_try, JobOutbox.id.in_(list(ids)))
+    db.session.execute(update(JobOutbox).where(last_try).values(
+        status=OutboxStatus.FAILED, dispatched_at=now,
+        last_error="The dispatcher running its last attempt stopped (timed out or died).")
+        .execution_options(synchronize_session=False))
+    due = and_(JobOutbox.status == OutboxStatus.PENDING, JobOutbox.next_attempt_at <= now)
+    claimable = or_(due, and_(stale, JobOutbox.attempts < JobOutbox.max_attempts))
+    # Two candidate lists, each read in the order of its own index (an OR of both would
+    # read the pending rows in no index order): due rows the soonest first, dead claims.
+    pending = select(JobOutbox.id).where(due)
+    taken_over = select(JobOutbox.id).where(stale)
+    if ids is not None:
+        pending = pending.where(JobOutbox.id.in_(list(ids)))
+        taken_over = taken_over.where(JobOutbox.id.in_(list(ids)))
+    pending = pending.order_by(JobOutbox.next_attempt_at, JobOutbox.id).limit(
+        limit).with_for_update(skip_locked=True)
+    taken_over = taken_over.order_by(JobOutbox.id).limit(limit).with_for_update(
         skip_locked=True)
     rows = [Claimed(*row) for row in db.session.execute(
         update(JobOutbox)
-        .where(JobOutbox.id.in_(candidates.scalar_subquery()), claimable)
+        .where(or_(JobOutbox.id.in_(pending.scalar_subquery()),
+                   JobOutbox.id.in_(taken_over.scalar_subquery())), claimable)
         .values(status=OutboxStatus.DISPATCHING, claimed_at=now,
                 attempts=JobOutbox.attempts + 1)
         .returning(JobOutbox.id, JobOutbox.name, JobOutbox.args, JobOutbox.options,
-                   JobOutbox.job_key, JobOutbox.claimed_at)
+                   JobOutbox.job_key, JobOutbox.claimed_at, JobOutbox.attempts,
+                   JobOutbox.max_attempts)
         .execution_options(synchronize_session=False))]
     # Plain values, and no transaction left open while the jobs run (on SQLite an open
     # write transaction here would lock out the inline job's own session).
@@ -158,6 +199,8 @@ class Claimed:
     options: dict[str, Any]
     job_key: str
     claimed_at: datetime  # this claim's own time: the same for every row it took
+    attempts: int  # counting this one
+    max_attempts: int
 
 
 def _finish(row_ids: list[int], claim: datetime, status: OutboxStatus,
@@ -172,6 +215,20 @@ def _finish(row_ids: list[int], claim: datetime, status: OutboxStatus,
             JobOutbox.claimed_at == claim)
             .values(status=status, **values).execution_options(synchronize_session=False))
     db.session.commit()
+
+
+def _failed_attempt(row: Claimed, claim: datetime, error: str) -> bool:
+    """This attempt of the row failed: pending again after a backoff, or failed for good
+    on its last attempt. True if it is failed for good."""
+    final = row.attempts >= row.max_attempts
+    if final:
+        _finish([row.id], claim, OutboxStatus.FAILED, dispatched_at=utcnow(),
+                last_error=error[:2000])
+    else:
+        _finish([row.id], claim, OutboxStatus.PENDING, claimed_at=None,
+                next_attempt_at=utcnow() + retry_delay(row.attempts),
+                last_error=error[:2000])
+    return final
 
 
 def _enqueue_data(row: Claimed) -> Any:
@@ -246,18 +303,21 @@ def _dispatch_rows(app: Flask, rows: list[Claimed]) -> DispatchResult:
                 _finish([row.id], claim, OutboxStatus.DONE, dispatched_at=utcnow(),
                         last_error=None)
                 result.ran += 1
-            else:
-                _finish([row.id], claim, OutboxStatus.FAILED, dispatched_at=utcnow(),
-                        last_error=error[:2000])
+            elif _failed_attempt(row, claim, error):
                 result.failed += 1
+            else:
+                result.retrying += 1
         return result
     by_queue, broken = _prepare(rows)
-    # A row that can never run is failed, as an inline job that raises is (kept, with
-    # its error, for the admin's jobs page); the others go on without it.
-    for row_id, error in broken.items():
-        _finish([row_id], claim, OutboxStatus.FAILED, dispatched_at=utcnow(),
-                last_error=error)
-    result.failed += len(broken)
+    # A row this dispatcher cannot queue (its job does not import here: renamed or
+    # removed, or newer than this process) is retried later, as an inline job that
+    # raises is, and failed for good after its last attempt; the others go on without it.
+    for row in rows:
+        if row.id in broken:
+            if _failed_attempt(row, claim, broken[row.id]):
+                result.failed += 1
+            else:
+                result.retrying += 1
     ids = [row.id for group in by_queue.values() for row, _ in group]
     if not ids:
         return result
@@ -266,7 +326,9 @@ def _dispatch_rows(app: Flask, rows: list[Claimed]) -> DispatchResult:
     except Exception as exc:  # Redis away: the rows wait
         log.warning("%d job(s) (outbox %s..%s) left pending: %s: %s", len(ids), min(ids),
                     max(ids), type(exc).__name__, exc)
+        # Not the rows' failure: the attempt is given back (see the module's docstring).
         _finish(ids, claim, OutboxStatus.PENDING, claimed_at=None,
+                attempts=JobOutbox.attempts - 1,
                 last_error=f"{type(exc).__name__}: {exc}"[:2000])
         result.left += len(ids)
         return result

@@ -17,7 +17,7 @@ def dispatch_outbox() -> dict[str, Any]:
     """Queue every pending outbox row once (safe to run next to another dispatcher)."""
     result = dispatch_pending()
     return {"queued": result.queued, "ran": result.ran, "failed": result.failed,
-            "left": result.left}
+            "retrying": result.retrying, "left": result.left}
 
 
 dispatch_outbox.cron_register(CRON)

@@ -31,8 +31,10 @@ from app.models import (
     OutboxStatus,
     SweepRun,
 )
+from app.models.base import utcnow
 from app.services import delivery
 from app.services import notifications as notification_service
+from app.services.enqueue import OUTBOX_IDS
 from app.services.errors import Conflict, NotFound
 
 SWEEP_RUNS = 20
@@ -259,6 +261,7 @@ class OutboxBacklog:
     failed: int
     oldest: datetime | None
     last_error: str | None
+    retrying: int = 0  # pending after a failed attempt, waiting for the next
 
 
 def outbox_backlog() -> OutboxBacklog:
@@ -275,7 +278,38 @@ def outbox_backlog() -> OutboxBacklog:
         dispatching=int(counts.get(OutboxStatus.DISPATCHING, 0)),
         failed=int(counts.get(OutboxStatus.FAILED, 0)),
         oldest=oldest.created_at if oldest else None,
-        last_error=oldest.last_error if oldest else None)
+        last_error=oldest.last_error if oldest else None,
+        retrying=int(db.session.scalar(select(func.count()).where(
+            JobOutbox.status == OutboxStatus.PENDING, JobOutbox.attempts > 0)) or 0))
+
+
+def failed_outbox_jobs(limit: int = 50) -> list[JobOutbox]:
+    """Outbox rows failed for good (every attempt failed), the latest first."""
+    return list(db.session.scalars(
+        select(JobOutbox).where(JobOutbox.status == OutboxStatus.FAILED)
+        .order_by(JobOutbox.id.desc()).limit(limit)))
+
+
+def retry_outbox_job(row_id: int) -> None:
+    """Give an outbox row failed for good one more attempt, dispatched once the caller
+    commits (and by the next `flask jobs dispatch` if that fails).
+
+    Raises NotFound if there is no such row, Conflict if it is not failed (retried
+    already, or never failed). One conditional UPDATE, so two admins pressing Retry at
+    once give it one attempt."""
+    changed = db.session.execute(
+        update(JobOutbox)
+        .where(JobOutbox.id == row_id, JobOutbox.status == OutboxStatus.FAILED)
+        .values(status=OutboxStatus.PENDING, attempts=JobOutbox.max_attempts - 1,
+                next_attempt_at=utcnow(), claimed_at=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if not changed:
+        current = db.session.get(JobOutbox, row_id)
+        if current is None:
+            raise NotFound(f"No background job {row_id}.")
+        raise Conflict(f"Job {row_id} is {current.status}, not failed: only a job that "
+                       "failed for good can be retried.")
+    db.session.info.setdefault(OUTBOX_IDS, []).append(row_id)
 
 
 def went_silent(status: str, beat: datetime, now: datetime, *, running: timedelta,

@@ -278,6 +278,7 @@ JOBS_PANEL = "partials/admin/jobs/panel.html"
 
 def _jobs_context(notice: str | None = None) -> dict[str, Any]:
     return {"queues": jobs_service.queue_state(), "outbox": jobs_service.outbox_backlog(),
+            "failed_outbox": jobs_service.failed_outbox_jobs(),
             "deliveries": jobs_service.failed_deliveries(),
             "totals": jobs_service.delivery_totals(),
             "sweeps": jobs_service.recent_sweeps(), "notice": notice}
@@ -300,6 +301,12 @@ def jobs() -> Any:
 def retry_delivery(delivery_id: int) -> Any:
     jobs_service.retry_delivery(delivery_id)  # NotFound / Conflict: the error handler answers
     return _after_job_action(f"Delivery {delivery_id} queued again.")
+
+
+@bp.route("/jobs/outbox/<int:row_id>/retry", methods=["POST"])
+def retry_outbox_job(row_id: int) -> Any:
+    jobs_service.retry_outbox_job(row_id)  # NotFound / Conflict: the error handler answers
+    return _after_job_action(f"Job {row_id} gets one more attempt.")
 
 
 @bp.route("/jobs/failed/<job_id>/requeue", methods=["POST"])
