@@ -295,3 +295,42 @@ def test_rejecting_tells_the_learner_with_the_reason(app, make_user, make_track)
         db.session.commit()
         assert db.session.scalar(select(func.count(Notification.id)).where(
             Notification.user_id == emails_on.id)) == 1
+
+
+def test_issuing_many_decides_each_as_one_at_a_time_would(app, make_user, make_track):
+    """issue_certificates: a refused request fails alone with issue_certificate's error,
+    the same subject twice in one call issues once, numbers follow the requests' order,
+    and each issued one has its audit row, notification and status-list entry."""
+    from app.models import StatusListEntry
+    from app.services.certificates.lifecycle import IssueRequest, issue_certificates
+
+    track = make_track()
+    people = [make_user() for _ in range(3)]
+    inactive = make_user(active=False)
+    with app.app_context():
+        t = db.session.get(CertificationTrack, track.id)
+        users = [db.session.get(User, p.id) for p in people]
+        outcomes = issue_certificates(Actor.system(), [
+            IssueRequest(recipient=users[0], type_=CertificateType.COMPLETION, track=t),
+            IssueRequest(recipient=db.session.get(User, inactive.id),
+                         type_=CertificateType.COMPLETION, track=t),
+            IssueRequest(recipient=users[1], type_=CertificateType.COMPLETION, track=t),
+            IssueRequest(recipient=users[1], type_=CertificateType.COMPLETION, track=t),
+            IssueRequest(recipient=users[2], type_=CertificateType.COMPLETION, track=t)])
+        db.session.commit()
+        assert isinstance(outcomes[1], ValidationFailed) and "inactive" in outcomes[1].message
+        assert isinstance(outcomes[3], Conflict)
+        issued = [outcomes[i] for i in (0, 2, 4)]
+        year = utcnow().year
+        assert [c.number for c in issued] == [f"CERT-{year}-0000{n}" for n in (1, 2, 3)]
+        assert all(c.status == S.ISSUED and c.credential_jws for c in issued)
+        ids = [c.id for c in issued]
+        assert db.session.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.action == "CERT_ISSUE", AuditLog.resource_id.in_(map(str, ids)))) == 3
+        assert db.session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.user_id.in_([p.id for p in people]))) == 3
+        assert db.session.scalar(select(func.count(func.distinct(StatusListEntry.list_index)))
+                                 .where(StatusListEntry.certificate_id.in_(ids))) == 3
+        with pytest.raises(Conflict):  # the n=1 case raises what the batch returned
+            certs.issue_certificate(Actor.system(), recipient=users[0],
+                                    type_=CertificateType.COMPLETION, track=t)
