@@ -174,13 +174,18 @@ def list_keys() -> None:
         click.echo(f"{key.kid}  {key.alg}  created {key.created_at:%Y-%m-%d %H:%M} UTC  {state}")
 
 
+SWEEP_SAMPLE = 20  # notification lines printed per phase without --list-all
+
+
 @jobs_cli.command("sweep")
 @click.option("--date", "as_of", default=None, help="Sweep as of this date (YYYY-MM-DD); "
               "default today (UTC).")
 @click.option("--dry-run", is_flag=True, help="List what would be sent; change nothing.")
 @click.option("--enqueue", is_flag=True, help="Put the sweep on the RQ queue instead of "
               "running it here (needs REDIS_URL).")
-def sweep_command(as_of: str | None, dry_run: bool, enqueue: bool) -> None:
+@click.option("--list-all", is_flag=True, help="Print every notification, not a sample "
+              "of each phase's first ones.")
+def sweep_command(as_of: str | None, dry_run: bool, enqueue: bool, list_all: bool) -> None:
     """The daily sweep: expiries, 90/60/30-day expiry reminders, training due/overdue.
 
     Safe to run again or at the same time as another: each reminder goes out once."""
@@ -194,10 +199,11 @@ def sweep_command(as_of: str | None, dry_run: bool, enqueue: bool) -> None:
                                         retry=Retry(**sweep.SWEEP_RETRY))
         click.echo(f"queued sweep as of {day}: job {job.id}")
         return
+    from app.services.sweep import report
+
     results = sweep.run(day, dry_run=dry_run)
-    for result in results:
-        for line in result.lines:
-            click.echo(f"{result.name:<22} {line}")
+    for line in report(results, sample=None if list_all else SWEEP_SAMPLE):
+        click.echo(line)
     total = sum(r.sent for r in results)
     click.echo(f"{'would send' if dry_run else 'sent'}: {total}")
 

@@ -124,7 +124,9 @@ def test_jobs_sweep_dry_run_lists_what_it_would_send_and_changes_nothing(
     assert result.exit_code == 0, result.output
     lines = result.output.rstrip("\n").split("\n")
     assert lines[-1] == "would send: 4"
-    body = lines[:-1]
+    assert "== expire: 2 notification(s), 1 item(s)" in lines
+    assert "== credential_reminders: 2 notification(s), 1 item(s)" in lines
+    body = [line for line in lines[:-1] if not line.startswith("== ")]
     assert len(body) == 4
     assert sum(line.startswith("expire ") for line in body) == 2
     assert sum(line.startswith("credential_reminders ") for line in body) == 2
@@ -133,6 +135,22 @@ def test_jobs_sweep_dry_run_lists_what_it_would_send_and_changes_nothing(
     assert any(f"-> org admin #{admin.id}" in line and "Roof Safety" in line for line in body)
     assert _sweep_state(app) == before  # no notifications, claims, runs or expiries
     assert before[1:] == (0, 0, 0)
+
+
+def test_jobs_sweep_prints_a_bounded_sample_per_phase_unless_asked_for_all(
+        app, make_user, make_org, make_definition, make_credential, monkeypatch):
+    import app.cli as cli
+
+    as_of, *_ = _sweep_data(make_user, make_org, make_definition, make_credential)
+    monkeypatch.setattr(cli, "SWEEP_SAMPLE", 1)
+    runner = app.test_cli_runner()
+    args = ["jobs", "sweep", "--dry-run", "--date", as_of.isoformat()]
+    sampled = runner.invoke(args=args).output.rstrip("\n").split("\n")
+    assert [line for line in sampled if line.startswith("expire ")][1:] == [
+        "expire                 ... and 1 more (--list-all lists every one)"]
+    assert sum("-> " in line for line in sampled) == 2  # one of each phase's two
+    every = runner.invoke(args=[*args, "--list-all"]).output
+    assert every.count("-> ") == 4 and "more (--list-all" not in every
 
 
 def test_jobs_sweep_sends_then_sends_nothing_the_second_time(

@@ -476,5 +476,27 @@ def requeue_stale_deliveries(as_of: date) -> PhaseResult:
     return result
 
 
+SAMPLE_LINES = 20  # lines printed per phase by `flask jobs sweep` (--list-all: every one)
+
+
+def report(results: list[PhaseResult], *, sample: int | None = SAMPLE_LINES) -> list[str]:
+    """What `flask jobs sweep` prints: per phase that did something a count line
+    ("== expire: 2 notification(s), 1 item(s)") and its first `sample` notification
+    lines (every one with sample=None), then how many more there were. At 10M
+    certificates a dry run raises ~424k notifications: one line each is no report."""
+    out: list[str] = []
+    for result in results:
+        if not (result.sent or result.items or result.lines):
+            continue
+        out.append(f"== {result.name}: {result.sent:,} notification(s), "
+                   f"{result.items:,} item(s)")
+        shown = result.lines if sample is None else result.lines[:sample]
+        out.extend(f"{result.name:<22} {line}" for line in shown)
+        if len(result.lines) > len(shown):
+            out.append(f"{result.name:<22} ... and {len(result.lines) - len(shown):,} more "
+                       "(--list-all lists every one)")
+    return out
+
+
 PHASES = (expire, credential_reminders, certificate_reminders, training_reminders,
           requeue_stale_deliveries)
