@@ -85,3 +85,45 @@ def test_each_admin_figure_reads_an_index_range(pg: Any, name: str, index: str) 
             print(plan)
             assert "Seq Scan" not in plan
         assert any(index in plan for plan in plans), plans
+
+
+@pytest.fixture
+def pg_quiz(app: Any, make_user: Any, make_track: Any) -> Any:
+    """PostgreSQL with 20,000 quiz attempts submitted over twenty years (a year is 5 %),
+    analyzed."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("plans are checked on PostgreSQL")
+    from app.models import CertificationTrack, User
+    from app.services import training
+    from app.services.context import Actor
+
+    person, track = make_user(), make_track()
+    with app.app_context():
+        training.enrol(db.session.get(User, person.id),
+                       db.session.get(CertificationTrack, track.id), Actor.system())
+        db.session.commit()
+        db.session.execute(text("""
+            INSERT INTO quiz_attempts (course_progress_id, cycle, attempt_number,
+                                       track_version, answers, score, passed,
+                                       wrong_question_ids, submitted_at)
+            SELECT (SELECT min(id) FROM course_progress), 0, i, '1.0', '{}', 50, i % 2 = 0,
+                   '[]', TIMESTAMP '2007-01-01' + (i % 7300) * INTERVAL '1 day'
+            FROM generate_series(1, 20000) AS i"""))
+        db.session.commit()
+        db.session.execute(text("ANALYZE quiz_attempts"))
+        db.session.commit()
+        yield app
+
+
+def test_the_managers_quiz_figures_read_a_range_of_submitted_at(pg_quiz: Any) -> None:
+    """Migration 0031's ix_quiz_attempts_submitted_at: a year of attempts, not all."""
+    with pg_quiz.app_context():
+        plans = _plans(lambda: dash.manager.quiz_figures(TODAY))
+        assert plans
+        quiz = [plan for plan in plans if "quiz_attempts" in plan]
+        assert quiz, plans
+        for plan in quiz:
+            print(plan)
+            assert "ix_quiz_attempts_submitted_at" in plan
+            assert "Seq Scan on quiz_attempts" not in plan
