@@ -480,6 +480,17 @@ def test_a_file_that_is_not_utf8_gets_a_clear_message(app, world):
         assert verdicts(import_id)[2][0] == "READY"
 
 
+def test_a_nul_in_a_cell_refuses_the_file_with_its_line(app, world):
+    # PostgreSQL text cannot hold NUL: neither the email lookup nor the row's verdict could
+    # be stored. Other control characters fail their row only (fields.has_control).
+    with app.app_context():
+        data = (HEADER + "ana@example.test,,,,Roofing Fundamentals,completion,,,\n"
+                + "b\x00b@example.test,,,,Roofing Fundamentals,completion,,,\n").encode()
+        assert "Line 3 has a NUL character" in refusal(world, data)
+        found = verdicts(upload(world["admin"], data.replace(b"\x00", b"\x01")))
+        assert found[2] == ("READY", None) and found[3][0] == "INVALID"
+
+
 def test_too_many_rows_and_too_many_bytes_are_refused(app, world):
     with app.app_context():
         many = HEADER.encode() + b"ana@example.test,,,,Roofing Fundamentals,completion,,,\n" * (

@@ -110,6 +110,13 @@ def read_rows(stream: IO[bytes], *, columns: Sequence[str], required: Sequence[s
                     f"Line {line} has {len(record)} cells but the header has {len(names)}: "
                     "check for an unquoted comma.", fields={"file": [f"Line {line}."]})
                 raise extra
+            if any("\x00" in cell for cell in record):
+                # PostgreSQL text cannot hold NUL, so the row could not even be stored with
+                # its verdict; no spreadsheet writes one.
+                raise ValidationFailed(
+                    f"Line {line} has a NUL character in a cell: this is not a CSV exported "
+                    "from a spreadsheet. Export it again as 'CSV UTF-8'.",
+                    fields={"file": [f"Line {line}."]})
             if any(len(cell) > MAX_CELL for cell in record):
                 raise ValidationFailed(f"Line {line} has a cell over {MAX_CELL:,} characters.",
                                        fields={"file": [f"Line {line}."]})
