@@ -177,13 +177,14 @@ def _moving_bar(app, page, live_server, log_in, make_user, make_track, org, tmp_
     expect(page.get_by_role("heading", name="Issuing…")).to_be_visible()
 
     monkeypatch.setattr(bulk, "COMMIT_EVERY", 1)
-    real = bulk._issue_row
+    # (_request builds each row's issue, in the set-based batch and row by row alike)
+    real = bulk._request
 
-    def slowly(row, actor, item):
+    def slowly(row, recipient, item):
         time.sleep(0.6)
-        return real(row, actor, item)
+        return real(row, recipient, item)
 
-    monkeypatch.setattr(bulk, "_issue_row", slowly)
+    monkeypatch.setattr(bulk, "_request", slowly)
 
     def worker() -> None:
         with app.app_context():

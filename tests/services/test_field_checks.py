@@ -103,5 +103,6 @@ def test_the_models_declare_the_migrated_constraints(app):
                     for c in inspector.get_check_constraints(table)
                     if c["name"] and c["name"].startswith("ck_")}
         assert declared == migrated
-        assert len(declared) == 39  # with the grace period (0015), extra attempts (0017),
-        # a renewal campaign's days (0024) and certificate templates' name and subject (0023)
+        assert len(declared) == 41  # with the grace period (0015), extra attempts (0017),
+        # a renewal campaign's days (0024), certificate templates' name and subject (0023)
+        # and the outbox's max_attempts range and attempts <= max_attempts (0031)
