@@ -139,6 +139,28 @@ def test_one_bad_certificate_fails_alone_and_the_retry_renders_only_it(
         i: v for i, v in stored.items() if i != ids[1]}
 
 
+def test_the_jobs_timeout_is_not_taken_for_one_certificates_failure(
+        app, make_user, make_track, monkeypatch):
+    # RQ's timeout is an Exception: caught per certificate, the job would run on unbounded.
+    from rq.timeouts import JobTimeoutException
+
+    ids = _issue_together(app, [make_user() for _ in range(3)], make_track())
+    _clear(app, ids)
+    rendered: list[int] = []
+    real = pdf.render_certificate
+
+    def timed_out_on_the_second(certificate: Any) -> bytes:
+        if certificate.id == ids[1]:
+            raise JobTimeoutException("Task exceeded maximum timeout value")
+        rendered.append(certificate.id)
+        return real(certificate)
+
+    monkeypatch.setattr(pdf, "render_certificate", timed_out_on_the_second)
+    with app.app_context(), pytest.raises(JobTimeoutException):
+        jobs.render_certificate_pdfs(ids)
+    assert rendered == [ids[0]]  # stopped there; the retry renders the rest
+
+
 def test_a_job_that_dies_midway_renders_the_rest_on_its_retry(
         app, make_user, make_track, monkeypatch):
     ids = _issue_together(app, [make_user() for _ in range(4)], make_track())

@@ -24,6 +24,7 @@ from datetime import date
 from typing import Any
 
 from rq import get_current_job
+from rq.timeouts import BaseTimeoutException
 from sqlalchemy import func, or_, select, update
 
 from app.extensions import db, rq
@@ -129,6 +130,8 @@ def render_pdfs(certificate_ids: list[int]) -> dict[str, Any]:
     for certificate_id in dict.fromkeys(certificate_ids):  # each id once, in order
         try:
             result = _render_one(certificate_id)
+        except BaseTimeoutException:
+            raise  # the job's time is up: the retry renders the rest, each once
         except Exception as exc:
             log.exception("certificate %s: the PDF could not be rendered", certificate_id)
             done["failed"][certificate_id] = f"{type(exc).__name__}: {exc}"[:500]

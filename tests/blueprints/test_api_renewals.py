@@ -61,6 +61,10 @@ def test_bad_input_and_who_may(client, bearer, make_user, make_track, org):
         response = client.post(url, headers=admin, json=body)
         assert response.status_code == 422, body
         assert set(response.get_json()["error"]["fields"]) <= {"withinDays", "colour"}
+    for bad in ("abc", "0", "-1", "1.5"):  # never read as "every track"
+        response = client.get(f"/api/admin/renewal-campaigns?trackId={bad}", headers=admin)
+        assert response.status_code == 422 and "trackId" in response.get_json()[
+            "error"]["fields"], bad
     assert client.post("/api/admin/tracks/999999/renewal-campaigns", headers=admin,
                        json={"withinDays": 30}).status_code == 404
     assert client.get("/api/admin/renewal-campaigns/999999", headers=admin).status_code == 404

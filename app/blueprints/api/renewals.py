@@ -37,7 +37,12 @@ def campaign_to_api(campaign: RenewalCampaign, *, counts: bool = False) -> dict[
 @allow_roles(*MANAGERS)
 def list_renewal_campaigns() -> Any:
     """Every renewal campaign, newest first (`trackId`: one track's)."""
-    track_id = request.args.get("trackId", type=parse_id)
+    raw = request.args.get("trackId")
+    try:  # (strict: trackId=abc is refused, not read as "every track")
+        track_id = parse_id(raw) if raw is not None else None
+    except ValueError as exc:
+        raise ValidationFailed("trackId must be a track's id.",
+                               fields={"trackId": ["Not an id."]}) from exc
     page = paginate(renewals.list_campaigns(track_id), *page_args())
     return jsonify(page_json(page, [campaign_to_api(c) for c in page.items]))
 

@@ -748,19 +748,29 @@ def _issue_rows(rows: list[BulkImportRow], actor: Actor,
         if ids else {}
     outcomes: list[dict[str, Any] | ServiceError | None] = [None] * len(rows)
     requests: dict[int, IssueRequest] = {}
+    invited: set[int] = set()
     for i, row in enumerate(rows):
         try:
             recipient = people.get(row.data.get("user_id") or 0)
             if recipient is None:
                 with db.session.begin_nested():
                     recipient = _recipient(row, actor, bulk)
+                invited.add(i)
             requests[i] = _request(row, recipient, bulk)
         except ServiceError as refused:
             outcomes[i] = refused
     issued = issue_certificates(actor, list(requests.values()))
     for i, outcome in zip(requests, issued, strict=True):
         outcomes[i] = outcome if isinstance(outcome, ServiceError) else _issued(outcome)
+    if any(isinstance(outcomes[i], ServiceError) for i in invited):
+        # A person invited for a row that is then refused must not keep the account (and
+        # its invitation): row by row undoes both together (_row's one SAVEPOINT).
+        raise _InvitedButRefused()
     return outcomes  # type: ignore[return-value]
+
+
+class _InvitedButRefused(Exception):
+    """A batch invited someone for a row it then refused: redo it row by row."""
 
 
 def live_done(keys: Iterable[str]) -> dict[str, int]:
