@@ -41,3 +41,8 @@ def client_key(config: Mapping[str, Any], address: str | None) -> str:
 
 
 limiter = Limiter(key_func=_client_address, default_limits=[])
+
+
+def public_page_limit() -> str:
+    """The limit of the public pages anyone may open (verify, earner profiles)."""
+    return current_app.config.get("VERIFY_RATE_LIMIT", "60 per minute")

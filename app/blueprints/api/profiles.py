@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask_login import current_user
 
 from app.blueprints.api.routes import bp, json_body, known_keys
-from app.extensions import limiter
+from app.extensions import limiter, public_page_limit
 from app.models import EarnerProfile, User
 from app.services import profiles
 from app.services.errors import NotFound, ValidationFailed
@@ -108,12 +108,8 @@ def update_own_profile() -> Any:
     return jsonify(own_profile_to_api(current_user))
 
 
-def _page_limit() -> str:
-    return current_app.config.get("VERIFY_RATE_LIMIT", "60 per minute")
-
-
 @public_bp.route("/profiles/<slug>")
-@limiter.limit(_page_limit)
+@limiter.limit(public_page_limit)
 def public_profile(slug: str) -> Any:
     """A published earner profile (no login): the holder's name (and organization, if
     they chose), their valid certificates and micro-credentials with verify links and

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
+from flask import Blueprint, Response, abort, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from app.extensions import limiter
+from app.extensions import limiter, public_page_limit
 from app.models import Certificate
 from app.services import profiles, urls, verification
 from app.web.auth import current_actor
@@ -25,10 +25,6 @@ from app.web.boundary import attempt
 from app.web.htmx import render, wants_fragment
 
 bp = Blueprint("profiles", __name__)
-
-
-def _page_limit() -> str:
-    return current_app.config.get("VERIFY_RATE_LIMIT", "60 per minute")
 
 
 @bp.app_template_global()
@@ -52,7 +48,7 @@ def embed_snippet(certificate: Certificate) -> str:
 
 
 @bp.route("/p/<slug>")
-@limiter.limit(_page_limit)
+@limiter.limit(public_page_limit)
 def public(slug: str) -> Any:
     profile = profiles.public_profile(slug)
     if profile is None:

@@ -80,7 +80,7 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 from app.blueprints.verify.forms import PDF_MAX_BYTES, CodeLookupForm, PdfCheckForm
-from app.extensions import db, limiter
+from app.extensions import db, limiter, public_page_limit
 from app.models import Certificate, CertificateStatus
 from app.services import certificates, open_badges, signing, verification
 from app.services.certificates import template_preview
@@ -106,10 +106,6 @@ CATEGORY_LABELS = {
     "superseded": "Superseded by a newer certificate",
     "other": "Other",
 }
-
-
-def _page_limit() -> str:
-    return current_app.config.get("VERIFY_RATE_LIMIT", "60 per minute")
 
 
 def _lookup_limit() -> str:
@@ -269,7 +265,7 @@ def anonymous_page(found: PublicRecord | None, answer: dict[str, Any], status: i
 # --- Views ---------------------------------------------------------------------------
 
 @bp.route("/verify/<verification_id>")
-@limiter.limit(_page_limit)
+@limiter.limit(public_page_limit)
 def certificate(verification_id: str) -> Any:
     """Also answered, for anonymous visitors, by app/blueprints/verify/lean.py (the same
     answer without Flask's per-request work): public_answer() is both's."""
@@ -302,7 +298,7 @@ def public_answer(verification_id: str, as_json: bool,
 
 
 @bp.route("/verify", methods=["GET", "POST"])
-@limiter.limit(_page_limit, methods=["GET"], per_method=True)
+@limiter.limit(public_page_limit, methods=["GET"], per_method=True)
 @limiter.limit(_lookup_limit, methods=["POST"], per_method=True)
 def lookup() -> Any:
     code_form = CodeLookupForm()
@@ -349,7 +345,7 @@ def _lookup_page(code_form: CodeLookupForm, pdf_form: PdfCheckForm,
 
 
 @bp.route("/verify/<verification_id>/badge.json")
-@limiter.limit(_page_limit)
+@limiter.limit(public_page_limit)
 @login_required
 def open_badge(verification_id: str) -> Any:
     """The holder's own signed credential; anyone else (or a revoked one) gets 404."""
@@ -382,7 +378,7 @@ def template_logo(version_id: int) -> Any:
 
 
 @bp.route("/.well-known/jwks.json")
-@limiter.limit(_page_limit)
+@limiter.limit(public_page_limit)
 def jwks() -> Any:
     response = jsonify(signing.jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
