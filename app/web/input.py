@@ -112,8 +112,11 @@ def refuse_control_characters() -> None:
                                                     [ONE_LINE]})
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
+    # A form value is text off the wire; only a test building the request in Python can
+    # put None (or another object) there, and that holds no control character to refuse.
     bad = [key for key, value in request.form.items(multi=True)
-           if has_control(key) or has_control(value, multiline=True)]
+           if has_control(key) or (isinstance(value, str)
+                                   and has_control(value, multiline=True))]
     bad += [key for key, upload in request.files.items(multi=True)
             if has_control(key) or has_control(upload.filename or "")]
     if request.is_json:
