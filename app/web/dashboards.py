@@ -21,6 +21,10 @@ def admin_figures(today: date) -> dict[str, Any]:
         "expiring": dash.with_urls(figures.certificates_expiring(today), lambda b: url_for(
             "certificates.index", status="issued", expires_from=b.start.isoformat(),
             expires_to=b.last.isoformat())),
+        "credentials_expiring": dash.with_urls(
+            figures.micro_credentials_expiring(today), lambda b: url_for(
+                "credentials.awarded", expires_from=b.start.isoformat(),
+                expires_to=b.last.isoformat())),
         "checks": dash.with_urls(figures.verifications_per_week(today), lambda b: url_for(
             "admin.verifications", **{"from": b.start.isoformat(), "to": b.last.isoformat()})),
         "failed": figures.failed_deliveries(),

@@ -13,6 +13,7 @@ from app.models import CredentialStatus, Role
 from app.services import credentials as mc
 from app.services import dates, storage
 from app.services import organizations as org_service
+from app.services.credentials import awarded as awarded_service
 from app.services.credentials import bulk_moves
 from app.services.credentials.assignments import HOLDER_SORTS
 from app.services.credentials.definitions import SORTS as DEFINITION_SORTS
@@ -113,6 +114,24 @@ def delete_definition(definition_id: int) -> Any:
         return fragment_only(ROW, definition=definition, assigned=mc.assigned_count(definition),
                              row_error=error.message, status=error.status)
     return fragment_only("partials/empty.html")
+
+
+# --- Awarded credentials, platform-wide -------------------------------------------------
+
+@bp.route("/awarded")
+def awarded() -> Any:
+    """Every awarded credential in good standing (or expired), by expiry range,
+    credential, organization and person; the dashboard's expiry figures link here.
+    An unreadable filter is a 422 naming it (ValidationFailed, the boundary answers)."""
+    filters = awarded_service.parse_filters(request.args)
+    sort = awarded_service.SORTS.parse(request.args.get("sort"), request.args.get("dir"))
+    page = awarded_service.awarded_page(filters, dates.today(),
+                                        clamp_page(request.args.get("page")),
+                                        current_app.config["PAGE_SIZE"], sort)
+    return render("credentials/awarded.html", "partials/credentials/awarded_table.html",
+                  page=page, filters=filters, sort=sort, today=dates.today(),
+                  definitions=mc.definition_choices(),
+                  organizations=org_service.organization_choices())
 
 
 # --- A definition's staff --------------------------------------------------------------

@@ -17,9 +17,11 @@ from app.models import (
     CertificateVerification,
     DeliveryStatus,
     NotificationDelivery,
+    StaffMicroCredential,
     User,
 )
 from app.services.certificates.queries import pending_count
+from app.services.credentials.status import valid_condition
 from app.services.dashboards.periods import (
     Bucket,
     bucket_index,
@@ -71,6 +73,22 @@ def certificates_expiring(today: date) -> list[Bucket]:
         select(index, func.count()).where(
             Certificate.status == CertificateStatus.ISSUED,
             within(Certificate.expires_at, buckets, timestamp=False))
+        .group_by(index))
+    return fill(buckets, rows)
+
+
+def micro_credentials_expiring(today: date) -> list[Bucket]:
+    """Awarded micro-credentials in good standing expiring in 0-30, 31-60 and 61-90 days:
+    the certificates' bands, counted under the credentials domain's rule for a valid
+    award (one due today is expired already, so the first band starts tomorrow in
+    effect). Each band links to credentials/awarded.py's list, which applies the same
+    rule to the same dates. Index: (status, expiry_date)."""
+    buckets = day_bands(today)
+    expiry = StaffMicroCredential.expiry_date
+    index = bucket_index(expiry, buckets, timestamp=False)
+    rows = db.session.execute(
+        select(index, func.count()).where(
+            valid_condition(today), within(expiry, buckets, timestamp=False))
         .group_by(index))
     return fill(buckets, rows)
 
