@@ -90,3 +90,24 @@ def test_matrix_row_puts_each_cell_in_its_column() -> None:
     assert matrix.row(1) == ["a", None, "b"]
     assert matrix.row(2) == [None, "c", None]
     assert matrix.row(3) == [None, None, None]
+
+
+def test_course_options_are_the_jinja_loops_markup(app: Any) -> None:
+    """The list filter's course options drawn in Python (course_options) are the markup
+    of the loop they replaced: the selected one marked, archived ones said, every title
+    and track name escaped."""
+    from app.web.certificate_rows import course_options
+
+    courses = [NS(id=1, track_name="Fire & Safety", title=EVIL, archived=False),
+               NS(id=2, track_name="Building", title="Consents", archived=True),
+               NS(id=3, track_name=EVIL, title="Act", archived=False)]
+    loop = ('{% for c in courses %}<option value="{{ c.id }}" {{ "selected" if chosen == c.id }}>'
+            '{{ c.track_name }} — {{ c.title }}{{ " (archived)" if c.archived }}</option>'
+            '{% endfor %}')
+    with app.app_context():
+        for chosen in (1, 2, None):
+            expected = app.jinja_env.from_string(loop).render(courses=courses, chosen=chosen)
+            assert str(course_options(courses, chosen)) == expected
+    html = str(course_options(courses, 2))
+    assert '<option value="2" selected>Building — Consents (archived)</option>' in html
+    assert "<script>" not in html and "Fire &amp; Safety — &lt;script&gt;" in html

@@ -229,10 +229,22 @@ def count_capped(stmt: Select[Any], limit: int, *, ordered: bool = False) -> tup
     count walks the index the page itself just read (an index-only scan where the filters
     are in that index) instead of a sequential scan that reads the heap until it has seen
     `limit` matches: at ten million rows those heap pages are cold, 100 ms - 1 s a page."""
+    return capped(db.session.scalar(capped_count_statement(stmt, limit, ordered=ordered)) or 0,
+                  limit)
+
+
+def capped_count_statement(stmt: Select[Any], limit: int, *,
+                           ordered: bool = False) -> Select[tuple[int]]:
+    """count_capped()'s statement, for a count that is the same on every request (built
+    once, it costs about half what it cost built on each: issue 16)."""
     if not ordered:
         stmt = stmt.order_by(None)
     ids = stmt.with_only_columns(literal_column("1"), maintain_column_froms=True).limit(limit + 1)
-    total = db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    return select(func.count()).select_from(ids.subquery())
+
+
+def capped(total: int, limit: int) -> tuple[int, bool]:
+    """A capped_count_statement()'s result as count_capped() gives it."""
     return (limit, True) if total > limit else (total, False)
 
 

@@ -17,6 +17,7 @@ from app.models import CertificateStatus
 from app.services.certificates.lifecycle import successor_of
 from app.services.certificates.status import Standing, standing
 from app.web.status_badges import tone_badge
+from app.web.templating import id_options
 
 S = CertificateStatus
 
@@ -33,6 +34,13 @@ def certificate_badge(c: Any, today: date) -> Markup:
         title = f"Covers version {c.track_version}; the track is at {c.track.version}"
     return tone_badge(st.value.lower(), "Active" if st == Standing.VALID else st.label, title)
 
+
+def course_options(courses: Iterable[Any], selected: int | None) -> Markup:
+    """The list filter's course <option>s (rows of routes._courses), the selected one
+    marked: the markup of the Jinja loop they were (63 courses cost ~700 template calls
+    and ~330 escapes on every list page, issue 16)."""
+    return id_options(((c.id, f"{c.track_name} — {c.title}{' (archived)' if c.archived else ''}")
+                       for c in courses), selected)
 
 
 def _subject(c: Any, track_url: tuple[str, str]) -> str:

@@ -38,6 +38,20 @@ def test_the_pending_badge_is_capped_like_the_lists(app, admin_client, make_user
     assert "3 pending" in html and "3+ pending" not in html
 
 
+def test_the_pending_count_follows_a_changed_cap(app, make_user, make_track, monkeypatch):
+    """pending_count's statement is built once per cap (issue 16): a cap changed later
+    is counted to, not the first one's LIMIT."""
+    from app.services.certificates import queries
+
+    track = make_track()
+    for _ in range(5):
+        _pending(app, make_user(), track)
+    with app.app_context():
+        for cap, expected in ((2, (2, True)), (4, (4, True)), (10, (5, False))):
+            monkeypatch.setattr(queries, "COUNT_LIMIT", cap)
+            assert queries.pending_count() == expected
+
+
 def test_page_tabs_and_fragments(app, admin_client, make_user, make_track, issue):
     track = make_track()
     waiting = make_user(name="Waiting Wiremu")

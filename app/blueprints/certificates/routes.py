@@ -3,11 +3,12 @@ reinstate, re-issue, PDFs and bulk ZIP exports (seed 004)."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, abort, current_app, request, send_file, url_for
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app.blueprints.certificates.forms import TABS, IssueForm, ReasonForm, filters_from_args
 from app.extensions import db
@@ -42,12 +43,19 @@ def _courses(*, archived: bool = True) -> list[Any]:
     old certificates name archived ones) and the issue select (`archived=False`: nobody
     is certified for a course taken off its track); plain rows, not entities (this runs
     on every list view)."""
+    return list(db.session.execute(_courses_statement(archived)))
+
+
+@cache
+def _courses_statement(archived: bool) -> Select[Any]:
+    # Built once: the same statement on every list view, and building it cost about as
+    # much app CPU as running it (issue 16).
     stmt = (select(Course.id, Course.title, CertificationTrack.name.label("track_name"),
                    Course.archived_at.is_not(None).label("archived"))
             .join(Course.track).order_by(CertificationTrack.name, Course.sort_order))
     if not archived:
         stmt = stmt.where(Course.archived_at.is_(None))
-    return list(db.session.execute(stmt))
+    return stmt
 
 
 def _list_context() -> dict[str, Any]:

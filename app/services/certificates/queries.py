@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cache
 from math import ceil
 from typing import Any
 
@@ -32,7 +33,15 @@ from app.models import (
 from app.models.certificates import major_of
 from app.services.dates import utc_midnight
 from app.services.errors import Conflict, NotFound
-from app.services.keyset import KeysetPage, Order, count_capped, decode_pair, keyset_page
+from app.services.keyset import (
+    KeysetPage,
+    Order,
+    capped,
+    capped_count_statement,
+    count_capped,
+    decode_pair,
+    keyset_page,
+)
 from app.services.pagination import MAX_PAGE, MAX_PER_PAGE, Page
 from app.services.sorting import Sort, Sorting
 from app.services.users import people_matching
@@ -375,9 +384,17 @@ def pending_count() -> tuple[int, bool]:
     """The Pending tab's badge, capped like the lists' counts (`(COUNT_LIMIT, True)`:
     more): it is on every list view, and an exact count of 140,000 pending reads them all
     (~50 ms at ten million certificates). The cap reads the partial index in order."""
-    stmt = select(Certificate).where(Certificate.status == S.PENDING).order_by(
-        Certificate.recommended_at.asc().nulls_last(), Certificate.id)
-    return count_capped(stmt, COUNT_LIMIT, ordered=True)
+    return capped(db.session.scalar(_pending_count_statement(COUNT_LIMIT)) or 0, COUNT_LIMIT)
+
+
+@cache
+def _pending_count_statement(limit: int) -> Select[tuple[int]]:
+    """Built once per cap (the same on every list view and the dashboard): building it
+    per request cost 0.35 ms of app CPU, as much as running it (issue 16)."""
+    return capped_count_statement(
+        select(Certificate).where(Certificate.status == S.PENDING).order_by(
+            Certificate.recommended_at.asc().nulls_last(), Certificate.id),
+        limit, ordered=True)
 
 
 def certificates_of(user_id: int) -> list[Certificate]:
