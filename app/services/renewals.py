@@ -220,13 +220,14 @@ def renew_on_completion(enrolment: Enrolment, certificate: Certificate,
     track = enrolment.track
     try:
         with db.session.begin_nested():
-            lifecycle._hold_line_of(certificate)  # the person, then the certificate
+            # The person, the number counter, then (the supersede's audit row) the head.
+            day = lifecycle._hold_for_replacement(certificate)
             lifecycle._supersede(certificate, system, f"Renewed: {track.name} completed "
                                  f"again (version {enrolment.completed_version}).")
             renewed = lifecycle.issue_certificate(
                 system, recipient=enrolment.user, type_=certificate.type, track=track,
                 notes=f"Renewal of {certificate.number}.",
-                version=enrolment.completed_version)
+                version=enrolment.completed_version, issued_on=day)
             renewed.supersedes_id = certificate.id
             invitation.renewed_certificate_id = renewed.id
             db.session.flush()

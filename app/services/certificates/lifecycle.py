@@ -41,6 +41,7 @@ from app.models.base import utcnow
 from app.models.certificates import major_of
 from app.services import audit, signing, urls
 from app.services.certificates.numbering import (
+    hold_counter,
     new_verification_code,
     next_number,
     next_numbers,
@@ -56,7 +57,7 @@ from app.services.errors import AlreadyDone, Conflict, NotFound, ServiceError, V
 from app.services.notifications import NewNotification, notify, notify_many
 from app.services.open_badges import status as badge_status
 from app.services.persistence import flush_or_raise
-from app.services.transitions import lock, transition
+from app.services.transitions import transition
 
 S = CertificateStatus
 REVOCATION_CATEGORIES = ("issued_in_error", "misconduct", "requirements_not_met",
@@ -152,21 +153,33 @@ def _hold_track_line(recipient_id: int, track_id: int | None, course_id: int | N
     major version while a newer one is issued: that one stands, and an older copy
     issued after it would be valid beside it.
 
-    Raises Conflict naming the newer certificate."""
+    Raises Conflict naming the newer certificate (NotFound: the person was deleted).
+    The one-line case of `_held_lines`."""
     if track_id is None or course_id is not None or not major:
         return
-    lock(db.session.get(User, recipient_id))
-    for newer in db.session.scalars(select(Certificate).where(
-            Certificate.recipient_id == recipient_id, Certificate.track_id == track_id,
-            Certificate.course_id.is_(None), Certificate.type == type_,
-            Certificate.status == S.ISSUED)):
-        if (newer.covered_major or 0) > major:
-            raise _newer_stands(newer)
+    (refusal,) = _held_lines([(recipient_id, track_id, type_, major)])
+    if refusal is not None:
+        raise refusal
 
 
 def _hold_line_of(certificate: Certificate) -> None:
     _hold_track_line(certificate.recipient_id, certificate.track_id, certificate.course_id,
                      certificate.type, certificate.covered_major)
+
+
+def _hold_for_replacement(certificate: Certificate) -> date:
+    """Before a write that supersedes `certificate` and then issues its replacement
+    (re-issue, renewal): its holder's line held, then today's year's number counter, and
+    today (UTC), the day to issue the replacement on (so it counts on the counter held).
+    Every certificate write takes its locks in this order: the person, the year's
+    counter, the audit chain head. `_supersede` takes the head (its audit row); were the
+    counter taken only by the issue after it, an issue at the same moment (holding the
+    counter, waiting for the head) and this (holding the head, waiting for the counter)
+    would deadlock."""
+    _hold_line_of(certificate)
+    day = today()
+    hold_counter(day.year)
+    return day
 
 
 def _sign_credential(certificate: Certificate) -> str | None:
@@ -299,6 +312,22 @@ def issue_certificates(actor: Actor, requests: Sequence[IssueRequest]
     todo = [i for i in live_keys if outcomes[i] is None]
     if not todo:
         return outcomes  # type: ignore[return-value]
+    # One SAVEPOINT from the numbers on: a refused insert (or anything raising after the
+    # counter moved) gives the numbers back with the rest, so a caller that catches the
+    # Conflict and commits leaves no gap in the year's numbering.
+    with db.session.begin_nested():
+        certificates = _write_issues(actor, requests, keys, live_keys, todo)
+    for i, certificate in certificates.items():
+        outcomes[i] = certificate
+    return outcomes  # type: ignore[return-value]
+
+
+def _write_issues(actor: Actor, requests: Sequence[IssueRequest],
+                  keys: dict[int, tuple[int | None, int | None, str | None, int | None]],
+                  live_keys: dict[int, str], todo: list[int]) -> dict[int, Certificate]:
+    """issue_certificates' writes for the requests `todo` (checked, lines held): the
+    numbers, the certificates, their status-list entries, older majors superseded, the
+    PDF jobs, the notifications and the audit rows. Raises Conflict (already_live)."""
     certificates: dict[int, Certificate] = {}
     issued_at = {i: _issued_at(requests[i].issued_on) for i in todo}
     numbers: dict[int, str] = {}
@@ -329,38 +358,52 @@ def issue_certificates(actor: Actor, requests: Sequence[IssueRequest]
         (c.id, {"number": c.number, "type": c.type.value, "recipient_id": c.recipient_id,
                 "course_id": c.course_id, "track_id": c.track_id})
         for c in certificates.values()])
-    for i, certificate in certificates.items():
-        outcomes[i] = certificate
-    return outcomes  # type: ignore[return-value]
+    return certificates
 
 
 def _hold_track_lines(requests: Sequence[IssueRequest],
                       keys: dict[int, tuple[int | None, int | None, str | None, int | None]],
                       outcomes: list[Certificate | ServiceError | None]) -> None:
-    """`_hold_track_line` for the track requests at once: their recipients' rows held in
-    id order (one SELECT ... FOR UPDATE), their issued certificates of those tracks read
-    in one query; a request under a newer major version's certificate gets its Conflict."""
-    lines = {i: key for i, key in keys.items()
-             if key[1] is not None and key[0] is None and key[3]}
+    """`_hold_track_line` for the track requests at once (`_held_lines`): a request
+    refused gets its Conflict (or NotFound) in `outcomes`."""
+    lines = [i for i, key in keys.items() if key[1] is not None and key[0] is None and key[3]]
+    for i, refusal in zip(lines, _held_lines([
+            (requests[i].recipient.id, keys[i][1], requests[i].type_, keys[i][3])
+            for i in lines]), strict=True):
+        if refusal is not None:
+            outcomes[i] = refusal
+
+
+def _held_lines(lines: Sequence[tuple[int, int | None, CertificateType, int | None]]
+                ) -> list[ServiceError | None]:
+    """The newer-major rule, for each (recipient id, track id, type, major) line of a
+    track certificate about to be issued: the recipients' rows held in id order (one
+    SELECT ... FOR UPDATE: a global order, so two holders wait instead of deadlocking),
+    their issued certificates of those tracks read in one query; a line under an issued
+    certificate of a newer major version gets its Conflict (a person deleted: NotFound),
+    the others None."""
     if not lines:
-        return
-    recipient_ids = sorted({requests[i].recipient.id for i in lines})
+        return []
+    recipient_ids = sorted({recipient_id for recipient_id, *_ in lines})
     held = set(db.session.scalars(select(User.id).where(User.id.in_(recipient_ids))
                                   .order_by(User.id).with_for_update()))
     issued = db.session.scalars(select(Certificate).where(
         Certificate.recipient_id.in_(recipient_ids),
-        Certificate.track_id.in_({key[1] for key in lines.values()}),
+        Certificate.track_id.in_({track_id for _, track_id, _, _ in lines}),
         Certificate.course_id.is_(None), Certificate.status == S.ISSUED)).all()
-    for i, (_, track_id, _, major) in lines.items():
-        r = requests[i]
-        if r.recipient.id not in held:
-            outcomes[i] = NotFound("This was removed a moment ago. Reload the page.")
-            continue
-        for newer in issued:
-            if newer.recipient_id == r.recipient.id and newer.track_id == track_id \
-                    and newer.type == r.type_ and (newer.covered_major or 0) > (major or 0):
-                outcomes[i] = _newer_stands(newer)
-                break
+    refusals: list[ServiceError | None] = []
+    for recipient_id, track_id, type_, major in lines:
+        refusal: ServiceError | None = None
+        if recipient_id not in held:
+            refusal = NotFound("This was removed a moment ago. Reload the page.")
+        else:
+            for newer in issued:
+                if newer.recipient_id == recipient_id and newer.track_id == track_id \
+                        and newer.type == type_ and (newer.covered_major or 0) > (major or 0):
+                    refusal = _newer_stands(newer)
+                    break
+        refusals.append(refusal)
+    return refusals
 
 
 def _newer_stands(newer: Certificate) -> Conflict:
@@ -561,7 +604,7 @@ def reissue(certificate: Certificate, actor: Actor) -> Certificate:
     if certificate.status != S.ISSUED:
         refusal = _only(S.ISSUED, "re-issued")(certificate)
         raise refusal if isinstance(refusal, Conflict) else Conflict(refusal)
-    _hold_line_of(certificate)  # the person first, then the certificate (lock order)
+    day = _hold_for_replacement(certificate)  # the person, the counter, then the head
     try:
         _supersede(certificate, actor, "Re-issued with current details.")
     except Conflict as lost:  # another re-issue (or a revoke) won the race
@@ -571,7 +614,7 @@ def reissue(certificate: Certificate, actor: Actor) -> Certificate:
         actor, recipient=certificate.recipient, type_=certificate.type,
         course=certificate.course, track=certificate.track, notes=certificate.notes,
         notify_recipient=True, replacing=True,  # an archived course's certificate too
-        version=certificate.track_version if certificate.track else None)
+        version=certificate.track_version if certificate.track else None, issued_on=day)
     replacement.supersedes_id = certificate.id
     db.session.flush()
     return replacement

@@ -54,6 +54,13 @@ def next_numbers(year: int, count: int) -> list[str]:
     return [f"CERT-{year}-{number:05d}" for number in range(last - count + 1, last + 1)]
 
 
+def hold_counter(year: int) -> None:
+    """Take the year's counter lock now, using no number (the row moved on by 0; made if
+    missing), for a write that must hold it before it takes the audit chain head (the
+    lock order: lifecycle._hold_for_replacement)."""
+    next_numbers(year, 0)
+
+
 def new_verification_code() -> str:
     raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
     return f"{raw[:5]}-{raw[5:]}"
