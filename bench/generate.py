@@ -653,6 +653,7 @@ def generate_micro_credentials(
         rows.append({
             "definition_id": def_id,
             "user_id": user_id,
+            "organization_id": org_id,  # the holder's (migration 0034, membership.py)
             "status": CredentialStatus(status),
             "awarded_at": awarded_at,
             "awarded_by_id": rng.choice(admins) if awarded_at is not None else None,
@@ -1726,7 +1727,7 @@ def generate_certificates_sql(
 SWEEP_STATUS_WEIGHTS = {"NOT_STARTED": 3, "IN_TRAINING": 4, "ASSESSMENT_PENDING": 3,
                         "AWARDED": 84, "EXPIRED": 6}
 SWEEP_COPY_COLUMNS = ("definition_id", "user_id", "status", "awarded_at", "awarded_by_id",
-                      "expiry_date", "notes", "created_at", "updated_at")
+                      "expiry_date", "notes", "created_at", "updated_at", "organization_id")
 SWEEP_BANDS = (("90", 90), ("60", 60), ("30", 30))
 
 
@@ -1807,9 +1808,12 @@ def _generate_sweep_credentials(conn: Connection, *, count: int, definitions: in
                         .order_by(MicroCredentialDefinition.id)).all()
     def_ids = [d.id for d in defs]
     validity = [d.validity_months for d in defs]
-    holders = list(conn.scalars(select(User.id).where(
+    holder_rows = conn.execute(select(User.id, User.organization_id).where(
         User.role.in_([Role.STAFF, Role.ORG_ADMIN]), User.organization_id.is_not(None),
-        User.email.like(f"%{GENERATED_EMAIL_SUFFIX}")).order_by(User.id)))
+        User.email.like(f"%{GENERATED_EMAIL_SUFFIX}")).order_by(User.id)).all()
+    holders = [r.id for r in holder_rows]
+    # Each credential carries its holder's organization (migration 0034, membership.py).
+    holder_orgs = [r.organization_id for r in holder_rows]
     if len(holders) * len(def_ids) < count:
         raise SystemExit(f"{count} credentials need {len(holders)} people x {len(def_ids)} "
                          "definitions >= that many: generate more people or definitions")
@@ -1867,7 +1871,7 @@ def _generate_sweep_credentials(conn: Connection, *, count: int, definitions: in
         rows.append((def_ids[d], holders[h], status, awarded_at,
                      rng.choice(admins) if awarded_at is not None else None, expiry,
                      "Booked on the next assessment day." if rng.random() < 0.05 else None,
-                     created, awarded_at or created))
+                     created, awarded_at or created, holder_orgs[h]))
     timings["build rows"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -62,6 +62,10 @@ class StaffMicroCredential(Base):
         # Covering for "which definitions do these people hold" (the /org matrix columns).
         Index("ix_staff_micro_credentials_user_id_definition_id", "user_id", "definition_id"),
         Index("ix_staff_micro_credentials_status_expiry_date", "status", "expiry_date"),
+        # The org matrix's summary (issue 16): one organization's counts per definition by
+        # status and expiry, read from this index alone (no join to users).
+        Index("ix_staff_micro_credentials_org_summary",
+              "organization_id", "definition_id", "status", "expiry_date"),
         CheckConstraint("evidence_size >= 0", name="evidence_size_range"),
     )
 
@@ -69,6 +73,10 @@ class StaffMicroCredential(Base):
     definition_id: Mapped[int] = mapped_column(
         ForeignKey("micro_credential_definitions.id", ondelete="RESTRICT"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The holder's organization, copied (migration 0034); written only by
+    # app/services/credentials/membership.py, which keeps it equal to the holder's. No
+    # foreign key: users.organization_id is the one referencing organizations.
+    organization_id: Mapped[int | None]
     status: Mapped[CredentialStatus] = mapped_column(
         Enum(CredentialStatus, native_enum=False, length=24), default=CredentialStatus.NOT_STARTED)
     awarded_at: Mapped[datetime | None]

@@ -148,7 +148,15 @@ def update_user(user: User, actor: Actor, **values: Any) -> User:
         # A Role is a str too: only plain text is stripped (the enum must stay an enum).
         plain_text = isinstance(value, str) and not isinstance(value, Role)
         setattr(user, field, value.strip() if plain_text else value)
+    moved = user.organization_id != before["organization_id"]
     flush_or_raise(_email_conflict())
+    if moved:
+        # After the flush: the person's row, updated, is the lock a credential being
+        # created for them waits on (membership.py). Imported here: the credentials
+        # package imports this module.
+        from app.services.credentials.membership import follow_move
+
+        follow_move(user.id, user.organization_id)
     if password:  # the policy, then every session and API token of theirs ends
         set_password(user, password, actor)
     changes = audit.changes_between(before, audit.snapshot(user, AUDITED_FIELDS))

@@ -22,6 +22,7 @@ from app.models import (
 )
 from app.services import audit
 from app.services.context import Actor
+from app.services.credentials.membership import holder_organizations
 from app.services.credentials.status import ORDER
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.notifications import notify
@@ -78,7 +79,9 @@ def assign(definition: MicroCredentialDefinition, user_ids: Iterable[int], actor
     if holders:
         raise Conflict(_already_has(holders, definition), fields={"user_ids": [
             _already_has(holders, definition)]})
+    organizations = holder_organizations(ids)
     created = [StaffMicroCredential(definition_id=definition.id, user_id=u.id,
+                                    organization_id=organizations[u.id],
                                     status=S.NOT_STARTED, notes=notes or None) for u in users]
     flush_or_raise(Conflict("Someone just assigned this credential to one of these staff "
                             "members; reload and try again."), add=created)

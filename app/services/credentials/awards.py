@@ -39,6 +39,7 @@ from app.models.base import utcnow
 from app.services import audit, dates
 from app.services.context import Actor
 from app.services.credentials.assignments import ASSIGNABLE_ROLES
+from app.services.credentials.membership import holder_organizations
 from app.services.credentials.status import _notify_status, add_note, is_valid
 from app.services.dates import add_months
 from app.services.errors import AlreadyDone, Conflict, ValidationFailed
@@ -112,8 +113,9 @@ def award_directly(actor: Actor, *, user: User, definition: MicroCredentialDefin
 
     credential = _credential(user, definition)
     if credential is None:
-        credential = StaffMicroCredential(definition_id=definition.id, user_id=user.id,
-                                          status=S.NOT_STARTED)
+        credential = StaffMicroCredential(
+            definition_id=definition.id, user_id=user.id,
+            organization_id=holder_organizations([user.id])[user.id], status=S.NOT_STARTED)
         flush_or_raise(Conflict(f"Someone just assigned {definition.title} to {user.email}; "
                                 "try again."), add=[credential])
         audit.record(actor, AuditAction.MCRED_ASSIGN, "staff_micro_credential", credential.id,

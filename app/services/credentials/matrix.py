@@ -83,9 +83,11 @@ def org_matrix(organization_id: int, *, definition_id: int | None = None, status
         staff_stmt = staff_stmt.where(people_matching(q))
     staff = paginate(staff_stmt, page, per_page, rows=True)
 
+    # The credentials' own copy of their holder's organization (membership.py): an
+    # index-only aggregate of ix_staff_micro_credentials_org_summary, where the join
+    # through users read every staff credential (issue 16).
     counts = (select(StaffMicroCredential.definition_id, *_expiry_counts(today))
-              .join(User, User.id == StaffMicroCredential.user_id)
-              .where(User.organization_id == organization_id)
+              .where(StaffMicroCredential.organization_id == organization_id)
               .group_by(StaffMicroCredential.definition_id).subquery())
     held_columns = db.session.execute(
         select(MicroCredentialDefinition.id, MicroCredentialDefinition.title,
