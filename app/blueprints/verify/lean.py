@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response
+from flask_compress.flask_compress import _choose_algorithm
 from flask_limiter import RequestLimit
 from flask_limiter.constants import HeaderNames
 from flask_limiter.util import get_qualified_name
@@ -71,6 +72,7 @@ class LeanVerify:
         self.answered = 0
         self._limits: list[Any] | None = None
         self._shapes: dict[tuple[Any, ...], tuple[tuple[str, str | None], ...]] = {}
+        self._encodings: dict[tuple[tuple[str, ...], str], bool] = {}
         self._security_headers = security.default_headers(app)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
@@ -103,7 +105,7 @@ class LeanVerify:
                     lambda found, answer, status: routes.anonymous_page(
                         found, answer, status, self._renderer(environ)))
                 # The after_request hooks' work, in Flask's order (the blueprint's first).
-                compressing = bool(environ.get("HTTP_ACCEPT_ENCODING"))
+                compressing = self._may_compress(environ.get("HTTP_ACCEPT_ENCODING", ""))
                 if compressing:
                     self._hook_headers(response, method)
                 else:
@@ -124,6 +126,21 @@ class LeanVerify:
             with self.app.request_context(environ):  # templates use url_for, request
                 return routes.render_certificate_page(found, answer)
         return rendered
+
+    def _may_compress(self, accept_encoding: str) -> bool:
+        """Whether Flask-Compress would pick an algorithm for this Accept-Encoding (its
+        own choice, remembered per header value). When it picks none ("identity", what
+        Python's http.client and many scripts send, or only algorithms it lacks) its hook
+        only adds Vary, so the answer takes the per-shape headers as with no header."""
+        if not accept_encoding:
+            return False
+        key = (compress.enabled_algorithms, accept_encoding)
+        known = self._encodings.get(key)
+        if known is None:
+            known = _choose_algorithm(compress.enabled_algorithms, accept_encoding) is not None
+            if len(self._encodings) < 256:  # header values are the client's: bounded
+                self._encodings[key] = known
+        return known
 
     # --- Flask-Limiter's work for the route's @limiter.limit -------------------------
 
