@@ -1,7 +1,8 @@
 """A staff credential's own copy of its holder's organization (migration 0034, issue
 16): set when the credential is created (assign, a direct award), followed when the
 person moves, also when a move and a new credential for the same person run at once;
-the org matrix's summary counts from it, on PostgreSQL from one index alone."""
+the org matrix's summary (and the org dashboard's forecast and staff at risk) count from
+it, on PostgreSQL from one index alone."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy import event, select, text
 from app.extensions import db
 from app.models import CredentialStatus, MicroCredentialDefinition, StaffMicroCredential, User
 from app.services import credentials as mc
-from app.services import dates
+from app.services import dashboards, dates
 from app.services import users as user_service
 from app.services.context import Actor
 
@@ -56,6 +57,10 @@ def test_credentials_follow_their_holder(app: Any, org: Any, make_org: Any, make
         assert mc.org_matrix(org.id, today=today).summary == mc.ExpirySummary(0, 1, 1)
         moved = mc.org_matrix(other.id, today=today)
         assert moved.summary == mc.ExpirySummary(0, 2, 2)
+        # The org dashboard reads the same copy: its forecast and staff at risk follow.
+        assert sum(b.count for b in dashboards.org.expiry_forecast(other.id, today)) == 2
+        assert sum(b.count for b in dashboards.org.expiry_forecast(org.id, today)) == 1
+        assert dashboards.org.staff_at_risk(other.id, today).soon_people == 1
         assert sorted(d.id for d in moved.definitions) == sorted([a.id, b.id])
         # The credentials themselves did not change.
         assert list(db.session.scalars(select(StaffMicroCredential.updated_at)

@@ -56,8 +56,9 @@ def expiry_forecast(organization_id: int, today: date, count: int = 12) -> list[
     index = bucket_index(StaffMicroCredential.expiry_date, buckets, timestamp=False)
     rows = db.session.execute(
         select(index, func.count())
-        .join(User, User.id == StaffMicroCredential.user_id)
-        .where(User.organization_id == organization_id,
+        # The credentials' copy of their holder's organization (credentials/membership.py):
+        # one organization's entries of ix_staff_micro_credentials_org_summary, no join.
+        .where(StaffMicroCredential.organization_id == organization_id,
                StaffMicroCredential.status == C.AWARDED,
                within(StaffMicroCredential.expiry_date, buckets, timestamp=False))
         .group_by(index)).all()
@@ -93,8 +94,7 @@ def staff_at_risk(organization_id: int, today: date) -> Risk:
             & (StaffMicroCredential.expiry_date > today)
             & (StaffMicroCredential.expiry_date <= until))
     base = (select(StaffMicroCredential.user_id)
-            .join(User, User.id == StaffMicroCredential.user_id)
-            .where(User.organization_id == organization_id))
+            .where(StaffMicroCredential.organization_id == organization_id))
     expired_people = db.session.scalar(select(func.count()).select_from(
         base.where(expired).distinct().subquery())) or 0
     soon_people = db.session.scalar(select(func.count()).select_from(
