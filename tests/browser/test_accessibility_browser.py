@@ -45,6 +45,7 @@ def _pages(kind: str, ids: dict[str, Any]) -> list[str]:
         return [
             "/", "/admin/", "/admin/users", "/admin/organizations",
             "/admin/micro-credentials", f"/admin/micro-credentials/{ids['definition']}/staff",
+            "/admin/micro-credentials/awarded",
             "/admin/tracks", f"/admin/tracks/{ids['track']}",
             f"/admin/courses/{ids['exam']}/quiz",
             "/admin/certificates", "/admin/certificates?status=issued",
