@@ -8,6 +8,8 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace as NS
 from typing import Any
 
+import pytest
+
 from app.models import CertificateStatus, CertificateType, CredentialStatus
 from app.web.certificate_rows import certificate_badge, certificate_rows
 from app.web.matrix_cells import matrix_cells
@@ -111,3 +113,74 @@ def test_course_options_are_the_jinja_loops_markup(app: Any) -> None:
     html = str(course_options(courses, 2))
     assert '<option value="2" selected>Building — Consents (archived)</option>' in html
     assert "<script>" not in html and "Fire &amp; Safety — &lt;script&gt;" in html
+
+
+# The Pending card's macro as it was (partials/certificates/cells.html before issue 16's
+# pending_card): the markup pending_card must draw, byte for byte.
+PENDING_CARD_MACRO = """{% macro _subject(c, urls) -%}
+{% if c.course %}<a href="{{ urls.track[0] }}{{ c.course.track_id }}{{ urls.track[1] }}">{{ c.course.title }}</a>{% elif c.track %}<a href="{{ urls.track[0] }}{{ c.track.id }}{{ urls.track[1] }}">{{ c.track.name }}</a>{% endif %}
+{%- endmacro %}
+
+{% macro _person(user, urls) -%}
+<a href="{{ urls.person[0] }}{{ user.id }}{{ urls.person[1] }}" class="person-link">{{ user.name }}</a>
+{%- endmacro %}
+
+{% macro pending_card(c, urls, select=False) -%}
+{% set detail_url = urls.detail[0] ~ c.id ~ urls.detail[1] %}
+    <article class="pending-card" id="certificate-{{ c.id }}">
+      <header>
+        {% if select %}<input type="checkbox" name="id" value="{{ c.id }}" form="bulk-form" aria-label="Select {{ c.recipient.name }}, {{ c.course.title if c.course else (c.track.name if c.track else '') }}">{% endif %}
+        <strong>{{ _person(c.recipient, urls) }}</strong>
+        · {{ _subject(c, urls) }}
+        · <span class="badge">{{ c.type.label }}</span>
+      </header>
+      <p class="muted">
+        {% if c.recommended_by %}Recommended by {{ c.recommended_by.name }}{% else %}Requested on completion{% endif %}
+        {% if c.recommended_at %} on {{ c.recommended_at.strftime("%Y-%m-%d") }}{% endif %}
+      </p>
+      <p>Progress {{ "%.0f"|format(c.progress_percent or 0) }}% · Sessions attended {{ c.sessions_attended or 0 }}
+        {% if c.type == CertificateType.TEACHING %} · Average rating {{ c.average_rating if c.average_rating is not none else "—" }}{% endif %}</p>
+      {% if c.notes %}<p class="muted">{{ c.notes }}</p>{% endif %}
+      <div class="actions">
+        <button type="button" hx-post="{{ urls.approve[0] }}{{ c.id }}{{ urls.approve[1] }}" hx-disabled-elt="this" hx-target="#detail" hx-swap="innerHTML"
+                data-error-message="Unable to issue certificate.">Approve</button>
+        <form class="inline-form reject-form" hx-post="{{ urls.reject[0] }}{{ c.id }}{{ urls.reject[1] }}" hx-disabled-elt="find button[type=submit]" hx-target="#detail" hx-swap="innerHTML">
+          <input type="text" name="reason" placeholder="Reason for rejecting" aria-label="Reason for rejecting {{ c.recipient.name }}" required>
+          <button type="submit" class="secondary outline">Reject</button>
+        </form>
+        <a href="{{ detail_url }}" hx-get="{{ detail_url }}" hx-target="#detail" hx-swap="innerHTML" hx-push-url="true">Details</a>
+      </div>
+    </article>
+{%- endmacro %}"""
+
+
+@pytest.mark.parametrize("select", [True, False])
+def test_a_pending_card_is_the_macros_markup(app: Any, select: bool) -> None:
+    from app.web.certificate_rows import pending_card
+
+    urls = {**URLS, "approve": ("/admin/certificates/", "/approve"),
+            "reject": ("/admin/certificates/", "/reject")}
+    person = NS(id=7, name=EVIL, email="a@b.test")
+    cards = [
+        _certificate(status=CertificateStatus.PENDING, recipient=person, number=None,
+                     recommended_by=NS(name=EVIL), recommended_at=datetime(2026, 11, 3),
+                     progress_percent=99.6, sessions_attended=3, notes=EVIL,
+                     type=CertificateType.TEACHING, average_rating=4.5),
+        _certificate(status=CertificateStatus.PENDING, recipient=person, course=None,
+                     track=NS(id=9, name=EVIL), recommended_at=None, progress_percent=None,
+                     sessions_attended=None, notes="", type=CertificateType.TEACHING,
+                     average_rating=None),
+        _certificate(status=CertificateStatus.PENDING, recipient=person, course=None,
+                     track=None, recommended_at=datetime(2026, 1, 2), progress_percent=50,
+                     sessions_attended=0, notes=None, type=CertificateType.MASTERY,
+                     average_rating=None),
+    ]
+    macro = app.jinja_env.from_string(
+        PENDING_CARD_MACRO + "{{ pending_card(c, urls, select=select) }}")  # the macro
+    with app.app_context():
+        for c in cards:
+            # What the definitions themselves print (the newlines between them) first.
+            prefix = app.jinja_env.from_string(PENDING_CARD_MACRO).render()
+            expected = macro.render(c=c, urls=urls, select=select)[len(prefix):]
+            assert str(pending_card(c, urls, select=select)) == expected
+    assert "<script>" not in str(pending_card(cards[0], urls, select=select))

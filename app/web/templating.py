@@ -155,10 +155,15 @@ def init_app(app: Flask) -> None:
                                  PUBLIC_CERTIFICATE_STATUSES=PUBLIC_STATUSES,
                                  recertification_due_on=recertification_due_on,
                                  successor_of=successor_of)
-    from app.web.certificate_rows import certificate_badge, certificate_rows, course_options
+    from app.web.certificate_rows import (
+        certificate_badge,
+        certificate_rows,
+        course_options,
+        pending_card,
+    )
     app.jinja_env.globals.update(certificate_badge=certificate_badge,
                                  certificate_rows=certificate_rows,
-                                 course_options=course_options)
+                                 course_options=course_options, pending_card=pending_card)
     from app.web.matrix_cells import credential_expiry, matrix_cells
     app.jinja_env.globals.update(credential_expiry=credential_expiry, matrix_cells=matrix_cells)
     from app.web.icons import icon
