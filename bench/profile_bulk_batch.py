@@ -67,9 +67,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             bulk.confirm(db.session.get(BulkImport, import_id), Actor(user=admin))
             db.session.commit()
             statements: Counter[str] = Counter()
+            shapes: Counter[str] = Counter()
 
             def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
                 statements[statement.split(None, 1)[0].upper()] += 1
+                # Which statements a row costs: their first words (tables and columns).
+                shapes[" ".join(statement.split())[:110]] += 1
 
             event.listen(db.engine, "before_cursor_execute", count)
             profiler = cProfile.Profile() if args.profile else None
@@ -95,6 +98,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 "outcomes": dict(did), "batches": batches,
                 "statements_per_row": round(sum(statements.values()) / issued, 2),
                 "statements_by_verb": dict(statements.most_common()),
+                "statements_top": [f"{n} {shape}" for shape, n in shapes.most_common(12)],
                 "cpu_ms_per_row": round(cpu * 1000 / issued, 2),
                 "wall_s": round(wall, 2), "rows_per_s_wall": round(did["issued"] / wall, 1),
                 "profiled": bool(profiler)})

@@ -141,3 +141,37 @@ def test_the_newer_major_rule_is_one_for_one_and_for_many(app, make_user, make_t
         assert isinstance(refused, Conflict)
         assert f"{v2.number} of version 2.0 stands" in refused.message
         assert isinstance(issued, Certificate) and issued.recipient_id == other.id
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_size(app, make_user, make_track):
+    """issue_certificates reads what a certificate's snapshot needs (its template version)
+    for the whole batch at once: 12 certificates cost the SELECTs 3 do (after a first
+    batch has read the signing key; SQLite inserts a row a statement, PostgreSQL not)."""
+    from sqlalchemy import event
+
+    track = make_track(exam=False)
+    people = [make_user() for _ in range(17)]
+    counts = []
+    with app.app_context():
+        row = db.session.get(CertificationTrack, track.id)
+        for batch in (people[:2], people[2:5], people[5:]):
+            recipients = [db.session.get(User, p.id) for p in batch]
+            db.session.get(CertificationTrack, track.id)
+            seen: list[str] = []
+
+            def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any,
+                      seen: list[str] = seen) -> None:
+                if statement.lstrip().upper().startswith("SELECT"):
+                    seen.append(statement)
+
+            event.listen(db.engine, "before_cursor_execute", count)
+            try:
+                issued = issue_certificates(Actor.system(), [IssueRequest(
+                    recipient=r, type_=CertificateType.COMPLETION, track=row)
+                    for r in recipients])
+            finally:
+                event.remove(db.engine, "before_cursor_execute", count)
+            assert all(isinstance(c, Certificate) for c in issued)
+            counts.append(len(seen))
+            db.session.commit()
+    assert counts[1] == counts[2]

@@ -40,6 +40,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.certificates import major_of
 from app.services import audit, signing, urls
+from app.services.certificates import templates
 from app.services.certificates.numbering import (
     hold_counter,
     new_verification_code,
@@ -72,10 +73,11 @@ def _issued_at(issued_on: date | None) -> datetime:
 
 
 def _stamp(certificate: Certificate, actor: Actor, issued_at: datetime, number: str,
-           expires_on: date | None = None) -> None:
+           template_version_id: int | None, expires_on: date | None = None) -> None:
     """What issuing writes on a certificate, bar its signature: status, number, dates,
-    verification id/code, track version and the frozen snapshot. `expires_on` (a direct
-    issue's own date) replaces the track's validity."""
+    verification id/code, track version and the frozen snapshot (with the template
+    version in force, templates.version_id_for). `expires_on` (a direct issue's own
+    date) replaces the track's validity."""
     certificate.status = S.ISSUED
     certificate.issued_at = issued_at
     certificate.issued_by_id = actor.user.id if actor.user else None
@@ -91,14 +93,15 @@ def _stamp(certificate: Certificate, actor: Actor, issued_at: datetime, number: 
     if certificate.track_id is not None and certificate.course_id is None \
             and certificate.track_version is None and track is not None:
         certificate.track_version = track.version
-    certificate.snapshot = snapshot(certificate, actor.user)
+    certificate.snapshot = snapshot(certificate, actor.user, template_version_id)
 
 
 def _finalise_issue(certificate: Certificate, actor: Actor, issued_on: date | None) -> None:
     """An approval's issue (one certificate, already stored): `_stamp` with the year's
     next number, signed, its status-list entry, older majors superseded, the PDF job."""
     issued_at = _issued_at(issued_on)
-    _stamp(certificate, actor, issued_at, next_number(issued_at.year))
+    version_id = templates.version_id_for(certificate)  # read before the counter is held
+    _stamp(certificate, actor, issued_at, next_number(issued_at.year), version_id)
     db.session.flush()
     certificate.credential_jws = _sign_credential(certificate)
     badge_status.assign(certificate)  # its random index in the Open Badges status list
@@ -329,21 +332,26 @@ def _write_issues(actor: Actor, requests: Sequence[IssueRequest],
     numbers, the certificates, their status-list entries, older majors superseded, the
     PDF jobs, the notifications and the audit rows. Raises Conflict (already_live)."""
     certificates: dict[int, Certificate] = {}
+    for i in todo:
+        r = requests[i]
+        course_id, track_id, version, _major = keys[i]
+        certificates[i] = Certificate(
+            type=r.type_, status=S.PENDING, recipient=r.recipient, recipient_id=r.recipient.id,
+            course=r.course, course_id=course_id, track=r.track, track_id=track_id,
+            live_key=live_keys[i], notes=(r.notes or "").strip() or None,
+            track_version=version if r.track is not None else None)
+    # Read before the numbers: the counter's lock, held from here to the commit,
+    # serializes every issuer (two bulk jobs too), so as little as can comes after it.
+    template_versions = dict(zip(certificates, templates.version_ids_for(
+        list(certificates.values())), strict=True))
     issued_at = {i: _issued_at(requests[i].issued_on) for i in todo}
     numbers: dict[int, str] = {}
     for year in sorted({at.year for at in issued_at.values()}):
         of_year = [i for i in todo if issued_at[i].year == year]
         numbers.update(zip(of_year, next_numbers(year, len(of_year)), strict=True))
-    for i in todo:
-        r = requests[i]
-        course_id, track_id, version, _major = keys[i]
-        certificate = Certificate(
-            type=r.type_, status=S.PENDING, recipient=r.recipient, recipient_id=r.recipient.id,
-            course=r.course, course_id=course_id, track=r.track, track_id=track_id,
-            live_key=live_keys[i], notes=(r.notes or "").strip() or None,
-            track_version=version if r.track is not None else None)
-        _stamp(certificate, actor, issued_at[i], numbers[i], r.expires_on)
-        certificates[i] = certificate
+    for i, certificate in certificates.items():
+        _stamp(certificate, actor, issued_at[i], numbers[i], template_versions[i],
+               requests[i].expires_on)
     for certificate, signed in zip(certificates.values(), signing.sign_open_badges(
             list(certificates.values())), strict=True):
         certificate.credential_jws = signed

@@ -18,7 +18,6 @@ from app.models import (
     CertificationTrack,
     User,
 )
-from app.services.certificates import templates
 from app.services.errors import Conflict
 from app.services.persistence import flush_or_raise
 
@@ -79,7 +78,10 @@ def track_of(certificate: Certificate) -> CertificationTrack | None:
     return certificate.course.track if certificate.course is not None else None
 
 
-def snapshot(certificate: Certificate, issued_by: User | None) -> dict[str, Any]:
+def snapshot(certificate: Certificate, issued_by: User | None,
+             template_version_id: int | None) -> dict[str, Any]:
+    """What the certificate says, frozen; `template_version_id`: templates.version_id_for
+    (read by the caller: a batch reads its certificates' together)."""
     track = track_of(certificate)
     return {
         "number": certificate.number,
@@ -100,5 +102,5 @@ def snapshot(certificate: Certificate, issued_by: User | None) -> dict[str, Any]
         # The certificate template version in force now (its course's, its track's or
         # the default one; None: the built-in look), frozen like the rest: the PDF and
         # the verify page keep this look whatever the template becomes.
-        "template_version_id": templates.version_id_for(certificate),
+        "template_version_id": template_version_id,
     }

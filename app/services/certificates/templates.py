@@ -31,6 +31,7 @@ import io
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -231,28 +232,46 @@ def _assignment_for(column: Any, value: int | None) -> CertificateTemplateAssign
 def version_id_for(certificate: Certificate) -> int | None:
     """The template version in force for `certificate` now (frozen into its snapshot at
     issue), or None: the course's template, else its track's (the certificate's, or its
-    course's), else the default one; at most two queries (issuing in bulk calls this
-    once per certificate)."""
+    course's), else the default one. The one-certificate case of `version_ids_for`."""
+    return version_ids_for([certificate])[0]
+
+
+def version_ids_for(certificates: Sequence[Certificate]) -> list[int | None]:
+    """`version_id_for` of each certificate, in two queries however many there are (a
+    bulk import's batch): the assignments of all their courses and tracks, then the
+    default template's version if one of them has no assignment."""
     A, T, V = CertificateTemplateAssignment, CertificateTemplate, CertificateTemplateVersion
-    course_id = certificate.course_id
-    track_id = certificate.track_id
-    if course_id is not None and track_id is None:
-        course = certificate.course or db.session.get(Course, course_id)
-        track_id = course.track_id if course is not None else None
-    current = (select(A.course_id, V.id).join(T, T.id == A.template_id)
-               .join(V, (V.template_id == T.id) & (V.number == T.version)))
-    wanted = [column == value for column, value in ((A.course_id, course_id),
-                                                      (A.track_id, track_id)) if value]
+    subjects: list[tuple[int | None, int | None]] = []
+    for certificate in certificates:
+        course_id, track_id = certificate.course_id, certificate.track_id
+        if course_id is not None and track_id is None:
+            course = certificate.course or db.session.get(Course, course_id)
+            track_id = course.track_id if course is not None else None
+        subjects.append((course_id, track_id))
+    course_ids = {c for c, _ in subjects if c}
+    track_ids = {t for _, t in subjects if t}
+    wanted = ([A.course_id.in_(course_ids)] if course_ids else []) + (
+        [A.track_id.in_(track_ids)] if track_ids else [])
+    by_course: dict[int, int] = {}
+    by_track: dict[int, int] = {}
     if wanted:
-        rows = db.session.execute(current.where(or_(*wanted))).all()
-        for assigned_course, version_id in rows:
-            if assigned_course is not None:
-                return version_id  # the course's own template comes first
-        if rows:
-            return rows[0][1]
-    return db.session.scalar(select(V.id).join(T, (V.template_id == T.id)
-                                               & (V.number == T.version))
-                             .where(T.default_key.is_not(None)))
+        for course_id, track_id, version_id in db.session.execute(
+                select(A.course_id, A.track_id, V.id).join(T, T.id == A.template_id)
+                .join(V, (V.template_id == T.id) & (V.number == T.version))
+                .where(or_(*wanted))):
+            if course_id is not None:
+                by_course[course_id] = version_id
+            if track_id is not None:
+                by_track[track_id] = version_id
+    # The course's own template comes first, then its track's.
+    found = [by_course.get(course_id or 0) or by_track.get(track_id or 0)
+             for course_id, track_id in subjects]
+    if all(version_id is not None for version_id in found):
+        return found
+    default = db.session.scalar(select(V.id).join(T, (V.template_id == T.id)
+                                                  & (V.number == T.version))
+                                .where(T.default_key.is_not(None)))
+    return [default if version_id is None else version_id for version_id in found]
 
 
 # --- Writing -----------------------------------------------------------------------------
