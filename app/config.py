@@ -188,6 +188,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         # Bulk issue from a CSV: the most data rows and bytes one upload may hold.
         "BULK_MAX_ROWS": _positive_int(env, "BULK_MAX_ROWS", 10_000),
         "BULK_MAX_BYTES": _positive_int(env, "BULK_MAX_BYTES", 5 * 1024 * 1024),
+        # Jobs that carry out one confirmed import side by side (one per RQ worker).
+        "BULK_RUNS": _positive_int(env, "BULK_RUNS", 2),
         "TESTING": app_env == "test",
         "SQLITE_IMMEDIATE_OUTSIDE_REQUESTS": True,
         # Email over SMTP; with no MAIL_SERVER, emails are written to the log instead.

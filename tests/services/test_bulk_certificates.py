@@ -588,3 +588,56 @@ def test_any_file_gets_a_preview_or_a_refusal(app, world, records, header):
             assert exc.message
         finally:
             db.session.rollback()
+
+
+def test_confirm_queues_a_job_per_worker_for_an_import_of_several_batches(app, world,
+                                                                          make_user, org,
+                                                                          monkeypatch):
+    """BULK_RUNS jobs (one per worker) side by side for an import of more than one batch,
+    each claiming its own batches; one job for an import of one batch."""
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(bulk, "enqueue_after_commit", lambda *args, **kw: queued.append(args))
+    monkeypatch.setattr(bulk, "COMMIT_EVERY", 4)
+    people, text = _six(make_user, org)
+    with app.app_context():
+        import_id = upload(world["admin"], text)
+        bulk.confirm(db.session.get(BulkImport, import_id), _actor(world["admin"].id))
+        db.session.commit()
+        assert queued == [(bulk.PROCESS_JOB, import_id)] * 2
+        queued.clear()
+        small = upload(world["admin"], HEADER + "ana@example.test,,,,Roofing Fundamentals,"
+                       "completion,,,\n")
+        bulk.confirm(db.session.get(BulkImport, small), _actor(world["admin"].id))
+        db.session.commit()
+        assert queued == [(bulk.PROCESS_JOB, small)]
+
+
+def test_a_batch_that_invites_takes_the_counter_before_the_audit_head(app, world):
+    """An invitation writes an audit row; every issuer takes the year's number counter
+    before the audit chain head, so a batch inviting someone takes the counter first too
+    (else it and another job's batch, holding the counter, deadlock on PostgreSQL)."""
+    from sqlalchemy import event
+
+    order: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        words = " ".join(statement.split()).lower()
+        for table in ("certificate_counters", "audit_chain_head"):
+            if words.startswith(("update " + table, "insert into " + table)) \
+                    and table not in order:
+                order.append(table)
+
+    with app.app_context():
+        import_id = upload(world["admin"], HEADER + "new@example.test,New,,,Roofing "
+                           "Fundamentals,completion,,,\nana@example.test,,,,Roofing "
+                           "Fundamentals,completion,,,\n")
+        bulk.confirm(db.session.get(BulkImport, import_id), _actor(world["admin"].id),
+                     invite_unknown=True)
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            db.session.commit()  # the job runs inline after the commit
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+        db.session.expire_all()
+        assert [status for status, _ in verdicts(import_id).values()] == ["ISSUED"] * 2
+    assert order[:2] == ["certificate_counters", "audit_chain_head"], order

@@ -75,8 +75,10 @@ from app.services.certificates.lifecycle import (
     issue_certificate,
     issue_certificates,
 )
+from app.services.certificates.numbering import hold_counter
 from app.services.certificates.queries import already_live
 from app.services.context import Actor, active_admin
+from app.services.dates import today
 from app.services.enqueue import enqueue_after_commit
 from app.services.errors import AlreadyDone, Conflict, NotFound, ServiceError, ValidationFailed
 from app.services.transitions import transition
@@ -560,11 +562,24 @@ def confirm(bulk: BulkImport, actor: Actor, *, invite_unknown: bool = False,
 # app.jobs.bulk runs these: begin, then process_batch until it finds nothing, then finish,
 # committing after each step (the functions here only flush).
 
+def runs_for(pending: int) -> int:
+    """How many jobs carry out an import with `pending` rows: BULK_RUNS (one per RQ
+    worker), but no more than it has batches. Side by side, each claims batches the
+    others do not hold (process_batch); the year's number counter and the audit chain
+    head, which every issuer waits for, are taken at the end of a batch's writes, so
+    the jobs overlap on the rest (reading, checking, the template versions)."""
+    batches = -(-pending // COMMIT_EVERY)
+    return max(1, min(int(current_app.config.get("BULK_RUNS", 2)), batches))
+
+
 def _queue(bulk: BulkImport) -> None:
     # A job that raises is tried again (the rows still pending are what is left); the last
     # try marks the import FAILED, and Resume queues it once more.
-    enqueue_after_commit(PROCESS_JOB, bulk.id, job_timeout=JOB_TIMEOUT,
-                         retry=Retry(max=RETRY["max"], interval=RETRY["interval"]))
+    pending = db.session.scalar(select(func.count()).select_from(BulkImportRow).where(
+        BulkImportRow.import_id == bulk.id, BulkImportRow.status == S.PENDING)) or 0
+    for _ in range(runs_for(pending)):
+        enqueue_after_commit(PROCESS_JOB, bulk.id, job_timeout=JOB_TIMEOUT,
+                             retry=Retry(max=RETRY["max"], interval=RETRY["interval"]))
 
 
 def is_stale(bulk: BulkImport, now: datetime | None = None) -> bool:
@@ -730,7 +745,19 @@ def _issued(certificate: Certificate) -> dict[str, Any]:
             "message": f"Issued {certificate.number}."}
 
 
+def _hold_numbers_before_invites(rows: list[BulkImportRow]) -> None:
+    """Before `rows` go through `_recipient` (which may invite someone): the number
+    counters of every year they issue in, taken now, in year order. An invitation writes an
+    audit row (the chain head); every issuer takes the counter before the head (the
+    lock order, lifecycle._hold_for_replacement), so taking the head first here would
+    deadlock against another job's batch holding the counter."""
+    for year in sorted({date.fromisoformat(row.data["issue_date"]).year
+                        if row.data.get("issue_date") else today().year for row in rows}):
+        hold_counter(year)
+
+
 def _issue_row(row: BulkImportRow, actor: Actor, bulk: BulkImport) -> dict[str, Any]:
+    _hold_numbers_before_invites([row])  # (row by row: the issue takes it next anyway)
     request = _request(row, _recipient(row, actor, bulk), bulk)
     return _issued(issue_certificate(
         actor, recipient=request.recipient, type_=request.type_, course=request.course,
@@ -749,6 +776,8 @@ def _issue_rows(rows: list[BulkImportRow], actor: Actor,
     outcomes: list[dict[str, Any] | ServiceError | None] = [None] * len(rows)
     requests: dict[int, IssueRequest] = {}
     invited: set[int] = set()
+    _hold_numbers_before_invites([row for row in rows
+                                  if people.get(row.data.get("user_id") or 0) is None])
     for i, row in enumerate(rows):
         try:
             recipient = people.get(row.data.get("user_id") or 0)
