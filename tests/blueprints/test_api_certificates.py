@@ -141,3 +141,37 @@ def test_only_admins_list_rejections(client, bearer, staff_user, make_user):
     for user in (staff_user, make_user(Role.MANAGER), make_user(Role.ORG_ADMIN)):
         answer = client.get(f"{BASE}?status=rejected", headers=bearer(user))
         assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "forbidden"
+
+
+
+def test_a_list_page_reads_the_people_it_shows_and_not_the_signed_credential(
+        app, client, api, make_user, make_track, issue):
+    """The API's pages (numbered and by cursor) read a person's id, name and email, not
+    their password hash or settings, and leave the signed credential unread (issue 16);
+    the answer still names every person."""
+    from sqlalchemy import event
+
+    track = make_track()
+    for n in (1, 2):
+        issue(make_user(name=f"Listed {n}", email=f"listed{n}@example.test"), track=track)
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        first = client.get(f"{BASE}?status=issued&limit=1", headers=api).get_json()
+        after = first["pagination"]["next"]
+        second = client.get(f"{BASE}?status=issued&limit=1&after={after}",
+                            headers=api).get_json()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    people = {row["recipient"]["email"]: row["recipient"]["name"]
+              for body in (first, second) for row in body["data"]}
+    assert people == {"listed1@example.test": "Listed 1", "listed2@example.test": "Listed 2"}
+    pages = [s for s in statements if "FROM certificates" in s and "count(" not in s]
+    assert len(pages) >= 2 and all("password_hash" not in s and "credential_jws" not in s
+                                   for s in pages)

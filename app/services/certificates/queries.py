@@ -158,6 +158,17 @@ _PAGE_LOADS = (defer(Certificate.snapshot), defer(Certificate.credential_jws),
                joinedload(Certificate.recommended_by).load_only(User.id, User.name))
 
 
+# What the API's pages read (serializers.to_api): every certificate column but the signed
+# credential, and the people's id, name and email only, not their fifteen columns (three
+# of them datetimes converted on every row; issue 16).
+_API_LOADS = (defer(Certificate.credential_jws),
+              joinedload(Certificate.recipient).load_only(User.id, User.name, User.email),
+              joinedload(Certificate.course), joinedload(Certificate.track),
+              joinedload(Certificate.issued_by).load_only(User.id, User.name, User.email),
+              joinedload(Certificate.recommended_by).load_only(User.id, User.name,
+                                                               User.email))
+
+
 # The admin page's rows as plain tuples (issue 16): one SELECT of the columns a row shows,
 # with its people, course and track outer-joined, and no ORM entities (five per row, ~1/5
 # of the page's app CPU). ListRow carries the names certificate_rows() and the standing
@@ -316,7 +327,7 @@ def find(filters: CertificateFilters, page: int, per_page: int) -> Page[Certific
     ids = list(db.session.scalars(stmt.with_only_columns(Certificate.id)
                                   .limit(per_page).offset((page - 1) * per_page)))
     rows = {c.id: c for c in db.session.scalars(
-        select(Certificate).options(*_ROW_LOADS).where(Certificate.id.in_(ids))).unique()}
+        select(Certificate).options(*_API_LOADS).where(Certificate.id.in_(ids))).unique()}
     return Page(items=[rows[i] for i in ids if i in rows], page=page, per_page=per_page,
                 total=total, total_capped=capped)
 
@@ -362,7 +373,7 @@ def find_keyset(filters: CertificateFilters, per_page: int, *, after: str | None
     # The admin page's tables read plain rows (ListRow); its Pending cards, entities.
     tuples = page_rows and filters.status.upper() != "PENDING"
     if not tuples:
-        stmt = stmt.options(*(_PAGE_LOADS if page_rows else _ROW_LOADS))
+        stmt = stmt.options(*(_PAGE_LOADS if page_rows else _API_LOADS))
     # A search for a few people: their certificates are scattered (in no index order), so
     # the page's ids are sorted from index entries and only its rows are read. Many
     # people: walking the list order finds a page soon, and planning the array twice
