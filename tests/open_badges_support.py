@@ -64,8 +64,11 @@ def issue_certificate(user: User, track: CertificationTrack) -> Any:
 def award_micro_credential(user: User) -> StaffMicroCredential:
     definition = db.session.scalar(db.select(MicroCredentialDefinition)
                                    .order_by(MicroCredentialDefinition.id).limit(1))
-    credential = StaffMicroCredential(definition=definition,
-                                      user=db.session.get(User, user.id),
+    holder = db.session.get(User, user.id)
+    # organization_id as the credentials domain writes it (membership.py), so an org's
+    # figures count this credential.
+    credential = StaffMicroCredential(definition=definition, user=holder,
+                                      organization_id=holder.organization_id,
                                       status=CredentialStatus.ASSESSMENT_PENDING)
     db.session.add(credential)
     db.session.flush()

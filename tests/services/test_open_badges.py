@@ -218,7 +218,8 @@ def test_only_issued_and_awarded_are_portable(app, make_user):
     with app.app_context():
         credential = StaffMicroCredential(
             definition_id=award_micro_credential(holder).definition_id,
-            user_id=other.id, status=CredentialStatus.IN_TRAINING)
+            user_id=other.id, organization_id=other.organization_id,
+            status=CredentialStatus.IN_TRAINING)
         db.session.add(credential)
         db.session.flush()
         with pytest.raises(open_badges.NotPortable):
