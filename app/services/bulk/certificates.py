@@ -72,6 +72,7 @@ from app.services.bulk.kinds import Checked, Kind, Words, kind_of, register
 from app.services.certificates.lifecycle import (
     IssueRequest,
     check_issue,
+    hold_people,
     issue_certificate,
     issue_certificates,
 )
@@ -745,6 +746,23 @@ def _issued(certificate: Certificate) -> dict[str, Any]:
             "message": f"Issued {certificate.number}."}
 
 
+def _hold_people(rows: list[BulkImportRow]) -> None:
+    """Before a batch's first write (Kind.hold): the rows' people who have an account
+    (named by id, or by email), in id order (lifecycle.hold_people). A batch that invites
+    someone takes the counter and the audit head next (_hold_numbers_before_invites,
+    the invitation's audit row), before `issue_certificates` gets to the other rows'
+    people; holding those people only then, it would deadlock against another job's
+    batch (or a single issue) holding one of them and waiting for the counter. Held
+    outside the batch's SAVEPOINT, they stay held if the batch goes row by row."""
+    ids = {row.data["user_id"] for row in rows if row.data.get("user_id")}
+    emails = {row.data["email"] for row in rows
+              if not row.data.get("user_id") and row.data.get("email")}
+    if emails:
+        ids.update(db.session.scalars(select(User.id).where(
+            func.lower(User.email).in_(emails))))
+    hold_people(ids)
+
+
 def _hold_numbers_before_invites(rows: list[BulkImportRow]) -> None:
     """Before `rows` go through `_recipient` (which may invite someone): the number
     counters of every year they issue in, taken now, in year order. An invitation writes an
@@ -882,6 +900,8 @@ def process_batch(bulk: BulkImport, actor: Actor, did: dict[str, int],
         BulkImportRow.id.in_([row_id for row_id, _ in claimed])))}
     rows = [loaded[row_id] for row_id, _ in claimed
             if row_id in loaded and loaded[row_id].status == S.PENDING]
+    if rows and k.hold is not None:
+        k.hold(rows)
     if rows and k.apply_many is not None and k.release_many is not None:
         counted: Counter[str] = Counter()
         try:
@@ -998,4 +1018,5 @@ CERTIFICATES = register(Kind(
     apply=lambda row, actor, bulk: _issue_row(row, actor, bulk),
     apply_many=lambda rows, actor, bulk: _issue_rows(rows, actor, bulk),
     release_many=lambda keys: _release_many(keys),
+    hold=lambda rows: _hold_people(rows),
     api_rows=_api_rows, row_to_api=row_to_api))

@@ -61,6 +61,9 @@ class Kind:
     apply_many: Callable[[list[Any], Any, Any], list[Any]] | None = None
     #: `release` for many keys in one statement.
     release_many: Callable[[list[str]], None] | None = None
+    #: Take the locks a batch's rows will take, in the global lock order, before the
+    #: batch's SAVEPOINT (optional; kept if the batch then goes row by row).
+    hold: Callable[[list[Any]], None] | None = None
 
     def label(self, status: Any) -> str:
         return self.labels.get(status.value, status.label)

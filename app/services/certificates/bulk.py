@@ -164,12 +164,20 @@ def _verb(action: BulkAction) -> Callable[[Certificate, Actor], Any]:
 
 
 def _lock_order(ids: list[int]) -> list[int]:
-    """The ids by (recipient, id): every bulk action takes the person and certificate
-    locks in one global order, so two at once wait for each other instead of
-    deadlocking."""
+    """Hold every lock the actions on `ids` take before the first counter or audit row
+    (the lock order person, certificate, the year's counter, the audit head): all their
+    people (id order, lifecycle.hold_people), then the certificates themselves (id
+    order); the ids come back by (recipient, id). Taken one certificate at a time, the
+    second approval would wait for its person, or a course certificate's row, while this
+    transaction holds the counter and the head the first one took, and a single
+    issue or approval holding that person or row waits for them: a deadlock
+    (PostgreSQL)."""
     rows = db.session.execute(select(Certificate.id, Certificate.recipient_id)
                               .where(Certificate.id.in_(ids))).all()
     found = {row.id: row.recipient_id for row in rows}
+    lifecycle.hold_people(found.values())
+    db.session.scalars(select(Certificate.id).where(Certificate.id.in_(sorted(found)))
+                       .order_by(Certificate.id).with_for_update(key_share=True)).all()
     return sorted(ids, key=lambda i: (found.get(i, 0), i))
 
 

@@ -19,7 +19,7 @@ Superseding (status SUPERSEDED, never reinstated):
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -393,8 +393,7 @@ def _held_lines(lines: Sequence[tuple[int, int | None, CertificateType, int | No
     if not lines:
         return []
     recipient_ids = sorted({recipient_id for recipient_id, *_ in lines})
-    held = set(db.session.scalars(select(User.id).where(User.id.in_(recipient_ids))
-                                  .order_by(User.id).with_for_update()))
+    held = hold_people(recipient_ids)
     issued = db.session.scalars(select(Certificate).where(
         Certificate.recipient_id.in_(recipient_ids),
         Certificate.track_id.in_({track_id for _, track_id, _, _ in lines}),
@@ -412,6 +411,26 @@ def _held_lines(lines: Sequence[tuple[int, int | None, CertificateType, int | No
                     break
         refusals.append(refusal)
     return refusals
+
+
+def hold_people(user_ids: Iterable[int]) -> set[int]:
+    """Lock the people's rows now, in id order, in one SELECT ... FOR NO KEY UPDATE (PG;
+    SQLite's writes are serialized already); the ids of those that exist. The person is
+    the first lock of every certificate write (person, the year's counter, the audit
+    head), so a write that will touch several people (a bulk action, a bulk import's
+    batch) holds them all before its first counter or audit row: taken one by one later,
+    it would hold the head while waiting for a person whom a single issue holds while
+    waiting for the head.
+
+    FOR NO KEY UPDATE: it excludes the other holders (and an update of the person) but
+    not the key-share lock a row naming the person takes (a notification, a course
+    certificate's approval), which a write holding a certificate row may need while a
+    bulk action holds its people."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(User.id).where(User.id.in_(ids))
+                                  .order_by(User.id).with_for_update(key_share=True)))
 
 
 def _newer_stands(newer: Certificate) -> Conflict:
