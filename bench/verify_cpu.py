@@ -1,7 +1,8 @@
 """CPU per request of the public check, in-process, beside a bare Flask page (issue 16).
 
     python -m bench.verify_cpu --database-url postgresql+psycopg://.../credwright_..._bench \
-        [--requests 2000] [--rounds 5] [--accept-encoding identity] [--app-dir DIR]
+        [--requests 2000] [--rounds 5] [--accept-encoding identity] [--app-dir DIR] \
+        [--gap-ms 2]
 
 No HTTP server: the WSGI callables are called directly (bench.minimal_app for GET /ping,
 the app for GET /verify/<id> and /verify/<id>?format=json over up to 500 public ids), in
@@ -12,6 +13,13 @@ code can be compared on a shared machine (`--app-dir`: a checkout whose `app` is
 measured). What it leaves out is gunicorn's own work per request (HTTP parsing, the
 socket; about 0.35 ms here for either page), so its ratio to /ping is larger than
 bench.run_certificates' under gunicorn.
+
+`--gap-ms 2` sleeps between requests (the sleep not counted), as a gunicorn worker idles
+in accept() while the client, PostgreSQL and the other worker use the cores: the same
+code then costs more CPU (whatever a switch leaves cold; this VM has no hardware counters
+to say which), /ping and the check alike. That, not work done only when served, is what
+the gunicorn figures add beyond gunicorn's own work (issue 16, lane V2: a served check
+runs the same ~480 Python calls as one called here).
 
 `--accept-encoding identity` is what Python's http.client (bench.http_load) sends. The
 run makes a signing key for this run's SECRET_KEY first (`flask keys rotate`, as
@@ -48,18 +56,29 @@ def _environ(path: str, query: str, accept_encoding: str) -> dict[str, Any]:
 
 
 def _drive(wsgi: Callable[..., Iterable[bytes]], environs: Sequence[dict[str, Any]],
-           requests: int) -> None:
+           requests: int, gap: float = 0.0) -> float:
+    """The CPU seconds (time.process_time) the requests took. With `gap`, each request
+    is timed alone and followed by `gap` seconds asleep (not counted), as a served
+    worker idles in accept() while the client and PostgreSQL run."""
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None
                        ) -> None:
         return None
 
+    spent = 0.0
+    started = time.process_time()
     for number in range(requests):
+        if gap:
+            started = time.process_time()
         body = wsgi(dict(environs[number % len(environs)]), start_response)
         for _ in body:
             pass
         close = getattr(body, "close", None)
         if close is not None:
             close()
+        if gap:
+            spent += time.process_time() - started
+            time.sleep(gap)
+    return spent if gap else time.process_time() - started
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--accept-encoding", default="identity")
     p.add_argument("--app-dir", type=Path, default=PROJECT_DIR)
+    p.add_argument("--gap-ms", type=float, default=0.0,
+                   help="sleep between requests (not counted): the served worker's idle")
     args = p.parse_args(argv)
     if "bench" not in args.database_url.rsplit("/", 1)[-1]:
         p.error("use a benchmark database (its name contains 'bench'): checks are logged")
@@ -112,9 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         order = list(targets) if number % 2 == 0 else list(reversed(targets))
         for name in order:
             wsgi, environs = targets[name]
-            started = time.process_time()
-            _drive(wsgi, environs, args.requests)
-            cpu_ms[name].append((time.process_time() - started) * 1000 / args.requests)
+            spent = _drive(wsgi, environs, args.requests, args.gap_ms / 1000)
+            cpu_ms[name].append(spent * 1000 / args.requests)
     ping = cpu_ms["GET /ping (minimal Flask)"]
     summary = {name: {"cpu_ms_median": round(median(values), 4),
                       "cpu_ms_rounds": [round(v, 4) for v in values],
@@ -130,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.write_text(json.dumps({"benchmark": "verify-cpu", "app_dir": str(app_dir),
                                "ids": len(ids), "requests": args.requests,
                                "rounds": args.rounds, "accept_encoding": args.accept_encoding,
+                               "gap_ms": args.gap_ms,
                                "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
                                "summary": summary}, indent=2))
     print(out)
