@@ -427,3 +427,47 @@ def test_two_admins_awarding_at_once_award_once(app, world):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(AuditLog).where(
             AuditLog.action == AuditAction.MCRED_AWARD)) == 2  # the fixture's and one
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+                    reason="row locks and deadlock detection: PostgreSQL")
+def test_a_batch_and_a_move_of_one_of_its_people_never_deadlock(app, world, make_org,
+                                                                make_definition, monkeypatch):
+    """A batch awarding Ana then Cy while an admin moves Cy to another organization, 3
+    times. The first award is slowed after its audit row (the batch holds the audit
+    head); the move starts meanwhile (Cy's row, Cy's credentials, then the head). With
+    the batch locking Cy only at Cy's row, every round deadlocked; holding the batch's
+    people first (Kind.hold), the move waits for the batch and its organization reaches
+    the credential just awarded."""
+    import time
+
+    from app.services import users as user_service
+    from tests.services.test_certificate_lock_order import _at_once, _deadlocks, _slow_in
+
+    monkeypatch.setattr(pipeline, "_queue", lambda item: None)  # the thread runs the job
+    _slow_in("awarder", bulk, "award_directly", monkeypatch, after=True)
+    deadlocks = _deadlocks(app)
+    orgs = [world["org"].id, make_org("Other Ltd").id]
+    for round_ in range(3):
+        with app.app_context():
+            title = make_definition(f"Ladder Work {round_}").title
+            import_id = upload(world["admin"], HEADER + f"ana@example.test,,,{title},,,\n"
+                               f"cy@example.test,,,{title},,,\n")
+            bulk.confirm(db.session.get(BulkImport, import_id), _actor(world["admin"].id),
+                         notify_recipients=False)
+            db.session.commit()
+        destination = orgs[(round_ + 1) % 2]
+
+        def move(to: int = destination) -> None:
+            time.sleep(0.15)  # once the batch holds the head, while its first award sleeps
+            user_service.update_user(db.session.get(User, world["cy"].id),
+                                     _actor(world["admin"].id), organization_id=to)
+
+        errors = _at_once(app, {"awarder": lambda i=import_id: process_bulk_import(i),
+                                "mover": move})
+        assert (errors, deadlocks) == ([], [])
+        with app.app_context():
+            assert [s for s, _ in verdicts(import_id).values()] == ["ISSUED", "ISSUED"]
+            # The move came second: Cy's credentials, the new one too, count for it.
+            assert set(db.session.scalars(select(StaffMicroCredential.organization_id).where(
+                StaffMicroCredential.user_id == world["cy"].id))) == {destination}

@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import re
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -269,6 +270,34 @@ def test_a_row_raising_an_unexpected_error_fails_alone(app, world, make_user, or
         assert lines[4] == ("FAILED", bulk.UNEXPECTED)
         assert [lines[n][0] for n in (2, 3, 5, 6, 7)] == ["ISSUED"] * 5
     assert "PDF queue down" in caplog.text  # logged with its traceback
+
+
+def test_a_run_failing_for_good_beside_another_that_finishes_leaves_the_import_done(
+        app, world, make_user, org, monkeypatch):
+    """BULK_RUNS jobs: run A fails on its last try (`stopped`: FAILED, "Stopped after 0 of
+    6 rows") while run B, which began before, goes on and does every row: the import is
+    DONE with no error, not FAILED with nothing pending."""
+    people, text = _six(make_user, org)
+    monkeypatch.setattr(bulk, "_queue", lambda item: None)  # the runs are driven here
+    with app.app_context():
+        import_id = _confirm(world, text)
+        item, _reason = bulk.begin(import_id)  # both runs have begun
+        db.session.commit()
+        bulk.stopped(import_id, RuntimeError("worker killed"), last_attempt=True)  # run A
+        db.session.commit()
+        item = db.session.get(BulkImport, import_id)
+        assert item.status == ImportStatus.FAILED and bulk.counts(item)["PENDING"] == 6
+        actor = bulk.import_actor(item)  # run B goes on
+        did: Counter[str] = Counter(issued=0, skipped=0, failed=0)
+        after = 0
+        while (last := bulk.process_batch(item, actor, did, after)) is not None:
+            db.session.commit()
+            after = last
+        assert bulk.finish(item)
+        db.session.commit()
+        item = db.session.get(BulkImport, import_id)
+        assert (item.status, item.error, bulk.counts(item)["ISSUED"]) == (
+            ImportStatus.DONE, None, 6)
 
 
 def test_a_stale_running_import_shows_failed_and_resumes(app, world, make_user, org,

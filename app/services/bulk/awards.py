@@ -52,6 +52,7 @@ from app.services.credentials.awards import (
     award_expiry,
     check_holder,
 )
+from app.services.credentials.membership import holder_organizations
 from app.services.credentials.status import is_valid, valid_condition
 from app.services.errors import Conflict, ServiceError, ValidationFailed
 
@@ -219,6 +220,16 @@ def _release(key: str) -> None:
         .values(done_key=None).execution_options(synchronize_session=False))
 
 
+def _hold_holders(rows: list[BulkImportRow]) -> None:
+    """Before a batch's first write (Kind.hold): its rows' people who have an account,
+    FOR SHARE in id order (membership.holder_organizations, the lock each award takes of
+    its holder). Taken one award at a time, a later row's holder would be locked after the
+    first row's audit row took the audit head, while a login or a move of that person
+    (their row first, then the head) waits for the head: a deadlock. Held outside the
+    batch's SAVEPOINT, they stay held if the batch goes row by row."""
+    holder_organizations(pipeline.row_people(rows))
+
+
 def _award_row(row: BulkImportRow, actor: Actor, bulk: BulkImport) -> dict[str, Any]:
     data = row.data
     definition = db.session.get(MicroCredentialDefinition, data["definition_id"])
@@ -285,6 +296,7 @@ AWARDS = register(Kind(
     same_subject="Line {line} awards the same micro-credential to the same person.",
     live_done=live_done, release=_release,
     apply=lambda row, actor, bulk: _award_row(row, actor, bulk),  # looked up when called
+    hold=lambda rows: _hold_holders(rows),
     report_lines=_report_lines, api_rows=_api_rows, row_to_api=row_to_api, labels=LABELS))
 
 

@@ -687,14 +687,17 @@ def stopped(import_id: int, exc: BaseException, *, last_attempt: bool) -> None:
 
 
 def finish(bulk: BulkImport) -> bool:
-    """DONE once no row is pending (flushes); False while another run still holds some."""
+    """DONE once no row is pending (flushes); False while another run still holds some.
+    From FAILED too: with BULK_RUNS jobs, one may fail for good (`stopped`) while another
+    goes on and does every row left; the import is then done, and what the failed one
+    said no longer stands."""
     if db.session.scalar(select(func.count()).select_from(BulkImportRow).where(
             BulkImportRow.import_id == bulk.id, BulkImportRow.status == S.PENDING)):
         return False
     try:
         transition(bulk, to=ImportStatus.DONE,
-                   expected=[ImportStatus.RUNNING, ImportStatus.QUEUED],
-                   values={"finished_at": utcnow(), "heartbeat_at": utcnow()})
+                   expected=[ImportStatus.RUNNING, ImportStatus.QUEUED, ImportStatus.FAILED],
+                   values={"finished_at": utcnow(), "heartbeat_at": utcnow(), "error": None})
     except Conflict:
         return False
     return True
@@ -754,13 +757,18 @@ def _hold_people(rows: list[BulkImportRow]) -> None:
     people; holding those people only then, it would deadlock against another job's
     batch (or a single issue) holding one of them and waiting for the counter. Held
     outside the batch's SAVEPOINT, they stay held if the batch goes row by row."""
+    hold_people(row_people(rows))
+
+
+def row_people(rows: list[BulkImportRow]) -> set[int]:
+    """The ids of the rows' people who have an account (named by id, or by email)."""
     ids = {row.data["user_id"] for row in rows if row.data.get("user_id")}
     emails = {row.data["email"] for row in rows
               if not row.data.get("user_id") and row.data.get("email")}
     if emails:
         ids.update(db.session.scalars(select(User.id).where(
             func.lower(User.email).in_(emails))))
-    hold_people(ids)
+    return ids
 
 
 def _hold_numbers_before_invites(rows: list[BulkImportRow]) -> None:
