@@ -180,8 +180,8 @@ def test_a_sweep_killed_mid_run_is_retried_and_sends_each_reminder_once(
     with app.app_context():
         dry = {r.name: r.sent for r in sweep_job.run(TODAY, dry_run=True)}
         last_before = db.session.scalar(select(func.max(Notification.id))) or 0
-    assert dry == {"expire": 3, "credential_reminders": 6, "certificate_reminders": 6,
-                   "training_reminders": 3, "stale_deliveries": 0}
+    assert dry == {"credential_organizations": 0, "expire": 3, "credential_reminders": 6,
+                   "certificate_reminders": 6, "training_reminders": 3, "stale_deliveries": 0}
 
     queue_app = rq_isolation.isolate(make_app(JOBS_INLINE=False, RQ_ASYNC=True,
                                               RQ_CONNECTION=redis_url, REDIS_URL=redis_url),

@@ -73,6 +73,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.services import audit
 from app.services.context import Actor
+from app.services.credentials.membership import resync_organizations
 from app.services.notifications import (
     NewNotification,
     id_conditions,
@@ -498,5 +499,17 @@ def report(results: list[PhaseResult], *, sample: int | None = SAMPLE_LINES) -> 
     return out
 
 
-PHASES = (expire, credential_reminders, certificate_reminders, training_reminders,
-          requeue_stale_deliveries)
+def credential_organizations(as_of: date) -> PhaseResult:
+    """Staff credentials whose organization copy (0034) differs from their holder's
+    made right (membership.resync_organizations): the org matrix and dashboards count by
+    that copy. Normally none."""
+    result = PhaseResult("credential_organizations")
+    result.items = resync_organizations()
+    if result.items:
+        result.lines.append(f"resync   {result.items} staff credential(s) to their "
+                            "holder's organization")
+    return result
+
+
+PHASES = (credential_organizations, expire, credential_reminders, certificate_reminders,
+          training_reminders, requeue_stale_deliveries)

@@ -80,6 +80,45 @@ def test_credentials_follow_their_holder(app: Any, org: Any, make_org: Any, make
         assert mc.org_matrix(org.id, today=today).summary == mc.ExpirySummary(0, 3, 3)
 
 
+def test_the_daily_sweep_puts_a_stale_copy_right(app: Any, org: Any, make_org: Any,
+                                                 make_user: Any, make_definition: Any,
+                                                 make_credential: Any) -> None:
+    """A copy written by code older than 0034 during a rolling deploy (none, or the
+    organization a person has since left) is put right by the sweep's first phase,
+    without touching updated_at, and the org matrix counts it again; a second sweep
+    finds nothing to do."""
+    from app.services import sweep
+
+    today = dates.today()
+    other = make_org("Old Roofing")
+    person = make_user(name="Stale", organization=org)
+    held = make_credential(make_definition("Skill S"), person, C.AWARDED,
+                           expiry_date=today + timedelta(days=10))
+    moved = make_credential(make_definition("Skill T"), person, C.AWARDED,
+                            expiry_date=today + timedelta(days=40))
+    with app.app_context():
+        db.session.execute(text("UPDATE staff_micro_credentials SET organization_id = NULL "
+                                "WHERE id = :id"), {"id": held.id})
+        db.session.execute(text("UPDATE staff_micro_credentials SET organization_id = :o "
+                                "WHERE id = :id"), {"o": other.id, "id": moved.id})
+        db.session.commit()
+        stamps = list(db.session.scalars(
+            select(StaffMicroCredential.updated_at).where(
+                StaffMicroCredential.user_id == person.id).order_by(StaffMicroCredential.id)))
+        assert mc.org_matrix(org.id, today=today).summary == mc.ExpirySummary(0, 0, 0)
+
+        resynced = sweep.credential_organizations(today)
+        db.session.commit()
+        assert resynced.items == 2 and resynced.lines
+        assert _organizations(person.id) == [org.id, org.id]
+        assert mc.org_matrix(org.id, today=today).summary == mc.ExpirySummary(0, 1, 2)
+        assert list(db.session.scalars(select(StaffMicroCredential.updated_at).where(
+            StaffMicroCredential.user_id == person.id)
+            .order_by(StaffMicroCredential.id))) == stamps
+        assert sweep.credential_organizations(today).items == 0
+        assert sweep.PHASES[0] is sweep.credential_organizations
+
+
 @pytest.mark.parametrize("first", ["move", "assign"])
 def test_a_move_and_a_new_credential_at_once_agree(make_app: Any, make_org: Any,
                                                    make_user: Any, make_definition: Any,

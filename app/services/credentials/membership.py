@@ -15,6 +15,11 @@ holder's row is the lock both take, so the copy cannot go stale:
   after that wait and so also sees the credential just created.
 
 SQLite writes one transaction at a time, so the order alone is enough there.
+
+`resync_organizations` (a phase of the daily sweep) puts right any copy that still
+differs: one written by code older than 0034 while a deploy was rolling out (the
+migration backfills, then old processes may still create or move), or by a path that
+bypassed the two above.
 """
 
 from __future__ import annotations
@@ -51,3 +56,16 @@ def follow_move(user_id: int, organization_id: int | None) -> None:
         # updated_at stays: the credential itself did not change (its holder moved).
         .values(organization_id=organization_id, updated_at=StaffMicroCredential.updated_at)
         .execution_options(synchronize_session="fetch"))
+
+
+def resync_organizations() -> int:
+    """Every credential whose copy differs from its holder's organization made equal;
+    how many were. Safe to run at any time and repeatedly (it writes only rows that
+    differ; updated_at stays, as in follow_move)."""
+    holder_org = (select(User.organization_id)
+                  .where(User.id == StaffMicroCredential.user_id).scalar_subquery())
+    return db.session.execute(
+        update(StaffMicroCredential)
+        .where(StaffMicroCredential.organization_id.is_distinct_from(holder_org))
+        .values(organization_id=holder_org, updated_at=StaffMicroCredential.updated_at)
+        .execution_options(synchronize_session=False)).rowcount or 0
