@@ -8,12 +8,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from app.extensions import db
 from app.services import dashboards as dash
 from app.services.credentials import awarded
 from app.services.dashboards.periods import day_bands
+from tests.plans import plans_of
 
 TODAY = date(2026, 6, 15)
 INDEX = "ix_staff_micro_credentials_status_expiry_date"
@@ -52,28 +53,9 @@ def pg(app: Any) -> Any:
         yield app
 
 
-def _plans(run: Any) -> list[str]:
-    """EXPLAIN of every SELECT `run()` issues (with its parameters)."""
-    statements: list[tuple[str, Any]] = []
-
-    def grab(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
-             executemany: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append((statement, params))
-
-    event.listen(db.engine, "before_cursor_execute", grab)
-    try:
-        run()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", grab)
-    with db.engine.begin() as conn:
-        return ["\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", params).scalars())
-                for statement, params in statements]
-
-
 def test_the_expiring_figure_reads_a_range_of_status_and_expiry(pg: Any) -> None:
     with pg.app_context():
-        (plan,) = _plans(lambda: dash.admin.micro_credentials_expiring(TODAY))
+        (plan,) = plans_of(lambda: dash.admin.micro_credentials_expiring(TODAY))
         print(plan)
         assert INDEX in plan and "Seq Scan on staff_micro_credentials" not in plan
 
@@ -82,7 +64,7 @@ def test_a_bands_list_and_its_count_read_the_same_range(pg: Any) -> None:
     band = day_bands(TODAY)[1]
     filters = awarded.AwardFilters(expires_from=band.start, expires_to=band.last)
     with pg.app_context():
-        plans = _plans(lambda: awarded.awarded_page(filters, TODAY, 1, 25))
+        plans = plans_of(lambda: awarded.awarded_page(filters, TODAY, 1, 25))
         assert len(plans) == 2  # the capped count, the page
         for plan in plans:
             print(plan)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import CredentialStatus, MicroCredentialDefinition, StaffMicroCredential, User
@@ -20,6 +20,7 @@ from app.services import credentials as mc
 from app.services import dashboards, dates
 from app.services import users as user_service
 from app.services.context import Actor
+from tests.plans import plans_of
 
 C = CredentialStatus
 
@@ -214,22 +215,11 @@ def test_the_summary_is_read_from_the_organization_index(pg_credentials: Any) ->
     """The columns-and-summary statement reads one organization's entries of
     ix_staff_micro_credentials_org_summary: no scan of every staff credential, no join
     to users (fails with the index dropped: a sequential scan)."""
-    statements: list[tuple[str, Any]] = []
-
-    def grab(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
-             executemany: bool) -> None:
-        if "sum(CASE" in statement:
-            statements.append((statement, params))
-
-    event.listen(db.engine, "before_cursor_execute", grab)
-    try:
-        matrix = mc.org_matrix(pg_credentials.id, today=dates.today())
-    finally:
-        event.remove(db.engine, "before_cursor_execute", grab)
-    assert len(matrix.definitions) == 10
-    (statement, params), = statements
-    with db.engine.begin() as conn:
-        plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", params).scalars())
+    found: list[Any] = []
+    (plan,) = plans_of(lambda: found.append(mc.org_matrix(pg_credentials.id,
+                                                          today=dates.today())),
+                       keep=lambda statement: "sum(CASE" in statement)
+    assert len(found[0].definitions) == 10
     assert "ix_staff_micro_credentials_org_summary" in plan, plan
     assert "Seq Scan on staff_micro_credentials" not in plan, plan
     assert " users" not in plan, plan

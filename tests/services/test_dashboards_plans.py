@@ -8,10 +8,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from app.extensions import db
 from app.services import dashboards as dash
+from tests.plans import plans_of
 
 TODAY = date(2026, 6, 15)
 
@@ -44,27 +45,6 @@ def pg(app: Any, make_user: Any) -> Any:
         yield app
 
 
-def _plans(figure: Any) -> list[str]:
-    """EXPLAIN of every statement `figure()` runs (as the planner chooses with the data's statistics)."""
-    statements: list[tuple[str, Any]] = []
-
-    def grab(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
-             executemany: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append((statement, params))
-
-    event.listen(db.engine, "before_cursor_execute", grab)
-    try:
-        figure()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", grab)
-    plans = []
-    with db.engine.begin() as conn:
-        for statement, params in statements:
-            plans.append("\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", params).scalars()))
-    return plans
-
-
 @pytest.mark.parametrize(("name", "index"), [
     ("issued", "ix_certificates_status_issued_at_id"),
     ("expiring", "ix_certificates_status_expires_at"),
@@ -79,7 +59,7 @@ def test_each_admin_figure_reads_an_index_range(pg: Any, name: str, index: str) 
               "pending": dash.admin.pending_approvals,
               "failed": dash.admin.failed_deliveries}[name]
     with pg.app_context():
-        plans = _plans(figure)
+        plans = plans_of(figure)
         assert plans
         for plan in plans:
             print(plan)
@@ -119,7 +99,7 @@ def pg_quiz(app: Any, make_user: Any, make_track: Any) -> Any:
 def test_the_managers_quiz_figures_read_a_range_of_submitted_at(pg_quiz: Any) -> None:
     """Migration 0031's ix_quiz_attempts_submitted_at: a year of attempts, not all."""
     with pg_quiz.app_context():
-        plans = _plans(lambda: dash.manager.quiz_figures(TODAY))
+        plans = plans_of(lambda: dash.manager.quiz_figures(TODAY))
         assert plans
         quiz = [plan for plan in plans if "quiz_attempts" in plan]
         assert quiz, plans
