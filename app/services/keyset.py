@@ -140,11 +140,16 @@ def decode_pair(order: Order, after: str | None,
     return decode(order, after, "after"), decode(order, before, "before")
 
 
-def _segment(stmt: Select[Any], order: Order, *, nulls: bool, reverse: bool,
+def _segment(stmt: Select[Any], order: Order, *, nulls: bool | None, reverse: bool,
              bound: Cursor | None, limit: int, ids_first: bool = False) -> Select[Any]:
     """Rows of one segment (the non-NULL keys, or the NULL ones) beyond `bound`, in list
-    order (or its mirror when `reverse`), at most `limit`."""
+    order (or its mirror when `reverse`), at most `limit`. `nulls` None: both segments,
+    from the very start, in list order (only where key_order() puts NULLs last)."""
     descending = order.descending != reverse
+    if nulls is None:
+        key = order.key_order(descending)
+        return _limited(stmt, order, (key, order.id.desc() if descending else order.id.asc()),
+                        limit, ids_first)
     if nulls:
         stmt = stmt.where(order.key.is_(None))
         if bound is not None:
@@ -199,6 +204,11 @@ def _walk(stmt: Select[Any], order: Order, start: Cursor | None, reverse: bool, 
     non-NULL keys come first and the NULL ones after them; backward the other way."""
     if not order.nullable:
         plan = [(False, start)]
+    elif start is None and not reverse and not order.reversed:
+        # A first page: the index's own order (NULLS LAST) is the list's, NULL keys after
+        # the others, so one statement reads both segments where a page of few matches
+        # (a search for one person) took a second for its empty NULL segment (issue 16).
+        plan = [(None, None)]
     elif start is None:
         plan = [(False, None), (True, None)]
     elif (start.key is None) != reverse:

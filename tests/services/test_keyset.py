@@ -157,6 +157,38 @@ def test_a_people_search_pages_the_same_rows_ids_first_or_not(
         assert (page.total, page.total_capped) == (len(expected), False)
 
 
+@pytest.mark.parametrize("scattered", [0, 500])
+@pytest.mark.parametrize("q", ["", "person 1"])
+@pytest.mark.parametrize("status", ["", "pending", "rejected"])
+def test_a_first_page_reads_both_segments_in_one_statement(
+        listed: Any, monkeypatch: pytest.MonkeyPatch, status: str, q: str,
+        scattered: int) -> None:
+    """A first page longer than the list's rows with a key (NULL keys: pending ones with
+    no recommendation, rejected ones with no issue time) reads them and the NULL ones in
+    one statement, in list order (issue 16: a one-person search paid a second)."""
+    from sqlalchemy import event
+
+    from app.services.certificates import queries
+
+    monkeypatch.setattr(queries, "SCATTERED_PEOPLE", scattered)
+    with listed.app_context():
+        filters = CertificateFilters(status=status, q=q)
+        expected = _everything(filters)
+        statements: list[str] = []
+
+        def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            page = find_keyset(filters, len(expected) + 1)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+        assert [c.id for c in page.items] == expected and page.older is None
+        pages = [s for s in statements if "FROM certificates" in s and "count(" not in s]
+        assert len(pages) == 1, pages
+
+
 def test_a_capped_count_in_list_order_counts_the_same(listed: Any) -> None:
     with listed.app_context():
         stmt = queries_matching(CertificateFilters(status="issued"))
