@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import contains_eager
 
 from app.models import MicroCredentialDefinition, Organization, StaffMicroCredential, User
+from app.services.credentials.matrix import credential_filters
 from app.services.credentials.status import expired_condition, valid_condition
 from app.services.errors import ValidationFailed
 from app.services.fields import parse_date, parse_id
@@ -118,13 +119,11 @@ def awarded_credentials(filters: AwardFilters, today: date,
             .outerjoin(Organization, Organization.id == User.organization_id)
             .options(contains_eager(SMC.user).contains_eager(User.organization),
                      contains_eager(SMC.definition))
-            .where(standing(filters.state, today)))
-    if filters.expires_from:
-        stmt = stmt.where(SMC.expiry_date >= filters.expires_from)
-    if filters.expires_to:
-        stmt = stmt.where(SMC.expiry_date <= filters.expires_to)
-    if filters.definition_id:
-        stmt = stmt.where(SMC.definition_id == filters.definition_id)
+            .where(standing(filters.state, today),
+                   # The matrix's conditions on one credential (the same filters there).
+                   *credential_filters(today, definition_id=filters.definition_id,
+                                       expires_from=filters.expires_from,
+                                       expires_to=filters.expires_to)))
     if filters.organization_id:
         stmt = stmt.where(User.organization_id == filters.organization_id)
     if filters.q:
