@@ -592,6 +592,19 @@ def test_anonymous_verification_sets_no_cookie(app, new_client, valid):
     assert not visitor._cookies  # nothing was stored either
 
 
+def test_the_check_says_what_its_answer_varies_on(app, new_client, make_user, valid):
+    """Caches must keep apart: the page and the JSON (Accept), a visitor's own page
+    (Cookie), a page and its htmx fragment (HX-Request, the page only)."""
+    signed_in = new_client()
+    signed_in.login(make_user().email)
+    for visitor in (new_client(), signed_in):
+        page = visitor.get(f"/verify/{valid.verification_id}").headers["Vary"]
+        answer = visitor.get(f"/verify/{valid.verification_id}?format=json").headers["Vary"]
+        assert {"hx-request", "accept", "cookie"} <= {v.strip().lower()
+                                                      for v in page.split(",")}, page
+        assert {"accept", "cookie"} <= {v.strip().lower() for v in answer.split(",")}, answer
+
+
 def test_a_signed_in_visitor_gets_their_own_page_not_the_cached_one(app, new_client, valid,
                                                                    holder):
     url = f"/verify/{valid.verification_id}"
@@ -661,6 +674,21 @@ def test_the_read_connections_survive_a_server_side_disconnect(app, new_client, 
             db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         db.session.commit()
     assert visitor.get(url).get_json()["status"] == "VALID"  # reconnected, silently
+
+
+def test_the_lookup_prepares_again_when_the_server_forgot_its_statement(app, new_client,
+                                                                        valid):
+    """read_first runs a named prepared statement; after DEALLOCATE ALL (a pooler's
+    DISCARD ALL, say) the next check prepares it again instead of failing."""
+    url = f"/verify/{valid.verification_id}?format=json"
+    visitor = new_client()
+    assert visitor.get(url).get_json()["status"] == "VALID"
+    kept = _kept_read_connections(app)
+    assert kept.idle
+    for connection in kept.idle:
+        connection.connection.dbapi_connection.pgconn.exec_(b"DEALLOCATE ALL")
+    for _ in range(2):
+        assert visitor.get(url).get_json()["status"] == "VALID"
 
 
 def test_short_lived_threads_share_the_kept_read_connections(app, new_client, valid):
