@@ -174,6 +174,12 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         # (app/web/static_assets.py); a plain /static/ URL is cached this many seconds.
         "STATIC_BUILD_DIR": env.get("STATIC_BUILD_DIR") or str(instance / "static-build"),
         "STATIC_PLAIN_MAX_AGE": int(env.get("STATIC_PLAIN_MAX_AGE", 300)),
+        # How long a static file's hashed name is trusted before its size and mtime are
+        # looked at again: on every url_for in development (an edited stylesheet just
+        # works), every 2 s in production (files change by a deploy; a stat per asset
+        # link was a tenth of the public check's page, issue 16).
+        "STATIC_RECHECK_SECONDS": float(env.get("STATIC_RECHECK_SECONDS",
+                                                2.0 if production else 0.0)),
         # Pages and JSON compressed (Flask-Compress) when the client accepts it, except
         # for requests with credentials (BREACH, app/web/compression.py); streamed
         # responses (exports) are left alone.

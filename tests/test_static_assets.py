@@ -11,6 +11,7 @@ from typing import Any
 import brotli
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 
 from app.web.static_assets import hashed_name, plain_name
 from tests.conftest import HX
@@ -41,6 +42,48 @@ def test_every_page_asset_has_a_content_hashed_url(client: FlaskClient) -> None:
     for url in urls:
         plain = plain_name(url.removeprefix("/static/"))
         assert url == f"/static/{hashed_name(plain, _digest(STATIC / plain))}", url
+
+
+def test_static_url_is_url_for_static(app: Flask) -> None:
+    """The templates' static_url() gives url_for's URL for every file, also under a
+    script root (an app mounted below /) and for a name that needs quoting."""
+    from flask import render_template_string, url_for
+
+    files = [p.relative_to(STATIC).as_posix() for p in STATIC.rglob("*")
+             if p.is_file() and not p.name.startswith(".")]
+    assert "css/app.css" in files and "vendor/htmx.min.js" in files
+    for script_root in ("", "/portal"):
+        with app.test_request_context("/", base_url=f"http://localhost{script_root}/"):
+            for name in [*files, "no such file (1).css"]:
+                expected = url_for("static", filename=name)
+                assert render_template_string("{{ static_url(name) }}", name=name) == \
+                    str(escape(expected)), name
+                assert expected.startswith(f"{script_root}/static/")
+
+
+def test_a_production_process_looks_at_a_file_again_only_after_the_interval(
+        make_app, tmp_path: Path, monkeypatch) -> None:
+    """With STATIC_RECHECK_SECONDS (production's default: 2) a hashed name is trusted
+    that long, without a stat per link; an edit shows once it has passed."""
+    from app.web import static_assets
+
+    static = tmp_path / "static"
+    (static / "css").mkdir(parents=True)
+    (static / "css" / "site.css").write_text("body { color: red }\n" * 40)
+    app: Flask = make_app(STATIC_BUILD_DIR=str(tmp_path / "build"), STATIC_RECHECK_SECONDS=30)
+    app.static_folder = str(static)
+    clock = [1000.0]
+    monkeypatch.setattr(static_assets, "monotonic", lambda: clock[0])
+    static_assets.init_app(app)
+    with app.test_request_context():
+        first = static_assets.static_url("css/site.css")
+        (static / "css" / "site.css").write_text("body { color: blue }\n" * 40)
+        clock[0] += 29
+        assert static_assets.static_url("css/site.css") == first
+        clock[0] += 2
+        second = static_assets.static_url("css/site.css")
+    assert second != first
+    assert b"blue" in app.test_client().get(second).data
 
 
 def test_hashed_url_is_immutable_and_precompressed(client: FlaskClient) -> None:

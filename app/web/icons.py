@@ -12,8 +12,10 @@ import re
 import sys
 from pathlib import Path
 
-from flask import current_app, g, has_request_context, url_for
+from flask import current_app, g, has_request_context
 from markupsafe import Markup, escape
+
+from app.web.static_assets import static_url
 
 SPRITE = "vendor/icons.svg"
 
@@ -33,7 +35,7 @@ def sprite_url() -> str:
     """The sprite's URL, looked up once per request (the row renderers ask per row)."""
     url = g.get("_icon_sprite_url")
     if url is None:
-        url = (url_for("static", filename=SPRITE) if has_request_context()
+        url = (static_url(SPRITE) if has_request_context()
                else f"{current_app.static_url_path}/{SPRITE}")  # a job, a test
         g._icon_sprite_url = url
     return url

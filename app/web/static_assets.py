@@ -8,8 +8,9 @@ them with `Cache-Control: public, max-age=31536000, immutable` and the encoding 
 client accepts (`Vary: Accept-Encoding`).
 
 Nothing to run by hand: files are built when the app starts and again when a source
-file changes (its size or mtime, checked on each `url_for`), so `make run` and an
-edited stylesheet both just work. Built files are named by their content and never
+file changes (its size or mtime, checked on each `url_for` or `static_url`; in
+production at most every STATIC_RECHECK_SECONDS), so `make run` and an edited
+stylesheet both just work. Built files are named by their content and never
 rewritten, so processes sharing the folder agree, and a page rendered before a
 deploy still finds its old files.
 
@@ -32,9 +33,18 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from time import monotonic
 from typing import Any
+from urllib.parse import quote
 
-from flask import Flask, current_app, send_from_directory
+from flask import (
+    Flask,
+    current_app,
+    has_request_context,
+    request,
+    send_from_directory,
+    url_for,
+)
 from whitenoise import WhiteNoise
 from whitenoise.compress import Compressor
 
@@ -48,6 +58,8 @@ COMPRESSIBLE = {".css", ".js", ".mjs", ".svg", ".json", ".map", ".txt", ".html",
                 ".ico", ".webmanifest"}
 HASHED = re.compile(r"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{12})(?P<ext>\.[A-Za-z0-9]+)$")
 _CHUNK = 1 << 20
+# What Werkzeug's path converter leaves unquoted in a URL (its BaseConverter.to_url).
+PATH_SAFE = "!$&'()*+,/:;=@"
 
 
 def hashed_name(filename: str, digest: str) -> str:
@@ -81,7 +93,9 @@ class StaticAssets:
         self.whitenoise = WhiteNoise(app.wsgi_app, max_age=app.config.get(
             "STATIC_PLAIN_MAX_AGE", 300), immutable_file_test=self._immutable,
             add_headers_function=self._headers, allow_all_origins=False)
-        self._names: dict[str, tuple[int, int, str]] = {}
+        # filename -> (mtime_ns, size, hashed name, when its stat was last looked at)
+        self._names: dict[str, tuple[int, int, str, float]] = {}
+        self.recheck = float(app.config.get("STATIC_RECHECK_SECONDS", 0.0))
         self._lock = threading.Lock()
         self._compressor = Compressor(quiet=True)
         self.enabled = _writable(self.build)
@@ -106,19 +120,33 @@ class StaticAssets:
     def url_name(self, filename: str) -> str:
         """The hashed name of `filename`, building it if the source changed; the
         filename itself when it names no file (url_for then 404s like Flask's)."""
+        known = self._names.get(filename)
+        now = monotonic()
+        if known is not None and now - known[3] < self.recheck:
+            return known[2]
         source = self.source / filename
         try:
             stat = source.stat()
         except OSError:
             return filename
-        known = self._names.get(filename)
         if known and known[0] == stat.st_mtime_ns and known[1] == stat.st_size:
+            self._names[filename] = (*known[:3], now)
             return known[2]
         with self._lock:
             name = hashed_name(filename, _digest(source))
             self._build(source, name)
-            self._names[filename] = (stat.st_mtime_ns, stat.st_size, name)
+            self._names[filename] = (stat.st_mtime_ns, stat.st_size, name, now)
         return name
+
+    def static_url(self, filename: str) -> str:
+        """`url_for('static', filename=filename)`, without the URL map: the page layout
+        links seven assets, and building each through Werkzeug's router cost more than
+        the rest of its line (issue 16). Templates call it as `static_url('css/app.css')`;
+        the same URL, under the request's script root (an app mounted below /)."""
+        if not self.enabled:
+            return url_for("static", filename=filename)
+        root = request.script_root if has_request_context() else ""
+        return f"{root}{self.prefix}{quote(self.url_name(filename), safe=PATH_SAFE)}"
 
     def _build(self, source: Path, name: str) -> None:
         target = self.build / name
@@ -166,6 +194,13 @@ def _digest(path: Path) -> str:
     return sha.hexdigest()[:12]
 
 
+def static_url(filename: str) -> str:
+    """StaticAssets.static_url of the current app (Python callers; templates have it as
+    a global)."""
+    assets: StaticAssets = current_app.extensions["static_assets"]
+    return assets.static_url(filename)
+
+
 def _serve_static(filename: str) -> Any:
     """Flask's fallback for what WhiteNoise did not answer: a plain URL, or a hashed
     one this process has not built yet, from the source folder with a short cache."""
@@ -178,6 +213,7 @@ def init_app(app: Flask) -> None:
     assets = StaticAssets(app)
     app.extensions["static_assets"] = assets
     app.view_functions["static"] = _serve_static
+    app.jinja_env.globals["static_url"] = assets.static_url
     if not assets.enabled:  # plain URLs, served by Flask (_serve_static)
         return
     app.wsgi_app = assets.whitenoise  # type: ignore[method-assign]
