@@ -87,3 +87,23 @@ def test_emails_sms_pdfs_and_credentials_use_public_base_url(app, certificate):
         vc = badge.get("vc", badge)
         _only_public({vc["id"], vc["issuer"]["id"]}, "Open Badge")
         assert INTERNAL not in json.dumps(badge)
+
+
+def test_kept_public_urls_follow_a_changed_base(app):
+    """The bound URL map, the verify URL's parts and the badge images are kept per app
+    and base: a new PUBLIC_BASE_URL is used at once, and an id that would need quoting
+    (none we issue) is built by the URL map."""
+    from app.services import urls, verification
+    from app.services.verification import PublicRecord
+
+    record = PublicRecord(1, "A" * 32, "CERT-2026-00001", CertificateType.COMPLETION,
+                          None, None, None, None, None, course_id=5)
+    with app.app_context():
+        assert urls.verify_url("A" * 32) == f"{PUBLIC}/verify/{'A' * 32}"
+        assert verification.image_url(record).startswith(f"{PUBLIC}/achievements/course/5/")
+        app.config["PUBLIC_BASE_URL"] = "https://elsewhere.example.net"
+        assert urls.verify_url("B" * 32) == f"https://elsewhere.example.net/verify/{'B' * 32}"
+        assert verification.image_url(record).startswith(
+            "https://elsewhere.example.net/achievements/course/5/")
+        assert urls.public_url("verify.lookup") == "https://elsewhere.example.net/verify"
+        assert urls.verify_url("a b/c") == "https://elsewhere.example.net/verify/a%20b/c"

@@ -167,8 +167,16 @@ def image_url(record: PublicRecord | None) -> str | None:
         return None
     kind, subject_id = (("course", record.course_id) if record.course_id is not None
                         else ("track", record.track_id or 0))
-    return urls.public_url("badges.certificate_achievement_image", kind=kind,
-                           subject_id=subject_id, type_=record.type.value.lower())
+    # Kept per app: a catalogue has few achievements, and each first check asks.
+    kept = current_app.extensions.setdefault("credwright.achievement_images", {})
+    key = (urls.public_base(), kind, subject_id, record.type)
+    url = kept.get(key)
+    if url is None:
+        url = urls.public_url("badges.certificate_achievement_image", kind=kind,
+                              subject_id=subject_id, type_=record.type.value.lower())
+        if len(kept) < 4096:
+            kept[key] = url
+    return url
 
 
 # --- The answer (one dict for the page, the JSON and the JWS) ------------------------

@@ -170,6 +170,8 @@ def init_app(app: Flask) -> None:
     from app.web.status_badges import status_badge_html, tone_badge
     app.jinja_env.globals.update(icon=icon, status_badge_html=status_badge_html,
                                  tone_badge=tone_badge)
+    from app.web.verify_page import og_meta, result_for_template
+    app.jinja_env.globals.update(verify_result=result_for_template, og_meta=og_meta)
     from app.services.training.progress import completion_message_for
     app.jinja_env.globals.update(completion_message_for=completion_message_for)
     app.jinja_env.filters["datetime"] = format_datetime

@@ -7,7 +7,8 @@ functions as the after_request hooks (the blueprint's, security.add_headers,
 Flask-Limiter's X-RateLimit-*/Retry-After, Flask-Compress's Vary and compression) and
 the same rate limit counted in the limiter's own storage, under the key and scope the
 route's decorator uses. What it skips is Flask's per-request machinery around them: the
-request context (only pushed to render a page that is not cached, or to compress),
+request context (only pushed to compress; a page not cached is drawn by
+app/web/verify_page.py, which needs none),
 the before_request hooks (none of which can act on such a request: no form, no session,
 no control character in the path or query), signals, ensure_sync, the session save.
 
@@ -39,7 +40,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.blueprints.verify import routes
 from app.extensions import client_key, compress, limiter
-from app.web import security
+from app.web import security, verify_page
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +131,11 @@ class LeanVerify:
             log.debug("lean /verify answer failed; the Flask route answers", exc_info=True)
             return None
 
-    def _renderer(self, environ: dict[str, Any]) -> Callable[..., str]:
+    @staticmethod
+    def _renderer(environ: dict[str, Any]) -> Callable[..., str]:
         def rendered(found: Any, answer: dict[str, Any]) -> str:
-            with self.app.request_context(environ):  # templates use url_for, request
-                return routes.render_certificate_page(found, answer)
+            # The kept layout around the certificate's parts: no request context.
+            return verify_page.anonymous_html(found, answer, environ.get("SCRIPT_NAME", ""))
         return rendered
 
     def _may_compress(self, accept_encoding: str) -> bool:

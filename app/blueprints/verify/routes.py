@@ -56,11 +56,9 @@ page, JSON, JWKS and badge; VERIFY_LOOKUP_RATE_LIMIT ("10 per minute") for POST 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from flask import (
@@ -70,7 +68,6 @@ from flask import (
     current_app,
     jsonify,
     make_response,
-    render_template,
     request,
     url_for,
 )
@@ -83,10 +80,9 @@ from app.blueprints.verify.forms import PDF_MAX_BYTES, CodeLookupForm, PdfCheckF
 from app.extensions import db, limiter, public_page_limit
 from app.models import Certificate, CertificateStatus
 from app.services import certificates, open_badges, signing, verification
-from app.services.certificates import template_preview
 from app.services.certificates import templates as certificate_templates
 from app.services.verification import PublicRecord
-from app.web import errors
+from app.web import errors, verify_page
 from app.web.htmx import render
 
 bp = Blueprint("verify", __name__)
@@ -98,14 +94,6 @@ def _lean_path(state: BlueprintSetupState) -> None:
     from app.blueprints.verify import lean
 
     lean.init_app(state.app)
-
-CATEGORY_LABELS = {
-    "issued_in_error": "Issued in error",
-    "misconduct": "Misconduct",
-    "requirements_not_met": "Requirements not met",
-    "superseded": "Superseded by a newer certificate",
-    "other": "Other",
-}
 
 
 def _lookup_limit() -> str:
@@ -168,33 +156,10 @@ def wants_json(format_: str, accept: str, parsed: Callable[[], MIMEAccept]) -> b
     return parsed().best_match(["text/html", "application/json"]) == "application/json"
 
 
-def _human_date(value: str | None) -> str:
-    if not value:
-        return ""
-    day = date.fromisoformat(value)
-    return f"{day.day} {day:%B %Y}"
-
-
 def _context(found: PublicRecord | None, **extra: Any) -> dict[str, Any]:
     json_url = (url_for("verify.certificate", verification_id=found.verification_id,
                         format="json") if found is not None else None)
-    return {"human_date": _human_date, "category_labels": CATEGORY_LABELS,
-            "json_url": json_url, "record": found, "branding": _branding(found), **extra}
-
-
-def _branding(found: PublicRecord | None) -> dict[str, Any] | None:
-    """The logo and colours of the template version the certificate was issued with
-    (frozen in its snapshot), or None for the built-in look (no query then)."""
-    if found is None or not found.snapshot_json or '"template_version_id"' not in \
-            found.snapshot_json:
-        return None
-    version_id = json.loads(found.snapshot_json).get("template_version_id")
-    if version_id is None:
-        return None
-    brand = certificate_templates.branding_of(version_id)
-    logo = (url_for("verify.template_logo", version_id=brand.version_id)
-            if brand.logo and brand.version_id is not None else None)
-    return {"logo": logo, "band": template_preview.band_data_uri(brand)}
+    return {"json_url": json_url, "record": found, **extra}
 
 
 # --- The certificate's page, rendered once a minute for anonymous visitors ------------
@@ -239,13 +204,13 @@ def _certificate_page(found: PublicRecord | None, answer: dict[str, Any],
                       status: int) -> Response:
     if not _without_session():
         return render("verify/certificate.html", status=status,
-                      **_context(found, result=answer))
+                      page=verify_page.request_page_parts(found, answer))
     return anonymous_page(found, answer, status)
 
 
 def render_certificate_page(found: PublicRecord | None, answer: dict[str, Any]) -> str:
-    """The certificate's page (in a request context)."""
-    return render_template("verify/certificate.html", **_context(found, result=answer))
+    """The certificate's page for a visitor without a session (in a request context)."""
+    return verify_page.anonymous_html(found, answer, request.environ.get("SCRIPT_NAME", ""))
 
 
 def anonymous_page(found: PublicRecord | None, answer: dict[str, Any], status: int,
@@ -281,10 +246,9 @@ def public_answer(verification_id: str, as_json: bool,
     found = verification.by_verification_id(verification_id)
     status = 404 if found is None else 200
     if as_json:
-        answer = verification.json_answer(found, verification_id)
-        body = {**answer, "jws": signing.sign_verification(answer)}
-        response = jsonify(body)
-        response.status_code = status
+        response = current_app.response_class(
+            signing.verification_body(verification.json_answer(found, verification_id)),
+            status=status, mimetype=current_app.json.mimetype)
         response.headers["Cache-Control"] = "no-store"
         channel = "json"
     else:
