@@ -410,7 +410,8 @@ def generate_data(url: str, args: argparse.Namespace, as_of: date) -> dict[str, 
 PLANTED_TABLE = "bench_sweep_planted"  # (id, expires_at before): put back on the next run
 
 
-def prepare_certificates(url: str, as_of: date, due_share: float) -> dict[str, Any]:
+def prepare_certificates(url: str, as_of: date, due_share: float,
+                         earlier_run: bool = True) -> dict[str, Any]:
     """Make an existing certificates database (bench.run_certificates --keep, e.g. 10M)
     ready for a sweep as of D with `due_share` of its certificates due:
 
@@ -420,7 +421,9 @@ def prepare_certificates(url: str, as_of: date, due_share: float) -> dict[str, A
       day (D+30, D+60 or D+90, a third each): due on D;
     - every other issued certificate expiring within 90 days gets the claim the earlier
       daily sweeps made for the band it is in on D (so on D only the band-start days are
-      new: the natural ones plus the planted ones);
+      new: the natural ones plus the planted ones), and (unless `earlier_run` is False:
+      --no-earlier-run, every sweep then reads the whole 90-day window first) the
+      finished run as of D-1 that made them;
     - ANALYZE of the touched tables."""
     from sqlalchemy import create_engine, text
 
@@ -442,6 +445,7 @@ def prepare_certificates(url: str, as_of: date, due_share: float) -> dict[str, A
             removed = conn.execute(text(
                 "DELETE FROM notifications WHERE dedupe_key LIKE 'cert:%'")).rowcount
             conn.execute(text("DELETE FROM reminder_claims WHERE kind = 'cert'"))
+            conn.execute(text("DELETE FROM sweep_runs"))
             timings["undo earlier runs"] = round(time.perf_counter() - t0, 2)
             t0 = time.perf_counter()
             total, top = conn.execute(text(
@@ -472,6 +476,15 @@ def prepare_certificates(url: str, as_of: date, due_share: float) -> dict[str, A
                 "AND expires_at <= CAST(:d AS date) + 90 AND expires_at NOT IN "
                 "(CAST(:d AS date) + 30, CAST(:d AS date) + 60, CAST(:d AS date) + 90)) w "
                 "ORDER BY id ON CONFLICT (key) DO NOTHING"), {"d": as_of}).rowcount
+            if earlier_run:
+                # Those claims' run: the sweep as of D-1, finished (from it, a sweep reads
+                # the band-start days and what changed since, app/services/sweep.py). The
+                # planted expiries keep their updated_at: they stand for certificates
+                # issued long ago whose validity ends then, not for edits.
+                conn.execute(text(
+                    "INSERT INTO sweep_runs (as_of, status, counts, sent, started_at, "
+                    "finished_at) VALUES (CAST(:d AS date) - 1, 'done', '{}', 0, "
+                    "now() - interval '1 day', now() - interval '1 day')"), {"d": as_of})
             due = conn.scalar(text(
                 "SELECT count(*) FROM certificates WHERE status = 'ISSUED' AND expires_at IN "
                 "(CAST(:d AS date) + 30, CAST(:d AS date) + 60, CAST(:d AS date) + 90)"),
@@ -590,6 +603,10 @@ def parse_args(argv: Any) -> argparse.Namespace:
                    help="sweep the certificates database --postgres-url names (made by "
                         "bench.run_certificates --keep, e.g. 10M): --due-share of them due "
                         "on D (implies --reuse; the planted expiries are put back next run)")
+    p.add_argument("--no-earlier-run", action="store_true",
+                   help="with --certificates-db: record no finished sweep as of D-1, so the "
+                        "real run reads the whole 90-day window (as before it had a run to "
+                        "follow)")
     # the child
     p.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--database-url", help=argparse.SUPPRESS)
@@ -638,7 +655,8 @@ def main(argv: Any = None) -> dict[str, Any]:
             log(f"  {timings['generate credentials']} s: {results['data']}")
         if args.certificates_db:
             t0 = time.perf_counter()
-            results["certificates"] = prepare_certificates(url, as_of, args.due_share)
+            results["certificates"] = prepare_certificates(url, as_of, args.due_share,
+                                                           not args.no_earlier_run)
             timings["prepare certificates"] = round(time.perf_counter() - t0, 2)
         results["database"] = database_version(url)
         inline_url = copy_database(url, "inline") if args.inline else None

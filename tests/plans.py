@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from app.extensions import db
 
@@ -33,3 +33,19 @@ def plans_of(run: Callable[[], Any],
     with db.engine.begin() as conn:
         return ["\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", params).scalars())
                 for statement, params in statements]
+
+
+def insert_plan_people_and_definitions() -> None:
+    """2,000 staff ("plan<i>@example.test") and 10 definitions ("Plan credential <i>"),
+    the people and catalogue the staff-credential plan tests cross."""
+    db.session.execute(text("""
+        INSERT INTO users (email, name, role, active, email_compliance, sms_critical,
+                           session_token, created_at, updated_at)
+        SELECT 'plan' || i || '@example.test', 'Plan Person ' || i, 'staff', true, true,
+               false, md5(i::text), now(), now()
+        FROM generate_series(1, 2000) AS i"""))
+    db.session.execute(text("""
+        INSERT INTO micro_credential_definitions (title, level, issuing_body, is_default,
+                                                  created_at, updated_at)
+        SELECT 'Plan credential ' || i, 4, 'RANZ', false, now(), now()
+        FROM generate_series(1, 10) AS i"""))

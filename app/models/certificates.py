@@ -58,6 +58,8 @@ class Certificate(Base):
         Index("ix_certificates_recipient_id_status", "recipient_id", "status"),
         # The daily sweep's expiry reminders: issued ones expiring within 90 days.
         Index("ix_certificates_status_expires_at", "status", "expires_at"),
+        # ... and, after a finished sweep, those changed since (app/services/sweep.py).
+        Index("ix_certificates_status_updated_at", "status", "updated_at"),
         CheckConstraint("progress_percent BETWEEN 0 AND 100", name="progress_percent_range"),
         CheckConstraint("sessions_attended >= 0", name="sessions_attended_range"),
         CheckConstraint("average_rating BETWEEN 1 AND 5", name="average_rating_range"),

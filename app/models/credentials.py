@@ -62,6 +62,8 @@ class StaffMicroCredential(Base):
         # Covering for "which definitions do these people hold" (the /org matrix columns).
         Index("ix_staff_micro_credentials_user_id_definition_id", "user_id", "definition_id"),
         Index("ix_staff_micro_credentials_status_expiry_date", "status", "expiry_date"),
+        # The sweep's changed-since-the-last-run read (app/services/sweep.py).
+        Index("ix_staff_micro_credentials_status_updated_at", "status", "updated_at"),
         # The org matrix's summary (issue 16): one organization's counts per definition by
         # status and expiry, read from this index alone (no join to users).
         Index("ix_staff_micro_credentials_org_summary",

@@ -19,6 +19,14 @@ insert waits for the other transaction and then skips its keys) claims nothing t
 Only the band an item is in today is claimed (30 if <= 30 days left, else 60 if <= 60,
 else 90), so a sweep that missed days sends the latest reminder, not the ones it
 missed. The key holds the expiry (or due) date: a renewed credential is reminded again.
+
+Incremental after a finished run: once a sweep as of L is done, every live item within
+90 days of L has the claim for its band on L. So a sweep as of D >= L need only read the
+items that crossed a band's first day since L (expiry in (L+30, D+30], (L+60, D+60] or
+(L+90, D+90]) and those changed since L's run started (updated_at, an index; a day of
+margin for transactions still open then): its work follows what is due and what changed,
+not the size of the window. With no finished run on or before D, the whole window. (An
+expiry edited by hand in SQL must touch updated_at too.)
 Everything is set-based: one statement per phase claims, one reads the details, and
 notifications.notify_many writes the rows. Claims go in in id order, so two concurrent
 sweeps wait for each other instead of deadlocking.
@@ -67,6 +75,7 @@ from app.models import (
     ReminderClaim,
     Role,
     StaffMicroCredential,
+    SweepRun,
     TrainingAssignment,
     User,
 )
@@ -84,6 +93,10 @@ from app.services.notifications import (
 from app.services.training.projects import assignment_statuses
 
 DUE_SOON_DAYS = 7
+BAND_STARTS = (30, 60, 90)  # days before expiry; the last is the window
+# Changes are read from this long before the last finished run started: a transaction
+# open then (a bulk issue) stamps updated_at before that run could see its rows.
+CHANGE_MARGIN = timedelta(days=1)
 CHUNK = 5000  # ids per IN (...) list
 
 
@@ -111,6 +124,29 @@ def _claim(select_stmt: Any) -> list[Any]:
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(ReminderClaim.key, ReminderClaim.item_id, ReminderClaim.threshold))
     return list(db.session.execute(stmt).all())
+
+
+def last_finished_run(as_of: date) -> Any:
+    """(as_of, started_at) of the latest finished sweep as of `as_of` or before, or None."""
+    return db.session.execute(
+        select(SweepRun.as_of, SweepRun.started_at)
+        .where(SweepRun.status == "done", SweepRun.as_of <= as_of)
+        .order_by(SweepRun.as_of.desc(), SweepRun.started_at.desc()).limit(1)).first()
+
+
+def _candidates(live: Any, expiry: Any, changed_at: Any, as_of: date) -> Any:
+    """Which live items a reminder phase reads: within 90 days of `as_of`, and, after a
+    finished run (see the module's docstring), only those that crossed a band's first day
+    since it or changed since it started."""
+    window = and_(live, expiry > as_of, expiry <= as_of + timedelta(days=BAND_STARTS[-1]))
+    last = last_finished_run(as_of)
+    if last is None:
+        return window
+    arms = [and_(live, expiry > max(as_of, last.as_of + timedelta(days=days)),
+                 expiry <= as_of + timedelta(days=days))
+            for days in BAND_STARTS if last.as_of < as_of]
+    arms.append(and_(window, changed_at >= last.started_at - CHANGE_MARGIN))
+    return or_(*arms)
 
 
 def _band(expiry: Any, as_of: date) -> Any:
@@ -263,10 +299,11 @@ def _long_date(day: Any) -> Any:
 
 
 def _expiry_reminders(result: PhaseResult, kind: str, id_column: Any, expiry: Any,
-                      live: Any, details: Callable[[Any], Select[Any]],
+                      changed_at: Any, live: Any, details: Callable[[Any], Select[Any]],
                       wording: Callable[[Any, Any, Any], _Wording], as_of: date) -> PhaseResult:
-    """Claim the band each live item expiring within 90 days is in, then tell its holder
-    and their org admins. `details(condition)` (`id_column` in a chunk of the claimed
+    """Claim the band each live item expiring within 90 days is in (the _candidates),
+    then tell its holder and their org admins. `changed_at`: the items' updated_at.
+    `details(condition)` (`id_column` in a chunk of the claimed
     ids) selects the items' rows with id, expiry, uid, name and organization_id;
     `wording(columns, days, when)` says what to send (SQL expressions). The
     notifications are made in the database from one SELECT (the holder's row and one
@@ -274,7 +311,7 @@ def _expiry_reminders(result: PhaseResult, kind: str, id_column: Any, expiry: An
     band = _band(expiry, as_of)
     source = (select(_key(kind, id_column, expiry, band), literal(kind), id_column, band,
                      _as_of(as_of), _now())
-              .where(live, expiry > as_of, expiry <= as_of + timedelta(days=90))
+              .where(_candidates(live, expiry, changed_at, as_of))
               .order_by(id_column))
     claimed = _claim(source)
     result.items = len(claimed)
@@ -344,7 +381,8 @@ def credential_reminders(as_of: date) -> PhaseResult:
             _text(r.name, "'s ", r.title, " credential expires on ", when, "."))
 
     return _expiry_reminders(PhaseResult("credential_reminders"), "mcred", smc.id,
-                             smc.expiry_date, smc.status == CredentialStatus.AWARDED,
+                             smc.expiry_date, smc.updated_at,
+                             smc.status == CredentialStatus.AWARDED,
                              details, wording, as_of)
 
 
@@ -371,7 +409,7 @@ def certificate_reminders(as_of: date) -> PhaseResult:
                   "."))
 
     return _expiry_reminders(PhaseResult("certificate_reminders"), "cert", Certificate.id,
-                             Certificate.expires_at,
+                             Certificate.expires_at, Certificate.updated_at,
                              Certificate.status == CertificateStatus.ISSUED,
                              details, wording, as_of)
 

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.services import dashboards as dash
 from app.services.credentials import awarded
 from app.services.dashboards.periods import day_bands
-from tests.plans import plans_of
+from tests.plans import insert_plan_people_and_definitions, plans_of
 
 TODAY = date(2026, 6, 15)
 INDEX = "ix_staff_micro_credentials_status_expiry_date"
@@ -27,17 +27,7 @@ def pg(app: Any) -> Any:
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("plans are checked on PostgreSQL")
-        db.session.execute(text("""
-            INSERT INTO users (email, name, role, active, email_compliance, sms_critical,
-                               session_token, created_at, updated_at)
-            SELECT 'plan' || i || '@example.test', 'Plan Person ' || i, 'staff', true, true,
-                   false, md5(i::text), now(), now()
-            FROM generate_series(1, 2000) AS i"""))
-        db.session.execute(text("""
-            INSERT INTO micro_credential_definitions (title, level, issuing_body, is_default,
-                                                      created_at, updated_at)
-            SELECT 'Plan credential ' || i, 4, 'RANZ', false, now(), now()
-            FROM generate_series(1, 10) AS i"""))
+        insert_plan_people_and_definitions()
         db.session.execute(text("""
             INSERT INTO staff_micro_credentials (definition_id, user_id, status, expiry_date,
                                                  created_at, updated_at)
