@@ -21,6 +21,10 @@ to say which), /ping and the check alike. That, not work done only when served, 
 the gunicorn figures add beyond gunicorn's own work (issue 16, lane V2: a served check
 runs the same ~480 Python calls as one called here).
 
+`--first-checks` adds the HTML page of certificates not asked before in the run (each
+id once, `--requests` x `--rounds` of them), which the minute's page cache cannot answer:
+the cost of most real checks, where the 500 cycled ids measure a re-check.
+
 `--accept-encoding identity` is what Python's http.client (bench.http_load) sends. The
 run makes a signing key for this run's SECRET_KEY first (`flask keys rotate`, as
 bench.run_certificates --reuse does). Writes bench/results/verify-cpu-<stamp>.json.
@@ -42,6 +46,7 @@ from typing import Any
 from bench import PROJECT_DIR, RESULTS_DIR
 
 VENV_BIN = PROJECT_DIR / ".venv" / "bin"
+FIRST_CHECKS = "GET /verify/<id> (HTML), first checks"
 
 
 def _environ(path: str, query: str, accept_encoding: str) -> dict[str, Any]:
@@ -91,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--app-dir", type=Path, default=PROJECT_DIR)
     p.add_argument("--gap-ms", type=float, default=0.0,
                    help="sleep between requests (not counted): the served worker's idle")
+    p.add_argument("--first-checks", action="store_true",
+                   help="also the HTML page of ids never asked before (no page cache)")
     args = p.parse_args(argv)
     if "bench" not in args.database_url.rsplit("/", 1)[-1]:
         p.error("use a benchmark database (its name contains 'bench'): checks are logged")
@@ -112,11 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bench import minimal_app
 
     engine = create_engine(args.database_url)
+    fresh = args.requests * args.rounds if args.first_checks else 0
     with engine.connect() as conn:
         ids = list(conn.scalars(text(
             "SELECT verification_id FROM certificates WHERE status IN "
-            "('ISSUED', 'REVOKED', 'SUPERSEDED') ORDER BY id LIMIT 500")))
+            "('ISSUED', 'REVOKED', 'SUPERSEDED') ORDER BY id LIMIT :n"), {"n": 500 + fresh}))
     engine.dispose()
+    ids, unasked = ids[:500], ids[500:]
     app = create_app()
     targets = {
         "GET /ping (minimal Flask)": (minimal_app.app, [_environ("/ping", "", "")]),
@@ -127,12 +136,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     for wsgi, environs in targets.values():
         _drive(wsgi, environs, 600)  # warm: caches, connections, the signing key
+    if unasked:
+        # Each request a certificate this process has not shown: the page is rendered,
+        # as for most real checks (the 500 ids above are re-checks, answered from the
+        # minute's page cache after their first round).
+        first = [_environ(f"/verify/{i}", "", args.accept_encoding) for i in unasked]
+        targets[FIRST_CHECKS] = (app, first)
     load_start = os.getloadavg()
     cpu_ms: dict[str, list[float]] = {name: [] for name in targets}
     for number in range(args.rounds):
         order = list(targets) if number % 2 == 0 else list(reversed(targets))
         for name in order:
             wsgi, environs = targets[name]
+            if name == FIRST_CHECKS:  # the round's own ids, each asked once
+                environs = environs[number * args.requests:(number + 1) * args.requests]
             spent = _drive(wsgi, environs, args.requests, args.gap_ms / 1000)
             cpu_ms[name].append(spent * 1000 / args.requests)
     ping = cpu_ms["GET /ping (minimal Flask)"]
@@ -150,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.write_text(json.dumps({"benchmark": "verify-cpu", "app_dir": str(app_dir),
                                "ids": len(ids), "requests": args.requests,
                                "rounds": args.rounds, "accept_encoding": args.accept_encoding,
-                               "gap_ms": args.gap_ms,
+                               "gap_ms": args.gap_ms, "first_checks": len(unasked),
                                "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
                                "summary": summary}, indent=2))
     print(out)
