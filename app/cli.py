@@ -185,7 +185,11 @@ SWEEP_SAMPLE = 20  # notification lines printed per phase without --list-all
               "running it here (needs REDIS_URL).")
 @click.option("--list-all", is_flag=True, help="Print every notification, not a sample "
               "of each phase's first ones.")
-def sweep_command(as_of: str | None, dry_run: bool, enqueue: bool, list_all: bool) -> None:
+@click.option("--full", is_flag=True, help="Read every certificate and credential within "
+              "90 days of expiry, not only what changed since the last finished sweep "
+              "(after editing expiry dates in SQL without setting updated_at).")
+def sweep_command(as_of: str | None, dry_run: bool, enqueue: bool, list_all: bool,
+                  full: bool) -> None:
     """The daily sweep: expiries, 90/60/30-day expiry reminders, training due/overdue.
 
     Safe to run again or at the same time as another: each reminder goes out once."""
@@ -195,13 +199,13 @@ def sweep_command(as_of: str | None, dry_run: bool, enqueue: bool, list_all: boo
     if enqueue:
         if current_app.config["JOBS_INLINE"]:
             raise click.UsageError("--enqueue needs REDIS_URL (a queue and a worker).")
-        job = sweep.daily_sweep.enqueue(day.isoformat(), job_timeout=3600,
+        job = sweep.daily_sweep.enqueue(day.isoformat(), full, job_timeout=3600,
                                         retry=Retry(**sweep.SWEEP_RETRY))
         click.echo(f"queued sweep as of {day}: job {job.id}")
         return
     from app.services.sweep import report
 
-    results = sweep.run(day, dry_run=dry_run)
+    results = sweep.run(day, dry_run=dry_run, full=full)
     for line in report(results, sample=None if list_all else SWEEP_SAMPLE):
         click.echo(line)
     total = sum(r.sent for r in results)

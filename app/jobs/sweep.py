@@ -7,6 +7,7 @@ system's cron calling `flask --app wsgi jobs sweep` (see README).
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import date
 from typing import Any
 
@@ -22,10 +23,17 @@ log = logging.getLogger(__name__)
 CRON = "30 2 * * *"
 
 
-def run(as_of: date, *, dry_run: bool = False) -> list[sweep.PhaseResult]:
+def run(as_of: date, *, dry_run: bool = False, full: bool = False) -> list[sweep.PhaseResult]:
     """Run every phase as of a date. For real: each phase commits (its claims and
     notifications together), and the run is recorded in sweep_runs. Dry run: the same
-    work in one transaction, rolled back, so it lists exactly what a run would send."""
+    work in one transaction, rolled back, so it lists exactly what a run would send.
+    `full`: the reminders read the whole 90-day window, not only what changed since the
+    last finished run (sweep.whole_window)."""
+    with sweep.whole_window() if full else nullcontext():
+        return _run(as_of, dry_run=dry_run)
+
+
+def _run(as_of: date, *, dry_run: bool) -> list[sweep.PhaseResult]:
     results: list[sweep.PhaseResult] = []
     if dry_run:
         try:
@@ -69,11 +77,12 @@ def _finish(run_id: int, results: list[sweep.PhaseResult], error: str | None = N
 
 
 @rq.job
-def daily_sweep(as_of: str | None = None) -> dict[str, Any]:
-    """The sweep as of a date (ISO; default today, UTC). Idempotent: a second run, a
-    concurrent one or a retry after a crash sends nothing twice."""
+def daily_sweep(as_of: str | None = None, full: bool = False) -> dict[str, Any]:
+    """The sweep as of a date (ISO; default today, UTC); `full`: over the whole window
+    (run's). Idempotent: a second run, a concurrent one or a retry after a crash sends
+    nothing twice."""
     day = date.fromisoformat(as_of) if as_of else today()
-    results = run(day)
+    results = run(day, full=full)
     summary = {r.name: {"items": r.items, "sent": r.sent} for r in results}
     log.info("sweep as of %s: %s", day, summary)
     return {"as_of": day.isoformat(), "sent": sum(r.sent for r in results), **summary}

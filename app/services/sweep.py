@@ -25,8 +25,9 @@ Incremental after a finished run: once a sweep as of L is done, every live item 
 items that crossed a band's first day since L (expiry in (L+30, D+30], (L+60, D+60] or
 (L+90, D+90]) and those changed since L's run started (updated_at, an index; a day of
 margin for transactions still open then): its work follows what is due and what changed,
-not the size of the window. With no finished run on or before D, the whole window. (An
-expiry edited by hand in SQL must touch updated_at too.)
+not the size of the window. With no finished run on or before D, the whole window; and
+inside whole_window() (`jobs sweep --full`), for a sweep after expiry dates were edited by
+hand in SQL without touching updated_at.
 Everything is set-based: one statement per phase claims, one reads the details, and
 notifications.notify_many writes the rows. Claims go in in id order, so two concurrent
 sweeps wait for each other instead of deadlocking.
@@ -35,7 +36,9 @@ sweeps wait for each other instead of deadlocking.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -126,6 +129,21 @@ def _claim(select_stmt: Any) -> list[Any]:
     return list(db.session.execute(stmt).all())
 
 
+_WHOLE_WINDOW: ContextVar[bool] = ContextVar("sweep_whole_window", default=False)
+
+
+@contextmanager
+def whole_window() -> Iterator[None]:
+    """The reminder phases run inside read every live item within 90 days, as with no
+    finished run: after expiries were edited in SQL without updated_at, which the
+    incremental read cannot see."""
+    token = _WHOLE_WINDOW.set(True)
+    try:
+        yield
+    finally:
+        _WHOLE_WINDOW.reset(token)
+
+
 def last_finished_run(as_of: date) -> Any:
     """(as_of, started_at) of the latest finished sweep as of `as_of` or before, or None."""
     return db.session.execute(
@@ -139,7 +157,7 @@ def _candidates(live: Any, expiry: Any, changed_at: Any, as_of: date) -> Any:
     finished run (see the module's docstring), only those that crossed a band's first day
     since it or changed since it started."""
     window = and_(live, expiry > as_of, expiry <= as_of + timedelta(days=BAND_STARTS[-1]))
-    last = last_finished_run(as_of)
+    last = None if _WHOLE_WINDOW.get() else last_finished_run(as_of)
     if last is None:
         return window
     arms = [and_(live, expiry > max(as_of, last.as_of + timedelta(days=days)),

@@ -135,6 +135,32 @@ def test_a_certificate_changed_since_the_last_run_is_read_and_a_lapsed_one_is_no
         db.session.rollback()
 
 
+
+def test_a_full_sweep_reads_an_expiry_edited_in_sql_that_the_incremental_one_cannot(
+        app: Flask, holder: Any, definitions: list[Any]) -> None:
+    """An expiry moved by hand (updated_at left as it was) into the middle of a band after
+    the last finished run: the daily sweep does not see it; `jobs sweep --full` (and
+    the job's full=True) reads the whole window and reminds it, once."""
+    with app.app_context():
+        edited = _credential(holder, definitions[0], TODAY + timedelta(days=400))
+        db.session.commit()
+        _age(StaffMicroCredential, [edited])
+        sweep_job.run(TODAY - timedelta(days=1))
+        db.session.execute(text("UPDATE staff_micro_credentials SET expiry_date = :day "
+                                "WHERE id = :id"), {"day": TODAY + timedelta(days=45),
+                                                    "id": edited})
+        db.session.commit()
+        dry = {r.name: r.items for r in sweep_job.run(TODAY, dry_run=True)}
+        assert dry["credential_reminders"] == 0  # not read: unchanged since the last run
+        result = app.test_cli_runner().invoke(
+            args=["jobs", "sweep", "--full", "--date", TODAY.isoformat()])
+        assert result.exit_code == 0, result.output
+        assert _claims() == {f"mcred:{edited}:{TODAY + timedelta(days=45)}:60"}
+        assert sweep_job.daily_sweep(TODAY.isoformat(), full=True)[
+            "credential_reminders"] == {"items": 0, "sent": 0}  # claimed already
+        assert sweep.last_finished_run(TODAY).as_of == TODAY  # a full run counts as one
+
+
 # Steps between sweeps: a sweep some days on (or back), a renewal to a day from the
 # current one, an expiry or a return to AWARDED.
 STEPS = st.lists(st.one_of(
