@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, render_template
+from flask import Flask, render_template, url_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jinja2 import ChoiceLoader, FileSystemLoader
+from markupsafe import escape
 
 from app.models import CertificateStatus, CertificateType
 from app.services.verification import PublicRecord
@@ -160,6 +161,22 @@ def test_links_follow_the_script_root(app: Flask) -> None:
     assert 'href="/verify"' in plain and 'href="/portal/verify"' in prefixed
     links = set(re.findall(r'(?:href|src)="(/[^"]*)"', prefixed))
     assert links and all(link.startswith("/portal/") for link in links), links
+
+
+
+@pytest.mark.parametrize("script_name", ["/a%20b", "/caf\xc3\xa9", "/odd?prefix#x"])
+def test_any_prefix_gets_the_links_url_for_gives_its_request(app: Flask,
+                                                            script_name: str) -> None:
+    """A prefix that needs quoting, one of non-ASCII bytes (WSGI's latin-1 text) and one
+    holding ? and #: the kept layout's links are those url_for builds in a request under
+    it, and the page is drawn (no error)."""
+    answer = {"iss": "", "iat": 0, "checked_at": "2026-12-02T10:00:00Z",
+              "status": "NOT_FOUND", "certificate": None}
+    with app.app_context():
+        html = verify_page.anonymous_html(None, answer, script_name)
+    with app.test_request_context("/verify/", environ_overrides={"SCRIPT_NAME": script_name}):
+        lookup = str(escape(url_for("verify.lookup")))
+    assert f'href="{lookup}"' in html
 
 
 def test_the_layout_is_kept_for_its_interval(app: Flask, monkeypatch: pytest.MonkeyPatch

@@ -363,8 +363,10 @@ def _make_frame(app: Flask, script_name: str) -> _Frame:
     """The layout rendered for nobody: in an app context of its own (a signed-in request
     that asks keeps its user in its own `g`) and a bare request (no cookie: no session,
     no flashed message, the anonymous menu)."""
+    # SCRIPT_NAME as the request's own environ has it (WSGI's latin-1 text): Werkzeug
+    # decodes it for script_root as it does for that request, and no prefix is refused.
     with app.app_context(), app.test_request_context(
-            "/verify/", base_url=f"http://localhost{script_name}"):
+            "/verify/", environ_overrides={"SCRIPT_NAME": script_name}):
         html = render_template("verify/certificate.html", page=_MARKS)
         links = request_links()
     head, rest = html.split(_MARKS.title, 1)
