@@ -18,6 +18,7 @@ from psycopg.postgres import types as psycopg_types
 from psycopg.pq import Format
 from sqlalchemy import Select, Text, any_, bindparam, cast, func, select
 from sqlalchemy.orm import aliased, defer, joinedload, selectinload
+from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.types import NullType
 
 from app.extensions import db
@@ -175,10 +176,14 @@ _API_LOADS = (defer(Certificate.credential_jws),
 # read; the Pending tab's cards read more (notes, figures) and keep entities.
 _Recipient, _IssuedBy, _RecommendedBy = (aliased(User, name=n) for n in
                                          ("recipient", "issued_by", "recommended_by"))
-_ROW_COLUMNS = (
+# The certificate columns a row reads (and the people it joins by), chosen on
+# certificates alone: filtered, ordered and limited to the page before anything is joined.
+_PAGE_COLUMNS = (
     Certificate.id, Certificate.status, Certificate.type, Certificate.number,
     Certificate.issued_at, Certificate.expires_at, Certificate.course_id,
-    Certificate.track_id, Certificate.track_version,
+    Certificate.track_id, Certificate.track_version, Certificate.recipient_id,
+    Certificate.issued_by_id, Certificate.recommended_by_id)
+_JOINED_COLUMNS = (
     _Recipient.id.label("recipient_id"), _Recipient.name.label("recipient_name"),
     _Recipient.email.label("recipient_email"),
     Course.title.label("course_title"), Course.track_id.label("course_track_id"),
@@ -250,13 +255,23 @@ class ListRow:
 
 
 def _as_rows(stmt: Select[Any]) -> Select[Any]:
-    """`stmt` (select(Certificate) with the list's filters) as the rows' columns."""
-    return (stmt.with_only_columns(*_ROW_COLUMNS, maintain_column_froms=True)
-            .join(_Recipient, _Recipient.id == Certificate.recipient_id)
-            .outerjoin(Course, Course.id == Certificate.course_id)
-            .outerjoin(CertificationTrack, CertificationTrack.id == Certificate.track_id)
-            .outerjoin(_IssuedBy, _IssuedBy.id == Certificate.issued_by_id)
-            .outerjoin(_RecommendedBy, _RecommendedBy.id == Certificate.recommended_by_id))
+    """`stmt` (a page of select(Certificate): the list's filters, order and LIMIT) as the
+    rows' columns: the page's certificates in a subquery, then their people, course and
+    track joined to those rows alone, in the same order. PostgreSQL plans the five joins
+    over 26 rows in a fraction of what planning them over the whole table took (at ten
+    million certificates 2.7 ms of the page statement's 4, on every list view; issue 16)."""
+    page = stmt.with_only_columns(*_PAGE_COLUMNS, maintain_column_froms=True).subquery("page")
+    c = page.c
+    in_page = ClauseAdapter(page).traverse  # the list's ORDER BY, on the page's columns
+    return (select(c.id, c.status, c.type, c.number, c.issued_at, c.expires_at, c.course_id,
+                   c.track_id, c.track_version, *_JOINED_COLUMNS)
+            .select_from(page)
+            .join(_Recipient, _Recipient.id == c.recipient_id)
+            .outerjoin(Course, Course.id == c.course_id)
+            .outerjoin(CertificationTrack, CertificationTrack.id == c.track_id)
+            .outerjoin(_IssuedBy, _IssuedBy.id == c.issued_by_id)
+            .outerjoin(_RecommendedBy, _RecommendedBy.id == c.recommended_by_id)
+            .order_by(*(in_page(clause) for clause in stmt._order_by_clauses)))
 
 
 def search(filters: CertificateFilters) -> Select[tuple[Certificate]]:
