@@ -33,6 +33,10 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 DEFAULT_TIMEOUT_MS = 10_000
+# A whole page load (its document and every stylesheet, script and image): a CI machine
+# running both xdist workers, their servers and Chromium once took 10 s for a page that
+# takes 40 ms alone (test_every_journey_page_has_no_serious_axe_violation, /org).
+NAVIGATION_TIMEOUT_MS = 30_000
 VIEWPORT = {"width": 1366, "height": 900}
 
 
@@ -115,6 +119,7 @@ def _open_page(browser: Any, page_errors: list[str]) -> Any:
     """A page in a fresh browser context (its own cookies) that reports its errors."""
     context = browser.new_context(viewport=VIEWPORT, locale="en-NZ")
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
     page = context.new_page()
     page.on("pageerror", lambda exc: page_errors.append(f"pageerror: {exc}"))
 
