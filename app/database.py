@@ -52,9 +52,15 @@ def configure_engine(app: Flask, engine: Engine) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # The app weakly: Flask-SQLAlchemy keeps each app's engines in a WeakKeyDictionary
+    # keyed by the app, and a listener holding the app would keep both alive for good
+    # (every app a test process built, and all it refers to).
+    app_ref = weakref.ref(app)
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(_begin_mode(app))
+        owner = app_ref()
+        connection.exec_driver_sql(_begin_mode(owner) if owner is not None else "BEGIN")
 
 
 # --- Kept connections for hot, read-only queries ------------------------------------

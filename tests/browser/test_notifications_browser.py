@@ -71,7 +71,8 @@ def test_bell_pauses_while_hidden_and_stops_after_logout(app, page, live_server,
                                                          org, new_page, page_errors):
     learner = make_user(Role.STAFF, org)
     log_in_page(page, live_server, learner.email)
-    assert _bell_requests(page, 2.5 * POLL_SECONDS) >= 2  # polling while visible
+    # Polling while visible (a wide window: on a loaded machine a poll's answer is slow).
+    assert _bell_requests(page, 4 * POLL_SECONDS) >= 2
 
     page.evaluate("""() => {
         Object.defineProperty(document, 'hidden', {value: true, configurable: true});
