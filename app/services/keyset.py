@@ -14,7 +14,7 @@ stops after the page, where `OR key IS NULL` would not."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -153,15 +153,16 @@ def _segment(stmt: Select[Any], order: Order, *, nulls: bool | None, reverse: bo
     if nulls:
         stmt = stmt.where(order.key.is_(None))
         if bound is not None:
-            stmt = stmt.where(order.id < bound.id if descending else order.id > bound.id)
+            after_id = bindparam("cursor_id", bound.id, type_=order.id.type)
+            stmt = stmt.where(order.id < after_id if descending else order.id > after_id)
         return _limited(stmt, order, (order.id.desc() if descending else order.id.asc(),),
                         limit, ids_first)
     if order.nullable:
         stmt = stmt.where(order.key.is_not(None))
     if bound is not None:
         here = tuple_(order.key, order.id)
-        there = tuple_(bindparam(None, bound.key, type_=order.key.type),
-                       bindparam(None, bound.id, type_=order.id.type))
+        there = tuple_(bindparam("cursor_key", bound.key, type_=order.key.type),
+                       bindparam("cursor_id", bound.id, type_=order.id.type))
         stmt = stmt.where(here < there if descending else here > there)
     # The index's own NULLS placement (DESC NULLS LAST; its backward scan ASC NULLS
     # FIRST), so PostgreSQL reads it in order instead of sorting; a key that is never
@@ -193,11 +194,50 @@ def _order_by(order: Order) -> tuple[Any, Any]:
     return key, order.id.desc() if order.descending else order.id.asc()
 
 
-def _fetch(stmt: Select[Any], rows: bool) -> list[Any]:
-    return list(db.session.execute(stmt).all() if rows else db.session.scalars(stmt).unique())
+def _fetch(stmt: Select[Any], rows: bool, params: dict[str, Any]) -> list[Any]:
+    return list(db.session.execute(stmt, params).all() if rows
+                else db.session.scalars(stmt, params).unique())
 
 
-def _walk(stmt: Select[Any], order: Order, start: Cursor | None, reverse: bool, want: int,
+class StatementCache:
+    """Statements built once for the SQL they make, and run with each request's values
+    (named bind parameters): building a list page's statements cost more app CPU than
+    running them (issue 16: ~1.5 ms a page, its subqueries, joins and cache key). Keys
+    name everything the SQL depends on; a value that differs between requests must be a
+    named parameter passed at execution, never a literal in a cached statement.
+    Statements are immutable and shared between threads; at `size` entries it starts
+    again (keys are few: filter combinations by tab and order)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._statements: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        statement = self._statements.get(key)
+        if statement is None:
+            if len(self._statements) >= self.size:
+                self._statements.clear()
+            statement = self._statements[key] = build()
+        return statement
+
+
+STATEMENTS = StatementCache()
+
+
+@dataclass(frozen=True)
+class _Run:
+    """How keyset_page builds and runs its statements: `base` gives the list's statement
+    (filters only); with a `key`, what it derives is taken from STATEMENTS and run with
+    `params` (the values of the base's named parameters)."""
+    base: Callable[[], Select[Any]]
+    key: Hashable | None
+    params: dict[str, Any]
+
+    def statement(self, shape: tuple[Any, ...], build: Callable[[], Select[Any]]) -> Any:
+        return build() if self.key is None else STATEMENTS.get((self.key, *shape), build)
+
+
+def _walk(run: _Run, order: Order, start: Cursor | None, reverse: bool, want: int,
           rows: bool, ids_first: bool = False, columns: Columns | None = None) -> list[Any]:
     """Up to `want` rows from `start` (exclusive; None: from the very start), in list
     order or (`reverse`) its mirror, crossing from one segment into the next: forward the
@@ -218,9 +258,19 @@ def _walk(stmt: Select[Any], order: Order, start: Cursor | None, reverse: bool, 
         plan = [(start.key is None, start), (start.key is not None, None)]
     found: list[Any] = []
     for nulls, bound in plan:
-        segment = _segment(stmt, order, nulls=nulls, reverse=reverse, bound=bound,
-                           limit=want - len(found), ids_first=ids_first)
-        found += _fetch(columns(segment) if columns else segment, rows or columns is not None)
+        limit = want - len(found)
+
+        def build(nulls: bool | None = nulls, bound: Cursor | None = bound,
+                  limit: int = limit) -> Select[Any]:
+            segment = _segment(run.base(), order, nulls=nulls, reverse=reverse, bound=bound,
+                               limit=limit, ids_first=ids_first)
+            return columns(segment) if columns else segment
+
+        segment = run.statement(("page", nulls, bound is not None, reverse, limit,
+                                 ids_first, columns), build)
+        params = run.params if bound is None else {
+            **run.params, "cursor_key": bound.key, "cursor_id": bound.id}
+        found += _fetch(segment, rows or columns is not None, params)
         if len(found) >= want:
             break
     return found
@@ -258,42 +308,66 @@ def capped(total: int, limit: int) -> tuple[int, bool]:
     return (limit, True) if total > limit else (total, False)
 
 
-def keyset_page(stmt: Select[Any], order: Order, per_page: int, *, after: Cursor | None = None,
-                before: Cursor | None = None, rows: bool = False,
+def keyset_page(stmt: Select[Any] | Callable[[], Select[Any]], order: Order, per_page: int, *,
+                after: Cursor | None = None, before: Cursor | None = None, rows: bool = False,
                 count_limit: int | None = 10_000, ids_first: bool = False,
-                count_in_order: bool = True, columns: Columns | None = None) -> KeysetPage[Any]:
+                count_in_order: bool = True, columns: Columns | None = None,
+                cache_key: Hashable | None = None,
+                params: dict[str, Any] | None = None) -> KeysetPage[Any]:
     """One page of `stmt` (filters only; its ORDER BY is replaced by `order`): the first,
     the one after `after`, or the one before `before`. `ids_first`: see _limited().
     `count_in_order`: the capped count walks the list order (its index), see below.
     `columns`: turns each page query into a SELECT of plain columns (which must include
-    the order's key and id by name); the items are then rows, the count is `stmt`'s."""
-    stmt = stmt.order_by(None)
+    the order's key and id by name); the items are then rows, the count is `stmt`'s.
+
+    `cache_key`: what `stmt`'s SQL depends on (see StatementCache), to build the page's
+    and the count's statements once; `stmt` is then a function that builds it (called
+    only when they are built; a statement itself is never cached) and `params` the
+    values of its named parameters."""
+    base = stmt if callable(stmt) else (lambda: stmt)
+    run = _Run(lambda: base().order_by(None), cache_key if callable(stmt) else None,
+               params or {})
+    return _page(run, order, per_page, after=after, before=before, rows=rows,
+                 count_limit=count_limit, ids_first=ids_first,
+                 count_in_order=count_in_order, columns=columns)
+
+
+def _page(run: _Run, order: Order, per_page: int, *, after: Cursor | None,
+          before: Cursor | None, rows: bool, count_limit: int | None, ids_first: bool,
+          count_in_order: bool, columns: Columns | None) -> KeysetPage[Any]:
+    """keyset_page(), its statements built or taken from the cache by `run`."""
     if before is not None:
-        found = _walk(stmt, order, before, True, per_page + 1, rows, ids_first, columns)
+        found = _walk(run, order, before, True, per_page + 1, rows, ids_first, columns)
         if len(found) <= per_page:
             # Back at the start: show a whole first page, not its last few rows.
-            return keyset_page(stmt, order, per_page, rows=rows, count_limit=count_limit,
-                               ids_first=ids_first, count_in_order=count_in_order,
-                               columns=columns)
+            return _page(run, order, per_page, after=None, before=None, rows=rows,
+                         count_limit=count_limit, ids_first=ids_first,
+                         count_in_order=count_in_order, columns=columns)
         items = list(reversed(found[:per_page]))
         more_before, more_after = True, True
     else:
-        found = _walk(stmt, order, after, False, per_page + 1, rows, ids_first, columns)
+        found = _walk(run, order, after, False, per_page + 1, rows, ids_first, columns)
         items = found[:per_page]
         more_before, more_after = after is not None, len(found) > per_page
     if count_limit is None:
-        total, capped = db.session.scalar(select(func.count()).select_from(
-            stmt.subquery())) or 0, False
+        total, more = db.session.scalar(select(func.count()).select_from(
+            run.base().subquery()), run.params) or 0, False
     else:
         # In list order: it walks the page's own index. Not where no index has the list's
         # order under the filters (a people search): an order would sort every match
         # (188,000 for "whitlock" at 10M, 180 ms) where the plain count stops at the cap.
-        counted = stmt.order_by(*_order_by(order)) if count_in_order else stmt
-        total, capped = count_capped(counted, count_limit, ordered=count_in_order)
+        def build() -> Select[Any]:
+            counted = run.base()
+            if count_in_order:
+                counted = counted.order_by(*_order_by(order))
+            return capped_count_statement(counted, count_limit, ordered=count_in_order)
+
+        count = run.statement(("count", count_limit, count_in_order), build)
+        total, more = capped(db.session.scalar(count, run.params) or 0, count_limit)
     rows = rows or columns is not None
     older = encode(order, *_key_of(items[-1], order, rows)) if more_after and items else None
     newer = encode(order, *_key_of(items[0], order, rows)) if more_before and items else None
-    return KeysetPage(items=items, per_page=per_page, total=total, total_capped=capped,
+    return KeysetPage(items=items, per_page=per_page, total=total, total_capped=more,
                       older=older, newer=newer)
 
 

@@ -193,10 +193,22 @@ def set_user_active(user: User, active: bool, actor: Actor) -> User:
 def people_matching(q: str) -> ColumnElement[bool]:
     """The one people search: a name or email containing `q`, case-insensitively, with
     `%` and `_` matched as themselves. Every list that finds people by name uses it."""
-    pattern = q.strip().lower()
+    return people_like(people_pattern(q))
+
+
+def people_pattern(q: str) -> str:
+    """`q` as people_matching() looks for it: trimmed, lower-cased, LIKE's wildcards and
+    its escape character escaped (as autoescape=True escapes a literal, "/" the escape
+    character: a bind parameter cannot be autoescaped)."""
+    return q.strip().lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def people_like(pattern: Any) -> ColumnElement[bool]:
+    """people_matching() of a people_pattern(), or of a bind parameter that holds one
+    (a statement built once and run with each search's pattern, issue 16)."""
     # Emails are stored lower-cased, so only the name needs lower().
-    return or_(func.lower(User.name).contains(pattern, autoescape=True),
-               User.email.contains(pattern, autoescape=True))
+    return or_(func.lower(User.name).contains(pattern, escape="/"),
+               User.email.contains(pattern, escape="/"))
 
 
 def taking_part() -> ColumnElement[bool]:

@@ -123,7 +123,7 @@ def test_a_name_search_keeps_its_people_out_of_python(rows: Any, make_user: Any)
     from sqlalchemy import event, select
 
     from app.models import User
-    from app.services.certificates.queries import _recipient_in
+    from app.services.certificates.queries import _recipient_terms
 
     with rows.app_context():
         if db.engine.dialect.name != "postgresql":
@@ -140,11 +140,11 @@ def test_a_name_search_keeps_its_people_out_of_python(rows: Any, make_user: Any)
         assert len(expected) == 43
         event.listen(db.engine, "after_cursor_execute", count_rows)
         try:
-            condition, people = _recipient_in("whitlock")
+            params, people = _recipient_terms("whitlock")
         finally:
             event.remove(db.engine, "after_cursor_execute", count_rows)
         assert people == 43 and fetched == [1]
-        ids = condition.right.element.value  # recipient_id = ANY(:recipient_ids)
+        ids = params["recipient_ids"]  # recipient_id = ANY(:recipient_ids)
         assert set(map(int, ids.strip("{}").split(","))) == expected
         assert find_keyset(CertificateFilters(status="issued", q="whitlock"), 50).total == 5
 
@@ -168,3 +168,66 @@ def test_the_page_joins_its_people_course_and_track_to_its_own_rows(rows: Any) -
                 top, *_ = plan.splitlines()
                 assert not top.startswith("Limit"), plan
                 assert "->  Limit" in plan, plan
+
+
+def _expected_ids(filters: CertificateFilters) -> list[int]:
+    """The list's rows worked out in Python, from every certificate: what the cached
+    statements must find for these filters."""
+    from app.models import User
+
+    def keep(c: Certificate) -> bool:
+        person = db.session.get(User, c.recipient_id)
+        q = filters.q.strip().lower()
+        status = filters.status.upper()
+        return ((not status or c.status == S(status)
+                 or (status == S.REVOKED and c.status == S.SUPERSEDED))
+                and (not q or (q.upper() == c.number if q.startswith("cert-")
+                               else q in person.name.lower() or q in person.email))
+                and filters.course_id in (None, c.course_id)
+                and filters.user_id in (None, c.recipient_id)
+                and (not filters.type or c.type == CertificateType(filters.type.upper()))
+                and (filters.date_from is None or (
+                    c.issued_at is not None and c.issued_at.date() >= filters.date_from)))
+
+    matched = [c for c in db.session.scalars(db.select(Certificate)) if keep(c)]
+    matched.sort(key=lambda c: (c.issued_at is not None, c.issued_at or NOW, c.id),
+                 reverse=True)
+    return [c.id for c in matched]
+
+
+@pytest.mark.parametrize("field, values", [
+    ("q", ["whitlock 0", "whitlock 1", "whitlock 2"]),
+    ("q", ["CERT-2026-00001", "CERT-2026-00004"]),
+    ("type", ["mastery", "completion", "teaching"]),
+    ("status", ["issued", "revoked"]),
+    ("date_from", [date(2026, 10, 30), date(2026, 10, 28)]),
+    ("user_id", [0, 1, 2]),
+])
+def test_statements_built_once_run_with_each_requests_values(
+        rows: Any, field: str, values: list[Any]) -> None:
+    """The page's and the count's statements are built once for the filters given
+    (keyset.StatementCache) and run with each request's values: filters of the same kind
+    with other values, and page after page by cursor, find the rows they name, not the
+    ones of the request that built the statement."""
+    from app.models import User
+    from app.services.keyset import STATEMENTS
+
+    with rows.test_request_context():
+        people = [u.id for u in db.session.scalars(db.select(User).where(
+            User.name.like("Whitlock%")).order_by(User.id))]
+        STATEMENTS._statements.clear()
+        for value in [*values, values[0]]:
+            value = people[value] if field == "user_id" else value
+            filters = CertificateFilters(**{field: value})
+            expected = _expected_ids(filters)
+            assert expected, filters  # the data has rows for every value
+            found: list[int] = []
+            page = find_keyset(filters, 2, page_rows=True)
+            for _ in range(len(expected)):  # at most: a page repeated would never end
+                found += [r.id for r in page.items]
+                assert page.total == len(expected), filters
+                if page.older is None:
+                    break
+                page = find_keyset(filters, 2, page_rows=True, after=page.older)
+            assert found == expected, filters
+        assert STATEMENTS._statements  # they were cached

@@ -5,6 +5,7 @@ recipient's name or email), its capped count, and a person's certificates and ch
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, replace
 from datetime import date
@@ -45,7 +46,7 @@ from app.services.keyset import (
 )
 from app.services.pagination import MAX_PAGE, MAX_PER_PAGE, Page
 from app.services.sorting import Sort, Sorting
-from app.services.users import people_matching
+from app.services.users import people_like, people_pattern
 
 S = CertificateStatus
 ALREADY = "User already has this certificate"
@@ -96,27 +97,38 @@ class CertificateFilters:
 PEOPLE_LIST_LIMIT = 5_000
 
 
-def _recipient_in(q: str) -> tuple[Any, int]:
-    """The condition, and how many people it names (PEOPLE_LIST_LIMIT + 1: more)."""
-    people = select(User.id).where(people_matching(q))
+def _recipient_terms(q: str) -> tuple[dict[str, Any], int]:
+    """The parameters of _matching_statement's people condition for a name search, and
+    how many people it names (PEOPLE_LIST_LIMIT + 1: more). `recipient_ids` the people
+    found; `people_q` (too many to list) the pattern the condition looks them up by."""
+    pattern = people_pattern(q)
     if db.session.get_bind().dialect.name == "postgresql":
         # The ids come back as one text, PostgreSQL's own '{1,2,3}' (array_agg::text),
         # and go out again as one array parameter typed integer[] (IntArrayText): the
         # server parses it once, at bind time, and the planner sees how many people it
         # is. No id becomes a Python object: 3,800 people of a common surname were
         # 3,800 rows through the ORM (~1/3 of the page's Python calls, issue 16).
-        matched = people.limit(PEOPLE_LIST_LIMIT + 1).subquery()
-        count, ids_text = db.session.execute(select(
-            func.count(), func.coalesce(cast(func.array_agg(matched.c.id), Text), "{}"))
-        ).one()
+        count, ids_text = db.session.execute(_people_lookup(True), {"people_q": pattern}).one()
         if count > PEOPLE_LIST_LIMIT:
-            return Certificate.recipient_id.in_(people), count
-        return Certificate.recipient_id == any_(bindparam(
-            "recipient_ids", IntArrayText(ids_text), type_=NullType())), count
-    ids = list(db.session.scalars(people.limit(PEOPLE_LIST_LIMIT + 1)))
+            return {"people_q": pattern}, count
+        return {"recipient_ids": IntArrayText(ids_text)}, count
+    ids = list(db.session.scalars(_people_lookup(False), {"people_q": pattern}))
     if len(ids) > PEOPLE_LIST_LIMIT:
-        return Certificate.recipient_id.in_(people), len(ids)
-    return Certificate.recipient_id.in_(ids), len(ids)
+        return {"people_q": pattern}, len(ids)
+    return {"recipient_ids": ids}, len(ids)
+
+
+@cache
+def _people_lookup(as_array_text: bool) -> Select[Any]:
+    """The people a name search names (their ids, at most PEOPLE_LIST_LIMIT + 1): built
+    once, run with each search's `people_q`. `as_array_text`: (how many, the ids as
+    PostgreSQL's array text)."""
+    people = select(User.id).where(people_like(bindparam("people_q", ""))).limit(
+        PEOPLE_LIST_LIMIT + 1)
+    if not as_array_text:
+        return people
+    matched = people.subquery()
+    return select(func.count(), func.coalesce(cast(func.array_agg(matched.c.id), Text), "{}"))
 
 
 class IntArrayText(str):
@@ -288,40 +300,83 @@ def matching(filters: CertificateFilters) -> Select[tuple[Certificate]]:
 
 def _matching(filters: CertificateFilters) -> tuple[Select[tuple[Certificate]], int | None]:
     """matching(), and how many people a name search found (None: no name search)."""
+    tab, params, people = _terms(filters)
+    return _matching_statement(tab, params), people
+
+
+def _terms(filters: CertificateFilters) -> tuple[str, dict[str, Any], int | None]:
+    """What _matching_statement() builds from the filters: the tab ("REVOKED" lists the
+    superseded too, a status by itself, "" every status), the values of the conditions it
+    has by name, and how many people a name search found (None: no name search). The
+    tab and the names are all the statement's SQL depends on."""
+    status = filters.status.upper()
+    tab = status if status in S.__members__ else ""
+    params: dict[str, Any] = {}
     people = None
-    stmt = select(Certificate)
-    if filters.status.upper() == S.REVOKED:  # the Revoked tab: superseded ones too
-        stmt = stmt.where(Certificate.status.in_([S.REVOKED, S.SUPERSEDED]))
-    elif filters.status.upper() in S.__members__:
-        stmt = stmt.where(Certificate.status == S(filters.status.upper()))
     q = filters.q.strip()
     if NUMBER_QUERY.fullmatch(q.upper()):
-        stmt = stmt.where(Certificate.number == q.upper())
+        params["number"] = q.upper()
     elif q:
-        recipient_in, people = _recipient_in(q)
-        stmt = stmt.where(recipient_in)
-    if filters.course_id is not None:
-        stmt = stmt.where(Certificate.course_id == filters.course_id)
-    if filters.track_id is not None:
-        stmt = stmt.where(Certificate.track_id == filters.track_id)
-    if filters.user_id is not None:
-        stmt = stmt.where(Certificate.recipient_id == filters.user_id)
+        found, people = _recipient_terms(q)
+        params.update(found)
+    for name in ("course_id", "track_id", "user_id"):
+        if getattr(filters, name) is not None:
+            params[name] = getattr(filters, name)
     if filters.type.upper() in CertificateType.__members__:
-        stmt = stmt.where(Certificate.type == CertificateType(filters.type.upper()))
+        params["type"] = CertificateType(filters.type.upper())
     if filters.date_from:
-        stmt = stmt.where(Certificate.issued_at >= utc_midnight(filters.date_from))
+        params["issued_from"] = utc_midnight(filters.date_from)
     if filters.date_to and filters.date_to < date.max:
-        stmt = stmt.where(Certificate.issued_at < utc_midnight(
-            date.fromordinal(filters.date_to.toordinal() + 1)))
+        params["issued_before"] = utc_midnight(
+            date.fromordinal(filters.date_to.toordinal() + 1))
     if filters.expires_from:
-        stmt = stmt.where(Certificate.expires_at >= filters.expires_from)
+        params["expires_from"] = filters.expires_from
     if filters.expires_to:
-        stmt = stmt.where(Certificate.expires_at <= filters.expires_to)
-    if filters.status.upper() == "PENDING":
-        return stmt.order_by(Certificate.recommended_at.asc().nulls_last(),
-                             Certificate.id), people
-    return stmt.order_by(Certificate.issued_at.desc().nulls_last(),
-                         Certificate.id.desc()), people
+        params["expires_to"] = filters.expires_to
+    return tab, params, people
+
+
+def _matching_statement(tab: str, params: dict[str, Any]) -> Select[tuple[Certificate]]:
+    """The list's certificates for _terms(): each condition a parameter named as in
+    `params` (holding its value), so that a statement built once for a tab and these
+    names is right for every request's values."""
+    stmt = select(Certificate)
+    if tab == S.REVOKED:  # the Revoked tab: superseded ones too
+        stmt = stmt.where(Certificate.status.in_([S.REVOKED, S.SUPERSEDED]))
+    elif tab:
+        stmt = stmt.where(Certificate.status == S(tab))
+    for name, value in params.items():
+        stmt = stmt.where(_condition(name, value))
+    if tab == "PENDING":
+        return stmt.order_by(Certificate.recommended_at.asc().nulls_last(), Certificate.id)
+    return stmt.order_by(Certificate.issued_at.desc().nulls_last(), Certificate.id.desc())
+
+
+# _terms()'s names of a comparison with a column: the column and the comparison.
+_COMPARED = {
+    "number": (Certificate.number, operator.eq),
+    "course_id": (Certificate.course_id, operator.eq),
+    "track_id": (Certificate.track_id, operator.eq),
+    "user_id": (Certificate.recipient_id, operator.eq),
+    "type": (Certificate.type, operator.eq),
+    "issued_from": (Certificate.issued_at, operator.ge),
+    "issued_before": (Certificate.issued_at, operator.lt),
+    "expires_from": (Certificate.expires_at, operator.ge),
+    "expires_to": (Certificate.expires_at, operator.le),
+}
+
+
+def _condition(name: str, value: Any) -> Any:
+    """The condition _terms()'s `name` makes, of a parameter of that name."""
+    if name in _COMPARED:
+        column, compare = _COMPARED[name]
+        return compare(column, bindparam(name, value, type_=column.type))
+    if name == "people_q":  # too many people to list: looked up by the pattern
+        return Certificate.recipient_id.in_(
+            select(User.id).where(people_like(bindparam(name, value))))
+    if db.session.get_bind().dialect.name == "postgresql":  # an IntArrayText
+        return Certificate.recipient_id == any_(bindparam(name, value, type_=NullType()))
+    return Certificate.recipient_id.in_(bindparam(name, value, expanding=True))
 
 
 # Counting stops here (the page shows "of 10000+"): an exact count of a million-row tab
@@ -384,19 +439,26 @@ def find_keyset(filters: CertificateFilters, per_page: int, *, after: str | None
     the other direction), or both."""
     order = list_order(filters, sort)
     after_, before_ = decode_pair(order, after, before)
-    stmt, people = _matching(filters)
+    tab, params, people = _terms(filters)
     # The admin page's tables read plain rows (ListRow); its Pending cards, entities.
-    tuples = page_rows and filters.status.upper() != "PENDING"
-    if not tuples:
-        stmt = stmt.options(*(_PAGE_LOADS if page_rows else _API_LOADS))
+    tuples = page_rows and tab != "PENDING"
+    loads = () if tuples else (_PAGE_LOADS if page_rows else _API_LOADS)
+
+    def statement() -> Select[Any]:
+        return _matching_statement(tab, params).options(*loads)
+
     # A search for a few people: their certificates are scattered (in no index order), so
     # the page's ids are sorted from index entries and only its rows are read. Many
     # people: walking the list order finds a page soon, and planning the array twice
     # costs more (3,800 people: 18 ms).
-    page = keyset_page(stmt, order, per_page, after=after_, before=before_,
+    # The page's and the count's statements are built once for what their SQL depends
+    # on (keyset.StatementCache): the tab, the filters given, the rows read, the order.
+    shape = ("certificates", db.session.get_bind().dialect.name, tab, tuple(params),
+             "rows" if tuples else "page" if page_rows else "api", order.reversed)
+    page = keyset_page(statement, order, per_page, after=after_, before=before_,
                        count_limit=COUNT_LIMIT, count_in_order=people is None,
                        ids_first=people is not None and people <= SCATTERED_PEOPLE,
-                       columns=_as_rows if tuples else None)
+                       columns=_as_rows if tuples else None, cache_key=shape, params=params)
     if tuples:
         page = replace(page, items=[ListRow.of(r) for r in page.items])
     return page
