@@ -253,3 +253,30 @@ def test_reordering_courses_keeps_the_focus_on_the_move_button(page, live_server
     expect(rows.first).to_contain_text("Reading")
     expect(page.get_by_role("button", name="Move Exam down")).to_be_focused()
     assert not page_errors, page_errors
+
+
+def test_a_field_clicked_before_the_edit_row_settles_keeps_the_focus(
+        page, live_server, log_in, make_user, make_track, page_errors):
+    """The edit row's first field takes the focus once the row has settled, unless the
+    person is in one of its fields already (on a slow machine they can click in first):
+    what they type stays where they put it, not at the start of the name."""
+    manager = make_user(Role.MANAGER)
+    track = make_track("Working at Heights", exam=False)
+    log_in(manager.email)
+    page.goto(f"{live_server}/admin/tracks")
+    # The click into the grace field as soon as the row is in the page, before it settles.
+    page.evaluate("""id => document.addEventListener("htmx:afterSwap", () => {
+        const grace = document.getElementById(id);
+        if (grace) { grace.focus(); }
+    }, {once: true})""", f"track-{track.id}-grace")
+    row = page.locator(f"#track-{track.id}")
+    row.get_by_role("button", name="Edit").click()
+    grace = row.get_by_label("Re-certification grace (days)")
+    expect(grace).to_be_focused()
+    page.wait_for_timeout(200)  # the settle (20 ms) and the focus move after it are over
+    expect(grace).to_be_focused()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("7")
+    expect(row.get_by_label("Name")).to_have_value("Working at Heights")
+    expect(grace).to_have_value("7")
+    assert not page_errors, page_errors

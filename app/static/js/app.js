@@ -132,7 +132,8 @@
   //  1. nowhere, when the person has moved on to something the swap did not replace;
   //  2. the first invalid field (aria-invalid="true") in what was swapped in;
   //  3. nowhere, while the person is still in the field they were in (typing into a
-  //     filter or a search box outside the region it refreshes);
+  //     filter or a search box outside the region it refreshes), or already in a field
+  //     of the new content;
   //  4. an element marked data-focus-after-swap (the new or edited row, the verdict);
   //  5. nowhere, when the new content chose its focus (autofocus, a dialog that opened);
   //  6. the visible message (role=alert/status) in what was swapped in, #flashes included;
@@ -171,6 +172,11 @@
     if (onPage && !inSwapped && active !== used && active.matches(CONTROL)) { return; }
     var goal = first('[aria-invalid="true"]');
     if (!goal && onPage && !inSwapped && active.matches(FIELD)) { return; }
+    // ... or in a field of what was swapped in that they clicked into before this ran (a
+    // slow machine), not one htmx put the focus back on (same id as the one they used):
+    // what they type goes there, not into the row's first field.
+    var restored = used && (active === used || (used.id && active.id === used.id));
+    if (!goal && inSwapped && active.matches(FIELD) && !restored) { return; }
     goal = goal || first("[data-focus-after-swap]");
     if (!goal && inSwapped && (active.hasAttribute("autofocus") || active.closest("dialog[open]"))) {
       return;
