@@ -14,6 +14,7 @@ stops after the page, where `OR key IS NULL` would not."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -153,7 +154,7 @@ def _segment(stmt: Select[Any], order: Order, *, nulls: bool | None, reverse: bo
     if nulls:
         stmt = stmt.where(order.key.is_(None))
         if bound is not None:
-            after_id = bindparam("cursor_id", bound.id, type_=order.id.type)
+            after_id = bindparam("cursor_id", type_=order.id.type, required=True)
             stmt = stmt.where(order.id < after_id if descending else order.id > after_id)
         return _limited(stmt, order, (order.id.desc() if descending else order.id.asc(),),
                         limit, ids_first)
@@ -161,8 +162,9 @@ def _segment(stmt: Select[Any], order: Order, *, nulls: bool | None, reverse: bo
         stmt = stmt.where(order.key.is_not(None))
     if bound is not None:
         here = tuple_(order.key, order.id)
-        there = tuple_(bindparam("cursor_key", bound.key, type_=order.key.type),
-                       bindparam("cursor_id", bound.id, type_=order.id.type))
+        # Named, and given at execution (_walk): a cached statement serves every cursor.
+        there = tuple_(bindparam("cursor_key", type_=order.key.type, required=True),
+                       bindparam("cursor_id", type_=order.id.type, required=True))
         stmt = stmt.where(here < there if descending else here > there)
     # The index's own NULLS placement (DESC NULLS LAST; its backward scan ASC NULLS
     # FIRST), so PostgreSQL reads it in order instead of sorting; a key that is never
@@ -204,20 +206,24 @@ class StatementCache:
     (named bind parameters): building a list page's statements cost more app CPU than
     running them (issue 16: ~1.5 ms a page, its subqueries, joins and cache key). Keys
     name everything the SQL depends on; a value that differs between requests must be a
-    named parameter passed at execution, never a literal in a cached statement.
-    Statements are immutable and shared between threads; at `size` entries it starts
-    again (keys are few: filter combinations by tab and order)."""
+    named parameter given at execution (`required=True`, so a missing one is an error,
+    never the value of the request that built it). Statements are immutable and shared
+    between threads; beyond `size` the oldest built goes."""
 
-    def __init__(self, size: int = 512) -> None:
+    def __init__(self, size: int = 2048) -> None:
         self.size = size
         self._statements: dict[Hashable, Any] = {}
+        self._lock = threading.RLock()
 
     def get(self, key: Hashable, build: Callable[[], T]) -> T:
         statement = self._statements.get(key)
         if statement is None:
-            if len(self._statements) >= self.size:
-                self._statements.clear()
-            statement = self._statements[key] = build()
+            with self._lock:
+                statement = self._statements.get(key)
+                if statement is None:
+                    statement = self._statements[key] = build()
+                    if len(self._statements) > self.size:
+                        del self._statements[next(iter(self._statements))]
         return statement
 
 
@@ -266,7 +272,7 @@ def _walk(run: _Run, order: Order, start: Cursor | None, reverse: bool, want: in
                                limit=limit, ids_first=ids_first)
             return columns(segment) if columns else segment
 
-        segment = run.statement(("page", nulls, bound is not None, reverse, limit,
+        segment = run.statement(("page", order, nulls, bound is not None, reverse, limit,
                                  ids_first, columns), build)
         params = run.params if bound is None else {
             **run.params, "cursor_key": bound.key, "cursor_id": bound.id}
@@ -362,7 +368,7 @@ def _page(run: _Run, order: Order, per_page: int, *, after: Cursor | None,
                 counted = counted.order_by(*_order_by(order))
             return capped_count_statement(counted, count_limit, ordered=count_in_order)
 
-        count = run.statement(("count", count_limit, count_in_order), build)
+        count = run.statement(("count", order, count_limit, count_in_order), build)
         total, more = capped(db.session.scalar(count, run.params) or 0, count_limit)
     rows = rows or columns is not None
     older = encode(order, *_key_of(items[-1], order, rows)) if more_after and items else None

@@ -7,6 +7,7 @@ every tab, searched, and across pages (the cursors are the same)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -170,9 +171,10 @@ def test_the_page_joins_its_people_course_and_track_to_its_own_rows(rows: Any) -
                 assert "->  Limit" in plan, plan
 
 
-def _expected_ids(filters: CertificateFilters) -> list[int]:
+def _expected_ids(filters: CertificateFilters, descending: bool = True) -> list[int]:
     """The list's rows worked out in Python, from every certificate: what the cached
-    statements must find for these filters."""
+    statements must find for these filters, newest issue first (or oldest), the ones
+    never issued last either way (by id, in the same direction)."""
     from app.models import User
 
     def keep(c: Certificate) -> bool:
@@ -190,44 +192,56 @@ def _expected_ids(filters: CertificateFilters) -> list[int]:
                     c.issued_at is not None and c.issued_at.date() >= filters.date_from)))
 
     matched = [c for c in db.session.scalars(db.select(Certificate)) if keep(c)]
-    matched.sort(key=lambda c: (c.issued_at is not None, c.issued_at or NOW, c.id),
-                 reverse=True)
-    return [c.id for c in matched]
+    issued = sorted((c for c in matched if c.issued_at is not None),
+                    key=lambda c: (c.issued_at, c.id), reverse=descending)
+    never = sorted((c for c in matched if c.issued_at is None), key=lambda c: c.id,
+                   reverse=descending)
+    return [c.id for c in issued + never]
 
 
 @pytest.mark.parametrize("field, values", [
     ("q", ["whitlock 0", "whitlock 1", "whitlock 2"]),
     ("q", ["CERT-2026-00001", "CERT-2026-00004"]),
     ("type", ["mastery", "completion", "teaching"]),
-    ("status", ["issued", "revoked"]),
+    ("status", ["issued", "revoked", "rejected"]),
     ("date_from", [date(2026, 10, 30), date(2026, 10, 28)]),
     ("user_id", [0, 1, 2]),
 ])
+@pytest.mark.parametrize("page_rows", [True, False], ids=["rows", "entities"])
 def test_statements_built_once_run_with_each_requests_values(
-        rows: Any, field: str, values: list[Any]) -> None:
+        rows: Any, field: str, values: list[Any], page_rows: bool) -> None:
     """The page's and the count's statements are built once for the filters given
     (keyset.StatementCache) and run with each request's values: filters of the same kind
-    with other values, and page after page by cursor, find the rows they name, not the
-    ones of the request that built the statement."""
+    with other values, page after page by cursor (older, then newer back to the first),
+    in either order, as rows or entities, find the rows they name, not the ones of the
+    request that built the statement."""
     from app.models import User
+    from app.services.certificates.queries import ISSUED_SORTS
     from app.services.keyset import STATEMENTS
 
     with rows.test_request_context():
         people = [u.id for u in db.session.scalars(db.select(User).where(
             User.name.like("Whitlock%")).order_by(User.id))]
         STATEMENTS._statements.clear()
-        for value in [*values, values[0]]:
+        for direction, value in [(d, v) for d in ("desc", "asc", "desc")
+                                 for v in [*values, values[0]]]:
+            sort = ISSUED_SORTS.parse("issued", direction)
             value = people[value] if field == "user_id" else value
             filters = CertificateFilters(**{field: value})
-            expected = _expected_ids(filters)
+            expected = _expected_ids(filters, descending=direction == "desc")
             assert expected, filters  # the data has rows for every value
-            found: list[int] = []
-            page = find_keyset(filters, 2, page_rows=True)
+
+            def page_of(filters: Any = filters, sort: Any = sort, **cursor: Any) -> Any:
+                return find_keyset(filters, 2, page_rows=page_rows, sort=sort, **cursor)
+
+            pages = [page_of()]
             for _ in range(len(expected)):  # at most: a page repeated would never end
-                found += [r.id for r in page.items]
-                assert page.total == len(expected), filters
-                if page.older is None:
+                assert pages[-1].total == len(expected), filters
+                if pages[-1].older is None:
                     break
-                page = find_keyset(filters, 2, page_rows=True, after=page.older)
-            assert found == expected, filters
+                pages.append(page_of(after=pages[-1].older))
+            assert [r.id for p in pages for r in p.items] == expected, filters
+            for older, newer in pairwise(pages):  # and back: newer by newer
+                back = page_of(before=newer.newer)
+                assert [r.id for r in back.items] == [r.id for r in older.items], filters
         assert STATEMENTS._statements  # they were cached

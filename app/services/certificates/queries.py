@@ -17,7 +17,7 @@ import psycopg
 from psycopg.adapt import Dumper
 from psycopg.postgres import types as psycopg_types
 from psycopg.pq import Format
-from sqlalchemy import Select, Text, any_, bindparam, cast, func, select
+from sqlalchemy import Select, String, Text, any_, bindparam, cast, func, select
 from sqlalchemy.orm import aliased, defer, joinedload, selectinload
 from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.types import NullType
@@ -123,7 +123,8 @@ def _people_lookup(as_array_text: bool) -> Select[Any]:
     """The people a name search names (their ids, at most PEOPLE_LIST_LIMIT + 1): built
     once, run with each search's `people_q`. `as_array_text`: (how many, the ids as
     PostgreSQL's array text)."""
-    people = select(User.id).where(people_like(bindparam("people_q", ""))).limit(
+    people = select(User.id).where(people_like(
+        bindparam("people_q", type_=String(), required=True))).limit(
         PEOPLE_LIST_LIMIT + 1)
     if not as_array_text:
         return people
@@ -336,17 +337,19 @@ def _terms(filters: CertificateFilters) -> tuple[str, dict[str, Any], int | None
     return tab, params, people
 
 
-def _matching_statement(tab: str, params: dict[str, Any]) -> Select[tuple[Certificate]]:
+def _matching_statement(tab: str, params: dict[str, Any], *,
+                        cached: bool = False) -> Select[tuple[Certificate]]:
     """The list's certificates for _terms(): each condition a parameter named as in
-    `params` (holding its value), so that a statement built once for a tab and these
-    names is right for every request's values."""
+    `params`, holding its value; `cached`: holding none, required at execution, so that
+    the statement built once for a tab and these names serves every request's values
+    (and keeps no one's ids)."""
     stmt = select(Certificate)
     if tab == S.REVOKED:  # the Revoked tab: superseded ones too
         stmt = stmt.where(Certificate.status.in_([S.REVOKED, S.SUPERSEDED]))
     elif tab:
         stmt = stmt.where(Certificate.status == S(tab))
     for name, value in params.items():
-        stmt = stmt.where(_condition(name, value))
+        stmt = stmt.where(_condition(name, value, cached))
     if tab == "PENDING":
         return stmt.order_by(Certificate.recommended_at.asc().nulls_last(), Certificate.id)
     return stmt.order_by(Certificate.issued_at.desc().nulls_last(), Certificate.id.desc())
@@ -366,17 +369,22 @@ _COMPARED = {
 }
 
 
-def _condition(name: str, value: Any) -> Any:
-    """The condition _terms()'s `name` makes, of a parameter of that name."""
+def _condition(name: str, value: Any, cached: bool) -> Any:
+    """The condition _terms()'s `name` makes, of a parameter of that name (holding
+    `value`, or with `cached` none: see _matching_statement)."""
+    def param(**kind: Any) -> Any:
+        return (bindparam(name, required=True, **kind) if cached
+                else bindparam(name, value, **kind))
+
     if name in _COMPARED:
         column, compare = _COMPARED[name]
-        return compare(column, bindparam(name, value, type_=column.type))
+        return compare(column, param(type_=column.type))
     if name == "people_q":  # too many people to list: looked up by the pattern
         return Certificate.recipient_id.in_(
-            select(User.id).where(people_like(bindparam(name, value))))
+            select(User.id).where(people_like(param(type_=String()))))
     if db.session.get_bind().dialect.name == "postgresql":  # an IntArrayText
-        return Certificate.recipient_id == any_(bindparam(name, value, type_=NullType()))
-    return Certificate.recipient_id.in_(bindparam(name, value, expanding=True))
+        return Certificate.recipient_id == any_(param(type_=NullType()))
+    return Certificate.recipient_id.in_(param(expanding=True))
 
 
 # Counting stops here (the page shows "of 10000+"): an exact count of a million-row tab
@@ -445,7 +453,7 @@ def find_keyset(filters: CertificateFilters, per_page: int, *, after: str | None
     loads = () if tuples else (_PAGE_LOADS if page_rows else _API_LOADS)
 
     def statement() -> Select[Any]:
-        return _matching_statement(tab, params).options(*loads)
+        return _matching_statement(tab, params, cached=True).options(*loads)
 
     # A search for a few people: their certificates are scattered (in no index order), so
     # the page's ids are sorted from index entries and only its rows are read. Many
@@ -454,7 +462,7 @@ def find_keyset(filters: CertificateFilters, per_page: int, *, after: str | None
     # The page's and the count's statements are built once for what their SQL depends
     # on (keyset.StatementCache): the tab, the filters given, the rows read, the order.
     shape = ("certificates", db.session.get_bind().dialect.name, tab, tuple(params),
-             "rows" if tuples else "page" if page_rows else "api", order.reversed)
+             "rows" if tuples else "page" if page_rows else "api")
     page = keyset_page(statement, order, per_page, after=after_, before=before_,
                        count_limit=COUNT_LIMIT, count_in_order=people is None,
                        ids_first=people is not None and people <= SCATTERED_PEOPLE,
