@@ -11,6 +11,8 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.extensions import db
 from app.models import Certificate, CertificateStatus, CertificateType, CertificationTrack
@@ -245,3 +247,47 @@ def test_statements_built_once_run_with_each_requests_values(
                 back = page_of(before=newer.newer)
                 assert [r.id for r in back.items] == [r.id for r in older.items], filters
         assert STATEMENTS._statements  # they were cached
+
+
+_FILTERS = st.fixed_dictionaries({}, optional={
+    "status": st.sampled_from(["issued", "revoked", "rejected", "pending", "", "bogus"]),
+    "q": st.sampled_from(["whitlock", "whitlock 1", "<b>", "%", "_", "/", "co", "nobody",
+                          "CERT-2026-00002", "CERT-2026-00009"]),
+    "type": st.sampled_from(["completion", "mastery", "teaching", ""]),
+    "date_from": st.sampled_from([date(2026, 10, 27), date(2026, 10, 31)]),
+    "date_to": st.sampled_from([date(2026, 10, 30), date(2026, 11, 2)]),
+    "expires_from": st.sampled_from([date(2025, 6, 1), date(2026, 6, 1)]),
+})
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(requests=st.lists(st.tuples(_FILTERS, st.integers(1, 4), st.sampled_from(["desc", "asc"]),
+                                   st.booleans()), min_size=2, max_size=6))
+def test_any_requests_one_after_another_get_what_a_fresh_build_gets(
+        rows: Any, requests: list[tuple[dict[str, Any], int, str, bool]]) -> None:
+    """Generated runs of list requests sharing the statement cache, each walked page by
+    page: every page (rows, cursors, count) is what the same request gets with the
+    statements built afresh."""
+    from app.services.certificates.queries import sorts_for
+    from app.services.keyset import STATEMENTS
+
+    def walk(filters: CertificateFilters, per_page: int, direction: str,
+             page_rows: bool, fresh: bool) -> list[Any]:
+        sort = sorts_for(filters).parse(None, direction)
+        seen, after = [], None
+        for _ in range(12):
+            if fresh:
+                STATEMENTS._statements.clear()
+            page = find_keyset(filters, per_page, page_rows=page_rows, sort=sort, after=after)
+            seen.append(([item.id for item in page.items], page.total, page.older, page.newer))
+            if page.older is None:
+                break
+            after = page.older
+        return seen
+
+    with rows.test_request_context():
+        STATEMENTS._statements.clear()
+        shared = [walk(CertificateFilters(**f), n, d, r, fresh=False) for f, n, d, r in requests]
+        fresh = [walk(CertificateFilters(**f), n, d, r, fresh=True) for f, n, d, r in requests]
+    assert shared == fresh
